@@ -1,0 +1,140 @@
+"""``heygem`` command line. Errors a user can fix print one line and exit non-zero."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .config import Settings
+from .errors import HeygemError, InputError
+
+EXIT_INPUT = 2
+EXIT_FAILURE = 1
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", help="lip-sync engine (default: exemplar; env HEYGEM_ENGINE)")
+    p.add_argument("--tracker", help="face tracker backend: dlib or insightface (env HEYGEM_TRACKER)")
+    p.add_argument("--cache-dir", type=Path, help="where face tracks and mouth libraries are cached "
+                   "(env HEYGEM_CACHE_DIR, default ~/.cache/heygem)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heygem",
+        description="Re-voice recorded video: only mouth and chin follow the new audio.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("lipsync", help="re-voice one video with a new audio track",
+                        description="Replace the mouth and chin of the speaker in VIDEO so they follow "
+                        "AUDIO. The output keeps the video's size and frame rate and lasts as long as "
+                        "the audio (the video plays back and forth when the audio is longer).")
+    ls.add_argument("--video", required=True, type=Path, help="the recorded video (mp4, mov, mkv, webm …)")
+    ls.add_argument("--audio", required=True, type=Path,
+                    help="the new audio (wav, mp3, m4a/aac, flac, ogg, or a video whose sound to use)")
+    ls.add_argument("-o", "--output", required=True, type=Path, help="output .mp4 path")
+    ls.add_argument("--transcript", type=Path,
+                    help="UTF-8 text of what the audio says: gives precise lip closures (recommended)")
+    ls.add_argument("--language", default="en",
+                    help="language of the audio/transcript, e.g. en, de, fr, zh, ja (default en)")
+    ls.add_argument("--crf", type=int, help="x264 quality, lower is better (default 18: visually lossless)")
+    ls.add_argument("--lufs", type=float, help="loudness target of the new audio (default -16 LUFS)")
+    ls.add_argument("--extend", choices=["pingpong", "loop"],
+                    help="how the video fills a longer audio (default pingpong)")
+    ls.add_argument("--speaker", choices=["largest", "central"],
+                    help="which face speaks when several are visible (default largest)")
+    _add_common(ls)
+
+    sy = sub.add_parser("sync", help="measure how well a video's mouth follows an audio track")
+    sy.add_argument("video", type=Path)
+    sy.add_argument("--audio", type=Path, help="audio to compare with (default: the video's own)")
+    _add_common(sy)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.from_env().replace(
+        engine=getattr(args, "engine", None), tracker=getattr(args, "tracker", None),
+        cache_dir=getattr(args, "cache_dir", None), crf=getattr(args, "crf", None),
+        target_lufs=getattr(args, "lufs", None), extend_mode=getattr(args, "extend", None),
+        speaker=getattr(args, "speaker", None))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = settings_from(args)
+        if args.command == "lipsync":
+            return _lipsync(args, settings)
+        if args.command == "sync":
+            return _sync(args, settings)
+    except InputError as err:
+        print(f"heygem: error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except HeygemError as err:
+        print(f"heygem: failed: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("heygem: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_FAILURE
+
+
+def _lipsync(args, settings: Settings) -> int:
+    from .pipeline import lipsync, read_transcript
+
+    transcript = read_transcript(args.transcript)
+    with _Progress() as progress:
+        result = lipsync(args.video, args.audio, args.output, transcript=transcript,
+                         language=args.language, settings=settings, progress=progress)
+    print(f"wrote {result.output} ({result.width}x{result.height}, {result.fps:g} fps, "
+          f"{result.duration:.2f} s, {result.n_frames} frames) in {result.timings['total']:.1f} s")
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _sync(args, settings: Settings) -> int:
+    from .quality import sync_report
+
+    rep = sync_report(args.video, args.audio, settings)
+    print(f"sync correlation {rep.correlation:+.3f} over {rep.frames} frames "
+          f"(face in {rep.coverage:.0%})")
+    return 0
+
+
+class _Progress:
+    """A tqdm bar per stage on a terminal; silent otherwise (logs and CI stay clean)."""
+
+    def __init__(self):
+        self.enabled = sys.stderr.isatty()
+        self.bar = None
+        self.stage = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            if self.bar is not None:
+                self.bar.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, unit="frame", leave=False)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

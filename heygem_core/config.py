@@ -1,0 +1,70 @@
+"""All settings in one place.
+
+Every field can be set from the environment as ``HEYGEM_<FIELD>`` (upper case), and any
+caller (CLI flags, flow parameters) may override fields with ``settings.replace(...)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ENV_PREFIX = "HEYGEM_"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "heygem"
+
+
+@dataclass(frozen=True)
+class Settings:
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    # Loudness target of the new audio track, EBU R128 integrated loudness.
+    target_lufs: float = -16.0
+    # Output video quality: x264 CRF (18 is visually lossless) and preset.
+    crf: int = 18
+    x264_preset: str = "veryfast"
+    audio_bitrate: str = "192k"
+    engine: str = "exemplar"
+    tracker: str = "dlib"
+    # Face tracking: full detection every N frames, landmarks on every frame.
+    detect_every: int = 5
+    # Detection runs on frames scaled so the longer side is at most this many pixels.
+    detect_max_side: int = 480
+    # Which face speaks when several are visible: "largest" or "central".
+    speaker: str = "largest"
+    insightface_root: Path | None = None
+    # Upper bound on how far the lips of an exemplar may be opened by warping (×).
+    max_open_stretch: float = 1.3
+    # Behaviour when the audio is longer than the video: "pingpong" or "loop".
+    extend_mode: str = "pingpong"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _coerce(f, raw)
+        return cls(**values)
+
+    def replace(self, **overrides) -> "Settings":
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(self, **clean)
+
+
+def _coerce(f: dataclasses.Field, raw: str):
+    kind = str(f.type)
+    if "Path" in kind:
+        return Path(raw).expanduser()
+    if kind.startswith("int"):
+        return int(raw)
+    if kind.startswith("float"):
+        return float(raw)
+    if kind.startswith("bool"):
+        return raw.lower() in {"1", "true", "yes", "on"}
+    return raw

@@ -1,0 +1,243 @@
+"""The speaker-specific exemplar engine: the lecturer's own mouth, re-sequenced.
+
+Every tracked source frame contributes its lower face to a library. For each output frame we
+pick a library frame whose mouth has the planned shape (dynamic programming over runs of
+consecutive source frames, so real motion is reused and joins are rare), then bend its lips
+by a bounded amount to the exact target. The pixels are the speaker's own, at native
+resolution: no blur, no identity drift.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .. import mouth
+from ..blend import Patch
+from ..config import Settings
+from ..track.model import STABLE, FaceTrack
+from ..warp import apply, reshape_lips, similarity
+from . import EngineJob
+
+log = logging.getLogger(__name__)
+
+LIBRARY_VERSION = 1
+# Absolute opening (gap / eye distance) treated as "fully open" when the speaker's own
+# recording never opens that far (a smiling or mumbling source).
+MIN_FULL_OPENING = 0.12
+
+
+@dataclass
+class Library:
+    frames: np.ndarray  # (L,) source frame index of each entry
+    origins: np.ndarray  # (L, 2) crop origin in the source frame
+    crops: np.ndarray  # (L, H, W, 3) uint8, usually a read-only memmap
+    points: np.ndarray  # (L, 68, 2) landmarks in crop pixels
+    opening: np.ndarray
+    width: np.ndarray
+    pose: np.ndarray  # (L, k) pose descriptor
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+@dataclass
+class Selection:
+    entry: np.ndarray  # (T,) library entry per output frame, -1 = keep the frame
+    ratio: np.ndarray  # (T,) inner-lip gap scale applied to the entry
+    cost: float
+
+
+class ExemplarEngine:
+    name = "exemplar"
+    version = f"exemplar-{LIBRARY_VERSION}.1"
+
+    def __init__(self, settings: Settings, max_library: int = 3000):
+        self.settings = settings
+        self.max_library = max_library
+
+    # -- library ------------------------------------------------------------------------
+    def library(self, source, track: FaceTrack) -> Library:
+        frames = choose_library_frames(track, self.max_library)
+        if len(frames) == 0:
+            raise ValueError("no tracked frames to build a mouth library from")
+        iod = track.interocular()[frames]
+        size = crop_size(float(np.percentile(iod, 95)))
+        origins = np.array([crop_origin(track.landmarks[f], size) for f in frames], np.int32)
+        crops = self._crops(source, track, frames, origins, size)
+        pts = track.landmarks[frames] - origins[:, None, :]
+        shape = mouth.measure(track.landmarks[frames])
+        return Library(frames=frames, origins=origins, crops=crops, points=pts,
+                       opening=shape.opening, width=shape.width, pose=pose_descriptor(track.landmarks[frames], pose_reference(track)))
+
+    def _crops(self, source, track, frames, origins, size) -> np.ndarray:
+        from .. import media
+
+        w, h = size
+        key = f"{track.source_sha256}.{LIBRARY_VERSION}.{len(frames)}.{w}x{h}.{int(frames.sum())}"
+        path = Path(self.settings.cache_dir) / "library" / f"{key}.npy"
+        if path.exists():
+            try:
+                arr = np.load(path, mmap_mode="r")
+                if arr.shape == (len(frames), h, w, 3):
+                    return arr
+            except (ValueError, OSError) as err:
+                log.warning("rebuilding unreadable library cache %s: %s", path, err)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}.npy")
+        # A memmap on disk keeps a long source's library out of RAM.
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(frames), h, w, 3))
+        want = {int(f): k for k, f in enumerate(frames)}
+        last = int(frames.max())
+        for i, frame in enumerate(media.read_frames(source)):
+            k = want.get(i)
+            if k is not None:
+                arr[k] = extract(frame, origins[k], size)
+            if i >= last:
+                break
+        arr.flush()
+        del arr
+        os.replace(tmp, path)
+        return np.load(path, mmap_mode="r")
+
+    # -- selection ------------------------------------------------------------------------
+    def select(self, job: EngineJob, lib: Library) -> Selection:
+        return select(lib, job.track, job.base_index, job.plan, self.settings.max_open_stretch)
+
+    def patches(self, job: EngineJob) -> Iterator[Patch | None]:
+        lib = self.library(job.source, job.track)
+        sel = self.select(job, lib)
+        job.selection = sel  # kept for reports and tests
+        for t in range(len(sel.entry)):
+            k = int(sel.entry[t])
+            if k < 0:
+                yield None
+                continue
+            if lib.frames[k] == job.base_index[t] and abs(sel.ratio[t] - 1.0) < 1e-3:
+                yield None  # the frame already shows the wanted mouth
+                continue
+            image, pts = reshape_lips(np.array(lib.crops[k]), lib.points[k], float(sel.ratio[t]))
+            yield Patch(image=image, points=pts)
+
+
+def choose_library_frames(track: FaceTrack, limit: int) -> np.ndarray:
+    """Tracked frames, thinned to ``limit`` as evenly spaced blocks so runs survive."""
+    ok = np.flatnonzero(~track.lost)
+    if len(ok) <= limit:
+        return ok
+    block = 50
+    n_blocks = max(1, limit // block)
+    starts = np.linspace(0, len(ok) - block, n_blocks).astype(int)
+    return np.unique(np.concatenate([ok[s:s + block] for s in starts]))
+
+
+def crop_size(iod: float) -> tuple[int, int]:
+    return int(round(2.4 * iod)) // 2 * 2, int(round(2.0 * iod)) // 2 * 2
+
+
+def crop_origin(pts: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    w, h = size
+    iod = np.linalg.norm(pts[45] - pts[36])
+    cx = pts[[48, 54], 0].mean()
+    top = pts[29, 1] - 0.25 * iod
+    return np.array([round(cx - w / 2), round(top)], np.int32)
+
+
+def extract(frame: np.ndarray, origin: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A crop that may reach past the frame edge (edge pixels repeated there)."""
+    w, h = size
+    fh, fw = frame.shape[:2]
+    x0, y0 = int(origin[0]), int(origin[1])
+    xs = np.clip(np.arange(x0, x0 + w), 0, fw - 1)
+    ys = np.clip(np.arange(y0, y0 + h), 0, fh - 1)
+    return frame[np.ix_(ys, xs)]
+
+
+def pose_reference(track: FaceTrack) -> np.ndarray:
+    return track.landmarks[~track.lost][:, STABLE].mean(0)
+
+
+def pose_descriptor(landmarks: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Head pose as the residual shape of the rigid points after removing position, scale and
+    roll: what a 2-D similarity warp cannot fix (yaw, pitch) shows up here."""
+    out = np.empty((len(landmarks), len(STABLE) * 2))
+    for i, pts in enumerate(landmarks):
+        m = similarity(pts[STABLE], ref)
+        iod = np.linalg.norm(ref[3] - ref[0]) + 1e-9
+        out[i] = ((apply(m, pts[STABLE]) - ref) / iod).ravel()
+    return out
+
+
+def target_absolute(plan, lib: Library) -> tuple[np.ndarray, np.ndarray, float]:
+    """Relative plan targets in this speaker's own units."""
+    full = max(float(np.percentile(lib.opening, 95)), MIN_FULL_OPENING)
+    open_abs = plan.opening * full
+    w_lo, w_med, w_hi = np.percentile(lib.width, [5, 50, 95])
+    spread = max((w_hi - w_lo) / 2, 0.03)
+    width_abs = w_med + plan.width * spread
+    return open_abs, width_abs, full
+
+
+def select(lib: Library, track: FaceTrack, base_index: np.ndarray, plan,
+           max_stretch: float, jump_cost: float = 2.0, hold_cost: float = 0.6,
+           pose_weight: float = 1.0) -> Selection:
+    """Viterbi over library entries. Moving to the next source frame is free, holding one
+    costs a little, any other move costs ``jump_cost``; so the path follows real runs of
+    motion and jumps where the target shape asks for it."""
+    T, L = len(base_index), len(lib)
+    open_abs, width_abs, full = target_absolute(plan, lib)
+    sig_o = max(0.12 * full, 0.008)
+    sig_w = max(np.std(lib.width), 0.02)
+    # What the lip reshape can reach from each entry bounds what an entry can deliver.
+    reach = np.clip(open_abs[:, None], 0.0, lib.opening[None, :] * max_stretch)
+    closing = plan.closed[:, None]
+    unary = ((lib.opening[None, :] - reach) / sig_o) ** 2 * 0.5
+    unary += ((reach - open_abs[:, None]) / sig_o) ** 2
+    # A closure can always be made by warping, but a nearly closed real mouth looks best.
+    unary += np.where(closing, (lib.opening[None, :] / sig_o) ** 2 * 0.5, 0.0)
+    unary += ((lib.width[None, :] - width_abs[:, None]) / sig_w) ** 2 * 0.3
+    base_pose = pose_descriptor_at(track, base_index)
+    sig_p = max(float(np.median(np.linalg.norm(lib.pose - lib.pose.mean(0), axis=1))), 1e-3)
+    # |a-b|^2 expanded: a (T, L, k) difference array would not fit in memory for long jobs.
+    bp, lp = base_pose.astype(np.float32), lib.pose.astype(np.float32)
+    pose_d = ((bp ** 2).sum(1)[:, None] + (lp ** 2).sum(1)[None, :] - 2 * bp @ lp.T) / sig_p ** 2
+    unary += pose_weight * pose_d
+
+    consecutive = np.zeros(L, bool)
+    consecutive[1:] = np.diff(lib.frames) == 1
+    back = np.zeros((T, L), np.int32)
+    cost = unary[0].copy()
+    for t in range(1, T):
+        best_prev = int(np.argmin(cost))
+        jump = cost[best_prev] + jump_cost
+        step = np.full(L, np.inf)
+        step[1:][consecutive[1:]] = cost[:-1][consecutive[1:]]
+        hold = cost + hold_cost
+        choice = np.stack([step, hold, np.full(L, jump)])
+        arg = np.argmin(choice, axis=0)
+        new = choice[arg, np.arange(L)]
+        back[t] = np.where(arg == 0, np.arange(L) - 1, np.where(arg == 1, np.arange(L), best_prev))
+        cost = new + unary[t]
+    path = np.empty(T, np.int64)
+    path[-1] = int(np.argmin(cost))
+    total = float(cost[path[-1]])
+    for t in range(T - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+
+    ex_open = lib.opening[path]
+    ratio = np.where(ex_open > 1e-3, reach[np.arange(T), path] / np.maximum(ex_open, 1e-3), 1.0)
+    ratio = np.where(plan.closed, 0.0, np.clip(ratio, 0.0, max_stretch))
+    entry = np.where(track.lost[base_index], -1, path)
+    return Selection(entry=entry, ratio=ratio, cost=total)
+
+
+def pose_descriptor_at(track: FaceTrack, frames: np.ndarray) -> np.ndarray:
+    uniq, inv = np.unique(frames, return_inverse=True)
+    pts = track.landmarks[uniq]
+    pts = np.where(np.isfinite(pts), pts, np.nanmean(track.landmarks[~track.lost], axis=0))
+    return pose_descriptor(pts, pose_reference(track))[inv]

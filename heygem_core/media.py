@@ -1,0 +1,694 @@
+"""Video and container I/O through ffmpeg.
+
+Every ffmpeg/ffprobe command line is built by a pure ``*_args`` function (tested by comparing
+lists) and run with an argument list, never through a shell. Frames travel through a pipe one
+at a time, so no function here holds a whole video in memory.
+
+Frame numbering is defined by the decoder: frame ``i`` is the ``i``-th frame that ffmpeg's
+``fps`` filter yields at ``VideoInfo.fps``. Timestamps are kept absolute (``-copyts``) so that a
+seek lands on the same grid as a read from the start, which is what makes seeks frame-exact.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import secrets
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from heygem_core.errors import MissingFile, NoAudio, ProcessingError, UnsupportedMedia
+
+FFMPEG = "ffmpeg"
+FFPROBE = "ffprobe"
+_QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error"]
+
+# Seek this far before the wanted frame: the demuxer picks the keyframe by decode time, and a
+# keyframe's presentation time can trail its decode time by the B-frame delay.
+SEEK_MARGIN_S = 0.5
+# Channels per pixel of the raw pixel formats read_frames can hand out.
+_CHANNELS = {"bgr24": 3, "rgb24": 3, "gray": 1}
+# Demuxers that accept still images; a picture is not a video to re-voice.
+_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "gif", "tiff_pipe"}
+# Demuxers that "succeed" on arbitrary text files.
+_NON_MEDIA_FORMATS = {"tty", "ansi"}
+_STDERR_LINES = 20
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    width: int  # display size: rotation applied
+    height: int
+    fps: Fraction  # the constant rate frames are decoded at
+    n_frames: int  # exactly what read_frames yields at ``fps``
+    duration: float  # n_frames / fps
+    rotation: int  # clockwise degrees applied for display: 0, 90, 180 or 270
+    vfr: bool  # timestamps do not sit on one constant grid: frames are resampled to ``fps``
+    has_audio: bool
+    codec: str
+    pix_fmt: str
+    stream_index: int = 0  # absolute index of the decoded video stream in the file
+    start_time: float = 0.0  # presentation time of the first frame (seconds, as in the file)
+    notes: tuple[str, ...] = ()  # things the caller may want to tell a person (odd size, VFR...)
+
+    @property
+    def out_width(self) -> int:
+        # x264 with yuv420p needs even dimensions: decoded frames lose the odd column.
+        return self.width - self.width % 2
+
+    @property
+    def out_height(self) -> int:
+        return self.height - self.height % 2
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.out_width * self.out_height * 3
+
+
+@dataclass(frozen=True)
+class AudioStreamInfo:
+    path: Path
+    sample_rate: int
+    channels: int
+    duration: float
+    codec: str
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _run(args: Sequence[str], path: Path | None = None) -> subprocess.CompletedProcess:
+    """Run a short tool call to completion, capturing output."""
+    try:
+        return subprocess.run(list(args), capture_output=True, check=False)
+    except FileNotFoundError as err:
+        raise ProcessingError(f"{args[0]} is not installed or not on PATH") from err
+
+
+def _popen(args: Sequence[str], **kwargs) -> subprocess.Popen:
+    try:
+        return subprocess.Popen(list(args), stderr=subprocess.PIPE, **kwargs)
+    except FileNotFoundError as err:
+        raise ProcessingError(f"{args[0]} is not installed or not on PATH") from err
+
+
+class _StderrTail:
+    """Drains a child's stderr in a thread (a full pipe would stall ffmpeg) keeping the last lines."""
+
+    def __init__(self, stream: IO[bytes], keep: int = _STDERR_LINES):
+        self._lines: deque[str] = deque(maxlen=keep)
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        with stream:
+            for raw in stream:
+                self._lines.append(raw.decode("utf-8", "replace").rstrip())
+
+    def text(self) -> str:
+        self._thread.join(timeout=5)
+        return "\n".join(line for line in self._lines if line)
+
+
+def _stderr_tail(stderr: bytes, keep: int = _STDERR_LINES) -> str:
+    lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return "\n".join(lines[-keep:])
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill a child that may still be running and reap it."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _check_input(path: str | Path) -> Path:
+    """The checks ffprobe would answer cryptically, answered in words."""
+    p = Path(path)
+    if not p.exists():
+        raise MissingFile("file not found", p)
+    if p.is_dir():
+        raise MissingFile("is a directory, not a file", p)
+    if not p.is_file():
+        raise UnsupportedMedia("is not a regular file", p)
+    if not os.access(p, os.R_OK):
+        raise MissingFile("cannot be read (permission denied)", p)
+    if p.stat().st_size == 0:
+        raise UnsupportedMedia("empty file (0 bytes)", p)
+    return p
+
+
+def _temp_sibling(out_path: Path) -> Path:
+    """A hidden temp name in the same folder (so the final rename is atomic), same suffix (so
+    ffmpeg picks the same muxer)."""
+    return out_path.with_name(f".{out_path.stem}.{secrets.token_hex(4)}.part{out_path.suffix}")
+
+
+def _check_output(out_path: str | Path) -> Path:
+    out = Path(out_path)
+    if not out.parent.is_dir():
+        raise MissingFile("output folder does not exist", out.parent)
+    return out
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFile("file not found", p)
+    digest = hashlib.sha256()
+    with p.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- probing
+
+
+def probe_args(path: str | Path) -> list[str]:
+    return [FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+
+
+def packets_args(path: str | Path, stream_index: int) -> list[str]:
+    """Demux only (no decoding): the timestamps of every packet of one stream."""
+    return [FFPROBE, "-v", "error", "-select_streams", str(stream_index),
+            "-show_entries", "packet=pts,dts,flags", "-of", "csv=p=0", str(path)]
+
+
+def _looks_like_mp4(path: Path) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(12)
+    return head[4:8] in {b"ftyp", b"mdat", b"moov", b"wide", b"free", b"skip"}
+
+
+def _explain_probe_failure(path: Path, stderr: str) -> UnsupportedMedia:
+    if "moov atom not found" in stderr and _looks_like_mp4(path):
+        return UnsupportedMedia(
+            "corrupt or truncated MP4: its index (moov atom) is missing, the file was cut short "
+            "or never finished writing", path)
+    if "Invalid data found" in stderr or "moov atom not found" in stderr:
+        return UnsupportedMedia("not a media file, or corrupt (ffmpeg cannot read it)", path)
+    detail = stderr.strip().splitlines()[-1] if stderr.strip() else "unknown error"
+    return UnsupportedMedia(f"cannot be read as media: {detail}", path)
+
+
+def probe(path: str | Path) -> dict:
+    """ffprobe's JSON (format + streams) for a file, or a typed error naming the file."""
+    p = _check_input(path)
+    done = _run(probe_args(p))
+    if done.returncode != 0:
+        raise _explain_probe_failure(p, done.stderr.decode("utf-8", "replace"))
+    try:
+        data = json.loads(done.stdout)
+    except json.JSONDecodeError as err:
+        raise ProcessingError(f"{p}: ffprobe printed unreadable output") from err
+    if data.get("format", {}).get("format_name") in _NON_MEDIA_FORMATS:
+        raise UnsupportedMedia("not a media file (looks like text)", p)
+    if not data.get("streams"):
+        raise UnsupportedMedia("not a media file, or corrupt: no audio or video streams", p)
+    return data
+
+
+def _ratio(text: str | None) -> Fraction | None:
+    """'30000/1001' -> Fraction; None for missing or 0/0."""
+    if not text or "/" not in text:
+        return None
+    num, den = text.split("/", 1)
+    try:
+        value = Fraction(int(num), int(den))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value > 0 else None
+
+
+def _video_stream(data: dict) -> dict | None:
+    # Cover art in music files is a "video" stream flagged as an attached picture.
+    for stream in data.get("streams", []):
+        if stream.get("codec_type") == "video" and not stream.get("disposition", {}).get("attached_pic"):
+            return stream
+    return None
+
+
+def _audio_stream(data: dict) -> dict | None:
+    return next((s for s in data.get("streams", []) if s.get("codec_type") == "audio"), None)
+
+
+def _rotation(stream: dict) -> int:
+    """Clockwise display rotation, the convention ffmpeg's autorotate applies."""
+    for side in stream.get("side_data_list", []) or []:
+        if "rotation" in side:
+            # Display-matrix angles are counter-clockwise.
+            return int(round(-float(side["rotation"]) / 90.0)) * 90 % 360
+    tag = stream.get("tags", {}).get("rotate")
+    if tag is not None:
+        try:
+            return int(round(float(tag) / 90.0)) * 90 % 360
+        except ValueError:
+            return 0
+    return 0
+
+
+@dataclass(frozen=True)
+class _Timing:
+    fps: Fraction
+    n_frames: int
+    vfr: bool
+
+
+def _read_packet_times(path: Path, stream_index: int) -> tuple[list[int], int]:
+    """Presentation times (stream time-base ticks, sorted) of the packets the decoder keeps,
+    and the number of packets present (discarded ones included)."""
+    done = _run(packets_args(path, stream_index))
+    if done.returncode != 0:
+        raise UnsupportedMedia(f"corrupt video stream: {_stderr_tail(done.stderr, 1)}", path)
+    times: list[int] = []
+    present = 0
+    for line in done.stdout.decode("ascii", "replace").splitlines():
+        fields = line.strip().split(",")
+        if len(fields) < 3:
+            continue
+        present += 1
+        pts, dts, flags = fields[0], fields[1], fields[2]
+        if "D" in flags:  # edit-list discard: the decoder drops it
+            continue
+        stamp = pts if pts not in ("", "N/A") else dts
+        if stamp in ("", "N/A"):
+            return [], present  # no usable timestamps: the caller counts by decoding
+        times.append(int(stamp))
+    times.sort()
+    return times, present
+
+
+def _on_grid(times: list[int], time_base: Fraction, rate: Fraction) -> bool:
+    """Every frame one period after the previous, give or take the time-base rounding."""
+    if len(times) < 2:
+        return bool(times)
+    period = 1 / (rate * time_base)  # in ticks
+    tolerance = 1 + float(period) * 1e-3
+    deltas = np.diff(np.asarray(times, dtype=np.int64))
+    return bool(np.all(np.abs(deltas - float(period)) <= tolerance))
+
+
+def count_frames_args(path: str | Path, stream_index: int, fps: Fraction) -> list[str]:
+    """Decode through the same fps filter as read_frames, discarding the pictures."""
+    return [FFMPEG, *_QUIET, "-copyts", "-i", str(path), "-map", f"0:{stream_index}",
+            "-vf", f"fps={fps}", "-fps_mode", "passthrough", "-f", "null",
+            "-progress", "pipe:1", "-nostats", "-"]
+
+
+def _count_decoded_frames(path: Path, stream_index: int, fps: Fraction) -> int:
+    done = _run(count_frames_args(path, stream_index, fps))
+    if done.returncode != 0:
+        raise UnsupportedMedia(f"video cannot be decoded: {_stderr_tail(done.stderr, 3)}", path)
+    counts = re.findall(rb"^frame=(\d+)", done.stdout, flags=re.MULTILINE)
+    if not counts:
+        raise ProcessingError(f"{path}: ffmpeg reported no frame count")
+    return int(counts[-1])
+
+
+def _timing(path: Path, stream: dict) -> _Timing:
+    time_base = _ratio(stream.get("time_base")) or Fraction(1, 90000)
+    r_rate = _ratio(stream.get("r_frame_rate"))
+    avg_rate = _ratio(stream.get("avg_frame_rate"))
+    times, present = _read_packet_times(path, int(stream["index"]))
+    listed = int(stream.get("nb_frames") or 0)
+    if listed and present < listed:
+        raise UnsupportedMedia(
+            f"corrupt or truncated: the container lists {listed} video frames but only "
+            f"{present} are in the file", path)
+    if not present:
+        raise UnsupportedMedia("corrupt or truncated: the video stream holds no frames", path)
+    # A constant grid at r_frame_rate (or avg) means the fps filter passes every frame through
+    # untouched, so the packet count is the frame count. avg alone can be skewed by an edit list
+    # or the last frame's duration, so it is not trusted over regular timestamps.
+    for rate in (r_rate, avg_rate):
+        if rate is not None and rate <= 240 and _on_grid(times, time_base, rate):
+            return _Timing(fps=rate, n_frames=len(times), vfr=False)
+    fps = (avg_rate or r_rate or Fraction(25)).limit_denominator(1001)
+    # The fps filter's drop/duplicate decisions are only known exactly by running it.
+    return _Timing(fps=fps, n_frames=_count_decoded_frames(path, int(stream["index"]), fps), vfr=True)
+
+
+def _bit_depth(pix_fmt: str) -> int:
+    match = re.search(r"(\d+)(le|be)$", pix_fmt)
+    return int(match.group(1)) if match else 8
+
+
+def _notes(width: int, height: int, timing: _Timing, rotation: int, stream: dict) -> tuple[str, ...]:
+    notes = []
+    if width % 2 or height % 2:
+        notes.append(f"odd size {width}x{height}: frames are cropped to "
+                     f"{width - width % 2}x{height - height % 2} for H.264 output")
+    if timing.vfr:
+        notes.append(f"variable frame rate: resampled to a constant {float(timing.fps):.3f} fps")
+    if rotation:
+        notes.append(f"rotated {rotation} degrees by metadata: frames are turned upright")
+    pix_fmt = stream.get("pix_fmt", "")
+    if _bit_depth(pix_fmt) > 8:
+        notes.append(f"{_bit_depth(pix_fmt)}-bit video ({pix_fmt}): decoded to 8 bits per channel")
+    sar = _ratio((stream.get("sample_aspect_ratio") or "").replace(":", "/"))
+    if sar is not None and abs(float(sar) - 1.0) > 0.01:
+        notes.append(f"non-square pixels (aspect {sar}): frames keep the stored size")
+    return tuple(notes)
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    data = probe(path)
+    p = Path(path)
+    if data.get("format", {}).get("format_name") in _IMAGE_FORMATS:
+        raise UnsupportedMedia("is a still image, not a video", p)
+    stream = _video_stream(data)
+    if stream is None:
+        kind = "audio-only file" if _audio_stream(data) else "no playable streams"
+        raise UnsupportedMedia(f"no video stream ({kind})", p)
+    codec = stream.get("codec_name")
+    if not codec or codec == "none":
+        raise UnsupportedMedia(f"video codec {stream.get('codec_tag_string', '?')} is not supported", p)
+    if not stream.get("width") or not stream.get("height"):
+        raise UnsupportedMedia("corrupt video stream: no picture size", p)
+    rotation = _rotation(stream)
+    width, height = int(stream["width"]), int(stream["height"])
+    if rotation in (90, 270):
+        width, height = height, width
+    timing = _timing(p, stream)
+    return VideoInfo(
+        path=p, width=width, height=height, fps=timing.fps, n_frames=timing.n_frames,
+        duration=timing.n_frames / float(timing.fps), rotation=rotation, vfr=timing.vfr,
+        has_audio=_audio_stream(data) is not None, codec=codec,
+        pix_fmt=stream.get("pix_fmt", "unknown"), stream_index=int(stream["index"]),
+        start_time=float(stream.get("start_time") or 0.0),
+        notes=_notes(width, height, timing, rotation, stream))
+
+
+def probe_audio(path: str | Path) -> AudioStreamInfo:
+    data = probe(path)
+    p = Path(path)
+    stream = _audio_stream(data)
+    if stream is None:
+        kind = " (the file has video only)" if _video_stream(data) else ""
+        raise NoAudio(f"no audio stream{kind}", p)
+    if not stream.get("codec_name") or stream.get("codec_name") == "none":
+        raise UnsupportedMedia(f"audio codec {stream.get('codec_tag_string', '?')} is not supported", p)
+    duration = stream.get("duration") or data.get("format", {}).get("duration") or 0.0
+    return AudioStreamInfo(path=p, sample_rate=int(stream.get("sample_rate") or 0),
+                           channels=int(stream.get("channels") or 0), duration=float(duration),
+                           codec=stream["codec_name"])
+
+
+# --------------------------------------------------------------------------- argument builders
+
+
+def _first_pts(info: VideoInfo) -> int:
+    """The fps filter's output pts (in frames) of frame 0: the first timestamp rounded to the
+    nearest frame tick, halves away from zero as libavutil rounds."""
+    x = info.start_time * float(info.fps)
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+
+def decode_args(info: VideoInfo, start_frame: int = 0, pix_fmt: str = "bgr24",
+                count: int | None = None) -> list[str]:
+    """ffmpeg command decoding frames ``start_frame`` .. (``count`` of them, default all) as raw
+    pixels on stdout: upright, cropped to even size, at the constant rate ``info.fps``."""
+    args = [FFMPEG, *_QUIET]
+    filters = [f"fps={info.fps}"]
+    if start_frame > 0:
+        seek = start_frame / float(info.fps) - SEEK_MARGIN_S
+        if seek > 0:
+            # Land on a keyframe before the frame and let trim drop the rest by exact pts.
+            args += ["-noaccurate_seek", "-ss", f"{seek:.6f}"]
+        filters.append(f"trim=start_pts={_first_pts(info) + start_frame}")
+    if (info.out_width, info.out_height) != (info.width, info.height):
+        filters.append(f"crop={info.out_width}:{info.out_height}:0:0")
+    args += ["-copyts", "-i", str(info.path), "-map", f"0:{info.stream_index}", "-vf", ",".join(filters)]
+    if count is not None:
+        args += ["-frames:v", str(count)]
+    # passthrough: the fps filter already made the rate constant; no second resampling.
+    args += ["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", pix_fmt, "pipe:1"]
+    return args
+
+
+def encode_args(out_path: str | Path, width: int, height: int, fps: Fraction, crf: int = 18,
+                preset: str = "veryfast", pix_fmt_in: str = "bgr24") -> list[str]:
+    """ffmpeg command encoding raw frames from stdin to H.264 yuv420p, one output frame per
+    input frame at ``fps``, no audio, index up front for streaming."""
+    return [FFMPEG, *_QUIET, "-y",
+            "-f", "rawvideo", "-pix_fmt", pix_fmt_in, "-video_size", f"{width}x{height}",
+            "-framerate", str(Fraction(fps)), "-i", "pipe:0",
+            "-an", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+            "-fps_mode", "passthrough", "-movflags", "+faststart", str(out_path)]
+
+
+def mux_args(video_path: str | Path, audio_path: str | Path, out_path: str | Path,
+             audio_bitrate: str = "192k") -> list[str]:
+    """Video copied as is, first audio stream of ``audio_path`` encoded to AAC. No -shortest:
+    the caller decides both lengths."""
+    return [FFMPEG, *_QUIET, "-y", "-i", str(video_path), "-i", str(audio_path),
+            "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", audio_bitrate,
+            "-movflags", "+faststart", str(out_path)]
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _read_exact(stream: IO[bytes], buf: memoryview) -> int:
+    """Fill ``buf`` from a pipe; returns the bytes read (short only at end of stream)."""
+    got = 0
+    while got < len(buf):
+        n = stream.readinto(buf[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _check_frame_range(info: VideoInfo, start_frame: int) -> None:
+    if not 0 <= start_frame <= info.n_frames:
+        raise ValueError(f"start_frame {start_frame} outside 0..{info.n_frames} for {info.path}")
+
+
+def read_frames(info: VideoInfo, start_frame: int = 0, count: int | None = None,
+                pix_fmt: str = "bgr24") -> Iterator[np.ndarray]:
+    """Frames ``start_frame`` .. as (out_height, out_width, 3) uint8 BGR arrays, streamed.
+
+    Stops after ``count`` frames or at the end; closing the generator early kills ffmpeg. If the
+    decoder ends before ``info.n_frames`` the file is damaged and UnsupportedMedia is raised.
+    """
+    _check_frame_range(info, start_frame)
+    wanted = info.n_frames - start_frame if count is None else min(count, info.n_frames - start_frame)
+    if wanted <= 0:
+        return
+    channels = _CHANNELS[pix_fmt]
+    shape = (info.out_height, info.out_width, channels) if channels > 1 else (info.out_height, info.out_width)
+    proc = _popen(decode_args(info, start_frame, pix_fmt, count=wanted), stdout=subprocess.PIPE)
+    tail = _StderrTail(proc.stderr)
+    delivered = 0
+    try:
+        while delivered < wanted:
+            frame = np.empty(shape, dtype=np.uint8)
+            got = _read_exact(proc.stdout, memoryview(frame).cast("B"))
+            if got < frame.nbytes:
+                break
+            delivered += 1
+            yield frame
+        rc = proc.wait()
+    finally:
+        _stop(proc)
+        proc.stdout.close()
+    if rc != 0:
+        raise ProcessingError(f"{info.path}: ffmpeg failed decoding from frame {start_frame}:\n{tail.text()}")
+    if delivered < wanted:
+        raise UnsupportedMedia(
+            f"corrupt or truncated: decoding stopped at frame {start_frame + delivered} of "
+            f"{info.n_frames}", info.path)
+
+
+def read_frames_reversed(info: VideoInfo, start_frame: int, stop_frame: int,
+                         max_chunk_bytes: int = 256 << 20) -> Iterator[np.ndarray]:
+    """Frames start_frame, start_frame-1, ..., stop_frame+1 (as ``range(start, stop, -1)``).
+
+    Video only decodes forwards, so this decodes chunks forwards (each from a seek) and emits
+    each chunk back to front; at most ``max_chunk_bytes`` of frames are held at once.
+    """
+    if start_frame >= info.n_frames or stop_frame < -1:
+        raise ValueError(f"frames {start_frame}..{stop_frame} outside the {info.n_frames} of {info.path}")
+    chunk = max(1, max_chunk_bytes // info.frame_bytes)
+    high = start_frame
+    while high > stop_frame:
+        low = max(stop_frame + 1, high - chunk + 1)
+        frames = list(read_frames(info, low, high - low + 1))
+        while frames:
+            yield frames.pop()  # pop: a frame is freed as soon as the consumer drops it
+        high = low - 1
+
+
+def frame_indices(n_source: int, n_out: int, mode: str = "pingpong") -> np.ndarray:
+    """Which source frame each of ``n_out`` output frames shows.
+
+    "pingpong": 0..n-1, n-2..0, 1..n-1, ... (the turning frames are not shown twice);
+    "loop": 0..n-1, 0..n-1, ...; both are a plain cut when ``n_out <= n_source``.
+    """
+    if n_source < 1:
+        raise ValueError("n_source must be at least 1")
+    if n_out < 0:
+        raise ValueError("n_out must not be negative")
+    t = np.arange(n_out, dtype=np.int64)
+    if mode == "loop":
+        return t % n_source
+    if mode != "pingpong":
+        raise ValueError(f"unknown extend mode {mode!r}: use 'pingpong' or 'loop'")
+    if n_source == 1:
+        return np.zeros(n_out, dtype=np.int64)
+    period = 2 * (n_source - 1)
+    phase = t % period
+    return np.where(phase < n_source, phase, period - phase)
+
+
+def _runs(indices: np.ndarray) -> Iterator[tuple[int, int, int]]:
+    """Split an index sequence into (first, length, step) runs with step +1, -1 or 0."""
+    i, n = 0, len(indices)
+    while i < n:
+        first = int(indices[i])
+        step = int(indices[i + 1]) - first if i + 1 < n else 1
+        if step not in (1, -1, 0):
+            step = 1
+        length = 1
+        while i + length < n and int(indices[i + length]) == first + step * length:
+            length += 1
+        yield first, length, step
+        i += length
+
+
+def read_frame_sequence(info: VideoInfo, indices: np.ndarray) -> Iterator[np.ndarray]:
+    """Frames for an index sequence of forward and backward runs (as frame_indices makes),
+    streamed: forward runs with read_frames, backward runs with read_frames_reversed."""
+    indices = np.asarray(indices)
+    if indices.size and (indices.min() < 0 or indices.max() >= info.n_frames):
+        raise ValueError(f"frame indices outside 0..{info.n_frames - 1} for {info.path}")
+    for first, length, step in _runs(indices):
+        if step == 1:
+            yield from read_frames(info, first, length)
+        elif step == -1:
+            yield from read_frames_reversed(info, first, first - length)
+        else:
+            frame = next(read_frames(info, first, 1))
+            for _ in range(length):
+                yield frame.copy()
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+class FrameWriter:
+    """Encodes BGR frames to an H.264 file, all-or-nothing.
+
+    Frames go to a hidden temp file next to ``out_path`` that is renamed into place only when
+    ffmpeg finished cleanly. If the ``with`` body raises, ffmpeg is killed, the temp file removed
+    and the body's exception propagates; if ffmpeg fails, ProcessingError carries its stderr.
+    """
+
+    def __init__(self, out_path: str | Path, width: int, height: int, fps: Fraction | float,
+                 crf: int = 18, preset: str = "veryfast"):
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise ValueError(f"frame size must be positive and even for H.264, got {width}x{height}")
+        self.out_path = _check_output(out_path)
+        self.width, self.height = width, height
+        self.frames_written = 0
+        self._tmp = _temp_sibling(self.out_path)
+        args = encode_args(self._tmp, width, height, Fraction(fps).limit_denominator(1001), crf, preset)
+        self._proc = _popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self._tail = _StderrTail(self._proc.stderr)
+        self._closed = False
+
+    def __enter__(self) -> "FrameWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            self.abort()
+            return False
+        self.close()
+        return False
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._closed:
+            raise ValueError(f"FrameWriter for {self.out_path} is closed")
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"expected a {self.height}x{self.width}x3 uint8 frame, got "
+                             f"{frame.shape} {frame.dtype}")
+        try:
+            self._proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+        except (BrokenPipeError, OSError) as err:
+            raise self._failure("ffmpeg stopped accepting frames") from err
+        self.frames_written += 1
+
+    def close(self) -> Path:
+        """Finish the file and move it into place."""
+        if self._closed:
+            return self.out_path
+        try:
+            self._proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # ffmpeg already gone: its exit status says why
+        if self._proc.wait() != 0:
+            raise self._failure("ffmpeg failed encoding")
+        if self.frames_written == 0:
+            self.abort()
+            raise ProcessingError(f"{self.out_path}: no frames were written")
+        os.replace(self._tmp, self.out_path)
+        self._closed = True
+        return self.out_path
+
+    def abort(self) -> None:
+        """Kill ffmpeg and leave no file behind."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        _stop(self._proc)
+        _remove(self._tmp)
+
+    def _failure(self, what: str) -> ProcessingError:
+        self.abort()
+        return ProcessingError(f"{self.out_path}: {what}:\n{self._tail.text()}")
+
+
+def mux(video_path: str | Path, audio_path: str | Path, out_path: str | Path,
+        audio_bitrate: str = "192k") -> Path:
+    """The video stream of ``video_path`` with the audio of ``audio_path``, written atomically."""
+    probe_video(video_path)
+    probe_audio(audio_path)
+    out = _check_output(out_path)
+    tmp = _temp_sibling(out)
+    try:
+        done = _run(mux_args(video_path, audio_path, tmp, audio_bitrate))
+        if done.returncode != 0:
+            raise ProcessingError(f"{out}: ffmpeg failed muxing {video_path} with {audio_path}:\n"
+                                  f"{_stderr_tail(done.stderr)}")
+        os.replace(tmp, out)
+    finally:
+        _remove(tmp)
+    return out

@@ -1,0 +1,146 @@
+"""One job end to end: new audio + recorded video -> re-voiced video.
+
+Stages (each also usable alone by the Prefect tasks): normalise audio, track the face (cached),
+plan mouth shapes from the audio, generate lower-face patches, composite them onto the
+source frames while streaming, mux the normalised audio.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import audio as audio_mod
+from . import media, phonetics
+from .blend import composite
+from .config import Settings
+from .engines import EngineJob, get_engine
+from .errors import InputError, MissingFile
+from .plan import MouthPlan, build_plan
+from .track import describe_lost, track_video
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class LipsyncResult:
+    output: Path
+    width: int
+    height: int
+    fps: float
+    n_frames: int
+    duration: float
+    engine: str
+    aligner: str
+    frames_without_face: int
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def analyse_audio(normalised: Path, fps: float, transcript: str | None, language: str) -> tuple[MouthPlan, int]:
+    """The mouth plan for the whole new audio, and the number of output frames."""
+    clip = audio_mod.load_audio(normalised, sr=16000)
+    n_out = max(1, int(round(clip.duration * fps)))
+    loud = audio_mod.loudness_envelope(clip, fps, n_out)
+    phones = phonetics.align(clip.pcm, clip.sr, transcript=transcript, language=language)
+    return build_plan(phones, loud, fps), n_out
+
+
+def read_transcript(path: str | Path | None) -> str | None:
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFile("transcript file not found", p)
+    try:
+        text = p.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError as err:
+        raise InputError("transcript is not UTF-8 text", p) from err
+    if not text:
+        raise InputError("transcript is empty", p)
+    return text
+
+
+def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
+            transcript: str | None = None, language: str = "en",
+            settings: Settings | None = None, progress: Progress | None = None) -> LipsyncResult:
+    settings = settings or Settings.from_env()
+    output = Path(output)
+    report = progress or (lambda stage, done, total: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    info = media.probe_video(video)
+    audio_info = media.probe_audio(audio)
+    notes = list(getattr(info, "notes", ()))
+    engine = get_engine(settings.engine, settings)
+    fps = float(info.fps)
+
+    with tempfile.TemporaryDirectory(prefix="heygem-", dir=_tmp_dir_near(output)) as tmp:
+        tmp = Path(tmp)
+        report("audio", 0, 1)
+        normalised = audio_mod.normalize_loudness(audio_info.path, tmp / "audio.wav", settings.target_lufs)
+        plan, n_out = analyse_audio(normalised, fps, transcript, language)
+        timings["audio"] = time.perf_counter() - t0
+
+        t = time.perf_counter()
+        report("track", 0, info.n_frames)
+        track = track_video(info, settings, progress=_counter(report, "track", info.n_frames))
+        timings["track"] = time.perf_counter() - t
+        lost_note = describe_lost(track)
+        if track.lost.any():
+            notes.append(lost_note)
+
+        n_src = min(track.n_frames, info.n_frames)
+        base_index = media.frame_indices(n_src, n_out, settings.extend_mode)
+        job = EngineJob(source=info, track=track, base_index=base_index, plan=plan, settings=settings)
+
+        t = time.perf_counter()
+        silent_video = tmp / "video.mp4"
+        frames = media.read_frame_sequence(info, base_index)
+        patches = engine.patches(job)
+        with media.FrameWriter(silent_video, info.out_width, info.out_height, info.fps,
+                               crf=settings.crf, preset=settings.x264_preset) as writer:
+            for t_out, (frame, patch) in enumerate(zip(frames, patches)):
+                if patch is not None:
+                    frame = composite(frame, track.landmarks[base_index[t_out]], patch)
+                writer.write(frame)
+                if t_out % 10 == 0:
+                    report("render", t_out, n_out)
+        report("render", n_out, n_out)
+        timings["render"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        media.mux(silent_video, normalised, output, audio_bitrate=settings.audio_bitrate)
+        timings["mux"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    return LipsyncResult(
+        output=output, width=info.out_width, height=info.out_height, fps=fps, n_frames=n_out,
+        duration=n_out / fps, engine=engine.version,
+        aligner="scripted" if transcript else "blind",
+        frames_without_face=int(track.lost[base_index].sum()), notes=notes, timings=timings)
+
+
+def _tmp_dir_near(output: Path) -> str | None:
+    """Temp files beside the output, so the final move is a rename on one filesystem."""
+    parent = output.parent if str(output.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    return str(parent)
+
+
+def _counter(report: Progress, stage: str, total: int):
+    state = {"n": 0}
+
+    def tick(k: int = 1) -> None:
+        state["n"] += k
+        if state["n"] % 10 == 0 or state["n"] == total:
+            report(stage, state["n"], total)
+
+    return tick

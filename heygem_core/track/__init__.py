@@ -1,0 +1,66 @@
+"""Face tracking: once per source video, cached as Parquet under the video's content hash."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Settings
+from ..errors import NoFaceFound
+from .backends import BACKENDS, get_backend
+from .model import FaceTrack, describe_lost
+from .store import read_track, track_path, write_track
+from .tracker import Tracker, TrackParams, smooth_landmarks
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FaceTrack", "track_video", "BACKENDS", "describe_lost", "TrackParams", "track_stats"]
+
+# Counts tracking passes actually run (not cache hits); tests and benchmarks read it.
+track_stats = {"runs": 0}
+
+
+def params_from(settings: Settings) -> TrackParams:
+    return TrackParams(detect_every=settings.detect_every, detect_max_side=settings.detect_max_side,
+                       speaker=settings.speaker)
+
+
+def track_video(video, settings: Settings | None = None, *, source_sha256: str | None = None,
+                use_cache: bool = True, progress=None) -> FaceTrack:
+    """Track the speaking face of ``video`` (a path or a ``media.VideoInfo``).
+
+    Reads the cached Parquet track when one exists for the same content, backend and
+    parameters. Raises ``NoFaceFound`` when no frame has a face."""
+    from .. import media
+
+    settings = settings or Settings.from_env()
+    info = video if isinstance(video, media.VideoInfo) else media.probe_video(video)
+    sha = source_sha256 or media.sha256_file(info.path)
+    params = params_from(settings)
+    path = track_path(settings.cache_dir, sha, settings.tracker, params.as_dict())
+    if use_cache and path.exists():
+        try:
+            track = read_track(path)
+            log.info("face track for %s read from cache %s", info.path, path)
+            return _checked(track, info.path)
+        except Exception as err:  # a damaged cache file is recomputed, never fatal
+            log.warning("ignoring unreadable track cache %s: %s", path, err)
+    backend = get_backend(settings.tracker, settings)
+    raw = Tracker(backend, params).run(media.read_frames(info), progress=progress)
+    track_stats["runs"] += 1
+    fps = float(info.fps)
+    track = FaceTrack(
+        source_sha256=sha, backend=settings.tracker, width=info.out_width, height=info.out_height,
+        fps=fps, time=np.arange(len(raw.lost)) / fps, boxes=raw.boxes,
+        landmarks=smooth_landmarks(raw.landmarks, raw.lost, fps), confidence=raw.confidence,
+        lost=raw.lost, params=params.as_dict())
+    if use_cache:
+        write_track(track, path)
+    return _checked(track, info.path)
+
+
+def _checked(track: FaceTrack, path: Path) -> FaceTrack:
+    if track.n_frames == 0 or track.lost.all():
+        raise NoFaceFound("no face found in any frame of the video", path)
+    return track

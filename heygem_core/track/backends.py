@@ -1,0 +1,135 @@
+"""Face detector + landmark backends, chosen by name (``Settings.tracker``).
+
+A backend does two things on a grayscale or BGR frame: find faces, and place the 68 points
+inside a given box. Adding one is a new class here or in its own module plus one line in
+``BACKENDS``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..errors import ModelMissing
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: np.ndarray  # x0, y0, x1, y1 in frame pixels
+    score: float
+
+    @property
+    def area(self) -> float:
+        return float((self.box[2] - self.box[0]) * (self.box[3] - self.box[1]))
+
+
+class FaceBackend(Protocol):
+    name: str
+    wants_gray: bool
+
+    def detect(self, image: np.ndarray, upsample: int = 0) -> list[Detection]: ...
+
+    def landmarks(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """(68, 2) float32 points for the face in ``box``."""
+        ...
+
+
+class DlibBackend:
+    """dlib's HOG detector and 68-point shape predictor, shipped inside PyPI packages."""
+
+    name = "dlib"
+    wants_gray = True
+
+    def __init__(self, settings=None):
+        import dlib
+        import face_recognition_models
+
+        model = Path(face_recognition_models.pose_predictor_model_location())
+        if not model.exists():
+            raise ModelMissing(f"dlib landmark model missing at {model}; reinstall face_recognition_models")
+        self._dlib = dlib
+        self._detector = dlib.get_frontal_face_detector()
+        self._predictor = dlib.shape_predictor(str(model))
+
+    def detect(self, image: np.ndarray, upsample: int = 0) -> list[Detection]:
+        rects, scores, _ = self._detector.run(image, upsample, 0.0)
+        return [Detection(np.array([r.left(), r.top(), r.right(), r.bottom()], np.float32), float(s))
+                for r, s in zip(rects, scores)]
+
+    def landmarks(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        rect = self._dlib.rectangle(int(round(box[0])), int(round(box[1])),
+                                    int(round(box[2])), int(round(box[3])))
+        shape = self._predictor(image, rect)
+        return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+
+
+class InsightFaceBackend:
+    """InsightFace (RetinaFace + 2d106 landmarks mapped to 68 points) from a local model pack.
+
+    The packs are downloaded by insightface from the internet on first use; heygem never
+    downloads anything, so the pack must already sit at ``Settings.insightface_root``.
+    """
+
+    name = "insightface"
+    wants_gray = False
+
+    def __init__(self, settings=None):
+        root = getattr(settings, "insightface_root", None)
+        if root is None:
+            raise ModelMissing("the insightface tracker needs a model pack: set HEYGEM_INSIGHTFACE_ROOT "
+                               "to a folder holding models/buffalo_l (heygem does not download models)")
+        pack = Path(root) / "models" / "buffalo_l"
+        if not pack.is_dir() or not any(pack.glob("*.onnx")):
+            raise ModelMissing(f"insightface model pack not found at {pack} (expected buffalo_l/*.onnx); "
+                               "copy the pack there or use --tracker dlib")
+        try:
+            from insightface.app import FaceAnalysis
+        except ImportError as err:
+            raise ModelMissing("the insightface tracker needs the 'insightface' and 'onnxruntime' "
+                               "packages: pip install insightface onnxruntime") from err
+        self._app = FaceAnalysis(name="buffalo_l", root=str(root),
+                                 allowed_modules=["detection", "landmark_2d_106"])
+        self._app.prepare(ctx_id=-1, det_size=(640, 640))
+
+    def detect(self, image: np.ndarray, upsample: int = 0) -> list[Detection]:
+        faces = self._app.get(image)
+        return [Detection(np.asarray(f.bbox, np.float32), float(f.det_score)) for f in faces]
+
+    def landmarks(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        faces = self._app.get(image)
+        if not faces:
+            return np.full((68, 2), np.nan, np.float32)
+        centre = (box[:2] + box[2:]) / 2
+        best = min(faces, key=lambda f: np.linalg.norm((f.bbox[:2] + f.bbox[2:]) / 2 - centre))
+        return _map_106_to_68(np.asarray(best.landmark_2d_106, np.float32))
+
+
+# InsightFace 2d106 indices closest to each iBUG-68 point (jaw, brows, nose, eyes, lips).
+_I106_TO_68 = np.array([
+    1, 10, 12, 14, 16, 3, 5, 7, 0, 23, 21, 19, 32, 30, 28, 26, 17,
+    43, 48, 49, 51, 50, 102, 103, 104, 105, 101,
+    72, 73, 74, 86, 78, 79, 80, 85, 84,
+    35, 41, 42, 39, 37, 36, 89, 95, 96, 93, 91, 90,
+    52, 64, 63, 71, 67, 68, 61, 58, 59, 53, 56, 55,
+    65, 66, 62, 70, 69, 57, 60, 54,
+])
+
+
+def _map_106_to_68(points106: np.ndarray) -> np.ndarray:
+    return points106[_I106_TO_68]
+
+
+BACKENDS: dict[str, Callable[..., FaceBackend]] = {
+    "dlib": DlibBackend,
+    "insightface": InsightFaceBackend,
+}
+
+
+def get_backend(name: str, settings=None) -> FaceBackend:
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        raise ModelMissing(f"unknown tracker '{name}'; choose one of: {', '.join(BACKENDS)}") from None
+    return factory(settings)

@@ -1,0 +1,206 @@
+"""Follow one speaking face through a stream of frames.
+
+Detection is the expensive step (~5-10 ms a frame), landmarks are cheap (~1 ms), so we detect
+on keyframes and in between place landmarks inside a box carried over from the previous
+frame's points. The whole video is known before anything is rendered, so smoothing is done
+afterwards with a symmetric filter: no lag, unlike the causal filters live trackers need.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import cv2
+import numpy as np
+from scipy.signal import savgol_filter
+
+from .backends import Detection, FaceBackend
+from .model import INNER_LIPS, OUTER_LIPS
+
+_MOUTH = np.concatenate([OUTER_LIPS, INNER_LIPS])
+
+
+@dataclass(frozen=True)
+class TrackParams:
+    detect_every: int = 5
+    detect_max_side: int = 448
+    speaker: str = "largest"  # or "central"
+    min_interocular_px: float = 12.0
+    # Fraction of the face box that may leave the frame before the face counts as lost.
+    max_outside: float = 0.3
+    # Face width (pixels) at which keyframe re-detection runs; HOG's window is 80 px.
+    near_face_px: float = 110.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RawTrack:
+    boxes: np.ndarray
+    landmarks: np.ndarray
+    confidence: np.ndarray
+    lost: np.ndarray
+
+
+class Tracker:
+    def __init__(self, backend: FaceBackend, params: TrackParams):
+        self.backend = backend
+        self.params = params
+
+    def run(self, frames: Iterable[np.ndarray], progress=None) -> RawTrack:
+        boxes, points, scores, lost = [], [], [], []
+        prev_pts: np.ndarray | None = None
+        prev_box: np.ndarray | None = None
+        box_rel = np.array([0.0, 0.0, 1.0, 1.0])
+        score = 0.0
+        misses = 0
+        for i, frame in enumerate(frames):
+            image = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if self.backend.wants_gray else frame
+            h, w = image.shape[:2]
+            pts = None
+            keyframe = i % self.params.detect_every == 0
+            if keyframe:
+                det = self._detect(image, prev_box)
+                if det is not None:
+                    misses, score = 0, det.score
+                    pts = self.backend.landmarks(image, det.box)
+                    box_rel = _relation(det.box, pts)
+                    prev_box = det.box
+                elif prev_pts is not None and misses < 1:
+                    # HOG misses single frames on a slight turn; one miss is not a loss.
+                    misses, score = misses + 1, score / 2
+                    keyframe = False
+            if not keyframe and prev_pts is not None:
+                prev_box = _box_from_points(prev_pts, box_rel)
+                pts = self.backend.landmarks(image, prev_box)
+            if pts is not None and not self._plausible(pts, w, h):
+                pts = None
+            if pts is None:
+                prev_pts, prev_box, score = None, None, 0.0
+                boxes.append(np.full(4, np.nan, np.float32))
+                points.append(np.full((68, 2), np.nan, np.float32))
+                scores.append(0.0)
+                lost.append(True)
+            else:
+                prev_pts = pts
+                boxes.append(_box_from_points(pts, box_rel).astype(np.float32))
+                points.append(pts.astype(np.float32))
+                scores.append(score)
+                lost.append(False)
+            if progress is not None:
+                progress(1)
+        n = len(lost)
+        return RawTrack(
+            boxes=np.array(boxes, np.float32).reshape(n, 4),
+            landmarks=np.array(points, np.float32).reshape(n, 68, 2),
+            confidence=np.array(scores, np.float32),
+            lost=np.array(lost, bool),
+        )
+
+    def _detect(self, image: np.ndarray, prev_box: np.ndarray | None) -> Detection | None:
+        h, w = image.shape[:2]
+        if prev_box is not None:
+            near = self._detect_near(image, prev_box)
+            if near is not None:
+                return near
+        scale = min(1.0, self.params.detect_max_side / max(h, w))
+        dets = self._detect_scaled(image, scale, (0, 0))
+        if not dets and scale < 1:
+            # Small faces vanish at reduced size: look once more at full resolution.
+            dets = self.backend.detect(image, 0)
+        if not dets:
+            return None
+        if prev_box is not None:
+            best = max(dets, key=lambda d: _iou(d.box, prev_box))
+            if _iou(best.box, prev_box) > 0.2:
+                return best
+        return self._choose_speaker(dets, w, h)
+
+    def _detect_near(self, image: np.ndarray, box: np.ndarray) -> Detection | None:
+        """Re-detect the known face inside a window around it, at the size HOG likes best:
+        a fraction of the full-frame cost, and independent of the video's resolution."""
+        h, w = image.shape[:2]
+        bw, bh = box[2] - box[0], box[3] - box[1]
+        x0, y0 = int(max(0, box[0] - 0.6 * bw)), int(max(0, box[1] - 0.6 * bh))
+        x1, y1 = int(min(w, box[2] + 0.6 * bw)), int(min(h, box[3] + 0.6 * bh))
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return None
+        scale = min(1.0, self.params.near_face_px / max(bw, 1.0))
+        dets = self._detect_scaled(image[y0:y1, x0:x1], scale, (x0, y0))
+        dets = [d for d in dets if _iou(d.box, box) > 0.2]
+        return max(dets, key=lambda d: _iou(d.box, box)) if dets else None
+
+    def _detect_scaled(self, image: np.ndarray, scale: float, offset: tuple[int, int]) -> list[Detection]:
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        off = np.array([offset[0], offset[1], offset[0], offset[1]], np.float32)
+        return [Detection(d.box / scale + off, d.score) for d in self.backend.detect(small, 0)]
+
+    def _choose_speaker(self, dets: list[Detection], w: int, h: int) -> Detection:
+        if self.params.speaker == "central":
+            centre = np.array([w / 2, h / 2])
+            return min(dets, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre))
+        return max(dets, key=lambda d: d.area)
+
+    def _plausible(self, pts: np.ndarray, w: int, h: int) -> bool:
+        if not np.all(np.isfinite(pts)):
+            return False
+        if np.linalg.norm(pts[36] - pts[45]) < self.params.min_interocular_px:
+            return False
+        x0, y0 = pts.min(0)
+        x1, y1 = pts.max(0)
+        area = max((x1 - x0) * (y1 - y0), 1.0)
+        ix = max(0.0, min(x1, w) - max(x0, 0))
+        iy = max(0.0, min(y1, h) - max(y0, 0))
+        return (ix * iy) / area >= 1.0 - self.params.max_outside
+
+
+def _relation(det_box: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """The detector box expressed relative to the landmarks' bounding box.
+
+    The shape predictor was trained on detector boxes, so between keyframes we rebuild a box
+    of the same proportions from the previous frame's points."""
+    x0, y0 = pts.min(0)
+    x1, y1 = pts.max(0)
+    bw, bh = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    return np.array([(det_box[0] - x0) / bw, (det_box[1] - y0) / bh,
+                     (det_box[2] - x0) / bw, (det_box[3] - y0) / bh])
+
+
+def _box_from_points(pts: np.ndarray, rel: np.ndarray) -> np.ndarray:
+    x0, y0 = pts.min(0)
+    x1, y1 = pts.max(0)
+    bw, bh = x1 - x0, y1 - y0
+    return np.array([x0 + rel[0] * bw, y0 + rel[1] * bh, x0 + rel[2] * bw, y0 + rel[3] * bh])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def smooth_landmarks(landmarks: np.ndarray, lost: np.ndarray, fps: float) -> np.ndarray:
+    """Zero-phase smoothing inside each run of found frames.
+
+    Rigid points get a ~0.2 s window (they carry pose, where jitter shows as a swimming
+    patch); lips get a ~0.1 s window, since real lip motion is fast and must survive."""
+    out = landmarks.copy()
+    padded = np.concatenate([[True], lost, [True]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    rigid = np.setdiff1d(np.arange(68), _MOUTH)
+    for a, b in zip(edges[::2], edges[1::2]):
+        for idx, seconds in ((rigid, 0.2), (_MOUTH, 0.1)):
+            win = _odd_window(seconds * fps, b - a)
+            if win >= 5:
+                out[a:b, idx] = savgol_filter(landmarks[a:b, idx], win, 2, axis=0)
+    return out
+
+
+def _odd_window(frames: float, limit: int) -> int:
+    win = max(5, int(round(frames)) | 1)
+    if win > limit:
+        win = limit if limit % 2 else limit - 1
+    return win

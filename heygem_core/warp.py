@@ -1,0 +1,89 @@
+"""Geometry: aligning faces across frames, and reshaping lips inside a patch."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """2x3 least-squares similarity (rotation, uniform scale, shift) taking src onto dst."""
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    cov = d.T @ s / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    sign = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[-1] = -1
+    rot = u @ np.diag(sign) @ vt
+    var = (s ** 2).sum() / len(src)
+    scale = (sig * sign).sum() / var if var > 0 else 1.0
+    m = np.zeros((2, 3))
+    m[:, :2] = scale * rot
+    m[:, 2] = mu_d - m[:, :2] @ mu_s
+    return m
+
+
+def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return np.asarray(pts, np.float64) @ m[:, :2].T + m[:, 2]
+
+
+_UPPER_INNER = [60, 61, 62, 63, 64]
+_LOWER_INNER = [60, 67, 66, 65, 64]
+_UPPER_OUTER = [48, 49, 50, 51, 52, 53, 54]
+_LOWER_OUTER = [48, 59, 58, 57, 56, 55, 54]
+
+
+def reshape_lips(image: np.ndarray, pts: np.ndarray, ratio: float,
+                 upper_share: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
+    """Scale the inner-lip gap of the face in ``image`` by ``ratio`` (0 closes the lips).
+
+    Each lip moves as a unit along the vertical, the jaw carrying most of the motion
+    (``upper_share`` of it goes to the upper lip). The two lips are warped separately and
+    joined along the new contact line, so a closed mouth has no dark seam of stretched
+    inner-mouth pixels: a continuous warp cannot close a gap without smearing it.
+    Returns the new image and landmarks. Assumes the face is roughly upright in ``image``.
+    """
+    pts = np.asarray(pts, np.float64)
+    if abs(ratio - 1.0) < 1e-3:
+        return image, pts
+    h, w = image.shape[:2]
+    x_lo, x_hi = pts[48, 0], pts[54, 0]
+    if x_hi - x_lo < 4:
+        return image, pts
+    up_in = _curve(pts[_UPPER_INNER], x_lo, x_hi, w)
+    lo_in = _curve(pts[_LOWER_INNER], x_lo, x_hi, w)
+    up_out = _curve(pts[_UPPER_OUTER], x_lo, x_hi, w)
+    lo_out = _curve(pts[_LOWER_OUTER], x_lo, x_hi, w)
+    gap = np.clip(lo_in - up_in, 0, None)
+    change = (1.0 - ratio) * gap  # >0 closes, <0 opens
+    down = upper_share * change  # upper lip moves down by this
+    up = (1.0 - upper_share) * change  # lower lip moves up by this
+    seam = (up_in + down + lo_in - up) / 2.0
+
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    xs = np.broadcast_to(np.arange(w, dtype=np.float32)[None, :], (h, w))
+    lip_h = np.maximum(np.median(lo_out - lo_in), 2.0)
+    # Upper lip: full shift from the lip line down, fading out over one lip height above it.
+    top = (up_out + down)[None, :]
+    f_up = np.clip(1.0 - (top - ys) / lip_h, 0.0, 1.0) * (ys <= seam[None, :] + 1)
+    # Lower lip: full shift down to its outer edge, fading towards the chin.
+    bottom = (lo_out - up)[None, :]
+    f_lo = np.clip(1.0 - (ys - bottom) / (1.5 * lip_h), 0.0, 1.0) * (ys >= seam[None, :] - 1)
+    map_y = np.where(ys <= seam[None, :], ys - down[None, :] * f_up, ys + up[None, :] * f_lo)
+    out = cv2.remap(image, xs, map_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    new = pts.copy()
+    new[[49, 50, 51, 52, 53, 61, 62, 63], 1] += np.interp(new[[49, 50, 51, 52, 53, 61, 62, 63], 0], np.arange(w), down)
+    new[[55, 56, 57, 58, 59, 65, 66, 67], 1] -= np.interp(new[[55, 56, 57, 58, 59, 65, 66, 67], 0], np.arange(w), up)
+    return out, new
+
+
+def _curve(points: np.ndarray, x_lo: float, x_hi: float, w: int) -> np.ndarray:
+    """A lip contour as y per image column; outside the mouth corners it holds the end values
+    and the gap computed from it goes to zero, so columns beyond the mouth are untouched."""
+    order = np.argsort(points[:, 0])
+    xp, yp = points[order, 0], points[order, 1]
+    xp = np.maximum.accumulate(xp + np.arange(len(xp)) * 1e-6)
+    return np.interp(np.arange(w, dtype=np.float64), xp, yp)

@@ -1,0 +1,73 @@
+"""Scoring helpers shared by the tests and by ``measure.py``."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import numpy as np
+
+from heygem_core.phonetics import Phone, synthesize
+
+# Sentences dense in /p b m/, so that closed-lip frames (the ones viewers check) dominate.
+BILABIAL_TEXTS = {
+    "en": "Peter Piper picked a peck of pickled peppers. Bob's big brown boat bumped "
+          "the pier. My mom made more maple muffins by the pool.",
+    "de": "Peter packt Pakete mit Bananen und Birnen. Mama bringt bitte mehr Bier und "
+          "Brot mit. Papa baut im Mai eine bunte Bank.",
+    "es": "Pablo bebe mucho vino blanco. Mi mamá compró pan y papas para el bebé bonito.",
+}
+PAD_S = 0.4
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A "real" recording whose phone timings we know: espeak with another voice."""
+    pcm: np.ndarray
+    sr: int
+    truth: list[Phone]
+
+
+def fake_recording(text: str, language: str, variant: str = "f3", rate: int = 140,
+                   pitch: int = 70, noise_db: float = -55.0, seed: int = 0) -> Recording:
+    pcm, sr, phones = synthesize(text, language, voice_variant=variant, rate=rate, pitch=pitch)
+    pad = np.zeros(int(PAD_S * sr), np.float32)
+    padded = np.concatenate([pad, pcm, pad])
+    rng = np.random.default_rng(seed)
+    noisy = padded + rng.normal(0.0, 10 ** (noise_db / 20), len(padded)).astype(np.float32)
+    truth = [Phone(p.start + PAD_S, p.end + PAD_S, p.label, p.viseme) for p in phones]
+    return Recording(noisy.astype(np.float32), sr, truth)
+
+
+def overlap(a: Phone, b: Phone) -> float:
+    return max(0.0, min(a.end, b.end) - max(a.start, b.start))
+
+
+def _hit(target: Phone, phones: list[Phone], viseme: str, min_fraction: float) -> bool:
+    need = min_fraction * (target.end - target.start)
+    got = sum(overlap(target, p) for p in phones if p.viseme == viseme)
+    return got >= need and got > 0
+
+
+def viseme_recall(truth: list[Phone], aligned: list[Phone], viseme: str = "PP",
+                  min_fraction: float = 0.3) -> float:
+    """Share of true `viseme` phones covered (at least `min_fraction` of them) by aligned ones."""
+    targets = [p for p in truth if p.viseme == viseme]
+    return sum(_hit(t, aligned, viseme, min_fraction) for t in targets) / max(len(targets), 1)
+
+
+def viseme_precision(truth: list[Phone], aligned: list[Phone], viseme: str = "PP",
+                     min_fraction: float = 0.3) -> float:
+    """Share of aligned `viseme` phones that lie (at least `min_fraction`) on true ones."""
+    guesses = [p for p in aligned if p.viseme == viseme]
+    return sum(_hit(g, truth, viseme, min_fraction) for g in guesses) / max(len(guesses), 1)
+
+
+def boundary_errors(truth: list[Phone], aligned: list[Phone]) -> np.ndarray:
+    """|start error| of every speech phone that both lists share (matched by label order)."""
+    t = [p for p in truth if p.viseme != "sil"]
+    a = [p for p in aligned if p.viseme != "sil"]
+    matcher = difflib.SequenceMatcher(a=[p.label for p in t], b=[p.label for p in a],
+                                      autojunk=False)
+    errors = [abs(t[i + k].start - a[j + k].start)
+              for i, j, size in matcher.get_matching_blocks() for k in range(size)]
+    return np.array(errors)
