@@ -29,8 +29,8 @@ def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return np.asarray(pts, np.float64) @ m[:, :2].T + m[:, 2]
 
 
-_UPPER_INNER = [60, 61, 62, 63, 64]
-_LOWER_INNER = [60, 67, 66, 65, 64]
+_UPPER_INNER = [48, 61, 62, 63, 54]
+_LOWER_INNER = [48, 67, 66, 65, 54]
 _UPPER_OUTER = [48, 49, 50, 51, 52, 53, 54]
 _LOWER_OUTER = [48, 59, 58, 57, 56, 55, 54]
 
@@ -57,20 +57,37 @@ def reshape_lips(image: np.ndarray, pts: np.ndarray, ratio: float,
     up_out = _curve(pts[_UPPER_OUTER], x_lo, x_hi, w)
     lo_out = _curve(pts[_LOWER_OUTER], x_lo, x_hi, w)
     gap = np.clip(lo_in - up_in, 0, None)
-    change = (1.0 - ratio) * gap  # >0 closes, <0 opens
+    mouth = gap > 0
+    t_up = max(float(np.median((up_in - up_out)[mouth])) if mouth.any() else 2.0, 2.0)
+    t_lo = max(float(np.median((lo_out - lo_in)[mouth])) if mouth.any() else 2.0, 2.0)
+    if ratio < 1.0:
+        # Inner-lip landmarks under-read a gap that shows teeth (smiles especially), so a
+        # closing lip overshoots; the seam join hides the overlap. The overlap is capped by
+        # the lips' thickness so both lips stay visible.
+        extra = np.minimum(0.35 * gap + 0.04 * (x_hi - x_lo), 0.5 * (t_up + t_lo)) * mouth
+        change = (1.0 - ratio) * (gap + extra)
+    else:
+        change = (1.0 - ratio) * gap  # <0: opens
     down = upper_share * change  # upper lip moves down by this
     up = (1.0 - upper_share) * change  # lower lip moves up by this
-    seam = (up_in + down + lo_in - up) / 2.0
+    new_up, new_lo = up_in + down, lo_in - up
+    overlap = new_up - new_lo
+    # Where the lips overlap, the thin upper lip gives up at most 30% of itself.
+    seam = np.where(overlap > 0, new_up - np.minimum(overlap, 0.3 * t_up), (new_up + new_lo) / 2.0)
 
     ys = np.arange(h, dtype=np.float32)[:, None]
-    xs = np.broadcast_to(np.arange(w, dtype=np.float32)[None, :], (h, w))
-    lip_h = np.maximum(np.median(lo_out - lo_in), 2.0)
-    # Upper lip: full shift from the lip line down, fading out over one lip height above it.
+    xs = np.ascontiguousarray(np.broadcast_to(np.arange(w, dtype=np.float32)[None, :], (h, w)))
+    lip_h = t_lo
+    # Fades must be longer than the shift they undo, or the mapping folds back on itself
+    # and mirrors the lip (its slope 1 - shift/fade must stay positive).
+    fade_up = max(1.5 * lip_h, 2.0 * float(np.abs(down).max()))
+    fade_lo = max(2.0 * lip_h, 2.0 * float(np.abs(up).max()))
+    # Upper lip: full shift from the lip line down, fading out above it towards the nose.
     top = (up_out + down)[None, :]
-    f_up = np.clip(1.0 - (top - ys) / lip_h, 0.0, 1.0) * (ys <= seam[None, :] + 1)
+    f_up = np.clip(1.0 - (top - ys) / fade_up, 0.0, 1.0)
     # Lower lip: full shift down to its outer edge, fading towards the chin.
     bottom = (lo_out - up)[None, :]
-    f_lo = np.clip(1.0 - (ys - bottom) / (1.5 * lip_h), 0.0, 1.0) * (ys >= seam[None, :] - 1)
+    f_lo = np.clip(1.0 - (ys - bottom) / fade_lo, 0.0, 1.0)
     map_y = np.where(ys <= seam[None, :], ys - down[None, :] * f_up, ys + up[None, :] * f_lo)
     out = cv2.remap(image, xs, map_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 

@@ -1,0 +1,58 @@
+"""Shared test fixtures: where the real test media lives, and a factory for derived media.
+
+The recordings in ``<repo>/../shared/fixtures`` are read-only and never copied into the repo;
+bad or unusual media (truncated, rotated, variable frame rate...) is generated from them with
+ffmpeg into a session temp folder, once per test session.
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES_DIR = (REPO_ROOT / ".." / "shared" / "fixtures").resolve()
+
+
+class MediaFactory:
+    """Makes derived test media in one temp folder; each name is made once and then reused."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def ffmpeg(self, name: str, *args: str) -> Path:
+        """``ffmpeg <args> <root/name>``: output options go in ``args``, the output path last."""
+        out = self.path(name)
+        if not out.exists():
+            cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args, str(out)]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                out.unlink(missing_ok=True)
+                raise RuntimeError(f"making test media {name} failed:\n{done.stderr}")
+        return out
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        out = self.path(name)
+        out.write_bytes(data)
+        return out
+
+    def truncated(self, name: str, source: Path, fraction: float = 0.5) -> Path:
+        """The first ``fraction`` of ``source``'s bytes: a download or copy cut short."""
+        data = source.read_bytes()
+        return self.write_bytes(name, data[: int(len(data) * fraction)])
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not FIXTURES_DIR.is_dir():
+        pytest.skip(f"test media not found at {FIXTURES_DIR}")
+    return FIXTURES_DIR
+
+
+@pytest.fixture(scope="session")
+def media_factory(tmp_path_factory: pytest.TempPathFactory) -> MediaFactory:
+    return MediaFactory(tmp_path_factory.mktemp("media"))

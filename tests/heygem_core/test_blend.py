@@ -1,0 +1,53 @@
+"""Compositor on raw frames: the only pixels that change are inside the lower-face mask."""
+import cv2
+import numpy as np
+import pytest
+
+from heygem_core import media
+from heygem_core.blend import Patch, composite, feathered_mask, lower_face_polygon
+from heygem_core.config import Settings
+from heygem_core.track import track_video
+from heygem_core.warp import apply, similarity
+from heygem_core.track.model import STABLE
+from tests.paths import VIDEOS
+
+
+@pytest.fixture(scope="module")
+def katie(tmp_path_factory):
+    settings = Settings(cache_dir=tmp_path_factory.mktemp("cache"))
+    info = media.probe_video(VIDEOS["katie_8s"])
+    track = track_video(info, settings)
+    frames = list(media.read_frames(info, 0, 120))
+    return frames, track
+
+
+def test_pixels_outside_the_mask_are_bit_identical(katie):
+    frames, track = katie
+    base, donor = 10, 110  # mouth closed vs open, different head pose
+    patch = Patch(image=frames[donor], points=track.landmarks[donor])
+    out = composite(frames[base], track.landmarks[base], patch)
+    changed = np.any(out != frames[base], axis=2)
+    moved = apply(similarity(patch.points[STABLE], track.landmarks[base][STABLE]), patch.points)
+    poly = np.zeros(changed.shape, np.uint8)
+    cv2.fillPoly(poly, [np.round(lower_face_polygon(track.landmarks[base], moved)).astype(np.int32)], 1)
+    assert changed.sum() > 2000, "the mouth must actually be replaced"
+    assert not changed[poly == 0].any(), "a pixel outside the lower-face mask changed"
+    # Eyes and forehead are far outside the mask: untouched.
+    eyes = track.landmarks[base][36:48]
+    y0, y1 = int(eyes[:, 1].min()) - 10, int(eyes[:, 1].max()) + 10
+    assert np.array_equal(out[y0:y1], frames[base][y0:y1])
+
+
+def test_mask_is_zero_outside_polygon_and_one_inside():
+    square = np.array([[20, 20], [80, 20], [80, 80], [20, 80]], float)
+    alpha = feathered_mask((100, 100), square, feather=6)
+    assert alpha[:19].max() == 0 and alpha[:, :19].max() == 0
+    assert alpha[50, 50] == pytest.approx(1.0, abs=1e-3)
+    assert 0 < alpha[50, 23] < 1  # feathered edge
+
+
+def test_same_frame_as_patch_changes_nothing_visible(katie):
+    frames, track = katie
+    patch = Patch(image=frames[30], points=track.landmarks[30])
+    out = composite(frames[30], track.landmarks[30], patch)
+    assert np.abs(out.astype(int) - frames[30]).max() <= 2

@@ -1,0 +1,71 @@
+"""``heygem lipsync`` end to end on the real fixtures, through the CLI entry point."""
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from heygem_core import audio as audio_mod
+from heygem_core import media
+from heygem_core.cli import main
+from tests.paths import LANGUAGE_AUDIO, VIDEOS
+
+
+def _streams(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+def _run(cache, *args):
+    return main(["lipsync", "--cache-dir", str(cache), *map(str, args)])
+
+
+def test_output_keeps_size_and_fps_and_lasts_as_long_as_the_audio(tmp_path, cache, capsys):
+    out = tmp_path / "katie_fr.mp4"
+    assert _run(cache, "--video", VIDEOS["katie_8s"], "--audio", LANGUAGE_AUDIO["fr"], "-o", out) == 0
+    assert "wrote" in capsys.readouterr().out
+    info = _streams(out)
+    video = [s for s in info["streams"] if s["codec_type"] == "video"]
+    sound = [s for s in info["streams"] if s["codec_type"] == "audio"]
+    assert len(video) == 1 and len(sound) == 1
+    assert (video[0]["width"], video[0]["height"]) == (512, 512)
+    assert video[0]["r_frame_rate"] == "25/1" and video[0]["pix_fmt"] == "yuv420p"
+    audio_seconds = media.probe_audio(LANGUAGE_AUDIO["fr"]).duration
+    assert abs(int(video[0]["nb_frames"]) / 25 - audio_seconds) <= 1 / 25 + 1e-6
+    assert sound[0]["codec_name"] == "aac"
+    # The sound is the new audio, loudness-normalised: same waveform as normalising it alone.
+    ref = audio_mod.load_audio(audio_mod.normalize_loudness(LANGUAGE_AUDIO["fr"], tmp_path / "ref.wav"))
+    got = audio_mod.load_audio(out)
+    n = min(len(ref.pcm), len(got.pcm)) - 1600
+    lag = np.argmax(np.correlate(got.pcm[800:n], ref.pcm[800:8800], "valid")) if n > 9000 else 0
+    seg_ref, seg_got = ref.pcm[800:n - 800], got.pcm[800 + lag - 0:n - 800 + lag]
+    m = min(len(seg_ref), len(seg_got))
+    assert np.corrcoef(seg_ref[:m], seg_got[:m])[0, 1] > 0.98
+
+
+def test_longer_audio_plays_the_video_back_and_forth(tmp_path, cache):
+    # 8 s video, ~15 s audio: German + English joined.
+    long_audio = tmp_path / "long.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(LANGUAGE_AUDIO["de"]), "-i", str(LANGUAGE_AUDIO["en"]),
+                    "-filter_complex", "[0:a]aformat=sample_rates=16000:channel_layouts=mono[a];"
+                    "[1:a]aformat=sample_rates=16000:channel_layouts=mono[b];[a][b]concat=n=2:v=0:a=1",
+                    str(long_audio)], check=True)
+    out = tmp_path / "long.mp4"
+    assert _run(cache, "--video", VIDEOS["katie_8s"], "--audio", long_audio, "-o", out) == 0
+    frames = int([s for s in _streams(out)["streams"] if s["codec_type"] == "video"][0]["nb_frames"])
+    assert abs(frames / 25 - media.probe_audio(long_audio).duration) <= 1 / 25 + 1e-6
+
+
+def test_shorter_audio_cuts_the_video(tmp_path, cache):
+    short = tmp_path / "short.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(LANGUAGE_AUDIO["en"]), "-t", "3", str(short)], check=True)
+    out = tmp_path / "short.mp4"
+    assert _run(cache, "--video", VIDEOS["chaplin_7s"], "--audio", short, "-o", out) == 0
+    video = [s for s in _streams(out)["streams"] if s["codec_type"] == "video"][0]
+    assert int(video["nb_frames"]) == 90 and (video["width"], video["height"]) == (850, 480)

@@ -1,0 +1,82 @@
+import subprocess
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from heygem_core import media
+from heygem_core.config import Settings
+from heygem_core.errors import NoFaceFound
+from heygem_core.track import describe_lost, track_stats, track_video
+from heygem_core.track.store import SCHEMA, SCHEMA_VERSION, read_track, track_path, write_track
+from tests.paths import VIDEOS
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    return Settings(cache_dir=tmp_path / "cache")
+
+
+def test_tracks_every_frame_and_caches_once(settings):
+    info = media.probe_video(VIDEOS["katie_8s"])
+    runs = track_stats["runs"]
+    first = track_video(info, settings)
+    assert track_stats["runs"] == runs + 1
+    assert first.n_frames == info.n_frames
+    assert first.coverage == 1.0
+    assert np.isfinite(first.landmarks).all()
+    # The face is where a face is: eyes above the mouth, inside the frame.
+    assert (first.landmarks[:, 36, 1] < first.landmarks[:, 48, 1]).all()
+    assert (first.landmarks[..., 0] < info.out_width).all()
+
+    second = track_video(info, settings)
+    assert track_stats["runs"] == runs + 1, "second run must read the cache, not track again"
+    np.testing.assert_array_equal(second.landmarks, first.landmarks)
+    np.testing.assert_array_equal(second.lost, first.lost)
+
+
+def test_parquet_schema_and_metadata(settings):
+    info = media.probe_video(VIDEOS["chaplin_7s"])
+    track = track_video(info, settings)
+    path = track_path(settings.cache_dir, track.source_sha256, "dlib", track.params)
+    assert path.exists()
+    table = pq.read_table(path)
+    assert table.schema.remove_metadata() == SCHEMA
+    meta = table.schema.metadata
+    assert int(meta[b"heygem.schema_version"]) == SCHEMA_VERSION
+    assert meta[b"heygem.source_sha256"].decode() == media.sha256_file(info.path)
+    assert table.num_rows == info.n_frames
+    assert table.column("frame").to_pylist() == list(range(info.n_frames))
+
+
+def test_track_round_trip_keeps_lost_frames(tmp_path, settings):
+    track = track_video(VIDEOS["katie_8s"], settings)
+    track.lost[5:9] = True
+    track.landmarks[5:9] = np.nan
+    path = write_track(track, tmp_path / "t.parquet")
+    back = read_track(path)
+    assert back.lost_ranges() == [(5, 9)]
+    np.testing.assert_array_equal(np.isnan(back.landmarks), np.isnan(track.landmarks))
+    assert "face not found in 4 of 200 frames" in describe_lost(back)
+
+
+def test_faceless_video_says_no_face(tmp_path, settings):
+    clip = tmp_path / "faceless.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True)
+    with pytest.raises(NoFaceFound) as err:
+        track_video(clip, settings)
+    assert "faceless.mp4" in str(err.value) and "no face" in str(err.value)
+
+
+def test_face_leaving_the_frame_is_reported(tmp_path, settings):
+    # Katie slides out of the picture after 1.5 s; the tracker must mark those frames lost.
+    clip = tmp_path / "leaving.mp4"
+    subprocess.run([
+        "ffmpeg", "-v", "error", "-i", str(VIDEOS["katie_8s"]), "-t", "3", "-filter_complex",
+        "color=black:s=512x512:r=25:d=3[bg];[bg][0:v]overlay=x='if(lt(t,1.5),0,(t-1.5)*700)':y=0:shortest=1",
+        "-pix_fmt", "yuv420p", "-an", str(clip)], check=True)
+    track = track_video(clip, settings)
+    assert not track.lost[:30].any()
+    assert track.lost[-15:].all()
+    assert "left unchanged" in describe_lost(track)
