@@ -133,6 +133,17 @@ def _measure(info: AudioStreamInfo, target_lufs: float) -> dict:
         raise ProcessingError(f"{info.path}: could not read the loudness measurement") from err
 
 
+def _unmeasurable(duration: float, loudness: float) -> str:
+    """Why a track has no integrated loudness, in words."""
+    if duration <= 0:
+        return "audio is empty (zero length)"
+    if duration < MIN_MEASURABLE_S:
+        # R128 integrates 400 ms blocks: a shorter clip has no integrated loudness at all.
+        return (f"audio is too short to measure its loudness ({duration:.2f} s, EBU R128 needs "
+                f"at least {MIN_MEASURABLE_S} s)")
+    return f"audio is silent (integrated loudness {loudness:.1f} LUFS)"
+
+
 def normalize_loudness(path: str | Path, out_path: str | Path, target_lufs: float = -16.0,
                        sr: int = 48000) -> Path:
     """Two-pass EBU R128 normalisation to ``target_lufs``, written atomically as a 16-bit wav."""
@@ -140,11 +151,7 @@ def normalize_loudness(path: str | Path, out_path: str | Path, target_lufs: floa
     measured = _measure(info, target_lufs)
     loudness = float(measured["input_i"])  # float() reads "-inf" too
     if not loudness > SILENCE_LUFS:
-        if info.duration < MIN_MEASURABLE_S:
-            # R128 integrates 400 ms blocks: a shorter clip has no integrated loudness at all.
-            raise NoAudio(f"audio is too short to measure its loudness ({info.duration:.2f} s, "
-                          f"EBU R128 needs at least {MIN_MEASURABLE_S} s)", info.path)
-        raise NoAudio(f"audio is silent (integrated loudness {loudness:.1f} LUFS)", info.path)
+        raise NoAudio(_unmeasurable(info.duration, loudness), info.path)
     with atomic_output(out_path) as tmp:
         done = run_tool(loudnorm_apply_args(info.path, tmp, measured, target_lufs, sr))
         if done.returncode != 0:

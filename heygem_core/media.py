@@ -33,15 +33,15 @@ from heygem_core.errors import MissingFile, NoAudio, ProcessingError, Unsupporte
 
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
-QUIET_ARGS = ["-hide_banner", "-nostdin", "-loglevel", "error"]
+QUIET_ARGS = ("-hide_banner", "-nostdin", "-loglevel", "error")
 
 # Seek this far before the wanted frame: the demuxer picks the keyframe by decode time, and a
 # keyframe's presentation time can trail its decode time by the B-frame delay.
 SEEK_MARGIN_S = 0.5
 # Demuxers that accept still images; a picture is not a video to re-voice.
-_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "gif", "tiff_pipe"}
+_IMAGE_FORMATS = frozenset({"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe"})
 # Demuxers that "succeed" on arbitrary text files.
-_NON_MEDIA_FORMATS = {"tty", "ansi"}
+_NON_MEDIA_FORMATS = frozenset({"tty", "ansi"})
 _STDERR_LINES = 20
 # swscale's default YUV<->RGB paths round with a bias: a decode+encode round trip darkens every
 # pixel by ~2 levels (PSNR ~41 dB even with lossless x264). Its exact paths are 3x slower at
@@ -306,6 +306,7 @@ def _read_packet_times(path: Path, stream_index: int) -> tuple[list[int], int]:
         raise UnsupportedMedia(f"corrupt video stream: {stderr_tail(done.stderr, 1)}", path)
     times: list[int] = []
     present = 0
+    untimed = False
     for line in done.stdout.decode("ascii", "replace").splitlines():
         fields = line.strip().split(",")
         if len(fields) < 3:
@@ -316,10 +317,12 @@ def _read_packet_times(path: Path, stream_index: int) -> tuple[list[int], int]:
             continue
         stamp = pts if pts not in ("", "N/A") else dts
         if stamp in ("", "N/A"):
-            return [], present  # no usable timestamps: the caller counts by decoding
-        times.append(int(stamp))
-    times.sort()
-    return times, present
+            untimed = True
+        else:
+            times.append(int(stamp))
+    # Without every timestamp the grid cannot be checked: no times makes the caller count frames
+    # by decoding.
+    return ([] if untimed else sorted(times)), present
 
 
 def _on_grid(times: list[int], time_base: Fraction, rate: Fraction) -> bool:
@@ -516,20 +519,23 @@ def _read_exact(stream: IO[bytes], buf: memoryview) -> int:
     return got
 
 
-def _check_frame_range(info: VideoInfo, start_frame: int) -> None:
-    if not 0 <= start_frame <= info.n_frames:
-        raise ValueError(f"start_frame {start_frame} outside 0..{info.n_frames} for {info.path}")
-
-
 def read_frames(info: VideoInfo, start_frame: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
     """Frames ``start_frame`` .. as (out_height, out_width, 3) uint8 BGR arrays, streamed.
 
     Stops after ``count`` frames or at the end; closing the generator early kills ffmpeg. If the
     decoder ends before ``info.n_frames`` the file is damaged and UnsupportedMedia is raised.
+    Bad arguments raise ValueError here, not at the first ``next()``.
     """
-    _check_frame_range(info, start_frame)
-    wanted = info.n_frames - start_frame if count is None else min(count, info.n_frames - start_frame)
-    if wanted <= 0:
+    if not 0 <= start_frame <= info.n_frames:
+        raise ValueError(f"start_frame {start_frame} outside 0..{info.n_frames} for {info.path}")
+    if count is not None and count < 0:
+        raise ValueError(f"count must not be negative, got {count}")
+    available = info.n_frames - start_frame
+    return _decode(info, start_frame, available if count is None else min(count, available))
+
+
+def _decode(info: VideoInfo, start_frame: int, wanted: int) -> Iterator[np.ndarray]:
+    if wanted == 0:
         return
     # One I420 buffer reused for every frame; each BGR frame handed out is a new array.
     yuv = np.empty((info.out_height * 3 // 2, info.out_width), dtype=np.uint8)
@@ -563,7 +569,10 @@ def read_frames_reversed(info: VideoInfo, start_frame: int, stop_frame: int,
     """
     if start_frame >= info.n_frames or stop_frame < -1:
         raise ValueError(f"frames {start_frame}..{stop_frame} outside the {info.n_frames} of {info.path}")
-    chunk = max(1, max_chunk_bytes // info.frame_bytes)
+    return _decode_backwards(info, start_frame, stop_frame, max(1, max_chunk_bytes // info.frame_bytes))
+
+
+def _decode_backwards(info: VideoInfo, start_frame: int, stop_frame: int, chunk: int) -> Iterator[np.ndarray]:
     high = start_frame
     while high > stop_frame:
         low = max(stop_frame + 1, high - chunk + 1)
@@ -616,15 +625,19 @@ def read_frame_sequence(info: VideoInfo, indices: np.ndarray) -> Iterator[np.nda
     indices = np.asarray(indices)
     if indices.size and (indices.min() < 0 or indices.max() >= info.n_frames):
         raise ValueError(f"frame indices outside 0..{info.n_frames - 1} for {info.path}")
+    return _decode_runs(info, indices)
+
+
+def _decode_runs(info: VideoInfo, indices: np.ndarray) -> Iterator[np.ndarray]:
     for first, length, step in _runs(indices):
         if step == 1:
             yield from read_frames(info, first, length)
         elif step == -1:
             yield from read_frames_reversed(info, first, first - length)
         else:
-            frame = next(read_frames(info, first, 1))
+            [frame] = read_frames(info, first, 1)
             for _ in range(length):
-                yield frame.copy()
+                yield frame.copy()  # copies: the consumer may draw on each one
 
 
 # --------------------------------------------------------------------------- encoding
@@ -679,16 +692,19 @@ class FrameWriter:
         """Finish the file and move it into place."""
         if self._closed:
             return self.out_path
+        if self.frames_written == 0:
+            self.abort()
+            raise ProcessingError(f"{self.out_path}: no frames were written")
         try:
             self._proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass  # ffmpeg already gone: its exit status says why
         if self._proc.wait() != 0:
             raise self._failure("ffmpeg failed encoding")
-        if self.frames_written == 0:
-            self.abort()
-            raise ProcessingError(f"{self.out_path}: no frames were written")
-        os.replace(self._tmp, self.out_path)
+        try:
+            os.replace(self._tmp, self.out_path)
+        except OSError as err:
+            raise self._failure(f"cannot move the finished video into place ({err})") from err
         self._closed = True
         return self.out_path
 

@@ -87,16 +87,19 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
         tmp = Path(tmp)
         report("audio", 0, 1)
         normalised = audio_mod.normalize_loudness(audio_info.path, tmp / "audio.wav", settings.target_lufs)
-        plan, n_out = analyse_audio(normalised, fps, transcript, language)
-        timings["audio"] = time.perf_counter() - t0
+        timings["normalise"] = time.perf_counter() - t0
 
+        # Tracking before the phonetic analysis: a video without a face fails fast.
         t = time.perf_counter()
         report("track", 0, info.n_frames)
         track = track_video(info, settings, progress=_counter(report, "track", info.n_frames))
         timings["track"] = time.perf_counter() - t
-        lost_note = describe_lost(track)
         if track.lost.any():
-            notes.append(lost_note)
+            notes.append(describe_lost(track))
+
+        t = time.perf_counter()
+        plan, n_out = analyse_audio(normalised, fps, transcript, language)
+        timings["plan"] = time.perf_counter() - t
 
         n_src = min(track.n_frames, info.n_frames)
         base_index = media.frame_indices(n_src, n_out, settings.extend_mode)

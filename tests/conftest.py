@@ -6,6 +6,7 @@ ffmpeg into a session temp folder, once per test session.
 """
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -16,16 +17,26 @@ FIXTURES_DIR = (REPO_ROOT / ".." / "shared" / "fixtures").resolve()
 
 
 class MediaFactory:
-    """Makes derived test media in one temp folder; each name is made once and then reused."""
+    """Makes derived test media in one temp folder; each name is made once and then reused.
+
+    The folder is shared by every test module of the session, so asking for a name already made
+    from a different recipe is an error rather than a silent mix-up.
+    """
 
     def __init__(self, root: Path):
         self.root = root
+        self._recipes: dict[str, tuple] = {}
 
     def path(self, name: str) -> Path:
         return self.root / name
 
+    def _claim(self, name: str, recipe: tuple) -> None:
+        if self._recipes.setdefault(name, recipe) != recipe:
+            raise ValueError(f"test media {name!r} was already made from a different recipe")
+
     def ffmpeg(self, name: str, *args: str) -> Path:
         """``ffmpeg <args> <root/name>``: output options go in ``args``, the output path last."""
+        self._claim(name, ("ffmpeg", *args))
         out = self.path(name)
         if not out.exists():
             cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args, str(out)]
@@ -36,6 +47,7 @@ class MediaFactory:
         return out
 
     def write_bytes(self, name: str, data: bytes) -> Path:
+        self._claim(name, ("bytes", hashlib.sha256(data).hexdigest()))
         out = self.path(name)
         out.write_bytes(data)
         return out
