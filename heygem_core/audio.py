@@ -59,6 +59,7 @@ def _downmix_filter(channels: int, sr: int) -> str:
 
 def decode_audio_args(path: str | Path, sr: int, channels: int) -> list[str]:
     """First audio stream of ``path`` as mono float32 little-endian PCM at ``sr`` on stdout."""
+    # -ac 1 only acts when the channel count was unknown (0) and pan was left out.
     return [FFMPEG, *QUIET_ARGS, "-i", str(path), "-map", "0:a:0", "-af", _downmix_filter(channels, sr),
             "-ac", "1", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
 

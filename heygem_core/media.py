@@ -409,6 +409,9 @@ def _notes(width: int, height: int, timing: _Timing, rotation: int, stream: dict
 
 
 def probe_video(path: str | Path) -> VideoInfo:
+    """What read_frames will deliver for ``path``: upright size, constant rate, exact frame count.
+    Demuxes the whole stream once (no decoding) to check the timestamps; variable-rate input is
+    decoded once more to count the resampled frames."""
     data = probe(path)
     p = Path(path)
     if data.get("format", {}).get("format_name") in _IMAGE_FORMATS:
@@ -437,6 +440,7 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 
 def probe_audio(path: str | Path) -> AudioStreamInfo:
+    """The first audio stream of any media file (a video's soundtrack included)."""
     data = probe(path)
     p = Path(path)
     stream = _audio_stream(data)

@@ -164,8 +164,11 @@ def _run_synth(
             f"espeak-ng has no voice '{voices[0]}' (language or variant unknown); "
             "list the available ones with: espeak-ng --voices"
         )
-    lib.espeak_SetParameter(_PARAM_RATE, int(rate), 0)
-    lib.espeak_SetParameter(_PARAM_PITCH, int(pitch), 0)
+    for parameter, value in ((_PARAM_RATE, rate), (_PARAM_PITCH, pitch)):
+        # espeak skips a parameter equal to its cached value, even though the new voice
+        # changed what that value means: force a real change so nothing leaks between calls.
+        lib.espeak_SetParameter(parameter, int(value) + 1, 0)
+        lib.espeak_SetParameter(parameter, int(value), 0)
     data = text.encode("utf-8")
     status = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
     if status != _EE_OK:

@@ -5,6 +5,7 @@ whole videos in memory.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -225,6 +226,23 @@ def test_read_frames_count_and_bounds(katie):
         media.read_frames(katie, 0, count=-1)
     with pytest.raises(ValueError):
         media.read_frames_reversed(katie, katie.n_frames, 3)
+
+
+def test_decoder_ending_early_is_reported(katie):
+    # The file holds 200 frames; a record promising more means the data went missing.
+    longer = dataclasses.replace(katie, n_frames=katie.n_frames + 3)
+    with pytest.raises(UnsupportedMedia) as err:
+        for _ in media.read_frames(longer, 190):
+            pass
+    assert_names_file(err, katie.path, "truncated", "frame 200 of 203")
+
+
+def test_decoder_failure_is_a_processing_error(katie, media_factory):
+    path = media_factory.ffmpeg("vanishing.mp4", "-i", str(katie.path), "-t", "1", "-c", "copy")
+    info = dataclasses.replace(media.probe_video(path), path=path.with_name("vanished.mp4"))
+    with pytest.raises(ProcessingError) as err:
+        list(media.read_frames(info))
+    assert "vanished.mp4" in str(err.value)
 
 
 def test_closing_the_generator_kills_ffmpeg(katie, monkeypatch):
