@@ -76,7 +76,7 @@ def build_plan(phones: Sequence, loudness_db: np.ndarray, fps: float,
     loud = _relative_loudness(loudness_db, silence_db)
     # Loudness scales articulation (a shouted /a/ opens wider than a murmured one) but the
     # phone decides the shape: a loud /m/ stays closed.
-    opening = base_open * (0.45 + 0.55 * loud)
+    opening = base_open * (0.75 + 0.25 * loud)
     silent = loud <= 0.02
     opening[silent] = 0.0
     # Coarticulation: neighbours blend over ~40 ms, then closures are re-imposed.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d
+from scipy.signal import butter, sosfilt
 
 from .features import HOP_S, energy_db
 
@@ -23,7 +24,10 @@ _MIN_FRAMES, _MAX_FRAMES = 2, 18  # 20..180 ms: shorter is noise, longer is a pa
 _BURST_RISE_DB = 12.0  # the 30 ms after the closure must be this much louder than it
 _SPEECH_BEFORE_DB = 10.0  # speech near full level just before: not a pause boundary
 _LABIAL_MAX_CENTROID_HZ = 1600.0
-_BURST_WINDOW_S = (-0.005, 0.020)  # around the release
+_BURST_SEARCH_S = (-0.03, 0.03)  # where to look for the burst onset around the dip's end
+_BURST_LENGTH_S = 0.010  # the burst proper; later the vowel dominates the spectrum
+_BURST_HIGHPASS_HZ = 1500.0
+_BURST_ONSET_DB = 10.0
 
 
 @dataclass(frozen=True)
@@ -42,11 +46,12 @@ def find_closures(pcm: np.ndarray, sr: int) -> list[Closure]:
     level = energy_db(pcm, sr)
     local_peak = maximum_filter1d(level, 2 * _CONTEXT_FRAMES + 1)
     low = level < local_peak - _DIP_DB
+    highpassed = sosfilt(butter(4, _BURST_HIGHPASS_HZ, "highpass", fs=sr, output="sos"), pcm)
     found = []
     for first, stop in _runs(low):
         if not _is_closure(level, local_peak, first, stop):
             continue
-        release = stop * HOP_S
+        release = _burst_onset(highpassed, sr, stop * HOP_S)
         found.append(Closure(first * HOP_S, release, _burst_centroid(pcm, sr, release)))
     return found
 
@@ -67,13 +72,33 @@ def _is_closure(level: np.ndarray, local_peak: np.ndarray, first: int, stop: int
     return bool(after.max() > level[first:stop].mean() + _BURST_RISE_DB)
 
 
+def _burst_onset(highpassed: np.ndarray, sr: int, dip_end: float) -> float:
+    """Time the high-frequency energy jumps out of the closure (2 ms resolution).
+
+    The 10 ms frame grid puts the dip's end up to a frame off; the burst spectrum is only
+    informative in its first few ms, so locate it on the high-passed signal.
+    """
+    a = max(0, int((dip_end + _BURST_SEARCH_S[0]) * sr))
+    b = min(len(highpassed), int((dip_end + _BURST_SEARCH_S[1]) * sr))
+    window = max(1, int(0.002 * sr))
+    if b - a <= 2 * window:
+        return dip_end
+    power = np.convolve(highpassed[a:b].astype(np.float64) ** 2, np.ones(window) / window, "same")
+    level = 10.0 * np.log10(power + 1e-12)
+    closure_level = np.median(level[: max(1, int(-_BURST_SEARCH_S[0] * sr) - window)])
+    rising = np.flatnonzero(level > closure_level + _BURST_ONSET_DB)
+    return (a + rising[0]) / sr if len(rising) else dip_end
+
+
 def _burst_centroid(pcm: np.ndarray, sr: int, release: float) -> float:
-    a = max(0, int((release + _BURST_WINDOW_S[0]) * sr))
-    b = min(len(pcm), int((release + _BURST_WINDOW_S[1]) * sr))
+    """Spectral centroid (above 500 Hz, to ignore the voice bar) of the burst's first 10 ms."""
+    a = max(0, int((release - 0.001) * sr))
+    b = min(len(pcm), a + int(_BURST_LENGTH_S * sr))
     if b - a < 16:
         return float("inf")
     segment = pcm[a:b].astype(np.float64) * np.hanning(b - a)
     power = np.abs(np.fft.rfft(segment, 512)) ** 2
     freqs = np.fft.rfftfreq(512, 1.0 / sr)
-    total = power.sum()
-    return float((power * freqs).sum() / total) if total > 0 else float("inf")
+    band = freqs >= 500.0
+    total = power[band].sum()
+    return float((power[band] * freqs[band]).sum() / total) if total > 0 else float("inf")
