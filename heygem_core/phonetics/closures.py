@@ -24,6 +24,7 @@ _MIN_FRAMES, _MAX_FRAMES = 2, 18  # 20..180 ms: shorter is noise, longer is a pa
 _BURST_RISE_DB = 12.0  # the 30 ms after the closure must be this much louder than it
 _SPEECH_BEFORE_DB = 10.0  # speech near full level just before: not a pause boundary
 _LABIAL_MAX_CENTROID_HZ = 1600.0
+_LABIAL_MAX_BURST_DB = 0.0
 _BURST_SEARCH_S = (-0.03, 0.03)  # where to look for the burst onset around the dip's end
 _BURST_LENGTH_S = 0.010  # the burst proper; later the vowel dominates the spectrum
 _BURST_HIGHPASS_HZ = 1500.0
@@ -35,10 +36,12 @@ class Closure:
     start: float  # onset of the near-silence, seconds
     release: float  # the burst, seconds
     burst_centroid_hz: float
+    burst_level_db: float  # burst's high-frequency level relative to the vowel after it
 
     @property
     def labial(self) -> bool:
-        return self.burst_centroid_hz < _LABIAL_MAX_CENTROID_HZ
+        return (self.burst_centroid_hz < _LABIAL_MAX_CENTROID_HZ
+                and self.burst_level_db < _LABIAL_MAX_BURST_DB)
 
 
 def find_closures(pcm: np.ndarray, sr: int) -> list[Closure]:
@@ -52,7 +55,8 @@ def find_closures(pcm: np.ndarray, sr: int) -> list[Closure]:
         if not _is_closure(level, local_peak, first, stop):
             continue
         release = _burst_onset(highpassed, sr, stop * HOP_S)
-        found.append(Closure(first * HOP_S, release, _burst_centroid(pcm, sr, release)))
+        found.append(Closure(first * HOP_S, release, _burst_centroid(pcm, sr, release),
+                             _relative_burst_level(pcm, highpassed, sr, release)))
     return found
 
 
@@ -88,6 +92,22 @@ def _burst_onset(highpassed: np.ndarray, sr: int, dip_end: float) -> float:
     closure_level = np.median(level[: max(1, int(-_BURST_SEARCH_S[0] * sr) - window)])
     rising = np.flatnonzero(level > closure_level + _BURST_ONSET_DB)
     return (a + rising[0]) / sr if len(rising) else dip_end
+
+
+def _relative_burst_level(pcm: np.ndarray, highpassed: np.ndarray, sr: int,
+                          release: float) -> float:
+    """dB of the burst's high-passed first 10 ms against the loudest 10 ms of the next 100 ms.
+
+    Lips release a weak burst; tongue tip and body release strong ones.
+    """
+    n = int(_BURST_LENGTH_S * sr)
+    at = int(release * sr)
+    burst = highpassed[at : at + n].astype(np.float64)
+    after = pcm[at + n : at + 11 * n].astype(np.float64)
+    if len(burst) < n or len(after) < n:
+        return 0.0
+    vowel = max(np.mean(after[k : k + n] ** 2) for k in range(0, len(after) - n + 1, n // 2))
+    return float(10.0 * np.log10((np.mean(burst**2) + 1e-12) / (vowel + 1e-12)))
 
 
 def _burst_centroid(pcm: np.ndarray, sr: int, release: float) -> float:
