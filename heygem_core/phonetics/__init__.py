@@ -1,7 +1,12 @@
 """Phone and viseme timing of speech audio.
 
     align(pcm, sr, transcript=None, language="en") -> list[Phone]
-    synthesize(text, language="en", ...) -> (pcm, sr, phones)   # espeak-ng, true timings
+    synthesize(text, language="en", voice_variant=None, rate=175, pitch=50)
+        -> (pcm float32, sample rate, list[Phone])   # espeak-ng, its own phone timings
+
+Labels: with a transcript, espeak-ng mnemonics of ``language`` ("b", "aI", "t_s\\" ...);
+without one, pocketsphinx ARPAbet phones ("B", "AY" ...) plus "pcl" for a lip closure found
+from loudness. Every silence is a phone labelled "sil" with viseme "sil".
 """
 from .aligner import align
 from .espeak import synthesize

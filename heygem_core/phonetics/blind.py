@@ -25,6 +25,7 @@ from .visemes import sphinx_viseme
 
 _FRAME_S = 0.01  # pocketsphinx frate 100
 _NOISE_FLOOR_RMS = 1e-3  # -60 dBFS: see _with_noise_floor
+_BURST_S = 0.02  # lips are still near closed for the first 20 ms of the release
 CLOSURE_LABEL = "pcl"  # TIMIT's name for a p closure: a PP phone found by the closure cue
 
 
@@ -34,7 +35,6 @@ class SphinxSettings:
     word_insertion_penalty: float = 0.65  # pocketsphinx default; in allphone a "word" is a phone
     noise_floor: bool = True
     use_closures: bool = True
-    trust_sphinx_obstruents: bool = True  # no closure cue where sphinx heard t d k g ch s
 
 
 DEFAULTS = SphinxSettings()
@@ -49,7 +49,7 @@ def align_blind(pcm: np.ndarray, sr: int, settings: SphinxSettings = DEFAULTS) -
     decodable = _with_noise_floor(audio) if settings.noise_floor else audio
     phones = decode_allphone(decodable, settings)
     if settings.use_closures:
-        phones = overlay_labial_closures(phones, audio, settings.trust_sphinx_obstruents)
+        phones = overlay_labial_closures(phones, audio)
     return timeline.tidy(phones, duration)
 
 
@@ -99,25 +99,13 @@ def decode_allphone(audio: np.ndarray, settings: SphinxSettings = DEFAULTS) -> l
     ]
 
 
-_SURE_NOT_LABIAL = frozenset({"DD", "kk", "CH", "SS"})
-
-
-def overlay_labial_closures(
-    phones: list[Phone], audio: np.ndarray, trust_sphinx: bool = True
-) -> list[Phone]:
+def overlay_labial_closures(phones: list[Phone], audio: np.ndarray) -> list[Phone]:
     """Draw PP from each bilabial-sounding closure onset to just after its burst."""
     for closure in find_closures(audio, FEATURE_RATE):
-        if not closure.labial:
-            continue
-        if trust_sphinx and _sphinx_heard(phones, closure.release, _SURE_NOT_LABIAL):
-            continue
-        phones = overlay(phones, Phone(closure.start, closure.release + 0.02, CLOSURE_LABEL, "PP"))
+        if closure.labial:
+            phones = overlay(phones, Phone(closure.start, closure.release + _BURST_S,
+                                           CLOSURE_LABEL, "PP"))
     return phones
-
-
-def _sphinx_heard(phones: list[Phone], release: float, visemes: frozenset[str]) -> bool:
-    return any(p.viseme in visemes for p in phones
-               if p.start < release + 0.03 and p.end > release - 0.01)
 
 
 def overlay(phones: list[Phone], top: Phone) -> list[Phone]:

@@ -106,6 +106,6 @@ def speech_bounds(pcm: np.ndarray, sr: int, margin_s: float = 0.03) -> tuple[flo
         return None
     threshold = max(floor + 0.2 * (peak - floor), peak - 45.0)
     loud = np.flatnonzero(level > threshold)
-    start = max(0.0, loud[0] * HOP_S - margin_s)
-    end = min(len(pcm) / sr, (loud[-1] + 1) * HOP_S + margin_s)
+    start = max(0.0, float(loud[0]) * HOP_S - margin_s)
+    end = min(len(pcm) / sr, float(loud[-1] + 1) * HOP_S + margin_s)
     return start, end

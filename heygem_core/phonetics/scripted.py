@@ -8,6 +8,8 @@ DTW must pin the two starts and the two ends together.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from . import espeak, timeline
@@ -16,33 +18,37 @@ from .features import FEATURE_RATE, HOP_S, check_pcm, deltas, mfcc, resample, sp
 from .types import Phone
 
 # How far (fraction of the utterance, floor/ceiling in frames) the warp may stray from a
-# uniform stretch: wide enough for pauses the recording has and espeak has not.
+# uniform stretch: wide enough for pauses the recording has and espeak has not. The ceiling
+# (15 s) bounds memory: one byte per frame pair in the band, 180 MB for a 10-minute take.
 _BAND_FRACTION = 0.25
 _BAND_MIN_FRAMES = 150
-_BAND_MAX_FRAMES = 3000
+_BAND_MAX_FRAMES = 1500
 _N_CEPSTRA = 8
 
 
-def align_scripted(pcm: np.ndarray, sr: int, transcript: str, language: str = "en") -> list[Phone]:
+def align_scripted(
+    pcm: np.ndarray, sr: int, transcript: str, language: str = "en"
+) -> list[Phone]:
+    """Phones of the transcript, timed on ``pcm``; labels are espeak mnemonics."""
     real = resample(check_pcm(pcm, sr), sr)
     duration = len(pcm) / sr
+    # Synthesize first so a bad language is reported even for silent audio.
+    synth, synth_sr, synth_phones = espeak.synthesize(transcript, language)
     bounds = speech_bounds(real, FEATURE_RATE)
     if bounds is None:
         return timeline.tidy([], duration)
-    synth, synth_sr, synth_phones = espeak.synthesize(transcript, language)
     synth = resample(synth, synth_sr)
     synth_bounds = speech_bounds(synth, FEATURE_RATE) or (0.0, len(synth) / FEATURE_RATE)
 
     real_part = _crop(real, bounds)
     synth_part = _crop(synth, synth_bounds)
-    path = dtw_path(_features(real_part), _features(synth_part), _band(len(real_part), len(synth_part)))
+    band = _band(len(real_part), len(synth_part))
+    path = dtw_path(_features(real_part), _features(synth_part), band)
     warp = _synth_to_real_time(
         path, len(synth_part) / FEATURE_RATE, len(real_part) / FEATURE_RATE
     )
     local = timeline.shift(synth_phones, -synth_bounds[0])
-    mapped = [
-        Phone(float(warp(p.start)), float(warp(p.end)), p.label, p.viseme) for p in local
-    ]
+    mapped = [Phone(warp(p.start), warp(p.end), p.label, p.viseme) for p in local]
     return timeline.tidy(timeline.shift(mapped, bounds[0]), duration)
 
 
@@ -67,7 +73,9 @@ def _band(n_real_samples: int, n_synth_samples: int) -> int:
     return int(np.clip(_BAND_FRACTION * frames, _BAND_MIN_FRAMES, _BAND_MAX_FRAMES))
 
 
-def _synth_to_real_time(path: np.ndarray, synth_duration: float, real_duration: float):
+def _synth_to_real_time(
+    path: np.ndarray, synth_duration: float, real_duration: float
+) -> Callable[[float], float]:
     """Piecewise-linear map from synthesized-audio seconds to recording seconds.
 
     Where the path runs vertically (several recording frames on one synthesized frame, e.g.

@@ -27,11 +27,12 @@ def tidy(phones: Iterable[Phone], duration: float) -> list[Phone]:
     Every silence comes out labelled 'sil', whatever pause symbol the aligner used.
     """
     out: list[Phone] = []
+    duration = float(duration)
     if duration <= 0:
         return out
     cursor = 0.0
     for p in sorted(phones, key=lambda p: (p.start, p.end)):
-        start, end = max(p.start, cursor, 0.0), min(p.end, duration)
+        start, end = float(max(p.start, cursor, 0.0)), float(min(p.end, duration))
         if end - start <= _EPS:
             continue
         if start - cursor > _EPS:

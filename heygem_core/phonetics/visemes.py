@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from .types import VISEMES
 
-
 # Base espeak symbols. Case matters: espeak uses it to tell phonemes apart (t/T, s/S, n/N ...).
 _ESPEAK_BASE: dict[str, str] = {
     # lips closed; β (Spanish intervocalic b) is included because viewers expect the lips to meet
@@ -31,7 +30,7 @@ _ESPEAK_BASE: dict[str, str] = {
     # approximants: the lips take the shape of the vowel they come from
     "j": "ih", "_j": "ih", ";": "ih", "w": "ou", "H": "ou",
     # vowels, diphthongs by their first (dominant, most visible) element
-    "a": "aa", "A": "aa", "V": "aa", "&": "aa", "aa": "aa",
+    "a": "aa", "A": "aa", "V": "aa", "&": "aa",
     "e": "E", "E": "E", "@": "E", "3": "E",
     "i": "ih", "I": "ih", "y": "ih",
     "o": "oh", "O": "oh", "0": "oh", "Y": "oh", "W": "oh",  # Y, W: front rounded ø, œ

@@ -1,6 +1,6 @@
 """Measured figures for the phonetics aligners (not a test: prints a report).
 
-    python3 -m tests.heygem_core.phonetics.measure [--quick]
+    python3 -m tests.heygem_core.phonetics.measure [--languages en,de,es]
 
 "Recordings" are espeak sentences dense in /p b m/ spoken by another voice variant, rate and
 pitch than the aligners' own, padded with 0.4 s of silence and -55 dB noise, so the true
@@ -13,11 +13,13 @@ import time
 
 import numpy as np
 
+from heygem_core.phonetics import Phone
 from heygem_core.phonetics.blind import POCKETSPHINX_DEFAULTS, SphinxSettings, align_blind
 from heygem_core.phonetics.scripted import align_scripted
+from heygem_core.phonetics.visemes import sphinx_viseme
 
-from .metrics import (BILABIAL_TEXTS, boundary_errors, fake_recording, viseme_precision,
-                      viseme_recall, with_lip_closures)
+from .metrics import (BILABIAL_TEXTS, boundary_errors, fake_recording, load_fixture,
+                      pooled_scores, viseme_precision, viseme_recall, with_lip_closures)
 
 VOICES = [("f3", 140, 70), ("m3", 200, 30), ("klatt", 160, 50), ("f1", 150, 60)]
 BLIND_CONFIGS = {
@@ -40,22 +42,12 @@ def report_scripted(languages) -> None:
             phones = align_scripted(rec.pcm, rec.sr, BILABIAL_TEXTS[language], language)
             took = time.perf_counter() - t0
             err = boundary_errors(rec.truth, phones) * 1000
-            print(f"  {language} {variant:5s} rate {rate}: recall {viseme_recall(rec.truth, phones):.2f}"
-                  f"  precision {viseme_precision(rec.truth, phones):.2f}  error mean {err.mean():4.1f}"
+            recall = viseme_recall(rec.truth, phones)
+            precision = viseme_precision(rec.truth, phones)
+            print(f"  {language} {variant:5s} rate {rate}: recall {recall:.2f}"
+                  f"  precision {precision:.2f}  error mean {err.mean():4.1f}"
                   f"  median {np.median(err):4.1f}  p90 {np.percentile(err, 90):5.1f}"
                   f"  (n={len(err)}, {took:.2f} s)")
-
-
-def pooled_scores(pairs) -> tuple[float, float]:
-    """Bilabial recall and precision over several (truth, aligned) pairs, pooled by count."""
-    hits = right = n_true = n_found = 0.0
-    for truth, phones in pairs:
-        n_t = sum(p.viseme == "PP" for p in truth)
-        n_f = sum(p.viseme == "PP" for p in phones)
-        hits += viseme_recall(truth, phones) * n_t
-        right += viseme_precision(truth, phones) * n_f
-        n_true, n_found = n_true + n_t, n_found + n_f
-    return hits / max(n_true, 1), right / max(n_found, 1)
 
 
 def report_blind(languages) -> None:
@@ -75,9 +67,51 @@ def report_blind(languages) -> None:
         print(f"  {name:24s} " + " | ".join(cells))
 
 
-def report_timings() -> None:
-    from heygem_core.phonetics.blind import align_blind as blind
+def sphinx_reference(pcm16k: np.ndarray) -> tuple[str, list[Phone]]:
+    """pocketsphinx's own English transcript and its forced phone alignment.
 
+    Not ground truth: the transcript has recognition errors and the reference shares the
+    blind aligner's acoustic model (so it flatters it). It is the only real-speech
+    reference available offline.
+    """
+    from pocketsphinx import Decoder
+
+    raw = (np.clip(pcm16k, -1, 1) * 32767).astype("<i2").tobytes()
+    decoder = Decoder(loglevel="FATAL")
+    for _ in range(2):  # first pass: words; second pass: phone alignment of those words
+        decoder.start_utt()
+        decoder.process_raw(raw, full_utt=True)
+        decoder.end_utt()
+        if decoder.get_alignment() is None:
+            text = decoder.hyp().hypstr
+            decoder.set_alignment()
+    phones = [Phone(p.start / 100, (p.start + p.duration) / 100, p.name, sphinx_viseme(p.name))
+              for p in decoder.get_alignment().phones()]
+    return text, phones
+
+
+def report_real_speech() -> None:
+    print("real English fixtures vs pocketsphinx forced alignment of its own transcript"
+          " (biased reference):")
+    for name in ("en_radio_8s.wav", "en_lecture_60s.wav"):
+        pcm = load_fixture(name)
+        text, reference = sphinx_reference(pcm)
+        cells = []
+        for label, run in (
+            ("scripted", lambda: align_scripted(pcm, 16000, text, "en")),
+            ("blind defaults", lambda: align_blind(pcm, 16000, POCKETSPHINX_DEFAULTS)),
+            ("blind shipped", lambda: align_blind(pcm, 16000)),
+        ):
+            t0 = time.perf_counter()
+            phones = run()
+            took = time.perf_counter() - t0
+            r, p = pooled_scores([(reference, phones)])
+            cells.append(f"{label} R {r:.2f} P {p:.2f} ({took:.2f} s)")
+        n_pp = sum(p.viseme == "PP" for p in reference)
+        print(f"  {name} ({n_pp} reference bilabials): " + " | ".join(cells))
+
+
+def report_timings() -> None:
     print("timings (wall clock, this machine)")
     for repeats in (1, 7):
         text = " ".join([BILABIAL_TEXTS["en"]] * repeats)
@@ -86,7 +120,7 @@ def report_timings() -> None:
         t0 = time.perf_counter()
         align_scripted(rec.pcm, rec.sr, text, "en")
         t1 = time.perf_counter()
-        blind(rec.pcm, rec.sr)
+        align_blind(rec.pcm, rec.sr)
         t2 = time.perf_counter()
         print(f"  {seconds:5.1f} s audio: scripted {t1 - t0:.2f} s, blind {t2 - t1:.2f} s")
 
@@ -98,6 +132,7 @@ def main() -> None:
     languages = args.languages.split(",")
     report_scripted(languages)
     report_blind(languages)
+    report_real_speech()
     report_timings()
 
 

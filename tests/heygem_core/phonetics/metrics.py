@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import difflib
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +19,8 @@ BILABIAL_TEXTS = {
     "es": "Pablo bebe mucho vino blanco. Mi mamá compró pan y papas para el bebé bonito.",
 }
 PAD_S = 0.4
+# The shared media sit next to the repository (see /work/shared/fixtures/README.md).
+FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "audio"
 
 
 @dataclass(frozen=True)
@@ -89,3 +93,25 @@ def with_lip_closures(truth: list[Phone], lead_s: float = 0.08) -> list[Phone]:
             out[k - 1] = Phone(prev.start, start, prev.label, prev.viseme)
             out[k] = Phone(start, p.end, p.label, p.viseme)
     return [p for p in out if p.end > p.start]
+
+
+def pooled_scores(pairs) -> tuple[float, float]:
+    """Bilabial recall and precision over several (truth, aligned) pairs, pooled by count."""
+    hits = right = n_true = n_found = 0.0
+    for truth, phones in pairs:
+        n_t = sum(p.viseme == "PP" for p in truth)
+        n_f = sum(p.viseme == "PP" for p in phones)
+        hits += viseme_recall(truth, phones) * n_t
+        right += viseme_precision(truth, phones) * n_f
+        n_true, n_found = n_true + n_t, n_found + n_f
+    return hits / max(n_true, 1), right / max(n_found, 1)
+
+
+def load_fixture(name: str, sr: int = 16000) -> np.ndarray:
+    """Decode a fixture to mono float32 with ffmpeg (argument list, no shell)."""
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(FIXTURES / name), "-f", "f32le", "-ac", "1",
+         "-ar", str(sr), "-"],
+        capture_output=True, check=True,
+    ).stdout
+    return np.frombuffer(out, dtype="<f4").copy()
