@@ -9,7 +9,6 @@ ratios; and peak RSS of each heygem run (children included).
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -22,14 +21,16 @@ from heygem_core.config import Settings  # noqa: E402
 from tests.paths import LANGUAGE_AUDIO, VIDEOS  # noqa: E402
 
 
+_PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
 def timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds and peak RSS (MB) of one command. A fresh wrapper process per command, since
+    RUSAGE_CHILDREN is a running maximum over every child a process ever had."""
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
-    wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    out = subprocess.run([sys.executable, "-c", _PEAK, *cmd], check=True, capture_output=True, text=True)
+    return time.perf_counter() - t, int(out.stdout.split()[-1]) / 1024
 
 
 def main() -> None:

@@ -26,6 +26,8 @@ class EngineJob:
     base_index: np.ndarray  # (T,) source frame shown under each output frame
     plan: MouthPlan
     settings: Settings
+    # Filled by engines that choose frames (exemplar.Selection), for reports and tests.
+    selection: object | None = None
 
 
 class Engine(Protocol):
