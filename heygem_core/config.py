@@ -18,6 +18,22 @@ def _default_cache_dir() -> Path:
     return Path(base) / "heygem"
 
 
+def _default_artifact_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "heygem" / "artifacts"
+
+
+# The S3/MinIO connection may also be given with the names MinIO's own tools use.
+_ALIASES = {
+    "s3_endpoint": "MINIO_ENDPOINT",
+    "s3_access_key": "MINIO_ACCESS_KEY",
+    "s3_secret_key": "MINIO_SECRET_KEY",
+    "s3_bucket": "MINIO_BUCKET",
+    "s3_secure": "MINIO_SECURE",
+    "s3_region": "MINIO_REGION",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     cache_dir: Path = field(default_factory=_default_cache_dir)
@@ -41,12 +57,40 @@ class Settings:
     # Behaviour when the audio is longer than the video: "pingpong" or "loop".
     extend_mode: str = "pingpong"
 
+    # -- artifact store ------------------------------------------------------------------
+    # "local" (a folder, the embedded default) or "s3" (MinIO or any S3 endpoint).
+    store: str = "local"
+    artifact_dir: Path = field(default_factory=_default_artifact_dir)
+    s3_endpoint: str = ""  # host:port, no scheme
+    s3_bucket: str = "heygem"
+    s3_access_key: str = field(default="", repr=False)
+    s3_secret_key: str = field(default="", repr=False)
+    s3_secure: bool = False
+    s3_region: str = ""
+    # Presigned links in reports stay valid this long.
+    link_expiry_hours: int = 72
+
+    # -- spreadsheet intake ------------------------------------------------------------
+    # Files a sheet names must lie under one of these folders (os.pathsep-separated in the
+    # environment); empty means "the sheet's own folder".
+    input_roots: tuple[Path, ...] = ()
+    max_sheet_rows: int = 2000
+
+    # -- flows ---------------------------------------------------------------------------
+    # Parallel task threads in a local flow run (lip-sync and encoding are CPU-bound).
+    workers: int = 2
+    # QA: outputs under these figures are flagged in the report and the dashboard.
+    qa_min_coverage: float = 0.9
+    qa_min_sync: float = 0.05
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
             raw = env.get(ENV_PREFIX + f.name.upper())
+            if (raw is None or raw == "") and f.name in _ALIASES:
+                raw = env.get(_ALIASES[f.name])
             if raw is None or raw == "":
                 continue
             values[f.name] = _coerce(f, raw)
@@ -59,6 +103,8 @@ class Settings:
 
 def _coerce(f: dataclasses.Field, raw: str):
     kind = str(f.type)
+    if kind.startswith("tuple"):
+        return tuple(Path(p).expanduser() for p in raw.split(os.pathsep) if p)
     if "Path" in kind:
         return Path(raw).expanduser()
     if kind.startswith("int"):

@@ -9,9 +9,14 @@ person: it names the file (or row) and the problem. The CLI, the flows and the w
     │   ├── MissingFile       (also a FileNotFoundError)
     │   ├── UnsupportedMedia  not decodable / wrong kind of stream / corrupt
     │   ├── NoAudio           no audio stream, zero-length or silent audio
-    │   └── NoFaceFound       no face anywhere in a video
+    │   ├── NoFaceFound       no face anywhere in a video
+    │   ├── SheetError        a spreadsheet with one or more bad rows (lists every problem)
+    │   └── ObjectMissing     a key named by the user is not in the artifact store
     ├── ModelMissing          a configured model pack is absent
-    └── ProcessingError       a tool (ffmpeg, …) failed on input we believed good
+    ├── ProcessingError       a tool (ffmpeg, …) failed on input we believed good
+    └── StoreError            the artifact store failed
+        ├── StoreUnavailable  cannot reach it / it answered 5xx (transient: retried)
+        └── IntegrityError    a download did not match its recorded sha256 (retried)
 """
 from __future__ import annotations
 
@@ -52,3 +57,32 @@ class ModelMissing(HeygemError):
 
 class ProcessingError(HeygemError):
     """A tool failed where the input looked valid (may be transient: retried by flows)."""
+
+
+class ObjectMissing(InputError, FileNotFoundError):
+    pass
+
+
+class StoreError(HeygemError):
+    """The artifact store failed. Messages never contain credentials."""
+
+
+class StoreUnavailable(StoreError):
+    """Transient: the store could not be reached or answered with a server error."""
+
+
+class IntegrityError(StoreError):
+    """A stored object's bytes do not match its recorded checksum."""
+
+
+class SheetError(InputError):
+    """A spreadsheet failed validation; ``problems`` holds every problem found."""
+
+    def __init__(self, sheet: str | Path, problems: list):
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        n = len(self.problems)
+        super().__init__(f"{n} problem{'s' if n != 1 else ''} found, nothing was run:\n{lines}", sheet)
+
+
+TRANSIENT_ERRORS = (StoreUnavailable, IntegrityError, ProcessingError)
