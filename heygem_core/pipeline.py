@@ -19,10 +19,11 @@ from . import audio as audio_mod
 from . import media, phonetics
 from .blend import composite
 from .config import Settings
-from .engines import EngineJob, get_engine
+from .engines import EngineJob, Motion, get_engine
 from .errors import InputError, MissingFile
 from .plan import MouthPlan, build_plan
 from .track import describe_lost, track_video
+from .track.model import FaceTrack
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,52 @@ def read_transcript(path: str | Path | None) -> str | None:
     return text
 
 
+def prepare_audio(audio: str | Path, out_wav: Path, settings: Settings) -> Path:
+    """Stage 1: any audio (or a video's audio track) → loudness-normalised 48 kHz WAV."""
+    info = media.probe_audio(audio)
+    return audio_mod.normalize_loudness(info.path, out_wav, settings.target_lufs)
+
+
+def drive(info: media.VideoInfo, track: FaceTrack, normalised: Path, *, transcript: str | None,
+          language: str, settings: Settings) -> Motion:
+    """Stage 3 (the lip-sync proper): phonetic plan of the new audio, then the engine's
+    decision for every output frame. Output frames follow the source in order, ping-ponged
+    (or looped) when the audio is longer and cut when it is shorter."""
+    plan, n_out = analyse_audio(normalised, float(info.fps), transcript, language)
+    n_src = min(track.n_frames, info.n_frames)
+    base_index = media.frame_indices(n_src, n_out, settings.extend_mode)
+    job = EngineJob(source=info, track=track, base_index=base_index, plan=plan, settings=settings)
+    return get_engine(settings.engine, settings).drive(job)
+
+
+def render(info: media.VideoInfo, track: FaceTrack, motion: Motion, out_video: Path,
+           settings: Settings, progress: Progress | None = None) -> Path:
+    """Stage 4 (blend): stream the source frames in output order, composite each frame's
+    patch, encode a silent video. Only the lower face changes; every other pixel is the
+    source's."""
+    report = progress or (lambda stage, done, total: None)
+    engine = get_engine(settings.engine, settings)
+    base_index = motion.base_index
+    n_out = motion.n_frames
+    job = EngineJob(source=info, track=track, base_index=base_index, plan=None, settings=settings)
+    frames = media.read_frame_sequence(info, base_index)
+    patches = engine.patches(job, motion)
+    with media.FrameWriter(out_video, info.out_width, info.out_height, info.fps,
+                           crf=settings.crf, preset=settings.x264_preset) as writer:
+        for t_out, (frame, patch) in enumerate(zip(frames, patches)):
+            if patch is not None:
+                frame = composite(frame, track.landmarks[base_index[t_out]], patch)
+            writer.write(frame)
+            if t_out % 10 == 0:
+                report("render", t_out, n_out)
+    report("render", n_out, n_out)
+    return out_video
+
+
 def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
             transcript: str | None = None, language: str = "en",
             settings: Settings | None = None, progress: Progress | None = None) -> LipsyncResult:
+    """The whole job in one process: the same stages the Prefect tasks run one by one."""
     settings = settings or Settings.from_env()
     output = Path(output)
     report = progress or (lambda stage, done, total: None)
@@ -78,15 +122,14 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
     t0 = time.perf_counter()
 
     info = media.probe_video(video)
-    audio_info = media.probe_audio(audio)
+    media.probe_audio(audio)  # bad audio fails before any long work
     notes = list(getattr(info, "notes", ()))
     engine = get_engine(settings.engine, settings)
-    fps = float(info.fps)
 
     with tempfile.TemporaryDirectory(prefix="heygem-", dir=_tmp_dir_near(output)) as tmp:
         tmp = Path(tmp)
         report("audio", 0, 1)
-        normalised = audio_mod.normalize_loudness(audio_info.path, tmp / "audio.wav", settings.target_lufs)
+        normalised = prepare_audio(audio, tmp / "audio.wav", settings)
         timings["normalise"] = time.perf_counter() - t0
 
         # Tracking before the phonetic analysis: a video without a face fails fast.
@@ -98,37 +141,29 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
             notes.append(describe_lost(track))
 
         t = time.perf_counter()
-        plan, n_out = analyse_audio(normalised, fps, transcript, language)
-        timings["plan"] = time.perf_counter() - t
-
-        n_src = min(track.n_frames, info.n_frames)
-        base_index = media.frame_indices(n_src, n_out, settings.extend_mode)
-        job = EngineJob(source=info, track=track, base_index=base_index, plan=plan, settings=settings)
+        report("lipsync", 0, 1)
+        motion = drive(info, track, normalised, transcript=transcript, language=language, settings=settings)
+        timings["lipsync"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        silent_video = tmp / "video.mp4"
-        frames = media.read_frame_sequence(info, base_index)
-        patches = engine.patches(job)
-        with media.FrameWriter(silent_video, info.out_width, info.out_height, info.fps,
-                               crf=settings.crf, preset=settings.x264_preset) as writer:
-            for t_out, (frame, patch) in enumerate(zip(frames, patches)):
-                if patch is not None:
-                    frame = composite(frame, track.landmarks[base_index[t_out]], patch)
-                writer.write(frame)
-                if t_out % 10 == 0:
-                    report("render", t_out, n_out)
-        report("render", n_out, n_out)
+        render(info, track, motion, tmp / "video.mp4", settings, report)
         timings["render"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        media.mux(silent_video, normalised, output, audio_bitrate=settings.audio_bitrate)
+        media.mux(tmp / "video.mp4", normalised, output, audio_bitrate=settings.audio_bitrate)
         timings["mux"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
+    return result_for(info, track, motion, output, engine.version, transcript, notes, timings)
+
+
+def result_for(info: media.VideoInfo, track: FaceTrack, motion: Motion, output: Path, engine: str,
+               transcript: str | None, notes: list[str], timings: dict[str, float] | None = None) -> LipsyncResult:
+    fps = float(info.fps)
     return LipsyncResult(
-        output=output, width=info.out_width, height=info.out_height, fps=fps, n_frames=n_out,
-        duration=n_out / fps, engine=engine.version,
+        output=output, width=info.out_width, height=info.out_height, fps=fps, n_frames=motion.n_frames,
+        duration=motion.n_frames / fps, engine=engine,
         aligner="scripted" if transcript else "blind",
-        frames_without_face=int(track.lost[base_index].sum()), notes=notes, timings=timings)
+        frames_without_face=int(track.lost[motion.base_index].sum()), notes=notes, timings=timings or {})
 
 
 def _tmp_dir_near(output: Path) -> str | None:

@@ -1,13 +1,22 @@
 """Lip-sync engines: given a source video's face track and a mouth plan for the new audio,
 produce for every output frame a lower-face ``Patch`` (or ``None`` to keep the frame).
 
-An engine is a class with ``name``, ``version`` and ``patches(job)``; register it in
-``ENGINES``. The compositor and everything around it are shared, so a neural (GPU) engine only
-has to generate mouths.
+An engine works in two steps so the expensive, possibly GPU-bound decision can run on another
+machine than the compositing, with only a small record between them:
+
+- ``drive(job) -> Motion``: what each output frame shows (for the exemplar engine, which
+  library frame and how far to bend its lips; a neural engine would put its generated mouth
+  crops here). A ``Motion`` saves to one ``.npz`` file.
+- ``patches(job, motion)``: the lower-face patches, one per output frame, for the compositor.
+
+Register a new engine with one line in ``ENGINES``; everything around it is shared.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
 import numpy as np
@@ -24,17 +33,46 @@ class EngineJob:
     source: object  # media.VideoInfo
     track: FaceTrack
     base_index: np.ndarray  # (T,) source frame shown under each output frame
-    plan: MouthPlan
+    plan: MouthPlan | None
     settings: Settings
-    # Filled by engines that choose frames (exemplar.Selection), for reports and tests.
-    selection: object | None = None
+
+
+@dataclass
+class Motion:
+    """An engine's decision for every output frame: small, saved between tasks."""
+
+    engine: str  # engine version that made it
+    base_index: np.ndarray  # (T,) source frame under each output frame
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.base_index)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, __engine__=np.array(self.engine), __base_index__=self.base_index,
+                            **self.arrays)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Motion":
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files if not k.startswith("__")}
+            return cls(engine=str(data["__engine__"]), base_index=data["__base_index__"], arrays=arrays)
 
 
 class Engine(Protocol):
     name: str
     version: str
 
-    def patches(self, job: EngineJob) -> Iterator[Patch | None]: ...
+    def drive(self, job: EngineJob) -> Motion: ...
+
+    def patches(self, job: EngineJob, motion: Motion) -> Iterator[Patch | None]: ...
 
 
 def _exemplar(settings: Settings) -> Engine:

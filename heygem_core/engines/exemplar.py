@@ -20,9 +20,10 @@ import numpy as np
 from .. import mouth
 from ..blend import Patch
 from ..config import Settings
+from ..errors import NoFaceFound, ProcessingError
 from ..track.model import STABLE, FaceTrack
 from ..warp import apply, reshape_lips, similarity
-from . import EngineJob
+from . import EngineJob, Motion
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class ExemplarEngine:
     def library(self, source, track: FaceTrack) -> Library:
         frames = choose_library_frames(track, self.max_library)
         if len(frames) == 0:
-            raise ValueError("no tracked frames to build a mouth library from")
+            raise NoFaceFound("no tracked frames to build a mouth library from")
         iod = track.interocular()[frames]
         size = crop_size(float(np.percentile(iod, 95)))
         origins = np.array([crop_origin(track.landmarks[f], size) for f in frames], np.int32)
@@ -109,10 +110,26 @@ class ExemplarEngine:
     def select(self, job: EngineJob, lib: Library) -> Selection:
         return select(lib, job.track, job.base_index, job.plan, self.settings.max_open_stretch)
 
-    def patches(self, job: EngineJob) -> Iterator[Patch | None]:
+    def drive(self, job: EngineJob) -> Motion:
         lib = self.library(job.source, job.track)
         sel = self.select(job, lib)
-        job.selection = sel  # kept for reports and tests
+        # The library's frame list pins the entry numbering: the renderer rebuilds the same
+        # library from the track (or its cache) and checks it matches.
+        return Motion(engine=self.version, base_index=np.asarray(job.base_index, np.int64),
+                      arrays={"entry": sel.entry.astype(np.int32), "ratio": sel.ratio.astype(np.float32),
+                              "library_frames": lib.frames.astype(np.int32),
+                              "cost": np.array(sel.cost, np.float64)})
+
+    @staticmethod
+    def selection(motion: Motion) -> Selection:
+        a = motion.arrays
+        return Selection(entry=a["entry"], ratio=a["ratio"], cost=float(a["cost"]))
+
+    def patches(self, job: EngineJob, motion: Motion) -> Iterator[Patch | None]:
+        lib = self.library(job.source, job.track)
+        if not np.array_equal(lib.frames, motion.arrays["library_frames"]):
+            raise ProcessingError("motion was made for another mouth library (track or engine changed)")
+        sel = self.selection(motion)
         for t in range(len(sel.entry)):
             k = int(sel.entry[t])
             if k < 0:
