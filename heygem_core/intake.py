@@ -236,7 +236,7 @@ def load_table(sheet: Path, *, max_rows: int = 2000) -> Table:
     except InputError:
         raise
     except Exception as err:  # corrupt content found while streaming rows
-        raise InputError(f"cannot read the sheet: it looks corrupt ({_short(err)})", sheet) from None
+        raise InputError(f"cannot read the sheet: the file looks corrupt ({_short(err)})", sheet) from None
     return table
 
 
@@ -373,7 +373,7 @@ def validate_rows(
         def problem(column: str | None, message: str) -> None:
             mine.append(Problem(number, column, message))
 
-        values = {name: _clean(record.get(name, "") or "") for name in KNOWN_COLUMNS}
+        values = {name: _clean(str(record.get(name) or "")) for name in KNOWN_COLUMNS}
         for name in REQUIRED_COLUMNS:
             if name in present and not values[name]:
                 problem(name, "blank; this column is required")
@@ -528,6 +528,9 @@ def _is_under(path: Path, root: Path) -> bool:
 def _os_reason(err: BaseException) -> str:
     if isinstance(err, OSError) and err.strerror:
         return err.strerror.lower()
+    if isinstance(err, (RuntimeError, ValueError)) and str(err).strip():
+        text = str(err).strip().splitlines()[0][:160]  # "Symlink loop from ...", "embedded null byte"
+        return text[:1].lower() + text[1:]
     return _short(err)
 
 
