@@ -81,7 +81,9 @@ class Settings:
     workers: int = 2
     # QA: outputs under these figures are flagged in the report and the dashboard.
     qa_min_coverage: float = 0.9
-    qa_min_sync: float = 0.05
+    # Correlation of mouth opening with loudness: real footage with its own voice scores
+    # around 0 to 0.2 on this measure, so only a mouth moving against the audio is flagged.
+    qa_min_sync: float = 0.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":

@@ -1,0 +1,35 @@
+"""One audio × many videos (the seed product's batch mode): ``heygem batch --audio A V...``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from heygem_core.config import Settings
+
+from .common import produce
+from .jobs import batch_records, validate_jobs
+
+
+def _name() -> str:
+    p = flow_run.parameters
+    return f"batch {Path(str(p.get('audio', 'audio'))).name} × {len(p.get('videos') or [])} videos ({p.get('language', '')})"
+
+
+@flow(name="batch", flow_run_name=_name, log_prints=True,
+      task_runner=ThreadPoolTaskRunner(max_workers=Settings.from_env().workers))
+def batch(audio: str, videos: list[str], language: str = "en", transcript: str | None = None,
+          input_roots: list[str] | None = None, overrides: dict | None = None) -> dict:
+    """Re-voice every video with the same audio; a failing video fails alone.
+
+    Args:
+        audio: path (or ``store:<key>``) of the new audio.
+        videos: paths (or ``store:<key>``) of the source videos.
+        language: BCP-47 tag of the audio's language.
+        transcript: optional UTF-8 text of what the audio says (better lip sync).
+    """
+    rows = validate_jobs(batch_records(audio, videos, language, transcript), f"batch of {len(videos)}",
+                         input_roots, overrides)
+    return produce(rows, kind="batch", overrides=overrides)

@@ -1,0 +1,34 @@
+"""Spreadsheet in, every lecturer × language video out: ``heygem run SHEET``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from heygem_core.config import Settings
+
+from .common import produce
+from .jobs import validate_sheet
+
+
+def _name() -> str:
+    sheet = str(flow_run.parameters.get("sheet", "sheet"))
+    return f"course {Path(sheet).stem}"
+
+
+@flow(name="course_matrix", flow_run_name=_name, log_prints=True,
+      task_runner=ThreadPoolTaskRunner(max_workers=Settings.from_env().workers))
+def course_matrix(sheet: str, input_roots: list[str] | None = None, overrides: dict | None = None) -> dict:
+    """Produce one video per sheet row (lecturer × language), a zip and a report.
+
+    Args:
+        sheet: path of a .csv/.xlsx course sheet, or ``store:<key>`` for one in the artifact store.
+        input_roots: folders the sheet's files must lie in (default: HEYGEM_INPUT_ROOTS, else
+            the sheet's own folder).
+        overrides: per-run settings, e.g. ``{"crf": 16, "engine": "exemplar"}`` (no secrets:
+            store credentials come from each worker's environment).
+    """
+    rows = validate_sheet(sheet, input_roots, overrides)
+    return produce(rows, kind=f"course-{Path(sheet).stem}", overrides=overrides)

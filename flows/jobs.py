@@ -1,0 +1,54 @@
+"""Turning flow parameters into validated rows (the same ``Row`` the spreadsheet yields)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+
+from heygem_core.errors import SheetError
+from heygem_core.intake import Row, read_sheet, validate_rows
+from tasks.runtime import settings_for, store_for
+
+
+def _roots(input_roots: list[str] | None, overrides) -> tuple[Path, ...]:
+    settings = settings_for(overrides)
+    return tuple(Path(r) for r in (input_roots or ())) or settings.input_roots
+
+
+@task(name="validate_sheet", task_run_name="validate {sheet}")
+def validate_sheet(sheet: str, input_roots: list[str] | None = None, overrides: dict | None = None) -> list[Row]:
+    """Every problem of the sheet at once, before any work; no retries (it is the input)."""
+    settings = settings_for(overrides)
+    store = store_for(settings)
+    if sheet.startswith("store:"):
+        local = store.local_path(sheet[len("store:"):])
+        path = local.with_name(Path(sheet).name) if local.suffix == "" else local
+        if path != local:
+            path.write_bytes(local.read_bytes())
+        sheet = str(path)
+    return read_sheet(sheet, input_roots=_roots(input_roots, overrides), store_exists=store.exists,
+                      max_rows=settings.max_sheet_rows)
+
+
+def _ref(value: str) -> str:
+    return value if value.startswith(("store:", "s3://")) else str(Path(value).expanduser().resolve())
+
+
+@task(name="validate_jobs", task_run_name="validate {label}")
+def validate_jobs(records: list[dict], label: str, input_roots: list[str] | None = None,
+                  overrides: dict | None = None) -> list[Row]:
+    """Rows for the batch and single flows, checked by the same rules as a sheet's."""
+    store = store_for(settings_for(overrides))
+    roots = _roots(input_roots, overrides) or (Path("/"),)
+    numbered = [(i, {k: _ref(v) if k in ("video", "audio", "transcript") and v else v for k, v in r.items()})
+                for i, r in enumerate(records, start=1)]
+    rows, problems = validate_rows(numbered, base_dir=Path.cwd(), input_roots=roots, store_exists=store.exists)
+    if problems:
+        raise SheetError(label, problems)
+    return rows
+
+
+def batch_records(audio: str, videos: list[str], language: str, transcript: str | None = None) -> list[dict]:
+    """One row per video: the lecturer is named after the video file."""
+    return [{"lecturer": Path(v).stem, "video": v, "language": language, "audio": audio,
+             "transcript": transcript or "", "title": "", "output": ""} for v in videos]

@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over ``heygem_core`` (see ``stages`` and ``publish``)."""

@@ -1,0 +1,131 @@
+"""What every task shares: settings, the artifact store, content-addressed keys, retry rules.
+
+Tasks take only small JSON-able arguments (store keys, hashes, names) so a task can run on
+another machine: the bytes travel through the artifact store, never through Prefect. Secrets
+never travel as parameters either; each process reads them from its own environment.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from prefect.tasks import exponential_backoff
+
+from heygem_core.config import Settings
+from heygem_core.errors import TRANSIENT_ERRORS, InputError
+from heygem_core.store import ArtifactStore, open_store
+
+# Bumped when a stage's output for the same inputs changes, so old cache entries stop matching.
+STAGE_VERSIONS = {
+    "normalize_audio": "1",
+    "track_faces": "1",
+    "lipsync": "1",
+    "blend": "1",
+    "mux": "1",
+    "qa": "1",
+}
+
+# Settings a non-secret override may change from a flow parameter; anything else (credentials,
+# store location) comes from the worker's own environment.
+OVERRIDABLE = {
+    "target_lufs", "crf", "x264_preset", "audio_bitrate", "engine", "tracker", "detect_every",
+    "detect_max_side", "speaker", "max_open_stretch", "extend_mode", "qa_min_coverage", "qa_min_sync",
+}
+
+# Which settings each stage's output depends on: they enter its cache key, nothing else does.
+STAGE_SETTINGS = {
+    "normalize_audio": ("target_lufs",),
+    "track_faces": ("tracker", "detect_every", "detect_max_side", "speaker"),
+    "lipsync": ("engine", "max_open_stretch", "extend_mode"),
+    "blend": ("engine", "crf", "x264_preset"),
+    "mux": ("audio_bitrate",),
+    "qa": ("qa_min_coverage", "qa_min_sync"),
+}
+
+_lock = threading.Lock()
+_stores: dict[tuple, ArtifactStore] = {}
+
+
+def settings_for(overrides: dict[str, Any] | None) -> Settings:
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - OVERRIDABLE
+    if unknown:
+        raise InputError(f"these settings cannot be set per run: {', '.join(sorted(unknown))}")
+    return Settings.from_env().replace(**overrides)
+
+
+def store_for(settings: Settings) -> ArtifactStore:
+    """One store client per configuration and process (clients hold connection pools)."""
+    ident = (settings.store, str(settings.artifact_dir), settings.s3_endpoint, settings.s3_bucket,
+             settings.s3_access_key, settings.s3_secure)
+    with _lock:
+        if ident not in _stores:
+            _stores[ident] = open_store(settings)
+        return _stores[ident]
+
+
+def stage_key(stage: str, settings: Settings, store: ArtifactStore, **inputs: Any) -> str:
+    """Content address of a stage's output: the stage and its version, the settings it
+    depends on, its inputs (themselves content hashes or content-addressed keys) and the
+    store it lives in. Never a path or a modification time."""
+    doc = {
+        "stage": stage,
+        "version": STAGE_VERSIONS[stage],
+        "settings": {name: str(getattr(settings, name)) for name in STAGE_SETTINGS[stage]},
+        "store": store.describe(),
+        "inputs": inputs,
+    }
+    blob = json.dumps(doc, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage's output location, computed the same way by the cache key and by the task."""
+
+    name: str
+    ext: str
+    inputs: Callable[[dict[str, Any]], dict[str, Any]]  # task parameters -> what the key hashes
+
+    def key(self, params: dict[str, Any]) -> str:
+        settings = settings_for(params.get("overrides"))
+        store = store_for(settings)
+        return f"cache/{self.name}/{stage_key(self.name, settings, store, **self.inputs(params))}{self.ext}"
+
+    def cache_key_fn(self, context, params: dict[str, Any]) -> str | None:
+        """Prefect's cache key is the output's store key. When the object has gone from the
+        store (cleaned up, another store), the cached record would point at nothing, so the
+        task runs again instead."""
+        key = self.key(params)
+        try:
+            if not store_for(settings_for(params.get("overrides"))).exists(key):
+                return None
+        except Exception:  # store down: trust the record; the task's own store calls retry
+            pass
+        return key
+
+
+def retry_transient(task, task_run, state) -> bool:
+    """Retry storage and tool faults; never invalid input, which fails at once."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # the result itself could not be read: treat as transient
+        return True
+    if isinstance(exc, InputError):
+        return False
+    return isinstance(exc, TRANSIENT_ERRORS + (OSError, TimeoutError, ConnectionError))
+
+
+RETRIES = dict(retries=4, retry_delay_seconds=exponential_backoff(backoff_factor=2),
+               retry_jitter_factor=0.3, retry_condition_fn=retry_transient)
+
+
+def work_dir(settings: Settings) -> Path:
+    """Local scratch space for a task on this machine (inputs fetched from the store)."""
+    path = Path(settings.cache_dir) / "work"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

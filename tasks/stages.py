@@ -1,0 +1,180 @@
+"""The production stages as Prefect tasks: thin wrappers over ``heygem_core``.
+
+Each stage reads its inputs from the artifact store, runs one core function, and writes one
+content-addressed object back; what passes between tasks is the object's key. The cache key
+*is* that key, so a re-run, a crashed run or another machine finds finished work.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from heygem_core import media, pipeline, report
+from heygem_core.assets import Asset, ingest as ingest_ref
+from heygem_core.engines import Motion, get_engine
+from heygem_core.track import describe_lost, track_video
+from heygem_core.track.store import read_track, write_track
+
+from .runtime import RETRIES, Stage, settings_for, store_for, work_dir
+
+Overrides = dict[str, Any] | None
+
+
+def _ctx(overrides: Overrides):
+    settings = settings_for(overrides)
+    return settings, store_for(settings)
+
+
+def _scratch(settings):
+    return tempfile.TemporaryDirectory(prefix="task-", dir=work_dir(settings))
+
+
+# -- ingest --------------------------------------------------------------------------------
+@task(name="ingest", task_run_name="ingest {name}", tags=["io"], **RETRIES)
+def ingest(kind: str, value: str, name: str, overrides: Overrides = None) -> Asset:
+    """Hash a source file and store it once by content (no-op when already stored)."""
+    _, store = _ctx(overrides)
+    return ingest_ref(kind, value, store)
+
+
+# -- normalise audio -----------------------------------------------------------------------
+NORMALIZE = Stage("normalize_audio", ".wav", lambda p: {"audio": p["audio"].sha256})
+
+
+@task(name="normalize_audio", task_run_name="normalize audio {audio.name}",
+      cache_key_fn=NORMALIZE.cache_key_fn, persist_result=True, **RETRIES)
+def normalize_audio(audio: Asset, overrides: Overrides = None) -> str:
+    settings, store = _ctx(overrides)
+    key = NORMALIZE.key({"audio": audio, "overrides": overrides})
+    if store.exists(key):
+        return key
+    with _scratch(settings) as tmp:
+        out = pipeline.prepare_audio(store.local_path(audio.key), Path(tmp) / "audio.wav", settings)
+        store.put_file(key, out, "audio/wav")
+    get_run_logger().info("normalised %s to %.1f LUFS", audio.name, settings.target_lufs)
+    return key
+
+
+# -- face tracking -------------------------------------------------------------------------
+TRACK = Stage("track_faces", ".parquet", lambda p: {"video": p["video"].sha256})
+
+
+@task(name="track_faces", task_run_name="track faces {video.name}",
+      cache_key_fn=TRACK.cache_key_fn, persist_result=True, **RETRIES)
+def track_faces(video: Asset, overrides: Overrides = None) -> str:
+    settings, store = _ctx(overrides)
+    key = TRACK.key({"video": video, "overrides": overrides})
+    if store.exists(key):
+        return key
+    info = media.probe_video(store.local_path(video.key))
+    track = track_video(info, settings, source_sha256=video.sha256)
+    logger = get_run_logger()
+    logger.info("tracked %d frames of %s, face found in %.0f%%", track.n_frames, video.name,
+                100 * track.coverage)
+    if track.lost.any():
+        logger.warning("%s: %s", video.name, describe_lost(track))
+    with _scratch(settings) as tmp:
+        store.put_file(key, write_track(track, Path(tmp) / "track.parquet"))
+    return key
+
+
+# -- lip-sync (the engine's decision; GPU-bound for neural engines) -------------------------
+LIPSYNC = Stage("lipsync", ".npz", lambda p: {
+    "video": p["video"].sha256, "track": p["track_key"], "audio": p["audio_key"],
+    "transcript": p["transcript"].sha256 if p.get("transcript") else None, "language": p["language"]})
+
+
+@task(name="lipsync", task_run_name="lipsync {label}", tags=["gpu"],
+      cache_key_fn=LIPSYNC.cache_key_fn, persist_result=True, **RETRIES)
+def lipsync(video: Asset, track_key: str, audio_key: str, transcript: Asset | None, language: str,
+            label: str, overrides: Overrides = None) -> str:
+    settings, store = _ctx(overrides)
+    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio_key=audio_key,
+                           transcript=transcript, language=language, overrides=overrides))
+    if store.exists(key):
+        return key
+    info = media.probe_video(store.local_path(video.key))
+    track = read_track(store.local_path(track_key))
+    text = pipeline.read_transcript(store.local_path(transcript.key)) if transcript else None
+    motion = pipeline.drive(info, track, store.local_path(audio_key), transcript=text,
+                            language=language, settings=settings)
+    get_run_logger().info("%s: %d frames planned with the %s aligner", label, motion.n_frames,
+                          "scripted" if text else "blind")
+    with _scratch(settings) as tmp:
+        store.put_file(key, motion.save(Path(tmp) / "motion.npz"))
+    return key
+
+
+# -- blend ---------------------------------------------------------------------------------
+BLEND = Stage("blend", ".mp4", lambda p: {"video": p["video"].sha256, "track": p["track_key"],
+                                          "motion": p["motion_key"]})
+
+
+@task(name="blend", task_run_name="blend {label}",
+      cache_key_fn=BLEND.cache_key_fn, persist_result=True, **RETRIES)
+def blend(video: Asset, track_key: str, motion_key: str, label: str, overrides: Overrides = None) -> str:
+    settings, store = _ctx(overrides)
+    key = BLEND.key(dict(video=video, track_key=track_key, motion_key=motion_key, overrides=overrides))
+    if store.exists(key):
+        return key
+    info = media.probe_video(store.local_path(video.key))
+    track = read_track(store.local_path(track_key))
+    motion = Motion.load(store.local_path(motion_key))
+    with _scratch(settings) as tmp:
+        out = pipeline.render(info, track, motion, Path(tmp) / "video.mp4", settings)
+        store.put_file(key, out, "video/mp4")
+    return key
+
+
+# -- mux -----------------------------------------------------------------------------------
+MUX = Stage("mux", ".mp4", lambda p: {"video": p["silent_key"], "audio": p["audio_key"]})
+
+
+@task(name="mux", task_run_name="mux {label}",
+      cache_key_fn=MUX.cache_key_fn, persist_result=True, **RETRIES)
+def mux(silent_key: str, audio_key: str, label: str, overrides: Overrides = None) -> str:
+    settings, store = _ctx(overrides)
+    key = MUX.key(dict(silent_key=silent_key, audio_key=audio_key, overrides=overrides))
+    if store.exists(key):
+        return key
+    with _scratch(settings) as tmp:
+        out = media.mux(store.local_path(silent_key), store.local_path(audio_key),
+                        Path(tmp) / "out.mp4", audio_bitrate=settings.audio_bitrate)
+        store.put_file(key, out, "video/mp4")
+    return key
+
+
+# -- QA ------------------------------------------------------------------------------------
+QA = Stage("qa", ".json", lambda p: {"output": p["output_key"], "audio": p["audio_key"]})
+
+
+@task(name="qa", task_run_name="qa {label}",
+      cache_key_fn=QA.cache_key_fn, persist_result=True, **RETRIES)
+def qa(output_key: str, audio_key: str, label: str, overrides: Overrides = None) -> dict:
+    """Sync and coverage figures of a finished video, and two pictures a person can check at
+    a glance: mouth crops over time and mouth opening against the audio."""
+    settings, store = _ctx(overrides)
+    key = QA.key(dict(output_key=output_key, audio_key=audio_key, overrides=overrides))
+    if store.exists(key):
+        return json.loads(store.get_bytes(key))
+    stem = key[:-len(".json")]
+    with _scratch(settings) as tmp:
+        figures, contact, plot = report.output_qa(store.local_path(output_key), store.local_path(audio_key),
+                                                  Path(tmp), settings, title=label)
+        pictures = {"contact_sheet": f"{stem}.contact.png", "opening_plot": f"{stem}.plot.png"}
+        store.put_file(pictures["contact_sheet"], contact, "image/png")
+        store.put_file(pictures["opening_plot"], plot, "image/png")
+    result = {"figures": figures.as_dict(), "pictures": pictures}
+    store.put_bytes(key, json.dumps(result).encode(), "application/json")
+    if figures.flagged:
+        get_run_logger().warning("%s flagged by QA: %s", label, "; ".join(figures.reasons))
+    return result
+
+
+def engine_version(overrides: Overrides = None) -> str:
+    settings = settings_for(overrides)
+    return get_engine(settings.engine, settings).version
