@@ -98,6 +98,7 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None) -> dic
     keys = package.submit(run_id, run_prefix, entries, extra, log_text, overrides).result()
     summary = {
         "run_id": run_id, "run_prefix": run_prefix, "store": store.describe(),
+        "flow_run_id": str(flow_run.id),
         "done": done, "failed": failed, "flagged": flagged,
         "outputs": [e.output_key for e in entries if e.status == "done"],
         "failures": [{"row": e.row, "output": e.output_name, "message": e.message}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from prefect import get_run_logger, task
 from heygem_core import media, pipeline, report
 from heygem_core.assets import Asset, ingest as ingest_ref
 from heygem_core.engines import Motion, get_engine
+from heygem_core.errors import InputError
 from heygem_core.track import describe_lost, track_video
 from heygem_core.track.store import read_track, write_track
 
@@ -27,6 +29,21 @@ Overrides = dict[str, Any] | None
 def _ctx(overrides: Overrides):
     settings = settings_for(overrides)
     return settings, store_for(settings)
+
+
+@contextmanager
+def _named(store, asset: Asset):
+    """The local copy of an input, with errors about it naming the user's file, not the copy."""
+    local = store.local_path(asset.key)
+    try:
+        yield local
+    except InputError as err:
+        if err.path is None or Path(err.path) != Path(local):
+            raise
+        plain = str(err)[len(f"{err.path}: "):]
+        renamed = type(err).__new__(type(err))
+        InputError.__init__(renamed, plain, asset.name)
+        raise renamed from err
 
 
 def _scratch(settings):
@@ -52,8 +69,8 @@ def normalize_audio(audio: Asset, overrides: Overrides = None) -> str:
     key = NORMALIZE.key({"audio": audio, "overrides": overrides})
     if store.exists(key):
         return key
-    with _scratch(settings) as tmp:
-        out = pipeline.prepare_audio(store.local_path(audio.key), Path(tmp) / "audio.wav", settings)
+    with _scratch(settings) as tmp, _named(store, audio) as src:
+        out = pipeline.prepare_audio(src, Path(tmp) / "audio.wav", settings)
         store.put_file(key, out, "audio/wav")
     get_run_logger().info("normalised %s to %.1f LUFS", audio.name, settings.target_lufs)
     return key
@@ -70,8 +87,9 @@ def track_faces(video: Asset, overrides: Overrides = None) -> str:
     key = TRACK.key({"video": video, "overrides": overrides})
     if store.exists(key):
         return key
-    info = media.probe_video(store.local_path(video.key))
-    track = track_video(info, settings, source_sha256=video.sha256)
+    with _named(store, video) as src:
+        info = media.probe_video(src)
+        track = track_video(info, settings, source_sha256=video.sha256)
     logger = get_run_logger()
     logger.info("tracked %d frames of %s, face found in %.0f%%", track.n_frames, video.name,
                 100 * track.coverage)
@@ -97,9 +115,13 @@ def lipsync(video: Asset, track_key: str, audio_key: str, transcript: Asset | No
                            transcript=transcript, language=language, overrides=overrides))
     if store.exists(key):
         return key
-    info = media.probe_video(store.local_path(video.key))
+    with _named(store, video) as src:
+        info = media.probe_video(src)
     track = read_track(store.local_path(track_key))
-    text = pipeline.read_transcript(store.local_path(transcript.key)) if transcript else None
+    text = None
+    if transcript:
+        with _named(store, transcript) as src:
+            text = pipeline.read_transcript(src)
     motion = pipeline.drive(info, track, store.local_path(audio_key), transcript=text,
                             language=language, settings=settings)
     get_run_logger().info("%s: %d frames planned with the %s aligner", label, motion.n_frames,
@@ -121,7 +143,8 @@ def blend(video: Asset, track_key: str, motion_key: str, label: str, overrides: 
     key = BLEND.key(dict(video=video, track_key=track_key, motion_key=motion_key, overrides=overrides))
     if store.exists(key):
         return key
-    info = media.probe_video(store.local_path(video.key))
+    with _named(store, video) as src:
+        info = media.probe_video(src)
     track = read_track(store.local_path(track_key))
     motion = Motion.load(store.local_path(motion_key))
     with _scratch(settings) as tmp:
