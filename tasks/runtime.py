@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -97,13 +98,14 @@ class Stage:
         return f"cache/{self.name}/{stage_key(self.name, settings, store, **self.inputs(params))}{self.ext}"
 
     def cache_key_fn(self, context, params: dict[str, Any]) -> str | None:
-        """Prefect's cache key is the output's store key. When the object has gone from the
-        store (cleaned up, another store), the cached record would point at nothing, so the
-        task runs again instead."""
+        """Prefect's cache key is the output's store key. If a cache record exists but its
+        object has gone from the store (cleaned up by hand), the record would point at
+        nothing: then a one-off key makes the task run again and store the object anew."""
         key = self.key(params)
         try:
-            if not store_for(settings_for(params.get("overrides"))).exists(key):
-                return None
+            recorded = context.result_store.exists(key)
+            if recorded and not store_for(settings_for(params.get("overrides"))).exists(key):
+                return f"{key}#rebuild-{uuid.uuid4().hex}"
         except Exception:  # store down: trust the record; the task's own store calls retry
             pass
         return key

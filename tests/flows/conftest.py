@@ -24,7 +24,9 @@ def prefect_api(tmp_path_factory):
         with prefect_test_harness(server_startup_timeout=120):
             from prefect.settings import PREFECT_API_URL
 
-            yield PREFECT_API_URL.value()
+            # What a separate process needs to join this server and share its cache records.
+            yield {"PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOCAL_STORAGE_PATH": str(results),
+                   "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
 @pytest.fixture
