@@ -11,6 +11,7 @@ from .errors import HeygemError, InputError
 
 EXIT_INPUT = 2
 EXIT_FAILURE = 1
+PREFECT_COMMANDS = ("run", "batch", "server")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -47,6 +48,31 @@ def build_parser() -> argparse.ArgumentParser:
                     help="which face speaks when several are visible (default largest)")
     _add_common(ls)
 
+    rn = sub.add_parser("run", help="produce a course: every row of a spreadsheet, as a Prefect flow run",
+                        description="Validate SHEET (CSV or XLSX: lecturer, video, language, audio, "
+                        "[transcript, title, output]), then produce every row on a Prefect server "
+                        "(PREFECT_API_URL, or a local one started on 127.0.0.1:4200). Prints the "
+                        "dashboard link, the outputs and the zip.")
+    rn.add_argument("sheet", type=Path, help="course sheet (.csv or .xlsx)")
+    rn.add_argument("-o", "--output", type=Path, help="also copy the videos, zip and report here")
+    rn.add_argument("--input-root", action="append", type=Path, metavar="DIR",
+                    help="folder the sheet's files must lie in (repeatable; default HEYGEM_INPUT_ROOTS "
+                    "or the sheet's folder)")
+    rn.add_argument("--crf", type=int, help="x264 quality (default 18)")
+    rn.add_argument("--engine", help="lip-sync engine (default exemplar)")
+
+    bt = sub.add_parser("batch", help="one audio × many videos, as a Prefect flow run")
+    bt.add_argument("--audio", required=True, type=Path, help="the new audio")
+    bt.add_argument("videos", nargs="+", type=Path, help="source videos")
+    bt.add_argument("--language", default="en", help="language of the audio (BCP-47, default en)")
+    bt.add_argument("--transcript", type=Path, help="UTF-8 text of what the audio says")
+    bt.add_argument("-o", "--output", type=Path, help="also copy the videos, zip and report here")
+    bt.add_argument("--crf", type=int, help="x264 quality (default 18)")
+    bt.add_argument("--engine", help="lip-sync engine (default exemplar)")
+
+    sv = sub.add_parser("server", help="start (or find) the local Prefect server and print its URL")
+    sv.add_argument("--port", type=int, help="port on 127.0.0.1 (default 4200, env HEYGEM_PREFECT_PORT)")
+
     sy = sub.add_parser("sync", help="measure how well a video's mouth follows an audio track")
     sy.add_argument("video", type=Path)
     sy.add_argument("--audio", type=Path, help="audio to compare with (default: the video's own)")
@@ -64,14 +90,20 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command not in PREFECT_COMMANDS:  # Prefect brings its own console logging
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = settings_from(args)
         if args.command == "lipsync":
             return _lipsync(args, settings)
         if args.command == "sync":
             return _sync(args, settings)
+        if args.command in PREFECT_COMMANDS:
+            # Prefect is imported only for these commands (flows/ is the Prefect layer).
+            from flows import cli as flow_cli
+
+            return getattr(flow_cli, f"{args.command}_command")(args)
     except InputError as err:
         print(f"heygem: error: {err}", file=sys.stderr)
         return EXIT_INPUT

@@ -29,7 +29,7 @@ def _wait_for(predicate, timeout: float, every: float = 0.2) -> bool:
 def test_store_outage_mid_run_is_retried_and_nothing_partial_is_left(s3_env):
     """Batch flow on the S3 store; the store disappears once the first face track is stored
     and comes back 6 s later."""
-    from flows import batch
+    from flows.batch import batch
     from heygem_core.config import Settings
     from heygem_core.store import open_store
     from minio import Minio
@@ -75,14 +75,14 @@ def test_store_outage_mid_run_is_retried_and_nothing_partial_is_left(s3_env):
 
 @pytest.mark.slow
 def test_killed_run_resumes_without_redoing_finished_tasks(heygem_env, prefect_api):
-    from flows import course_matrix
+    from flows.course_matrix import course_matrix
 
     rows = [{"lecturer": "katie", "video": str(VIDEOS["katie_8s"]), "language": lang, "audio": str(LANGUAGE_AUDIO[lang])}
             for lang in ("de", "fr", "ja")]
     sheet = write_sheet(heygem_env / "resume.csv", rows)
     mux_dir = heygem_env / "store" / "cache" / "mux"
     env = {**os.environ, **prefect_api}
-    proc = subprocess.Popen([sys.executable, "-c", f"from flows import course_matrix; course_matrix({str(sheet)!r})"],
+    proc = subprocess.Popen([sys.executable, "-c", f"from flows.course_matrix import course_matrix; course_matrix({str(sheet)!r})"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
