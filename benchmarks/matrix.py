@@ -28,9 +28,14 @@ def task_seconds(flow_run_id: str) -> dict[str, tuple[int, float]]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
 
+    runs = []
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                                     sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=500)
+        while True:  # the API returns at most 200 per page
+            page = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                                         sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200, offset=len(runs))
+            runs += page
+            if len(page) < 200:
+                break
     out: dict[str, list] = defaultdict(lambda: [0, 0.0])
     for tr in runs:
         name = tr.task_key.rsplit("-", 1)[0]

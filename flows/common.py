@@ -26,7 +26,8 @@ from heygem_core.intake import Row, SourceRef
 from heygem_core.package import OutputEntry
 from tasks.publish import package, publish
 from tasks.runtime import settings_for, store_for
-from tasks.stages import blend, engine_version, ingest, lipsync, mux, normalize_audio, qa, track_faces
+from tasks.stages import (blend, engine_version, ingest, lipsync, lipsync_remote, mux, normalize_audio, qa,
+                          track_faces)
 
 
 @dataclass
@@ -75,7 +76,8 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None) -> dic
             v, a = assets[row.video], assets[row.audio]
             t = assets[row.transcript] if row.transcript else None
             track_f, audio_f = tracks[v.sha256], audios[a.sha256]
-            lip_f = lipsync.submit(v, track_f, audio_f, t, row.language, rr.label, overrides)
+            lip = lipsync_remote if settings.lipsync_deployment else lipsync
+            lip_f = lip.submit(v, track_f, audio_f, t, row.language, rr.label, overrides)
             blend_f = blend.submit(v, track_f, lip_f, rr.label, overrides)
             rr.mux = mux.submit(blend_f, audio_f, rr.label, overrides)
             rr.qa = qa.submit(rr.mux, audio_f, rr.label, overrides)
@@ -175,6 +177,16 @@ def _message(state) -> str:
     return state.message or state.name
 
 
+class _RunFormatter(logging.Formatter):
+    """Names the task or flow run a line came from, as the dashboard does."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        task_name = getattr(record, "task_run_name", None)
+        flow_name = getattr(record, "flow_run_name", None)
+        record.who = f"task '{task_name}'" if task_name else f"flow '{flow_name}'" if flow_name else record.name
+        return super().format(record)
+
+
 class _log_capture:
     """Copy this run's log lines (flow, tasks and heygem_core) into a file for the package."""
 
@@ -184,7 +196,7 @@ class _log_capture:
         self.path = Path(self._tmp.name)
         self._tmp.close()
         self.handler = logging.FileHandler(self.path, encoding="utf-8")
-        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        self.handler.setFormatter(_RunFormatter("%(asctime)s %(levelname)-7s %(who)s: %(message)s"))
         self.handler.addFilter(self._mine)
         self.loggers = [logging.getLogger("prefect"), logging.getLogger("heygem_core")]
 

@@ -79,6 +79,9 @@ class Settings:
     # -- flows ---------------------------------------------------------------------------
     # Parallel task threads in a local flow run (lip-sync and encoding are CPU-bound).
     workers: int = 2
+    # "flow/deployment" of the lip-sync sub-flow on the gpu pool (e.g. lipsync_row/gpu-lipsync);
+    # empty: lip-sync runs inside the calling flow. See deployments/README.md.
+    lipsync_deployment: str = ""
     # QA: outputs under these figures are flagged in the report and the dashboard.
     qa_min_coverage: float = 0.9
     # Correlation of mouth opening with loudness: real footage with its own voice scores

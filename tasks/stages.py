@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import asdict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from prefect import get_run_logger, task
 from heygem_core import media, pipeline, report
 from heygem_core.assets import Asset, ingest as ingest_ref
 from heygem_core.engines import Motion, get_engine
-from heygem_core.errors import InputError
+from heygem_core.errors import InputError, ProcessingError
 from heygem_core.track import describe_lost, track_video
 from heygem_core.track.store import read_track, write_track
 
@@ -128,6 +129,30 @@ def lipsync(video: Asset, track_key: str, audio_key: str, transcript: Asset | No
                           "scripted" if text else "blind")
     with _scratch(settings) as tmp:
         store.put_file(key, motion.save(Path(tmp) / "motion.npz"))
+    return key
+
+
+@task(name="lipsync_remote", task_run_name="lipsync on gpu pool {label}")
+def lipsync_remote(video: Asset, track_key: str, audio_key: str, transcript: Asset | None, language: str,
+                   label: str, overrides: Overrides = None) -> str:
+    """``lipsync`` run as the ``gpu-lipsync`` deployment on a GPU worker. No ``gpu`` tag here:
+    holding a slot while the sub-flow waits for one would deadlock at a limit of 1."""
+    from prefect.deployments import run_deployment
+
+    settings, store = _ctx(overrides)
+    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio_key=audio_key,
+                           transcript=transcript, language=language, overrides=overrides))
+    if store.exists(key):
+        return key
+    run = run_deployment(settings.lipsync_deployment, timeout=None, parameters=dict(
+        video=asdict(video), track_key=track_key, audio_key=audio_key,
+        transcript=asdict(transcript) if transcript else None, language=language, label=label,
+        overrides=overrides))
+    if not run.state.is_completed():
+        raise ProcessingError(f"{label}: lip-sync on the gpu pool ended {run.state.name}: {run.state.message}")
+    if not store.exists(key):
+        raise ProcessingError(f"{label}: the gpu worker did not write {key} to {store.describe()}; "
+                              "do both pools use the same store settings?")
     return key
 
 
