@@ -91,7 +91,7 @@ def test_thresholds_come_from_settings():
     lenient = qa_figures(series, loud, Settings(qa_min_coverage=0.75))
     assert not lenient.flagged and lenient.reasons == ()
 
-    against = qa_figures(_series(0.1 - 0.05 * np.sin(t / 5.0)), loud, Settings())
+    against = qa_figures(_series(0.1 - 0.05 * np.sin(t / 5.0)), loud, Settings(qa_min_sync=0.05))
     assert against.flagged and against.sync < -0.99
     assert "sync -1.00 (threshold 0.05)" in against.reasons[0]
 
