@@ -11,7 +11,7 @@ from .errors import HeygemError, InputError
 
 EXIT_INPUT = 2
 EXIT_FAILURE = 1
-PREFECT_COMMANDS = ("run", "batch", "server")
+PREFECT_COMMANDS = ("run", "batch", "server", "ui")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -73,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("server", help="start (or find) the local Prefect server and print its URL")
     sv.add_argument("--port", type=int, help="port on 127.0.0.1 (default 4200, env HEYGEM_PREFECT_PORT)")
 
+    ui = sub.add_parser("ui", help="start the web app (single, batch, course sheet, history)",
+                        description="Serve the web app. It runs the same Prefect flows as 'heygem run' and "
+                        "'heygem batch' (they appear in the dashboard). A login (HEYGEM_UI_USER, "
+                        "HEYGEM_UI_PASSWORD) is required to listen on anything but 127.0.0.1. Also: "
+                        "HEYGEM_UI_CONCURRENCY (jobs at once, default 1), HEYGEM_UI_MAX_UPLOAD_MB "
+                        "(per file, default 500).")
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1: this machine only; another address "
+                    "needs HEYGEM_UI_USER and HEYGEM_UI_PASSWORD)")
+    ui.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+
     sy = sub.add_parser("sync", help="measure how well a video's mouth follows an audio track")
     sy.add_argument("video", type=Path)
     sy.add_argument("--audio", type=Path, help="audio to compare with (default: the video's own)")
@@ -99,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
             return _lipsync(args, settings)
         if args.command == "sync":
             return _sync(args, settings)
+        if args.command == "ui":
+            # Gradio and Prefect are imported only by the web app itself (webapp/).
+            from webapp import ui_command
+
+            return ui_command(args)
         if args.command in PREFECT_COMMANDS:
             # Prefect is imported only for these commands (flows/ is the Prefect layer).
             from flows import cli as flow_cli

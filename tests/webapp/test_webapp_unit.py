@@ -1,0 +1,321 @@
+"""The web app's rules without a browser: who may bind where, progress from task runs, sheet
+checks, history and cleanup on a real local store, and the job slots."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from heygem_core.config import Settings
+from heygem_core.errors import InputError
+from heygem_core.store import LocalStore
+from tests.paths import FIXTURES, LANGUAGE_AUDIO, REPO, VIDEOS
+from webapp import jobs
+from webapp.auth import UISettings, is_loopback, login_for
+
+HEYGEM = [sys.executable, "-m", "heygem_core.cli"]
+
+
+# ----------------------------------------------------------------------------- binding and login
+
+
+def _env_without_login(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HEYGEM_UI_", "PREFECT_API"))}
+    env["HEYGEM_PREFECT_PORT"] = "1"  # nothing may be started for a refused bind
+    env.update(extra)
+    return env
+
+
+def test_binding_every_interface_without_a_login_is_refused():
+    done = subprocess.run([*HEYGEM, "ui", "--host", "0.0.0.0", "--port", "7999"], capture_output=True, text=True,
+                          cwd=REPO, env=_env_without_login(), timeout=60)
+    assert done.returncode == 2
+    assert "refusing to serve the web app on 0.0.0.0 without a login" in done.stderr
+    assert "HEYGEM_UI_USER" in done.stderr and "HEYGEM_UI_PASSWORD" in done.stderr
+    assert "Traceback" not in done.stderr and "Prefect server" not in done.stderr
+
+
+def test_half_a_login_is_refused_and_the_password_never_printed():
+    env = _env_without_login(HEYGEM_UI_USER="", HEYGEM_UI_PASSWORD="s3cret-pw")
+    done = subprocess.run([*HEYGEM, "ui", "--host", "0.0.0.0"], capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=60)
+    assert done.returncode == 2 and "set both HEYGEM_UI_USER and HEYGEM_UI_PASSWORD" in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout
+
+
+def test_login_rules():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and is_loopback("127.0.0.2")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")
+    assert login_for("127.0.0.1", UISettings()) is None  # off on loopback when not configured
+    with pytest.raises(InputError, match="without a login"):
+        login_for("0.0.0.0", UISettings())
+    ui = UISettings.from_env({"HEYGEM_UI_USER": "teacher", "HEYGEM_UI_PASSWORD": "pa ss"})
+    for host in ("0.0.0.0", "127.0.0.1"):  # configured: on wherever the app listens
+        check = login_for(host, ui)
+        assert check("teacher", "pa ss") and not check("teacher", "pass") and not check("admin", "pa ss")
+    assert "pa ss" not in repr(ui) and "***" in repr(ui)
+
+
+def test_ui_settings_from_env():
+    ui = UISettings.from_env({"HEYGEM_UI_CONCURRENCY": "3", "HEYGEM_UI_MAX_UPLOAD_MB": "1.5"})
+    assert ui.concurrency == 3 and ui.max_upload_bytes == int(1.5 * 1024 * 1024)
+    assert UISettings.from_env({}).concurrency == 1 and UISettings.from_env({}).max_upload_mb == 500
+    with pytest.raises(InputError, match="HEYGEM_UI_CONCURRENCY"):
+        UISettings.from_env({"HEYGEM_UI_CONCURRENCY": "0"})
+    with pytest.raises(InputError, match="not a number"):
+        UISettings.from_env({"HEYGEM_UI_MAX_UPLOAD_MB": "lots"})
+
+
+def test_ui_command_defaults():
+    from heygem_core.cli import PREFECT_COMMANDS, build_parser
+
+    args = build_parser().parse_args(["ui"])
+    assert (args.host, args.port) == ("127.0.0.1", 7860) and "ui" in PREFECT_COMMANDS
+    # heygem_core and the refusal path never import Gradio or Prefect
+    code = ("import sys, heygem_core.cli, webapp, webapp.auth;"
+            "print(any(m.split('.')[0] in ('gradio', 'prefect', 'flows') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+# ----------------------------------------------------------------------------- a context on a tmp store
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    settings = Settings(artifact_dir=tmp_path / "store", cache_dir=tmp_path / "cache", input_roots=(FIXTURES,))
+    return jobs.WebContext(settings=settings, store=LocalStore(settings.artifact_dir), api_url="http://127.0.0.1:1/api",
+                           scratch=tmp_path / "cache" / "web", max_upload_bytes=4 << 20)
+
+
+def test_uploads_are_checked_and_stored_under_their_names(ctx, tmp_path):
+    ref = jobs.stage_upload(VIDEOS["chaplin_7s"], ctx)
+    assert ref.startswith("store:uploads/") and ref.endswith("/chaplin_7s.mp4")
+    assert ctx.store.exists(ref[len("store:"):])
+    assert jobs.stage_upload(VIDEOS["chaplin_7s"], ctx) == ref  # same bytes, same key
+    with pytest.raises(InputError, match="Accepted: AVI, M4V"):
+        jobs.check_upload(LANGUAGE_AUDIO["de"], "a video", jobs.VIDEO_EXTENSIONS, ctx)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        jobs.check_upload(empty, "a video", jobs.VIDEO_EXTENSIONS, ctx)
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * (5 << 20))
+    with pytest.raises(InputError, match="the limit is 4 MB per file"):
+        jobs.check_upload(big, "a video", jobs.VIDEO_EXTENSIONS, ctx)
+    assert jobs.describe_upload(VIDEOS["chaplin_7s"], "video", ctx)[0]
+    cut = tmp_path / "upload-7f3a" / "lecture 1.mp4"
+    cut.parent.mkdir()
+    cut.write_bytes(VIDEOS["chaplin_7s"].read_bytes()[:100_000])
+    ok, line = jobs.describe_upload(cut, "video", ctx)
+    assert not ok and line.startswith("lecture 1.mp4: corrupt or truncated") and str(cut.parent) not in line
+    ok, line = jobs.describe_upload(LANGUAGE_AUDIO["fr"], "video", ctx)
+    assert not ok and "Accepted: AVI" in line
+    assert jobs.describe_upload(LANGUAGE_AUDIO["fr"], "audio", ctx) == (True, "6.7 s of audio: the result will be this long.")
+    rows = jobs.check_jobs([{"lecturer": "chaplin_7s", "video": ref, "language": "pt_BR",
+                             "audio": jobs.stage_upload(LANGUAGE_AUDIO["fr"], ctx), "transcript": "",
+                             "title": "", "output": ""}], ctx)
+    assert rows[0].language == "pt-BR" and rows[0].output == "chaplin_7s_pt-BR.mp4"
+
+
+def test_a_sheet_with_a_bad_row_lists_it_and_files_uploaded_beside_it_count(ctx, tmp_path):
+    sheet = tmp_path / "course.csv"
+    sheet.write_text("lecturer,video,language,audio\n"
+                     f"Katie,katie_8s.mp4,de,{LANGUAGE_AUDIO['de']}\n"
+                     "Charlie,nowhere.mp4,xx-nonsense-tag,de_9s.wav\n", encoding="utf-8")
+    check = jobs.check_sheet(sheet, [str(VIDEOS["katie_8s"])], ctx)
+    try:
+        assert not check.ok and not check.error
+        table = jobs.problem_rows(check.problems, check.folder)
+        assert {(r[0], r[1]) for r in table} == {("3", "video"), ("3", "language"), ("3", "audio")}
+        assert all(str(check.folder) not in r[2] for r in table)
+        assert any("nowhere.mp4" in r[2] for r in table)
+    finally:
+        check.cleanup()
+    assert not check.folder.exists()
+    sheet.write_text(f"lecturer,video,language,audio\nKatie,katie_8s.mp4,de,{LANGUAGE_AUDIO['de']}\n")
+    check = jobs.check_sheet(sheet, [str(VIDEOS["katie_8s"])], ctx)
+    assert check.ok and check.rows[0].output == "Katie_de.mp4"
+    check.cleanup()
+    bad = tmp_path / "course.xls"
+    bad.write_bytes(b"x")
+    assert "use .xlsx" in jobs.check_sheet(bad, [], ctx).error
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+def _tr(name: str, state: str, message: str = "", state_name: str | None = None):
+    return SimpleNamespace(name=name, state=SimpleNamespace(type=SimpleNamespace(value=state), message=message,
+                                                            name=state_name or state.title()))
+
+
+def test_progress_follows_each_items_task_runs():
+    from heygem_core.intake import Row, SourceRef
+
+    def row(n, video):
+        return Row(number=n, lecturer=Path(video).stem, video=SourceRef("store", f"uploads/x/{video}"),
+                   language="de", audio=SourceRef("store", "uploads/y/de_9s.wav"), transcript=None, title="",
+                   output=f"{Path(video).stem}_de.mp4")
+
+    items = jobs.items_for([row(2, "katie.mp4"), row(3, "chaplin.mp4"), row(4, "broken.mp4")])
+    snap = jobs.Snapshot(flow_run_id="f", items=items)
+    jobs._apply([
+        _tr("validate batch of 3", "COMPLETED"),
+        _tr("ingest katie.mp4", "COMPLETED"), _tr("ingest chaplin.mp4", "COMPLETED"),
+        _tr("ingest broken.mp4", "COMPLETED"), _tr("normalize audio de_9s.wav", "COMPLETED", state_name="Cached"),
+        _tr("track faces katie.mp4", "COMPLETED"), _tr("lipsync katie/de", "COMPLETED"),
+        _tr("blend katie/de", "RUNNING"),
+        _tr("track faces chaplin.mp4", "RUNNING"),
+        _tr("track faces broken.mp4", "FAILED",
+            "Task run encountered an exception UnsupportedMedia: broken.mp4: corrupt or truncated MP4"),
+    ], snap)
+    katie, chaplin, broken = items
+    assert (katie.status, katie.stage) == ("working", "drawing the new mouth")
+    assert (chaplin.status, chaplin.stage) == ("working", "finding the face")
+    assert broken.status == "failed" and broken.message == "broken.mp4: corrupt or truncated MP4"
+    assert snap.lines() == ["1/3: katie.mp4 — drawing the new mouth", "2/3: chaplin.mp4 — finding the face"]
+    assert 0 < snap.fraction < 1 and snap.finished == 1
+
+    jobs.finish_items(items, {"outputs": ["runs/r/videos/katie_de.mp4", "runs/r/videos/chaplin_de.mp4"],
+                              "failures": [{"row": 4, "output": "broken_de.mp4", "message": "broken.mp4: bad"}]})
+    assert [it.status for it in items] == ["done", "done", "failed"]
+    assert katie.key == "runs/r/videos/katie_de.mp4" and broken.message == "broken.mp4: bad"
+
+
+class _FakeState:
+    def __init__(self, value):
+        self.value = value
+        self.state_details = SimpleNamespace(flow_run_id="00000000-0000-0000-0000-000000000000")
+        self.name = "Completed"
+
+    def is_completed(self):
+        return True
+
+    def result(self, raise_on_failure=True):
+        return self.value
+
+
+def test_jobs_never_run_more_at_once_than_the_concurrency(ctx, monkeypatch):
+    running, peak, order = [0], [0], []
+    lock = threading.Lock()
+
+    def fake_flow(name, **kwargs):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            order.append(name)
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+        return _FakeState({"run_id": name})
+
+    monkeypatch.setattr(jobs.FlowJob, "_flow", lambda self: fake_flow)
+    started = []
+    for i in range(4):
+        started.append(jobs.FlowJob(ctx, "single", {"name": f"job{i}"}).start())
+        time.sleep(0.05)
+    for job in started:
+        assert job.done.wait(10)
+    assert peak[0] == 1 and sorted(order) == [f"job{i}" for i in range(4)]
+    assert [job.summary()["run_id"] for job in started] == [f"job{i}" for i in range(4)]
+
+
+def test_a_crashing_flow_is_a_plain_message(ctx, monkeypatch):
+    def boom(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(jobs.FlowJob, "_flow", lambda self: boom)
+    job = jobs.FlowJob(ctx, "single", {}).start()
+    assert job.done.wait(10)
+    with pytest.raises(jobs.HeygemError, match="something went wrong on our side .*disk on fire"):
+        job.summary()
+
+
+# ----------------------------------------------------------------------------- history
+
+
+def _run(ctx, run_id: str, created: str | None, done=1, failed=0, size=1000):
+    prefix = f"runs/{run_id}"
+    ctx.store.put_bytes(f"{prefix}/videos/a.mp4", b"v" * size)
+    if created:
+        ctx.store.put_bytes(f"{prefix}/manifest.json", json.dumps(
+            {"run_id": run_id, "created": created, "kind": run_id.split("-")[0],
+             "counts": {"done": done, "failed": failed}, "entries": []}).encode())
+    ctx.store.put_bytes(f"{prefix}/{run_id}.zip", b"z")
+
+
+def test_history_lists_sizes_deletes_and_cleans_up(ctx):
+    _run(ctx, "single-20240101-100000-aaaaaaaa", "2024-01-01T10:00:00+00:00")
+    _run(ctx, "batch-20240301-100000-bbbbbbbb", "2024-03-01T10:00:00+00:00", done=2, failed=1, size=3000)
+    _run(ctx, "course-spring-20240401-100000-cccccccc", None)  # no manifest: time from the run id
+    ctx.store.put_bytes("uploads/2024-01-01/abc/old.mp4", b"u" * 10)
+    ctx.store.put_bytes(f"uploads/{datetime.now(timezone.utc):%Y-%m-%d}/def/new.mp4", b"u" * 20)
+    ctx.store.put_bytes("cache/blend/x.mp4", b"c" * 5)
+
+    runs = jobs.list_runs(ctx)
+    assert [r.run_id[:6] for r in runs] == ["course", "batch-", "single"]
+    assert runs[0].kind == "course “spring”" and runs[1].kind == "many videos" and runs[2].kind == "one video"
+    assert (runs[1].done, runs[1].failed) == (2, 1) and runs[1].zip.endswith(".zip")
+    usage = jobs.disk_usage(ctx)
+    assert usage["uploads"] == 30 and usage["cache"] == 5 and usage["runs"] == sum(r.size for r in runs)
+
+    assert jobs.delete_run(ctx, "batch-20240301-100000-bbbbbbbb") == 3
+    with pytest.raises(InputError):
+        jobs.delete_run(ctx, "../cache")
+    deleted, freed = jobs.cleanup(ctx, 30, now=datetime(2024, 4, 15, tzinfo=timezone.utc))
+    assert deleted == 1 and freed >= 1000 + 10  # the January run and January's uploads
+    assert [r.run_id[:6] for r in jobs.list_runs(ctx)] == ["course"]
+    assert not ctx.store.exists("uploads/2024-01-01/abc/old.mp4") and ctx.store.exists("cache/blend/x.mp4")
+    with pytest.raises(InputError):
+        jobs.cleanup(ctx, -1)
+
+
+def test_the_login_guards_the_app(ctx):
+    """The app served with a login: nothing but the login page without it (Gradio in-process)."""
+    import socket
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from http.cookiejar import CookieJar
+
+    from webapp.app import build_app, launch
+
+    ui = UISettings.from_env({"HEYGEM_UI_USER": "teacher", "HEYGEM_UI_PASSWORD": "correct horse"})
+    demo = build_app(ctx, ui)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch(demo, ctx, ui, "127.0.0.1", port, login_for("127.0.0.1", ui), block=False)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(f"{base}/config", timeout=10)
+        assert denied.value.code == 401
+
+        def login(password):
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+            body = urllib.parse.urlencode({"username": "teacher", "password": password}).encode()
+            try:
+                opener.open(f"{base}/login", data=body, timeout=10)
+            except urllib.error.HTTPError as err:
+                return opener, err.code
+            return opener, 200
+
+        _, code = login("wrong")
+        assert code in (400, 401)
+        opener, code = login("correct horse")
+        assert code == 200
+        config = json.loads(opener.open(f"{base}/config", timeout=10).read())
+        assert config.get("max_file_size") == ui.max_upload_bytes
+    finally:
+        demo.close()
