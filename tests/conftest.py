@@ -68,3 +68,22 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def media_factory(tmp_path_factory: pytest.TempPathFactory) -> MediaFactory:
     return MediaFactory(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory):
+    """A real Prefect API for the session (``prefect_test_harness``: a temporary server on
+    SQLite), with its own result storage; yields what another process needs to join it."""
+    import os
+
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    results = tmp_path_factory.mktemp("prefect-results")
+    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: results}):
+        with prefect_test_harness(server_startup_timeout=120):
+            from prefect.settings import PREFECT_API_URL
+
+            yield {"PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOCAL_STORAGE_PATH": str(results),
+                   "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}

@@ -13,22 +13,6 @@ from tests.paths import FIXTURES, LANGUAGE_AUDIO, VIDEOS
 from tests.s3server import OutageProxy, S3Server
 
 
-@pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory):
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    results = tmp_path_factory.mktemp("prefect-results")
-    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: results}):
-        with prefect_test_harness(server_startup_timeout=120):
-            from prefect.settings import PREFECT_API_URL
-
-            # What a separate process needs to join this server and share its cache records.
-            yield {"PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOCAL_STORAGE_PATH": str(results),
-                   "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-
-
 @pytest.fixture
 def heygem_env(tmp_path, monkeypatch, prefect_api):
     """A fresh local store and cache for one test, inputs allowed from the fixtures and tmp."""

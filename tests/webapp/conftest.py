@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,30 +17,10 @@ from pathlib import Path
 import pytest
 
 from tests.paths import FIXTURES, REPO
+from tests.s3server import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 UPLOAD_LIMIT_MB = 5  # every fixture is smaller; the oversized-upload test sends 6 MB
-
-
-@pytest.fixture(scope="session")
-def web_prefect_api(tmp_path_factory):
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    results = tmp_path_factory.mktemp("web-prefect-results")
-    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: results}):
-        with prefect_test_harness(server_startup_timeout=120):
-            from prefect.settings import PREFECT_API_URL
-
-            yield {"PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOCAL_STORAGE_PATH": str(results),
-                   "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class WebApp:
@@ -54,12 +33,12 @@ class WebApp:
 
 
 @pytest.fixture(scope="session")
-def web_app(tmp_path_factory, web_prefect_api):
+def web_app(tmp_path_factory, prefect_api):
     root = tmp_path_factory.mktemp("webapp")
     (root / "inputs").mkdir()
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEM_", "MINIO_", "GRADIO_"))}
-    env.update(web_prefect_api)
+    env.update(prefect_api)
     env.update({
         "HEYGEM_STORE": "local", "HEYGEM_ARTIFACT_DIR": str(root / "store"), "HEYGEM_CACHE_DIR": str(root / "cache"),
         "HEYGEM_INPUT_ROOTS": os.pathsep.join([str(FIXTURES), str(root / "inputs")]),
