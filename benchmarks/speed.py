@@ -1,14 +1,20 @@
 """Speed and memory of ``heygem lipsync`` against plain ffmpeg, measured in the same run.
 
-    python benchmarks/speed.py [--video V] [--audio A]
+    python benchmarks/speed.py [--video V] [--audio A ...] [--repeat N]
 
-Prints: tracking fps; the whole job's wall time with a cold and a warm (cached) track; a plain
-ffmpeg decode + re-encode of the same video at the same settings (x264 CRF/preset, AAC); the
-ratios; and peak RSS of each heygem run (children included).
+For each audio (default: an 8 s clip, and a 60 s narration, which plays the 8 s video back
+and forth for a minute: a lecture-length job), prints: a plain ffmpeg decode + re-encode
+producing the same number of frames at the same settings (x264 CRF/preset, AAC); the whole
+``heygem lipsync`` job with a cold and with a cached face track; the ratios; peak RSS of each
+heygem run (children included); and the stage timings heygem logs. Tracking fps is measured
+once, on the video alone. With ``--repeat`` each figure is the median of N runs.
 """
 from __future__ import annotations
 
 import argparse
+import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -18,51 +24,71 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from heygem_core import media  # noqa: E402
 from heygem_core.config import Settings  # noqa: E402
-from tests.paths import LANGUAGE_AUDIO, VIDEOS  # noqa: E402
+from tests.paths import FIXTURES, LANGUAGE_AUDIO, VIDEOS  # noqa: E402
 
-
-_PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+_PEAK = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+         "sys.stderr.write(p.stderr); p.check_returncode(); "
          "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one command. A fresh wrapper process per command, since
-    RUSAGE_CHILDREN is a running maximum over every child a process ever had."""
+def timed(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stderr of one command. A fresh wrapper process per
+    command, since RUSAGE_CHILDREN is a running maximum over every child a process ever had."""
     t = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", _PEAK, *cmd], check=True, capture_output=True, text=True)
-    return time.perf_counter() - t, int(out.stdout.split()[-1]) / 1024
+    return time.perf_counter() - t, int(out.stdout.split()[-1]) / 1024, out.stderr
+
+
+def plain_args(video: Path, audio: Path, out: Path, s: Settings, loop: bool) -> list[str]:
+    return ["ffmpeg", "-v", "error", "-y", *(["-stream_loop", "-1"] if loop else []), "-i", str(video),
+            "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "libx264", "-preset", s.x264_preset,
+            "-crf", str(s.crf), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", s.audio_bitrate,
+            "-movflags", "+faststart", "-shortest", str(out)]
+
+
+def stages(stderr: str) -> str:
+    found = re.findall(r"heygem_core.pipeline: .*?: (normalise .*)", stderr)
+    return found[-1] if found else "?"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--video", type=Path, default=VIDEOS["katie_8s"])
-    ap.add_argument("--audio", type=Path, default=LANGUAGE_AUDIO["en"])
+    ap.add_argument("--audio", type=Path, action="append")
+    ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
+    audios = args.audio or [LANGUAGE_AUDIO["en"], FIXTURES / "audio" / "en_lecture_60s.wav"]
     s = Settings.from_env()
     info = media.probe_video(args.video)
+    print(f"video {args.video.name} {info.out_width}x{info.out_height} {float(info.fps):g} fps, "
+          f"{info.n_frames} frames; x264 {s.x264_preset} crf {s.crf}; median of {args.repeat}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        cache = tmp / "cache"
-        base = ["ffmpeg", "-v", "error", "-y", "-i", str(args.video), "-i", str(args.audio), "-map", "0:v:0",
-                "-map", "1:a:0", "-c:v", "libx264", "-preset", s.x264_preset, "-crf", str(s.crf),
-                "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", s.audio_bitrate, "-movflags", "+faststart",
-                "-shortest", str(tmp / "plain.mp4")]
-        plain, _ = timed(base)
         track_cmd = [sys.executable, "-c", "import sys; from heygem_core.track import track_video; "
                      "from heygem_core.config import Settings; from pathlib import Path; "
-                     f"track_video(sys.argv[1], Settings(cache_dir=Path(sys.argv[2])))", str(args.video), str(tmp / "tc")]
-        track_s, _ = timed(track_cmd)
-        job = [sys.executable, "-m", "heygem_core.cli", "lipsync", "--video", str(args.video), "--audio",
-               str(args.audio), "-o", str(tmp / "out.mp4"), "--cache-dir", str(cache)]
-        cold, rss_cold = timed(job)
-        warm, rss_warm = timed(job)
-    n = info.n_frames
-    print(f"video {args.video.name} {info.out_width}x{info.out_height} {float(info.fps):g} fps, {n} frames; "
-          f"audio {args.audio.name}")
-    print(f"plain ffmpeg decode+re-encode+mux: {plain:6.2f} s")
-    print(f"tracking alone (incl. start-up):   {track_s:6.2f} s  = {n / track_s:6.1f} fps")
-    print(f"heygem lipsync, cold track:        {cold:6.2f} s  ratio {cold / plain:4.2f}x  peak RSS {rss_cold:.0f} MB")
-    print(f"heygem lipsync, cached track:      {warm:6.2f} s  ratio {warm / plain:4.2f}x  peak RSS {rss_warm:.0f} MB")
+                     "track_video(sys.argv[1], Settings(cache_dir=Path(sys.argv[2])))", str(args.video), str(tmp / "tc")]
+        track_s, _, _ = timed(track_cmd)
+        print(f"tracking alone (incl. start-up): {track_s:6.2f} s = {info.n_frames / track_s:6.1f} fps")
+        for audio in audios:
+            n_out = round(media.probe_audio(audio).duration * float(info.fps))
+            loop = n_out > info.n_frames
+            plain, cold, warm, rss_c, rss_w, log = [], [], [], [], [], ""
+            for _ in range(args.repeat):
+                plain.append(timed(plain_args(args.video, audio, tmp / "plain.mp4", s, loop))[0])
+                cache = tmp / "cache"
+                shutil.rmtree(cache, ignore_errors=True)
+                job = [sys.executable, "-m", "heygem_core.cli", "lipsync", "-v", "--video", str(args.video),
+                       "--audio", str(audio), "-o", str(tmp / "out.mp4"), "--cache-dir", str(cache)]
+                w, r, _ = timed(job)
+                cold.append(w), rss_c.append(r)
+                w, r, log = timed(job)
+                warm.append(w), rss_w.append(r)
+            p, c, w = (statistics.median(x) for x in (plain, cold, warm))
+            print(f"\naudio {audio.name}: {n_out} output frames")
+            print(f"  plain ffmpeg decode+re-encode+mux: {p:6.2f} s")
+            print(f"  heygem lipsync, cold track:        {c:6.2f} s  ratio {c / p:4.2f}x  peak RSS {max(rss_c):.0f} MB")
+            print(f"  heygem lipsync, cached track:      {w:6.2f} s  ratio {w / p:4.2f}x  peak RSS {max(rss_w):.0f} MB")
+            print(f"  stages (cached run): {stages(log)}")
 
 
 if __name__ == "__main__":

@@ -489,15 +489,22 @@ def decode_args(info: VideoInfo, start_frame: int = 0, pix_fmt: str = "bgr24",
 
 
 def encode_args(out_path: str | Path, width: int, height: int, fps: Fraction, crf: int = 18,
-                preset: str = "veryfast", pix_fmt_in: str = "bgr24") -> list[str]:
+                preset: str = "veryfast", pix_fmt_in: str = "bgr24", audio: str | Path | None = None,
+                audio_bitrate: str = "192k") -> list[str]:
     """ffmpeg command encoding raw frames from stdin to H.264 yuv420p, one output frame per
-    input frame at ``fps``, no audio, index up front for streaming."""
-    return [FFMPEG, *QUIET_ARGS, "-y",
+    input frame at ``fps``, index up front for streaming. No audio, or the first audio stream
+    of ``audio`` encoded to AAC in the same pass (no separate mux: one less read and write of
+    the whole video); as in mux_args, no -shortest."""
+    args = [FFMPEG, *QUIET_ARGS, "-y",
             "-f", "rawvideo", "-pix_fmt", pix_fmt_in, "-video_size", f"{width}x{height}",
-            "-framerate", str(Fraction(fps)), "-i", "pipe:0",
-            "-an", "-sws_flags", SWS_FLAGS,
-            "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-            "-fps_mode", "passthrough", "-movflags", "+faststart", str(out_path)]
+            "-framerate", str(Fraction(fps)), "-i", "pipe:0"]
+    if audio is None:
+        args += ["-an"]
+    else:
+        args += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", audio_bitrate]
+    return args + ["-sws_flags", SWS_FLAGS,
+                   "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+                   "-fps_mode", "passthrough", "-movflags", "+faststart", str(out_path)]
 
 
 def mux_args(video_path: str | Path, audio_path: str | Path, out_path: str | Path,
@@ -523,8 +530,10 @@ def _read_exact(stream: IO[bytes], buf: memoryview) -> int:
     return got
 
 
-def read_frames(info: VideoInfo, start_frame: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
-    """Frames ``start_frame`` .. as (out_height, out_width, 3) uint8 BGR arrays, streamed.
+def read_frames(info: VideoInfo, start_frame: int = 0, count: int | None = None,
+                i420: bool = False) -> Iterator[np.ndarray]:
+    """Frames ``start_frame`` .. as (out_height, out_width, 3) uint8 BGR arrays, streamed; with
+    ``i420`` as the decoder's own (out_height * 3 / 2, out_width) I420 planes, unconverted.
 
     Stops after ``count`` frames or at the end; closing the generator early kills ffmpeg. If the
     decoder ends before ``info.n_frames`` the file is damaged and UnsupportedMedia is raised.
@@ -535,10 +544,10 @@ def read_frames(info: VideoInfo, start_frame: int = 0, count: int | None = None)
     if count is not None and count < 0:
         raise ValueError(f"count must not be negative, got {count}")
     available = info.n_frames - start_frame
-    return _decode(info, start_frame, available if count is None else min(count, available))
+    return _decode(info, start_frame, available if count is None else min(count, available), i420)
 
 
-def _decode(info: VideoInfo, start_frame: int, wanted: int) -> Iterator[np.ndarray]:
+def _decode(info: VideoInfo, start_frame: int, wanted: int, i420: bool = False) -> Iterator[np.ndarray]:
     if wanted == 0:
         return
     # One I420 buffer reused for every frame; each BGR frame handed out is a new array.
@@ -551,7 +560,7 @@ def _decode(info: VideoInfo, start_frame: int, wanted: int) -> Iterator[np.ndarr
             if _read_exact(proc.stdout, memoryview(yuv).cast("B")) < yuv.nbytes:
                 break
             delivered += 1
-            yield cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
+            yield yuv.copy() if i420 else cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
         rc = proc.wait()
     finally:
         _stop(proc)
@@ -565,7 +574,7 @@ def _decode(info: VideoInfo, start_frame: int, wanted: int) -> Iterator[np.ndarr
 
 
 def read_frames_reversed(info: VideoInfo, start_frame: int, stop_frame: int,
-                         max_chunk_bytes: int = 256 << 20) -> Iterator[np.ndarray]:
+                         max_chunk_bytes: int = 256 << 20, i420: bool = False) -> Iterator[np.ndarray]:
     """Frames start_frame, start_frame-1, ..., stop_frame+1 (as ``range(start, stop, -1)``).
 
     Video only decodes forwards, so this decodes chunks forwards (each from a seek) and emits
@@ -573,14 +582,15 @@ def read_frames_reversed(info: VideoInfo, start_frame: int, stop_frame: int,
     """
     if start_frame >= info.n_frames or stop_frame < -1:
         raise ValueError(f"frames {start_frame}..{stop_frame} outside the {info.n_frames} of {info.path}")
-    return _decode_backwards(info, start_frame, stop_frame, max(1, max_chunk_bytes // info.frame_bytes))
+    return _decode_backwards(info, start_frame, stop_frame, max(1, max_chunk_bytes // info.frame_bytes), i420)
 
 
-def _decode_backwards(info: VideoInfo, start_frame: int, stop_frame: int, chunk: int) -> Iterator[np.ndarray]:
+def _decode_backwards(info: VideoInfo, start_frame: int, stop_frame: int, chunk: int,
+                      i420: bool = False) -> Iterator[np.ndarray]:
     high = start_frame
     while high > stop_frame:
         low = max(stop_frame + 1, high - chunk + 1)
-        frames = list(read_frames(info, low, high - low + 1))
+        frames = list(read_frames(info, low, high - low + 1, i420))
         while frames:
             yield frames.pop()  # pop: a frame is freed as soon as the consumer drops it
         high = low - 1
@@ -623,23 +633,23 @@ def _runs(indices: np.ndarray) -> Iterator[tuple[int, int, int]]:
         i += length
 
 
-def read_frame_sequence(info: VideoInfo, indices: np.ndarray) -> Iterator[np.ndarray]:
+def read_frame_sequence(info: VideoInfo, indices: np.ndarray, i420: bool = False) -> Iterator[np.ndarray]:
     """Frames for an index sequence of forward and backward runs (as frame_indices makes),
     streamed: forward runs with read_frames, backward runs with read_frames_reversed."""
     indices = np.asarray(indices)
     if indices.size and (indices.min() < 0 or indices.max() >= info.n_frames):
         raise ValueError(f"frame indices outside 0..{info.n_frames - 1} for {info.path}")
-    return _decode_runs(info, indices)
+    return _decode_runs(info, indices, i420)
 
 
-def _decode_runs(info: VideoInfo, indices: np.ndarray) -> Iterator[np.ndarray]:
+def _decode_runs(info: VideoInfo, indices: np.ndarray, i420: bool = False) -> Iterator[np.ndarray]:
     for first, length, step in _runs(indices):
         if step == 1:
-            yield from read_frames(info, first, length)
+            yield from read_frames(info, first, length, i420)
         elif step == -1:
-            yield from read_frames_reversed(info, first, first - length)
+            yield from read_frames_reversed(info, first, first - length, i420=i420)
         else:
-            [frame] = read_frames(info, first, 1)
+            [frame] = read_frames(info, first, 1, i420)
             for _ in range(length):
                 yield frame.copy()  # copies: the consumer may draw on each one
 
@@ -656,7 +666,8 @@ class FrameWriter:
     """
 
     def __init__(self, out_path: str | Path, width: int, height: int, fps: Fraction | float,
-                 crf: int = 18, preset: str = "veryfast"):
+                 crf: int = 18, preset: str = "veryfast", audio: str | Path | None = None,
+                 audio_bitrate: str = "192k"):
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"frame size must be positive and even for H.264, got {width}x{height}")
         self.out_path = _check_output(out_path)
@@ -664,7 +675,7 @@ class FrameWriter:
         self.frames_written = 0
         self._tmp = _temp_sibling(self.out_path)
         args = encode_args(self._tmp, width, height, Fraction(fps).limit_denominator(1001), crf, preset,
-                           pix_fmt_in=PIPE_PIX_FMT)
+                           pix_fmt_in=PIPE_PIX_FMT, audio=audio, audio_bitrate=audio_bitrate)
         self._proc = _popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self._tail = _StderrTail(self._proc.stderr)
         self._closed = False
@@ -680,12 +691,16 @@ class FrameWriter:
         return False
 
     def write(self, frame: np.ndarray) -> None:
+        """One frame: (height, width, 3) BGR, or (height * 3 / 2, width) I420 as
+        read_frames(..., i420=True) gives, which goes to the encoder untouched."""
         if self._closed:
             raise ValueError(f"FrameWriter for {self.out_path} is closed")
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"expected a {self.height}x{self.width}x3 uint8 frame, got "
+        if frame.dtype != np.uint8 or frame.shape not in ((self.height, self.width, 3),
+                                                          (self.height * 3 // 2, self.width)):
+            raise ValueError(f"expected a {self.height}x{self.width}x3 BGR or a "
+                             f"{self.height * 3 // 2}x{self.width} I420 uint8 frame, got "
                              f"{frame.shape} {frame.dtype}")
-        yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)  # see SWS_FLAGS: why not ffmpeg
+        yuv = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)  # see SWS_FLAGS
         try:
             self._proc.stdin.write(memoryview(yuv).cast("B"))
         except (BrokenPipeError, OSError) as err:

@@ -6,18 +6,19 @@ source frames while streaming, mux the normalised audio.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from . import audio as audio_mod
 from . import media, phonetics
-from .blend import composite
+from .blend import composite_i420
 from .config import Settings
 from .engines import EngineJob, Motion, get_engine
 from .errors import InputError, MissingFile
@@ -88,22 +89,23 @@ def drive(info: media.VideoInfo, track: FaceTrack, normalised: Path, *, transcri
 
 
 def render(info: media.VideoInfo, track: FaceTrack, motion: Motion, out_video: Path,
-           settings: Settings, progress: Progress | None = None) -> Path:
+           settings: Settings, progress: Progress | None = None, audio: Path | None = None) -> Path:
     """Stage 4 (blend): stream the source frames in output order, composite each frame's
-    patch, encode a silent video. Only the lower face changes; every other pixel is the
-    source's."""
+    patch, encode the video (silent, or with ``audio`` muxed in the same pass). Only the lower
+    face changes; every other pixel reaches the encoder exactly as decoded."""
     report = progress or (lambda stage, done, total: None)
     engine = get_engine(settings.engine, settings)
     base_index = motion.base_index
     n_out = motion.n_frames
     job = EngineJob(source=info, track=track, base_index=base_index, plan=None, settings=settings)
-    frames = media.read_frame_sequence(info, base_index)
+    frames = media.read_frame_sequence(info, base_index, i420=True)
     patches = engine.patches(job, motion)
     with media.FrameWriter(out_video, info.out_width, info.out_height, info.fps,
-                           crf=settings.crf, preset=settings.x264_preset) as writer:
+                           crf=settings.crf, preset=settings.x264_preset, audio=audio,
+                           audio_bitrate=settings.audio_bitrate) as writer:
         for t_out, (frame, patch) in enumerate(zip(frames, patches)):
             if patch is not None:
-                frame = composite(frame, track.landmarks[base_index[t_out]], patch)
+                composite_i420(frame, track.landmarks[base_index[t_out]], patch)
             writer.write(frame)
             if t_out % 10 == 0:
                 report("render", t_out, n_out)
@@ -121,6 +123,10 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
+    if transcript is None:
+        # The blind aligner needs scipy.signal, whose import takes ~0.5 s of CPU: done in the
+        # background while this thread mostly waits on ffmpeg and ffprobe.
+        prefetch("scipy.signal")
     info = media.probe_video(video)
     media.probe_audio(audio)  # bad audio fails before any long work
     notes = list(getattr(info, "notes", ()))
@@ -146,14 +152,25 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
         timings["lipsync"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        render(info, track, motion, tmp / "video.mp4", settings, report)
+        # The audio is muxed while encoding: no second pass over the finished video.
+        render(info, track, motion, output, settings, report, audio=normalised)
         timings["render"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        media.mux(tmp / "video.mp4", normalised, output, audio_bitrate=settings.audio_bitrate)
-        timings["mux"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
+    log.info("%s: %s", output, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
     return result_for(info, track, motion, output, engine.version, transcript, notes, timings)
+
+
+def prefetch(*modules: str) -> None:
+    """Import modules in a daemon thread; a later import of them finds them ready (or waits on
+    the import lock for the rest). A failure here is ignored: the real import will report it."""
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the caller's own import raises it properly
+                return
+
+    threading.Thread(target=load, name="heygem-prefetch", daemon=True).start()
 
 
 def result_for(info: media.VideoInfo, track: FaceTrack, motion: Motion, output: Path, engine: str,

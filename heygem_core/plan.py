@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 # viseme -> (opening 0..1, width -1 narrow/rounded .. +1 spread)
 VISEME_SHAPES: dict[str, tuple[float, float]] = {
@@ -81,8 +80,8 @@ def build_plan(phones: Sequence, loudness_db: np.ndarray, fps: float,
     opening[silent] = 0.0
     # Coarticulation: neighbours blend over ~40 ms, then closures are re-imposed.
     sigma = max(0.04 * fps, 0.5)
-    opening = gaussian_filter1d(opening, sigma, mode="nearest")
-    width = gaussian_filter1d(base_width, sigma, mode="nearest")
+    opening = gaussian_smooth(opening, sigma)
+    width = gaussian_smooth(base_width, sigma)
     closed = np.array([v == "PP" for v in vis]) | silent
     opening[closed] = 0.0
     return MouthPlan(fps=fps, opening=np.clip(opening, 0, 1), width=np.clip(width, -1, 1),
@@ -97,3 +96,14 @@ def _relative_loudness(db: np.ndarray, silence_db: float | None) -> np.ndarray:
     if hi - floor < 6.0:
         floor = hi - 6.0
     return np.clip((db - floor) / (hi - floor), 0.0, 1.0)
+
+
+def gaussian_smooth(x: np.ndarray, sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """Gaussian filter of a 1-D series, edges held (what scipy.ndimage.gaussian_filter1d with
+    mode="nearest" computes; numpy here keeps scipy's slow import off the job's start)."""
+    x = np.asarray(x, np.float64)
+    radius = int(truncate * sigma + 0.5)
+    if radius < 1 or x.size == 0:
+        return x.copy()
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    return np.convolve(np.pad(x, radius, mode="edge"), k / k.sum(), mode="valid")

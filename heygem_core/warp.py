@@ -6,21 +6,19 @@ import numpy as np
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """2x3 least-squares similarity (rotation, uniform scale, shift) taking src onto dst."""
+    """2x3 least-squares similarity (rotation, uniform scale, shift) taking src onto dst.
+
+    Closed form in the complex plane (Umeyama's solution in 2-D, never a reflection): it runs
+    once or twice per output frame, where an SVD costs more than the rest of the geometry."""
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
     mu_s, mu_d = src.mean(0), dst.mean(0)
-    s, d = src - mu_s, dst - mu_d
-    cov = d.T @ s / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    sign = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[-1] = -1
-    rot = u @ np.diag(sign) @ vt
-    var = (s ** 2).sum() / len(src)
-    scale = (sig * sign).sum() / var if var > 0 else 1.0
-    m = np.zeros((2, 3))
-    m[:, :2] = scale * rot
+    s = (src[:, 0] - mu_s[0]) + 1j * (src[:, 1] - mu_s[1])
+    d = (dst[:, 0] - mu_d[0]) + 1j * (dst[:, 1] - mu_d[1])
+    var = float((s.real ** 2 + s.imag ** 2).sum())
+    a = complex((np.conj(s) * d).sum() / var) if var > 0 else 1.0 + 0j
+    m = np.empty((2, 3))
+    m[:, :2] = [[a.real, -a.imag], [a.imag, a.real]]
     m[:, 2] = mu_d - m[:, :2] @ mu_s
     return m
 
@@ -75,21 +73,34 @@ def reshape_lips(image: np.ndarray, pts: np.ndarray, ratio: float,
     # Where the lips overlap, the thin upper lip gives up at most 30% of itself.
     seam = np.where(overlap > 0, new_up - np.minimum(overlap, 0.3 * t_up), (new_up + new_lo) / 2.0)
 
-    ys = np.arange(h, dtype=np.float32)[:, None]
-    xs = np.ascontiguousarray(np.broadcast_to(np.arange(w, dtype=np.float32)[None, :], (h, w)))
     lip_h = t_lo
     # Fades must be longer than the shift they undo, or the mapping folds back on itself
     # and mirrors the lip (its slope 1 - shift/fade must stay positive).
     fade_up = max(1.5 * lip_h, 2.0 * float(np.abs(down).max()))
     fade_lo = max(2.0 * lip_h, 2.0 * float(np.abs(up).max()))
+    top = up_out + down
+    bottom = lo_out - up
+    # The map is the identity outside the mouth's columns and beyond both fades, so only that
+    # window is resampled: the rest of the crop is copied, bit for bit and much faster.
+    cols = np.flatnonzero(change != 0)
+    if len(cols) == 0:
+        return image, pts
+    c0, c1 = int(cols[0]), int(cols[-1]) + 1
+    r0 = max(int(np.floor(float(top[c0:c1].min()) - fade_up)) - 1, 0)
+    r1 = min(int(np.ceil(float(bottom[c0:c1].max()) + fade_lo)) + 2, h)
+    if r1 <= r0:
+        return image, pts
+    ys = np.arange(r0, r1, dtype=np.float32)[:, None]
+    xs = np.ascontiguousarray(np.broadcast_to(np.arange(c0, c1, dtype=np.float32)[None, :], (r1 - r0, c1 - c0)))
+    down_w, up_w = down[c0:c1][None, :], up[c0:c1][None, :]
     # Upper lip: full shift from the lip line down, fading out above it towards the nose.
-    top = (up_out + down)[None, :]
-    f_up = np.clip(1.0 - (top - ys) / fade_up, 0.0, 1.0)
+    f_up = np.clip(1.0 - (top[c0:c1][None, :] - ys) / fade_up, 0.0, 1.0)
     # Lower lip: full shift down to its outer edge, fading towards the chin.
-    bottom = (lo_out - up)[None, :]
-    f_lo = np.clip(1.0 - (ys - bottom) / fade_lo, 0.0, 1.0)
-    map_y = np.where(ys <= seam[None, :], ys - down[None, :] * f_up, ys + up[None, :] * f_lo)
-    out = cv2.remap(image, xs, map_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    f_lo = np.clip(1.0 - (ys - bottom[c0:c1][None, :]) / fade_lo, 0.0, 1.0)
+    map_y = np.where(ys <= seam[c0:c1][None, :], ys - down_w * f_up, ys + up_w * f_lo)
+    out = image.copy()
+    out[r0:r1, c0:c1] = cv2.remap(image, xs, map_y.astype(np.float32), cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE)
 
     new = pts.copy()
     new[[49, 50, 51, 52, 53, 61, 62, 63], 1] += np.interp(new[[49, 50, 51, 52, 53, 61, 62, 63], 0], np.arange(w), down)

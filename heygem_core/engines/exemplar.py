@@ -8,7 +8,6 @@ resolution: no blur, no identity drift.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -181,12 +180,23 @@ def pose_reference(track: FaceTrack) -> np.ndarray:
 
 def pose_descriptor(landmarks: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Head pose as the residual shape of the rigid points after removing position, scale and
-    roll: what a 2-D similarity warp cannot fix (yaw, pitch) shows up here."""
-    out = np.empty((len(landmarks), len(STABLE) * 2))
-    for i, pts in enumerate(landmarks):
-        m = similarity(pts[STABLE], ref)
-        iod = np.linalg.norm(ref[3] - ref[0]) + 1e-9
-        out[i] = ((apply(m, pts[STABLE]) - ref) / iod).ravel()
+    roll: what a 2-D similarity warp cannot fix (yaw, pitch) shows up here.
+
+    All frames at once: the least-squares similarity onto ``ref`` in closed form (complex
+    numbers, as warp.similarity), vectorised over frames."""
+    pts = np.asarray(landmarks, np.float64)[:, STABLE]
+    ref = np.asarray(ref, np.float64)
+    z = pts[..., 0] + 1j * pts[..., 1]  # (N, k)
+    r = ref[:, 0] + 1j * ref[:, 1]
+    zc = z - z.mean(1, keepdims=True)
+    rc = r - r.mean()
+    var = (np.abs(zc) ** 2).sum(1)
+    a = np.where(var > 0, (np.conj(zc) * rc).sum(1) / np.where(var > 0, var, 1.0), 1.0)
+    moved = a[:, None] * zc + r.mean()
+    iod = np.linalg.norm(ref[3] - ref[0]) + 1e-9
+    out = np.empty((len(pts), len(STABLE) * 2))
+    out[:, 0::2] = (moved.real - ref[:, 0]) / iod
+    out[:, 1::2] = (moved.imag - ref[:, 1]) / iod
     return out
 
 

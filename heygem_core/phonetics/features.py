@@ -4,8 +4,6 @@ from __future__ import annotations
 from math import gcd
 
 import numpy as np
-from scipy.fft import dct, rfft
-from scipy.signal import resample_poly
 
 from ..errors import InputError, NoAudio
 
@@ -33,6 +31,8 @@ def check_pcm(pcm: np.ndarray, sr: int) -> np.ndarray:
 def resample(pcm: np.ndarray, sr: int, target: int = FEATURE_RATE) -> np.ndarray:
     if sr == target:
         return pcm.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly  # rarely needed; its import is slow
+
     g = gcd(int(sr), int(target))
     return resample_poly(pcm, target // g, int(sr) // g).astype(np.float32)
 
@@ -75,14 +75,14 @@ def log_mel(pcm: np.ndarray, sr: int, n_mels: int = 40) -> np.ndarray:
     """
     f = frames(pcm, sr) * np.hamming(int(round(WIN_S * sr)))[None, :].astype(np.float32)
     n_fft = 1 << int(np.ceil(np.log2(f.shape[1])))
-    power = np.abs(rfft(f, n=n_fft, axis=1)) ** 2
+    power = np.abs(np.fft.rfft(f, n=n_fft, axis=1)) ** 2
     bank = _mel_filterbank(sr, n_fft, n_mels, 80.0, min(7600.0, sr / 2 - 1))
     mel = power @ bank.T
     return np.log(mel + max(float(mel.max()) * 1e-7, 1e-12)).astype(np.float32)
 
 
 def mfcc(pcm: np.ndarray, sr: int, n_coeffs: int = 13) -> np.ndarray:
-    return dct(log_mel(pcm, sr), type=2, norm="ortho", axis=1)[:, :n_coeffs]
+    return _mfcc(log_mel(pcm, sr), n_coeffs)
 
 
 def deltas(feats: np.ndarray, width: int = 2) -> np.ndarray:
@@ -109,3 +109,13 @@ def speech_bounds(pcm: np.ndarray, sr: int, margin_s: float = 0.03) -> tuple[flo
     start = max(0.0, float(loud[0]) * HOP_S - margin_s)
     end = min(len(pcm) / sr, float(loud[-1] + 1) * HOP_S + margin_s)
     return start, end
+
+
+def _mfcc(log_mel_frames: np.ndarray, n_coeffs: int) -> np.ndarray:
+    """The first ``n_coeffs`` of the orthonormal DCT-II of each frame (scipy.fft.dct with
+    norm="ortho"), as one small matrix product: no scipy import at start-up."""
+    n = log_mel_frames.shape[1]
+    k = np.arange(n_coeffs)[:, None]
+    basis = np.cos(np.pi * k * (2 * np.arange(n)[None, :] + 1) / (2 * n)) * np.sqrt(2.0 / n)
+    basis[0] /= np.sqrt(2.0)
+    return (log_mel_frames @ basis[:min(n_coeffs, n)].T).astype(log_mel_frames.dtype)

@@ -12,7 +12,6 @@ from typing import Iterable
 
 import cv2
 import numpy as np
-from scipy.signal import savgol_filter
 
 from .backends import Detection, FaceBackend
 from .model import INNER_LIPS, OUTER_LIPS
@@ -187,6 +186,8 @@ def smooth_landmarks(landmarks: np.ndarray, lost: np.ndarray, fps: float) -> np.
 
     Rigid points get a ~0.2 s window (they carry pose, where jitter shows as a swimming
     patch); lips get a ~0.1 s window, since real lip motion is fast and must survive."""
+    from scipy.signal import savgol_filter  # here: scipy.signal's import is slow, and a cached track never smooths
+
     out = landmarks.copy()
     padded = np.concatenate([[True], lost, [True]])
     edges = np.flatnonzero(np.diff(padded.astype(np.int8)))

@@ -178,15 +178,39 @@ def test_decode_audio_args():
 # --------------------------------------------------------------------------- loudness normalisation
 
 
-def test_loudnorm_apply_args():
-    measured = {"input_i": "-27.61", "input_tp": "-4.47", "input_lra": "18.06",
-                "input_thresh": "-39.20", "target_offset": "0.58"}
-    assert audio.loudnorm_apply_args("in.wav", "out.wav", measured) == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", "in.wav",
-        "-map", "0:a:0", "-af",
-        "loudnorm=I=-16.00:TP=-1.50:LRA=18.06:measured_I=-27.61:measured_LRA=18.06:"
-        "measured_TP=-4.47:measured_thresh=-39.20:offset=0.58:linear=true:print_format=none",
-        "-ar", "48000", "-c:a", "pcm_s16le", "-f", "wav", "out.wav"]
+def ebur128(path: Path) -> tuple[float, float]:
+    """ffmpeg's own R128 meter: integrated loudness (LUFS) and true peak (dBTP)."""
+    done = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
+                           "-f", "null", "-"], capture_output=True, text=True, check=True)
+    return (float(re.findall(r"I:\s+(-?[\d.]+) LUFS", done.stderr)[-1]),
+            float(re.findall(r"Peak:\s+(-?[\d.]+) dBFS", done.stderr)[-1]))
+
+
+@pytest.mark.parametrize("name", ["en_radio_8s.wav", "zh_news_8s.wav", "de_9s.wav", "ja_9s.wav"])
+def test_integrated_loudness_agrees_with_ffmpeg(fixtures_dir, name):
+    path = fixtures_dir / "audio" / name
+    assert audio.measure_loudness(path) == pytest.approx(ebur128(path)[0], abs=0.2)
+
+
+def test_loud_peaky_audio_is_limited_not_clipped(fixtures_dir, media_factory, tmp_path):
+    """Quiet speech with sharp clicks: the gain to -16 LUFS would push the clicks far past full
+    scale, so they are limited under the true-peak ceiling and the loudness still lands."""
+    path = media_factory.ffmpeg("peaky.wav", "-i", str(fixtures_dir / "audio/en_radio_8s.wav"), "-af",
+                                "volume=-24dB,aeval='val(0)+0.5*lt(mod(n,8000),2)':c=same")
+    loudness_in, peak_in = ebur128(path)
+    assert peak_in + (-16.0 - loudness_in) > 6.0, "plain gain would clip by 6 dB or more"
+    out = audio.normalize_loudness(path, tmp_path / "out.wav")
+    loudness, peak = ebur128(out)
+    assert loudness == pytest.approx(-16.0, abs=1.0)
+    assert peak <= audio.TRUE_PEAK_DBTP + 0.5
+
+
+def test_stereo_stays_stereo(fixtures_dir, media_factory, tmp_path):
+    path = media_factory.ffmpeg("stereo.m4a", "-i", str(fixtures_dir / "audio/fr_7s.wav"), "-ac", "2",
+                                "-c:a", "aac")
+    out = audio.normalize_loudness(path, tmp_path / "out.wav")
+    assert probe_audio(out).channels == 2
+    assert ebur128(out)[0] == pytest.approx(-16.0, abs=1.0)
 
 
 @pytest.mark.parametrize("source", ["en_radio_8s.wav", "quiet"])

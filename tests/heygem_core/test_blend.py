@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from heygem_core import media
-from heygem_core.blend import Patch, composite, feathered_mask, lower_face_polygon
+from heygem_core.blend import Patch, composite, composite_i420, feathered_mask, lower_face_polygon
 from heygem_core.config import Settings
 from heygem_core.track import track_video
 from heygem_core.warp import apply, similarity
@@ -51,3 +51,30 @@ def test_same_frame_as_patch_changes_nothing_visible(katie):
     patch = Patch(image=frames[30], points=track.landmarks[30])
     out = composite(frames[30], track.landmarks[30], patch)
     assert np.abs(out.astype(int) - frames[30]).max() <= 2
+
+
+def test_i420_composite_changes_only_the_mask_and_matches_bgr(katie):
+    """The I420 path the renderer uses: every Y sample outside the mask (and every chroma
+    sample whose 2x2 block lies outside it) is the decoder's own value; inside, the picture
+    is the BGR compositor's."""
+    frames, track = katie
+    base, donor = 10, 110
+    info = media.probe_video(VIDEOS["katie_8s"])
+    [yuv] = list(media.read_frames(info, base, 1, i420=True))
+    original = yuv.copy()
+    patch = Patch(image=frames[donor], points=track.landmarks[donor])
+    composite_i420(yuv, track.landmarks[base], patch)
+    h = yuv.shape[0] * 2 // 3
+    moved = apply(similarity(patch.points[STABLE], track.landmarks[base][STABLE]), patch.points)
+    poly = np.zeros((h, yuv.shape[1]), np.uint8)
+    cv2.fillPoly(poly, [np.round(lower_face_polygon(track.landmarks[base], moved)).astype(np.int32)], 1)
+    changed_y = yuv[:h] != original[:h]
+    assert changed_y.sum() > 2000
+    assert not changed_y[poly == 0].any(), "a luma sample outside the mask changed"
+    outside_c = poly.reshape(h // 2, 2, -1, 2).max(axis=(1, 3)) == 0
+    changed_c = (yuv[h:] != original[h:]).reshape(2, h // 2, -1)
+    assert not changed_c[:, outside_c].any(), "a chroma sample outside the mask changed"
+    want = composite(frames[base], track.landmarks[base], patch)
+    got = cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
+    inside = poly == 1
+    assert np.abs(got[inside].astype(int) - want[inside]).mean() < 2.0

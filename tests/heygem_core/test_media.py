@@ -13,6 +13,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -352,6 +353,43 @@ def test_colour_round_trip_is_unbiased(katie, tmp_path):
     assert min(psnr(a, b) for a, b in zip(source, decoded)) > 55
     bias = np.mean([b.astype(np.float64).mean() - a.mean() for a, b in zip(source, decoded)])
     assert abs(bias) < 0.1, bias
+
+
+def test_i420_frames_pass_through_the_writer_exactly(katie, tmp_path):
+    """Frames read as I420 and written back untouched reach x264 as decoded: with lossless
+    x264 the output's planes equal the input's, bit for bit."""
+    source = list(media.read_frames(katie, 0, 10, i420=True))
+    assert source[0].shape == (katie.out_height * 3 // 2, katie.out_width)
+    bgr = next(media.read_frames(katie, 0, 1))
+    assert np.array_equal(cv2.cvtColor(source[0], cv2.COLOR_YUV2BGR_I420), bgr)
+    out = tmp_path / "planes.mp4"
+    with FrameWriter(out, katie.out_width, katie.out_height, katie.fps, crf=0) as writer:
+        for frame in source:
+            writer.write(frame)
+    back = list(media.read_frames(media.probe_video(out), i420=True))
+    assert len(back) == 10 and all(np.array_equal(a, b) for a, b in zip(source, back))
+
+
+def test_frame_writer_muxes_audio_in_the_same_pass(katie, fixtures_dir, tmp_path):
+    out = tmp_path / "with_sound.mp4"
+    with FrameWriter(out, katie.out_width, katie.out_height, katie.fps,
+                     audio=fixtures_dir / "audio/fr_7s.wav") as writer:
+        for frame in media.read_frames(katie, 0, 25, i420=True):
+            writer.write(frame)
+    info = media.probe_video(out)
+    assert info.n_frames == 25 and info.has_audio
+    sound = media.probe_audio(out)
+    expected = media.probe_audio(fixtures_dir / "audio/fr_7s.wav").duration
+    assert sound.codec == "aac" and sound.duration == pytest.approx(expected, abs=0.05)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["with_sound.mp4"]
+
+
+def test_encode_args_with_audio():
+    args = media.encode_args("o.mp4", 4, 4, Fraction(25), audio="voice.wav", audio_bitrate="128k")
+    assert "-an" not in args
+    i = args.index("voice.wav")
+    assert args[i - 1] == "-i" and args[i + 1:i + 9] == ["-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac",
+                                                         "-b:a", "128k"]
 
 
 def test_frame_writer_keeps_exact_frame_count_at_ntsc_rate(tmp_path):
