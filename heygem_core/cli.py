@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from pathlib import Path
 
 from .config import Settings
-from .errors import HeygemError, InputError
+from .errors import HeygemError, InputError, ProcessingError
 
 EXIT_INPUT = 2
 EXIT_FAILURE = 1
@@ -126,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     except HeygemError as err:
         print(f"heygem: failed: {err}", file=sys.stderr)
         return EXIT_FAILURE
+    except OSError as err:  # the machine, not the input: a full disk, a folder we may not write
+        print(f"heygem: failed: {_os_error(err)}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("heygem: interrupted", file=sys.stderr)
         return 130
@@ -136,14 +140,54 @@ def _lipsync(args, settings: Settings) -> int:
     from .pipeline import lipsync, read_transcript
 
     transcript = read_transcript(args.transcript)
-    with _Progress() as progress:
-        result = lipsync(args.video, args.audio, args.output, transcript=transcript,
-                         language=args.language, settings=settings, progress=progress)
+    try:
+        with _Progress() as progress:
+            result = lipsync(args.video, args.audio, args.output, transcript=transcript,
+                             language=args.language, settings=settings, progress=progress)
+    except ProcessingError as err:
+        plain = _output_failure(err, args.output)
+        if plain is None:
+            raise
+        logging.getLogger("heygem_core").info("%s failed:\n%s", args.output, err)  # the tool's detail (-v)
+        raise plain from err
     print(f"wrote {result.output} ({result.width}x{result.height}, {result.fps:g} fps, "
           f"{result.duration:.2f} s, {result.n_frames} frames) in {result.timings['total']:.1f} s")
     for note in result.notes:
         print(f"note: {note}")
     return 0
+
+
+# What a tool's stderr (ffmpeg prints strerror()) or an OSError says, in a user's words.
+_CAUSES = (
+    ("No space left on device", "no space left on device (disk full)"),
+    ("Disk quota exceeded", "disk quota exceeded"),
+    ("File too large", "file too large (file size limit)"),
+    ("SIGXFSZ", "file size limit exceeded"),
+)
+_ERRNO_CAUSES = {errno.ENOSPC: _CAUSES[0][1], errno.EDQUOT: _CAUSES[1][1], errno.EFBIG: _CAUSES[2][1]}
+
+
+def _os_error(err: OSError) -> str:
+    reason = _ERRNO_CAUSES.get(err.errno) or (err.strerror or type(err).__name__).lower()
+    return f"{err.filename}: {reason}" if err.filename else reason
+
+
+def _output_failure(err: ProcessingError, output: Path) -> ProcessingError | None:
+    """One line for a failure while writing the output: it names the user's output file (not
+    the temp file or the ``heygem-*`` temp folder beside it, which are gone by now) and the
+    cause in words, where the tool's stderr tells it (a full disk). None for any other failure."""
+    text = str(err)
+    cause = next((words for marker, words in _CAUSES if marker in text), None)
+    first = text.splitlines()[0].rstrip().rstrip(":") if text else type(err).__name__
+    where, sep, what = first.partition(": ")
+    out = Path(output).absolute()
+    here = Path(where).absolute() if sep else None
+    ours = here is not None and (here == out or (here.parent.name.startswith("heygem-")
+                                                 and here.parent.parent == out.parent))
+    if not ours and cause is None:
+        return None
+    line = f"{output}: {what}" if ours else first
+    return ProcessingError(line + (f": {cause}" if cause else ""))
 
 
 def _sync(args, settings: Settings) -> int:

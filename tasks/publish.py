@@ -3,14 +3,13 @@ one package (zip + manifest + CSV report + log) per run."""
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 from prefect import task
 
 from heygem_core import package as pkg
 
-from .runtime import RETRIES, settings_for, store_for, work_dir
+from .runtime import RETRIES, scratch_dir, settings_for, store_for
 from .stages import Overrides
 
 
@@ -35,7 +34,7 @@ def package(run_id: str, run_prefix: str, entries: list[pkg.OutputEntry], extra:
     store = store_for(settings)
     manifest = pkg.manifest(run_id, entries, extra)
     report_csv = pkg.report_csv(entries)
-    with tempfile.TemporaryDirectory(prefix="package-", dir=work_dir(settings)) as tmp:
+    with scratch_dir(settings, "package") as tmp:
         files = []
         for e in entries:
             if e.status != "done" or not e.output_key:

@@ -7,7 +7,6 @@ content-addressed object back; what passes between tasks is the object's key. Th
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import asdict
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,7 @@ from heygem_core.errors import InputError, ProcessingError
 from heygem_core.track import describe_lost, track_video
 from heygem_core.track.store import read_track, write_track
 
-from .runtime import RETRIES, Stage, settings_for, store_for, work_dir
+from .runtime import RETRIES, Stage, scratch_dir, settings_for, store_for
 
 Overrides = dict[str, Any] | None
 
@@ -48,7 +47,7 @@ def _named(store, asset: Asset):
 
 
 def _scratch(settings):
-    return tempfile.TemporaryDirectory(prefix="task-", dir=work_dir(settings))
+    return scratch_dir(settings, "task")
 
 
 # -- ingest --------------------------------------------------------------------------------
