@@ -340,6 +340,22 @@ def test_disk_full_message_is_one_line_naming_the_output_and_the_cause(disk_full
     assert ".part" not in lines[0] and "heygem-" not in lines[0], lines[0]
 
 
+def test_os_error_while_writing_is_one_line_without_traceback(tmp_path, capsys):
+    """The machine refusing a write (here: the output's folder cannot be made, a file is in the
+    way) ends in one line naming the path, exit 1, not a traceback."""
+    from heygem_core.cli import main
+
+    (tmp_path / "taken").write_text("a file, not a folder\n")
+    output = tmp_path / "taken" / "out.mp4"
+    code = main(["lipsync", "--video", str(VIDEOS["katie_8s"]), "--audio", str(LANGUAGE_AUDIO["fr"]),
+                 "-o", str(output), "--cache-dir", str(tmp_path / "cache")])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"heygem: failed: {tmp_path / 'taken'}: "), err
+    assert (tmp_path / "taken").read_text() == "a file, not a folder\n"
+
+
 # ------------------------------------------------------------ 3. ffmpeg killed mid-encode
 
 
