@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import queue
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 
 from . import audio as audio_mod
@@ -98,19 +99,75 @@ def render(info: media.VideoInfo, track: FaceTrack, motion: Motion, out_video: P
     base_index = motion.base_index
     n_out = motion.n_frames
     job = EngineJob(source=info, track=track, base_index=base_index, plan=None, settings=settings)
-    frames = media.read_frame_sequence(info, base_index, i420=True)
-    patches = engine.patches(job, motion)
+    def composed() -> Iterator:
+        frames = media.read_frame_sequence(info, base_index, i420=True)
+        patches = engine.patches(job, motion)
+        try:
+            for t_out, (frame, patch) in enumerate(zip(frames, patches)):
+                if patch is not None:
+                    composite_i420(frame, track.landmarks[base_index[t_out]], patch)
+                yield frame
+        finally:
+            frames.close()  # stops the decoder if the writer gave up
+
     with media.FrameWriter(out_video, info.out_width, info.out_height, info.fps,
                            crf=settings.crf, preset=settings.x264_preset, audio=audio,
                            audio_bitrate=settings.audio_bitrate) as writer:
-        for t_out, (frame, patch) in enumerate(zip(frames, patches)):
-            if patch is not None:
-                composite_i420(frame, track.landmarks[base_index[t_out]], patch)
+        # Compositing runs one thread ahead of the encoder pipe: OpenCV and the pipe writes
+        # release the GIL, so the two overlap on the second core.
+        for t_out, frame in enumerate(run_ahead(composed(), depth=4)):
             writer.write(frame)
             if t_out % 10 == 0:
                 report("render", t_out, n_out)
     report("render", n_out, n_out)
     return out_video
+
+
+_END = object()
+
+
+def run_ahead(items: Iterator, depth: int = 4) -> Iterator:
+    """``items``, produced by a worker thread up to ``depth`` ahead of the consumer. An error
+    in the worker is raised here; closing this generator stops the worker and closes
+    ``items`` in the worker's own thread."""
+    q: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put((None, item)):
+                    return
+            put((None, _END))
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
+            put((err, None))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=work, name="heygem-render", daemon=True)
+    worker.start()
+    try:
+        while True:
+            err, item = q.get()
+            if err is not None:
+                raise err
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=30)
 
 
 def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,

@@ -69,3 +69,41 @@ def test_shorter_audio_cuts_the_video(tmp_path, cache):
     assert _run(cache, "--video", VIDEOS["chaplin_7s"], "--audio", short, "-o", out) == 0
     video = [s for s in _streams(out)["streams"] if s["codec_type"] == "video"][0]
     assert int(video["nb_frames"]) == 90 and (video["width"], video["height"]) == (850, 480)
+
+
+def test_run_ahead_keeps_order_and_raises_the_workers_error():
+    from heygem_core.pipeline import run_ahead
+
+    assert list(run_ahead(iter(range(50)), depth=3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("bad frame 2")
+
+    got = []
+    with pytest.raises(ValueError, match="bad frame 2"):
+        for item in run_ahead(failing()):
+            got.append(item)
+    assert got == [1]
+
+
+def test_closing_run_ahead_closes_the_source_in_its_thread():
+    import threading
+
+    from heygem_core.pipeline import run_ahead
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    ahead = run_ahead(endless(), depth=2)
+    assert [next(ahead) for _ in range(5)] == [0, 1, 2, 3, 4]
+    ahead.close()
+    assert closed.wait(5), "the source generator was not closed"
