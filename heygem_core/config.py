@@ -79,6 +79,9 @@ class Settings:
     # -- flows ---------------------------------------------------------------------------
     # Parallel task threads in a local flow run (lip-sync and encoding are CPU-bound).
     workers: int = 2
+    # A task failing on a transient fault (store outage, tool failure) is retried 4 times,
+    # after 1, 2, 4 and 8 times this many seconds (with jitter): 30 s in all by default.
+    retry_delay_s: float = 2.0
     # "flow/deployment" of the lip-sync sub-flow on the gpu pool (e.g. lipsync_row/gpu-lipsync);
     # empty: lip-sync runs inside the calling flow. See deployments/README.md.
     lipsync_deployment: str = ""

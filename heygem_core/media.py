@@ -16,6 +16,7 @@ import math
 import os
 import re
 import secrets
+import signal
 import subprocess
 import threading
 from collections import deque
@@ -133,6 +134,18 @@ class _StderrTail:
 def stderr_tail(stderr: bytes, keep: int = _STDERR_LINES) -> str:
     lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     return "\n".join(lines[-keep:])
+
+
+def _how_it_ended(returncode: int | None) -> str:
+    """How a tool that failed ended, in words: killed by which signal, or its exit status."""
+    if not returncode:
+        return ""
+    if returncode < 0:
+        try:
+            return f"ffmpeg was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"ffmpeg was killed by signal {-returncode}"
+    return f"ffmpeg exited with status {returncode}"
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -740,8 +753,15 @@ class FrameWriter:
         _remove(self._tmp)
 
     def _failure(self, what: str) -> ProcessingError:
+        try:  # ffmpeg closed the pipe because it is ending: let it end, to tell how
+            self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        how = _how_it_ended(self._proc.returncode)
         self.abort()
-        return ProcessingError(f"{self.out_path}: {what}:\n{self._tail.text()}")
+        detail = self._tail.text()
+        return ProcessingError(f"{self.out_path}: {what}" + (f" ({how})" if how else "")
+                               + (f":\n{detail}" if detail else ""))
 
 
 def mux(video_path: str | Path, audio_path: str | Path, out_path: str | Path,

@@ -127,7 +127,8 @@ def retry_transient(task, task_run, state) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS + (OSError, TimeoutError, ConnectionError))
 
 
-RETRIES = dict(retries=4, retry_delay_seconds=exponential_backoff(backoff_factor=2),
+RETRIES = dict(retries=4,
+               retry_delay_seconds=exponential_backoff(backoff_factor=Settings.from_env().retry_delay_s),
                retry_jitter_factor=0.3, retry_condition_fn=retry_transient)
 
 

@@ -12,8 +12,8 @@
 Each scenario runs once (module-scoped fixture) and several tests assert on it, so a known bug
 in wording (xfail) never hides a regression in what must hold (exit status, nothing partial).
 
-Time: scenario 1 waits out the tasks' retry backoff twice (blend, then package: 2+4+8+16 s
-±30 % each, about 60 s in all); tasks/runtime.py RETRIES has no setting to shorten it.
+Time: scenario 1 waits out the tasks' retry backoff twice (blend, then package); it runs with
+HEYGEM_RETRY_DELAY_S=0.25 (0.25+0.5+1+2 s each) instead of the default 2 (about 60 s in all).
 """
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def store_gone(tmp_path_factory, prefect_api) -> StoreGone:
         direct = Minio(server.endpoint, ACCESS_KEY, SECRET_KEY, secure=False)  # bypasses the proxy
         env = {**os.environ, **prefect_api, "HEYGEM_STORE": "s3", "MINIO_ENDPOINT": proxy.endpoint,
                "MINIO_BUCKET": bucket, "MINIO_ACCESS_KEY": ACCESS_KEY, "MINIO_SECRET_KEY": SECRET_KEY,
-               "HEYGEM_CACHE_DIR": str(base / "cache")}
+               "HEYGEM_CACHE_DIR": str(base / "cache"), "HEYGEM_RETRY_DELAY_S": "0.25"}
         cut = {}
         with open(base / "stdout", "w") as out, open(base / "stderr", "w") as err:
             proc = subprocess.Popen([*HEYGEM, "batch", "--audio", str(LANGUAGE_AUDIO["fr"]), "--language", "fr",
@@ -328,10 +328,6 @@ def test_disk_full_fails_and_leaves_the_folder_as_it_was(disk_full, record_prope
 
 def test_disk_full_message_is_one_line_naming_the_output_and_the_cause(disk_full, request):
     d = disk_full
-    if d.mode == "rlimit":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "under a file-size limit ffmpeg dies of SIGXFSZ; FrameWriter does not report how ffmpeg "
-            "ended (media.py patch in the hardening report)")))
     lines = d.stderr.strip().splitlines()
     assert len(lines) == 1, d.stderr
     assert lines[0].startswith(f"heygem: failed: {d.output}: "), lines[0]
@@ -426,8 +422,6 @@ def test_ffmpeg_killed_message_is_one_line_naming_the_output(ffmpeg_killed):
     assert ".part" not in lines[0] and "heygem-" not in lines[0], lines[0]
 
 
-@pytest.mark.xfail(strict=True, reason="FrameWriter reports 'ffmpeg stopped accepting frames' without "
-                   "saying how ffmpeg ended (killed by SIGKILL); media.py patch in the hardening report")
 def test_ffmpeg_killed_message_says_it_was_killed(ffmpeg_killed):
     line = ffmpeg_killed.stderr.strip().splitlines()[-1]
     assert "killed" in line and "SIGKILL" in line, line
