@@ -42,10 +42,13 @@ def track_video(video, settings: Settings | None = None, *, source_sha256: str |
     if use_cache and path.exists():
         try:
             track = read_track(path)
-            log.info("face track for %s read from cache %s", info.path, path)
-            return _checked(track, info.path)
         except Exception as err:  # a damaged cache file is recomputed, never fatal
             log.warning("ignoring unreadable track cache %s: %s", path, err)
+        else:
+            log.info("face track for %s read from cache %s", info.path, path)
+            # Outside the try: a cached track without a face is a valid answer (NoFaceFound),
+            # not a damaged file to warn about and recompute.
+            return _checked(track, info.path)
     backend = get_backend(settings.tracker, settings)
     raw = Tracker(backend, params).run(media.read_frames(info), progress=progress)
     track_stats["runs"] += 1
