@@ -29,6 +29,8 @@ class TrackParams:
     max_outside: float = 0.3
     # Face width (pixels) at which keyframe re-detection runs; HOG's window is 80 px.
     near_face_px: float = 110.0
+    # Landmarks this close to the left or right edge: the face is leaving the picture sideways.
+    side_margin_px: float = 1.5
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -148,6 +150,13 @@ class Tracker:
             return False
         x0, y0 = pts.min(0)
         x1, y1 = pts.max(0)
+        # The shape predictor keeps its points inside the picture: a face crossing the left or
+        # right edge comes back squeezed against it, its mouth placed on whatever lies there
+        # (hair, wall). Points touching a side edge mean the face is leaving: lost, not
+        # re-voiced. (The bottom edge is left alone: close-ups often cut the chin.)
+        margin = self.params.side_margin_px
+        if x0 < margin or x1 > w - 1 - margin:
+            return False
         area = max((x1 - x0) * (y1 - y0), 1.0)
         ix = max(0.0, min(x1, w) - max(x0, 0))
         iy = max(0.0, min(y1, h) - max(y0, 0))

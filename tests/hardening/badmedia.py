@@ -97,8 +97,11 @@ def two_faces(f: MediaFactory) -> Path:
                     "-map", "[v]", "-t", "2", *X264)
 
 
-LEAVE_AT_S = 1.2  # the face starts leaving the frame here
-LEAVE_FOR_S = 0.8  # and is gone this much later
+LEAVE_AT_S = 1.2  # the camera starts panning here
+LEAVE_FOR_S = 0.8  # and has moved one picture width (256 px) this much later
+# Katie's mouth spans x = 112..168 of the 256 px picture (dlib landmarks before the pan): its
+# left corner reaches the left edge this long after the pan starts.
+MOUTH_LEAVES_AT_S = LEAVE_AT_S + 112 / (256 / LEAVE_FOR_S)
 
 
 def face_leaves(f: MediaFactory) -> Path:

@@ -14,6 +14,7 @@ child (ffmpeg), read with getrusage in the wrapper that runs the command.
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -134,6 +136,13 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
+def local_change(a: np.ndarray, b: np.ndarray, k: int = 16) -> float:
+    """The largest mean absolute difference (levels) over any k x k patch: re-encoding noise
+    stays in single digits even on a panning frame, a re-drawn mouth reaches tens."""
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=2).astype(np.float32)
+    return float(cv2.blur(diff, (k, k)).max())
+
+
 def frames(path: Path) -> list[np.ndarray]:
     return list(media.read_frames(media.probe_video(path)))
 
@@ -230,13 +239,16 @@ def test_face_leaving_the_frame_is_passed_through_and_reported(tmp_path, media_f
                        r"those frames are left unchanged$", run.stdout, flags=re.MULTILINE)
     assert len(found) == 1, run.stdout
     n_lost, start, end = int(found[0][0]), float(found[0][1]), float(found[0][2])
-    # The pan starts at 1.2 s and the face is wholly gone at 2.0 s; it stays gone to the end.
-    assert bm.LEAVE_AT_S < start <= bm.LEAVE_AT_S + bm.LEAVE_FOR_S and end == 3.0, found
+    # Lost from the moment the mouth starts to leave (1.55 s) at the latest, to the end.
+    assert bm.LEAVE_AT_S < start <= bm.MOUTH_LEAVES_AT_S and end == 3.0, found
     assert n_lost == round((end - start) * 25), found
     src, out = frames(video), frames(run.out)
-    lost = range(round(start * 25), 75)
-    passed = [psnr(src[i], out[i]) for i in lost]
-    assert min(passed) > 38, f"lost frames must pass through unchanged (PSNR {min(passed):.1f} dB)"
+    # The audio is as long as the video: output frame t shows source frame t. Every frame
+    # from the first with the mouth (partly) outside is the source's own: no mouth is drawn
+    # onto the hair or the wall where the squeezed landmarks of a half-visible face would put it.
+    first_out = math.ceil(bm.MOUTH_LEAVES_AT_S * 25)
+    change = {i: round(local_change(src[i], out[i]), 1) for i in range(min(first_out, round(start * 25)), 75)}
+    assert max(change.values()) < 12, f"frames changed while the face leaves (levels): {change}"
     mouth = [np.abs(src[i][150:215, 90:180].astype(np.int16) - out[i][150:215, 90:180]).mean() for i in range(25)]
     assert max(mouth) > 4, "while the face is in view the mouth is re-voiced"
 
