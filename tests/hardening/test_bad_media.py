@@ -326,14 +326,16 @@ def test_ten_minute_audio_over_a_seven_second_video(ten_minutes):
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="audio.normalize_loudness holds several full-length copies of the "
                    "48 kHz PCM (true_peak, _limit, block_loudness): ~1.1 GB peak for 10 minutes, growing "
-                   "with the audio's length; chunked, the job peaks at ~630 MB (patch in the Hardening report)")
+                   "with the audio's length; chunked, the job peaks at ~630 MB (patch in the Hardening report: "
+                   "remove this marker when it is applied)")
 def test_ten_minute_audio_memory_does_not_follow_its_length(ten_minutes):
     run, _ = ten_minutes
     assert run.rc == 0, run.stderr
-    # The PCM itself is 110 MB at 48 kHz mono (230 MB stereo); the video streams. A job that
-    # holds a few times the PCM at most fits a 1 GB budget; one that copies it freely does not,
-    # and an hour-long lecture would then need several GB.
-    assert run.peak_mb < 1024, f"peak RSS {run.peak_mb:.0f} MB for 10 minutes of audio"
+    # The job starts at ~300 MB (interpreter, numpy, dlib's model); the PCM is 110 MB at 48 kHz
+    # mono and the video streams. Holding the PCM a few times over fits in 800 MB; copying it
+    # freely does not (measured: 1.05-1.17 GB here, ~630 MB chunked), and an hour-long lecture
+    # would then need several GB.
+    assert run.peak_mb < 800, f"peak RSS {run.peak_mb:.0f} MB for 10 minutes of audio"
 
 
 # --------------------------------------------------------------------------- batch flow
