@@ -91,6 +91,7 @@ _K_RLB = ((1.0, -2.0, 1.0), (1.0, -1.99004745483398, 0.99007225036621))
 _LIMIT_STEP = 48  # limiter gain resolution: 1 ms
 _LIMIT_LOOKAHEAD = 5  # ms: gain reaches its floor before the peak arrives
 _LIMIT_RELEASE = 40  # ms: and comes back smoothly after it
+_CHUNK = 10 * NORM_SR  # frames per chunk where a whole-length temporary would grow with the audio
 
 
 def decode_pcm_args(path: str | Path, sr: int, channels: int) -> list[str]:
@@ -122,10 +123,11 @@ def block_loudness(pcm: np.ndarray) -> np.ndarray:
     weight[1:-1] *= 2.0  # rfft holds each non-DC, non-Nyquist bin once
     seg = np.zeros(n_seg)
     for c in range(channels):
-        segments = pcm[:n_seg * _HOP, c].reshape(n_seg, _HOP)
-        for i in range(0, n_seg, 1024):  # bounded memory for long files
-            spec = np.fft.rfft(segments[i:i + 1024], axis=1)
-            seg[i:i + 1024] += (spec.real ** 2 + spec.imag ** 2) @ weight / float(_HOP) ** 2
+        for i in range(0, n_seg, 1024):  # bounded memory for long files: 1024 segments at a time
+            # (a channel of interleaved PCM is strided: reshaping it whole would copy it whole)
+            segments = pcm[i * _HOP:min(i + 1024, n_seg) * _HOP, c].reshape(-1, _HOP)
+            spec = np.fft.rfft(segments, axis=1)
+            seg[i:i + len(segments)] += (spec.real ** 2 + spec.imag ** 2) @ weight / float(_HOP) ** 2
     per_block = _BLOCK // _HOP
     return np.convolve(seg, np.full(per_block, 1.0 / per_block), mode="valid")
 
@@ -151,29 +153,51 @@ def true_peak(pcm: np.ndarray) -> float:
         return float("-inf")
     h = np.sinc(np.arange(-8, 8) + 0.5) * np.kaiser(16, 6.0)
     h /= h.sum()
-    peak = float(np.abs(pcm).max())
+    peak = 0.0
+    # In chunks overlapping by len(h) - 1 samples, so every "valid" point is computed exactly
+    # once while the temporaries (float64) stay a few MB whatever the audio's length.
     for c in range(pcm.shape[1]):
-        peak = max(peak, float(np.abs(np.convolve(pcm[:, c], h, mode="valid")).max(initial=0.0)))
+        for i in range(0, len(pcm), _CHUNK):
+            x = pcm[i:i + _CHUNK + len(h) - 1, c]
+            peak = max(peak, float(np.abs(x).max()))
+            if len(x) >= len(h):
+                peak = max(peak, float(np.abs(np.convolve(x, h, mode="valid")).max()))
     return 20.0 * math.log10(peak) if peak > 0 else float("-inf")
 
 
 def _limit(pcm: np.ndarray, ceiling: float) -> np.ndarray:
-    """Scale peaks above ``ceiling`` (linear) down, vectorised: the gain each 1 ms step needs is
-    spread by a moving minimum (look-ahead and release) then smoothed by a shorter moving
-    average, which never rises above what any step inside it needs."""
+    """Scale peaks above ``ceiling`` (linear) down, in place (returns ``pcm``), vectorised: the
+    gain each 1 ms step needs is spread by a moving minimum (look-ahead and release) then
+    smoothed by a shorter moving average, which never rises above what any step inside it needs."""
     frames = len(pcm)
     steps = -(-frames // _LIMIT_STEP)
-    padded = np.zeros((steps * _LIMIT_STEP, pcm.shape[1]), np.float32)
-    padded[:frames] = np.abs(pcm)
     # 1.02: oversampled peaks sit a little above the samples.
-    need = np.minimum(1.0, ceiling / np.maximum(padded.reshape(steps, -1).max(1) * 1.02, 1e-9))
+    need = np.minimum(1.0, ceiling / np.maximum(_step_peaks(pcm) * 1.02, 1e-9))
     reach = _LIMIT_LOOKAHEAD + _LIMIT_RELEASE
     spread = np.pad(need, reach, mode="edge")
     spread = np.lib.stride_tricks.sliding_window_view(spread, 2 * reach + 1).min(1)
     smooth = np.convolve(np.pad(spread, _LIMIT_LOOKAHEAD, mode="edge"),
                          np.full(2 * _LIMIT_LOOKAHEAD + 1, 1.0 / (2 * _LIMIT_LOOKAHEAD + 1)), mode="valid")
-    gain = np.interp(np.arange(frames), np.arange(steps) * _LIMIT_STEP + _LIMIT_STEP / 2, smooth)
-    return (pcm * gain[:, None]).astype(np.float32)
+    centres = np.arange(steps) * _LIMIT_STEP + _LIMIT_STEP / 2
+    for i in range(0, frames, _CHUNK):  # in place, a chunk at a time: no full-length temporaries
+        gain = np.interp(np.arange(i, min(i + _CHUNK, frames)), centres, smooth)
+        pcm[i:i + _CHUNK] *= gain.astype(np.float32)[:, None]
+    return pcm
+
+
+def _step_peaks(pcm: np.ndarray) -> np.ndarray:
+    """The largest absolute sample of every _LIMIT_STEP frames (all channels), chunk by chunk."""
+    frames, channels = pcm.shape
+    steps = -(-frames // _LIMIT_STEP)
+    peaks = np.empty(steps, np.float32)
+    per = _CHUNK // _LIMIT_STEP
+    for s in range(0, steps, per):
+        block = np.abs(pcm[s * _LIMIT_STEP:(s + per) * _LIMIT_STEP])
+        n = -(-len(block) // _LIMIT_STEP)
+        padded = np.zeros((n * _LIMIT_STEP, channels), np.float32)
+        padded[:len(block)] = block
+        peaks[s:s + n] = padded.reshape(n, -1).max(1)
+    return peaks
 
 
 def _read_pcm(info: AudioStreamInfo, sr: int) -> np.ndarray:

@@ -324,10 +324,6 @@ def test_ten_minute_audio_over_a_seven_second_video(ten_minutes):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="audio.normalize_loudness holds several full-length copies of the "
-                   "48 kHz PCM (true_peak, _limit, block_loudness): ~1.1 GB peak for 10 minutes, growing "
-                   "with the audio's length; chunked, the job peaks at ~630 MB (patch in the Hardening report: "
-                   "remove this marker when it is applied)")
 def test_ten_minute_audio_memory_does_not_follow_its_length(ten_minutes):
     run, _ = ten_minutes
     assert run.rc == 0, run.stderr
