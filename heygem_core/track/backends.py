@@ -6,6 +6,7 @@ inside a given box. Adding one is a new class here or in its own module plus one
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
@@ -127,9 +128,21 @@ BACKENDS: dict[str, Callable[..., FaceBackend]] = {
 }
 
 
+_loaded = threading.local()
+
+
 def get_backend(name: str, settings=None) -> FaceBackend:
+    """The backend called ``name``, loaded once per thread and reused: loading dlib's models
+    takes 1-3 s, which every tracking call (each QA step of a flow) would otherwise pay. Per
+    thread, not shared, since the models' thread safety is not documented."""
     try:
         factory = BACKENDS[name]
     except KeyError:
         raise ModelMissing(f"unknown tracker '{name}'; choose one of: {', '.join(BACKENDS)}") from None
-    return factory(settings)
+    key = (name, str(getattr(settings, "insightface_root", None)))
+    cache = getattr(_loaded, "backends", None)
+    if cache is None:
+        cache = _loaded.backends = {}
+    if key not in cache:
+        cache[key] = factory(settings)
+    return cache[key]
