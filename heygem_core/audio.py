@@ -236,10 +236,11 @@ def measure_loudness(path: str | Path) -> float:
     return integrated_loudness(_read_pcm(probe_audio(path), NORM_SR))
 
 
-def normalize_loudness(path: str | Path, out_path: str | Path, target_lufs: float = -16.0) -> Path:
+def normalize_loudness(path: str | Path | AudioStreamInfo, out_path: str | Path,
+                       target_lufs: float = -16.0) -> Path:
     """EBU R128 normalisation to ``target_lufs`` (linear gain, peaks held under
     TRUE_PEAK_DBTP), written atomically as a 16-bit wav at 48 kHz."""
-    info = probe_audio(path)
+    info = path if isinstance(path, AudioStreamInfo) else probe_audio(path)
     pcm = _read_pcm(info, NORM_SR)
     duration = len(pcm) / NORM_SR
     loudness = integrated_loudness(pcm)
