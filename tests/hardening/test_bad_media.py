@@ -43,8 +43,12 @@ sys.argv[0] = "heygem"
 try:
     runpy.run_module("heygem_core.cli", run_name="__main__", alter_sys=True)
 finally:
+    # VmHWM, not RUSAGE_SELF: ru_maxrss survives exec, so it would report the RSS of whatever
+    # forked this process (a pytest grown past 1 GB in a full run), not this job's own peak.
+    with open("/proc/self/status") as status:
+        hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     with open(report, "w") as fh:
-        json.dump({"self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        json.dump({"self_kb": hwm,
                    "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}, fh)
 """
 MB = 1024  # ru_maxrss is in kB on Linux

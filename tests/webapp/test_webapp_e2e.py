@@ -283,7 +283,10 @@ def test_history_previews_downloads_deletes_and_cleans_up(page, web_app, tmp_pat
     assert not (web_app.store / "runs" / old_b).exists()
 
     page.get_by_text("Clean up old results").click()
-    page.locator("#history-days input").fill("365")
+    days = page.locator("#history-days input")
+    days.fill("365")
+    days.press("Tab")  # Gradio takes a number field's value when it loses focus
+    expect(days).to_have_value("365")
     page.click("#history-clean")
     page.click("#history-clean-yes")
     expect(page.locator("#history-message")).to_contain_text("older than 365 days", timeout=15_000)
