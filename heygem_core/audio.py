@@ -248,16 +248,15 @@ def normalize_loudness(path: str | Path | AudioStreamInfo, out_path: str | Path,
         raise NoAudio(_unmeasurable(duration if pcm.size else 0.0, loudness), info.path)
     pcm *= np.float32(10.0 ** ((target_lufs - loudness) / 20.0))
     ceiling = 10.0 ** (TRUE_PEAK_DBTP / 20.0)
-    for _ in range(2):
-        # Limiting lowers the loudness a little; one more gain step and limit win most of it back.
+    # Limiting lowers the loudness a little: up to two rounds of limit-then-make-up-gain win most
+    # of it back, and a last limit (without make-up gain) leaves the peaks under the ceiling.
+    for round_ in range(3):
         if true_peak(pcm) <= TRUE_PEAK_DBTP:
             break
         pcm = _limit(pcm, ceiling)
-        short = target_lufs - integrated_loudness(pcm)
+        short = target_lufs - integrated_loudness(pcm) if round_ < 2 else 0.0
         if short > 0.1:
             pcm *= np.float32(10.0 ** (short / 20.0))
-    if true_peak(pcm) > TRUE_PEAK_DBTP:
-        pcm = _limit(pcm, ceiling)
     with atomic_output(out_path) as tmp:
         _write_wav(Path(tmp), pcm, NORM_SR)
     return Path(out_path)

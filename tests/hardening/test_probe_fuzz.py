@@ -146,29 +146,16 @@ def check_audio(path: Path, what: str) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_probe_video_and_read_frames_on_damaged_files(seeds, fuzz_dir):
+@pytest.mark.parametrize("check", [check_video, check_audio], ids=["video", "audio"])
+def test_probes_on_damaged_files(seeds, fuzz_dir, check):
+    """check_video: probe_video and read_frames; check_audio: probe_audio and load_audio."""
     @FUZZ
     @given(damaged(seeds))
     def run(case):
         what, data, ext = case
         path = _write(fuzz_dir, data, ext)
         try:
-            check_video(path, what)
-        finally:
-            path.unlink()
-
-    run()
-
-
-@pytest.mark.timeout(300)
-def test_probe_audio_on_damaged_files(seeds, fuzz_dir):
-    @FUZZ
-    @given(damaged(seeds))
-    def run(case):
-        what, data, ext = case
-        path = _write(fuzz_dir, data, ext)
-        try:
-            check_audio(path, what)
+            check(path, what)
         finally:
             path.unlink()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from typing import Iterator
 
 from tests.paths import FIXTURES, REPO
 from tests.s3server import free_port
+from tests.procs import stop_group
 
 
 @dataclass
@@ -82,13 +82,7 @@ def running_web_app(root: Path, prefect_api: dict, *, concurrency: int = 1, uplo
             time.sleep(0.5)
         yield app
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_group(proc)
 
 
 def rss_bytes(pid: int) -> int:

@@ -7,7 +7,6 @@ Set ``HEYGEM_WEB_SCREENS=docs/screens`` to keep the screenshots the tests take.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from tests.paths import FIXTURES, REPO
 from tests.s3server import free_port
+from tests.procs import stop_group
 
 CHROMIUM = Path("/usr/bin/chromium")
 UPLOAD_LIMIT_MB = 5  # every fixture is smaller; the oversized-upload test sends 6 MB
@@ -68,13 +68,7 @@ def web_app(tmp_path_factory, prefect_api):
             time.sleep(0.5)
         yield app
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_group(proc)
 
 
 @pytest.fixture(scope="session")
