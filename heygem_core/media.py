@@ -646,13 +646,39 @@ def _runs(indices: np.ndarray) -> Iterator[tuple[int, int, int]]:
         i += length
 
 
-def read_frame_sequence(info: VideoInfo, indices: np.ndarray, i420: bool = False) -> Iterator[np.ndarray]:
+SEQUENCE_CACHE_BYTES = 256 << 20
+
+
+def read_frame_sequence(info: VideoInfo, indices: np.ndarray, i420: bool = False,
+                        cache_bytes: int = SEQUENCE_CACHE_BYTES) -> Iterator[np.ndarray]:
     """Frames for an index sequence of forward and backward runs (as frame_indices makes),
-    streamed: forward runs with read_frames, backward runs with read_frames_reversed."""
+    streamed: forward runs with read_frames, backward runs with read_frames_reversed. When
+    the sequence shows frames again (a short source ping-ponged under long audio) and the
+    frames it shows fit in ``cache_bytes``, each is decoded once and kept instead."""
     indices = np.asarray(indices)
     if indices.size and (indices.min() < 0 or indices.max() >= info.n_frames):
         raise ValueError(f"frame indices outside 0..{info.n_frames - 1} for {info.path}")
+    if indices.size:
+        last = int(indices.max())
+        frame_bytes = info.out_height * info.out_width * 3 // (2 if i420 else 1)
+        if indices.size > last + 1 and (last + 1) * frame_bytes <= cache_bytes:
+            return _decode_kept(info, indices, last, i420)
     return _decode_runs(info, indices, i420)
+
+
+def _decode_kept(info: VideoInfo, indices: np.ndarray, last: int, i420: bool) -> Iterator[np.ndarray]:
+    """One forward decode of frames 0..last, kept as they arrive; each index is served as a
+    copy (the consumer may draw on it). The decode runs only as far as the sequence has
+    asked, so a ping-pong's first pass streams as before."""
+    kept: list[np.ndarray] = []
+    frames = read_frames(info, 0, last + 1, i420)
+    try:
+        for index in indices:
+            while len(kept) <= index:
+                kept.append(next(frames))  # read_frames raises on a short decode
+            yield kept[index].copy()
+    finally:
+        frames.close()
 
 
 def _decode_runs(info: VideoInfo, indices: np.ndarray, i420: bool = False) -> Iterator[np.ndarray]:

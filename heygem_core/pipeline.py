@@ -6,12 +6,12 @@ source frames while streaming, mux the normalised audio.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import queue
 import tempfile
 import threading
 import time
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -49,7 +49,11 @@ class LipsyncResult:
 
 def analyse_audio(normalised: Path, fps: float, transcript: str | None, language: str) -> tuple[MouthPlan, int]:
     """The mouth plan for the whole new audio, and the number of output frames."""
-    clip = audio_mod.load_audio(normalised, sr=16000)
+    try:
+        channels = audio_mod.wav_channels(normalised)  # prepare_audio's wav: no probe needed
+    except (OSError, EOFError, wave.Error):
+        channels = None
+    clip = audio_mod.load_audio(normalised, sr=16000, channels=channels)
     n_out = max(1, int(round(clip.duration * fps)))
     loud = audio_mod.loudness_envelope(clip, fps, n_out)
     phones = phonetics.align(clip.pcm, clip.sr, transcript=transcript, language=language)
@@ -181,10 +185,6 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
-    if transcript is None:
-        # The blind aligner needs scipy.signal, whose import takes ~0.5 s of CPU: done in the
-        # background while this thread mostly waits on ffmpeg and ffprobe.
-        prefetch("scipy.signal")
     info = media.probe_video(video)
     sound = media.probe_audio(audio)  # bad audio fails before any long work
     notes = list(getattr(info, "notes", ()))
@@ -216,19 +216,6 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
     timings["total"] = time.perf_counter() - t0
     log.info("%s: %s", output, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
     return result_for(info, track, motion, output, engine.version, transcript, notes, timings)
-
-
-def prefetch(*modules: str) -> None:
-    """Import modules in a daemon thread; a later import of them finds them ready (or waits on
-    the import lock for the rest). A failure here is ignored: the real import will report it."""
-    def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - the caller's own import raises it properly
-                return
-
-    threading.Thread(target=load, name="heygem-prefetch", daemon=True).start()
 
 
 def result_for(info: media.VideoInfo, track: FaceTrack, motion: Motion, output: Path, engine: str,

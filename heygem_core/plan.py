@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .filters import gaussian_smooth
+
 # viseme -> (opening 0..1, width -1 narrow/rounded .. +1 spread)
 VISEME_SHAPES: dict[str, tuple[float, float]] = {
     "sil": (0.0, 0.0),
@@ -96,14 +98,3 @@ def _relative_loudness(db: np.ndarray, silence_db: float | None) -> np.ndarray:
     if hi - floor < 6.0:
         floor = hi - 6.0
     return np.clip((db - floor) / (hi - floor), 0.0, 1.0)
-
-
-def gaussian_smooth(x: np.ndarray, sigma: float, truncate: float = 4.0) -> np.ndarray:
-    """Gaussian filter of a 1-D series, edges held (what scipy.ndimage.gaussian_filter1d with
-    mode="nearest" computes; numpy here keeps scipy's slow import off the job's start)."""
-    x = np.asarray(x, np.float64)
-    radius = int(truncate * sigma + 0.5)
-    if radius < 1 or x.size == 0:
-        return x.copy()
-    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    return np.convolve(np.pad(x, radius, mode="edge"), k / k.sum(), mode="valid")

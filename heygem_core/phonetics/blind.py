@@ -11,13 +11,11 @@ tests/heygem_core/phonetics/measure.py:
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from .. import errors
-from . import timeline
+from . import allphone, timeline
 from .closures import find_closures
 from .features import FEATURE_RATE, check_pcm, resample, speech_bounds
 from .types import Phone
@@ -61,42 +59,11 @@ def _with_noise_floor(audio: np.ndarray) -> np.ndarray:
     return audio + rng.normal(0.0, _NOISE_FLOOR_RMS, len(audio)).astype(np.float32)
 
 
-def _model_paths() -> tuple[str, str]:
-    try:
-        from pocketsphinx import get_model_path
-    except ImportError as err:
-        raise errors.ModelMissing(
-            "pocketsphinx is not installed; install it with: pip install 'pocketsphinx>=5'"
-        ) from err
-    base = os.path.join(get_model_path(), "en-us")
-    hmm, phone_lm = os.path.join(base, "en-us"), os.path.join(base, "en-us-phone.lm.bin")
-    for path in (hmm, phone_lm):
-        if not os.path.exists(path):
-            raise errors.ModelMissing(
-                f"pocketsphinx model file {path} is missing; reinstall pocketsphinx (its wheel "
-                "ships the en-us acoustic model and phone LM)"
-            )
-    return hmm, phone_lm
-
-
 def decode_allphone(audio: np.ndarray, settings: SphinxSettings = DEFAULTS) -> list[Phone]:
-    """pocketsphinx all-phone decoding of 16 kHz mono float audio."""
-    from pocketsphinx import Decoder
-
-    hmm, phone_lm = _model_paths()
-    decoder = Decoder(
-        hmm=hmm, allphone=phone_lm, lm=None, loglevel="FATAL",
-        lw=settings.language_weight, wip=settings.word_insertion_penalty,
-    )
-    pcm16 = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-    decoder.start_utt()
-    decoder.process_raw(pcm16, full_utt=True)
-    decoder.end_utt()
-    return [
-        Phone(seg.start_frame * _FRAME_S, (seg.end_frame + 1) * _FRAME_S, seg.word,
-              sphinx_viseme(seg.word))
-        for seg in decoder.seg()
-    ]
+    """pocketsphinx all-phone decoding of 16 kHz mono float audio (long audio over all cores)."""
+    params = allphone.Decoding(settings.language_weight, settings.word_insertion_penalty)
+    return [Phone(start * _FRAME_S, (end + 1) * _FRAME_S, label, sphinx_viseme(label))
+            for start, end, label in allphone.decode(audio, params)]
 
 
 def overlay_labial_closures(phones: list[Phone], audio: np.ndarray) -> list[Phone]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..filters import butter_highpass, moving_max
 from .features import HOP_S, energy_db
 
 # Tuned on English only (espeak voices f3/m3/klatt/f1 and the two English fixtures against a
@@ -51,12 +52,10 @@ class Closure:
 
 def find_closures(pcm: np.ndarray, sr: int) -> list[Closure]:
     """Every closure-then-burst in ``pcm`` (mono float)."""
-    from scipy.signal import butter, sosfilt  # slow to import: pipeline.prefetch warms it early
-
     level = energy_db(pcm, sr)
-    local_peak = _moving_max(level, _CONTEXT_FRAMES)
+    local_peak = moving_max(level, _CONTEXT_FRAMES)
     low = level < local_peak - _DIP_DB
-    highpassed = sosfilt(butter(4, _BURST_HIGHPASS_HZ, "highpass", fs=sr, output="sos"), pcm)
+    highpassed = butter_highpass(pcm, 4, _BURST_HIGHPASS_HZ, sr)
     found = []
     for first, stop in _runs(low):
         if not _is_closure(level, local_peak, first, stop):
@@ -129,12 +128,3 @@ def _burst_centroid(pcm: np.ndarray, sr: int, release: float) -> float:
     band = freqs >= 500.0
     total = power[band].sum()
     return float((power[band] * freqs[band]).sum() / total) if total > 0 else float("inf")
-
-
-def _moving_max(x: np.ndarray, radius: int) -> np.ndarray:
-    """Maximum over a centred window of 2 * radius + 1, mirrored at the edges (as
-    scipy.ndimage.maximum_filter1d's default "reflect" mode)."""
-    if x.size == 0:
-        return x.copy()
-    padded = np.pad(x, radius, mode="symmetric")
-    return np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1).max(axis=1)

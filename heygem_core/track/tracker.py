@@ -13,6 +13,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from ..filters import savgol_smooth
 from .backends import Detection, FaceBackend
 from .model import INNER_LIPS, OUTER_LIPS
 
@@ -195,8 +196,6 @@ def smooth_landmarks(landmarks: np.ndarray, lost: np.ndarray, fps: float) -> np.
 
     Rigid points get a ~0.2 s window (they carry pose, where jitter shows as a swimming
     patch); lips get a ~0.1 s window, since real lip motion is fast and must survive."""
-    from scipy.signal import savgol_filter  # here: scipy.signal's import is slow, and a cached track never smooths
-
     out = landmarks.copy()
     padded = np.concatenate([[True], lost, [True]])
     edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
@@ -205,7 +204,7 @@ def smooth_landmarks(landmarks: np.ndarray, lost: np.ndarray, fps: float) -> np.
         for idx, seconds in ((rigid, 0.2), (_MOUTH, 0.1)):
             win = _odd_window(seconds * fps, b - a)
             if win >= 5:
-                out[a:b, idx] = savgol_filter(landmarks[a:b, idx], win, 2, axis=0)
+                out[a:b, idx] = savgol_smooth(landmarks[a:b, idx], win, 2)
     return out
 
 

@@ -301,21 +301,46 @@ def test_frame_indices_rejects_bad_arguments(args):
         media.frame_indices(*args)
 
 
-def test_read_frame_sequence_pingpong_and_loop(katie):
+# cache_bytes 0: every run decoded (and backward runs reversed) on its own; the default keeps
+# the frames of a revisiting sequence from one forward decode.
+@pytest.mark.parametrize("cache_bytes", [0, media.SEQUENCE_CACHE_BYTES])
+def test_read_frame_sequence_pingpong_and_loop(katie, cache_bytes):
     hashes = full_read_hashes(katie)
     for mode in ("pingpong", "loop"):
         indices = 150 + media.frame_indices(20, 45, mode)
-        got = [_digest(f) for f in media.read_frame_sequence(katie, indices)]
+        got = [_digest(f) for f in media.read_frame_sequence(katie, indices, cache_bytes=cache_bytes)]
         assert got == [hashes[i] for i in indices], mode
 
 
-def test_read_frame_sequence_repeats_and_jumps(katie):
+@pytest.mark.parametrize("cache_bytes", [0, media.SEQUENCE_CACHE_BYTES])
+def test_read_frame_sequence_repeats_and_jumps(katie, cache_bytes):
     hashes = full_read_hashes(katie)
     indices = np.array([5, 5, 5, 80, 3, 4, 2])
-    got = [_digest(f) for f in media.read_frame_sequence(katie, indices)]
+    got = [_digest(f) for f in media.read_frame_sequence(katie, indices, cache_bytes=cache_bytes)]
     assert got == [hashes[i] for i in indices]
     with pytest.raises(ValueError):
         media.read_frame_sequence(katie, np.array([0, katie.n_frames]))
+
+
+def test_pingpong_over_a_short_source_decodes_it_once(katie, monkeypatch):
+    started = []
+    real_popen = media.subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        started.append(args[0])
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(media.subprocess, "Popen", recording_popen)
+    indices = media.frame_indices(katie.n_frames, 3 * katie.n_frames)
+    first = None
+    for t, frame in enumerate(media.read_frame_sequence(katie, indices, i420=True)):
+        if t == 0:
+            first = frame.copy()
+        if t == 2 * (katie.n_frames - 1):  # frame 0 again, after one pass up and back
+            np.testing.assert_array_equal(frame, first)
+        frame[:] = 0  # the consumer draws on what it gets; later repeats must not see it
+    assert t == len(indices) - 1 and first.any()
+    assert len(started) == 1
 
 
 # --------------------------------------------------------------------------- encoding and muxing

@@ -58,6 +58,29 @@ def test_track_round_trip_keeps_lost_frames(tmp_path, settings):
     assert back.lost_ranges() == [(5, 9)]
     np.testing.assert_array_equal(np.isnan(back.landmarks), np.isnan(track.landmarks))
     assert "face not found in 4 of 200 frames" in describe_lost(back)
+    for field in ("time", "boxes", "confidence", "lost"):
+        np.testing.assert_array_equal(getattr(back, field), getattr(track, field))
+
+
+def test_track_read_from_many_row_groups_and_checked_columns(tmp_path, settings):
+    # The reader takes values from Arrow buffers: several chunks (row groups) and odd bit
+    # offsets of the packed lost flags must come back exactly.
+    track = track_video(VIDEOS["katie_8s"], settings)
+    track.lost[[3, 17, 18, 150]] = True
+    path = write_track(track, tmp_path / "t.parquet")
+    table = pq.read_table(path)
+    pq.write_table(table, tmp_path / "groups.parquet", row_group_size=7)
+    back = read_track(tmp_path / "groups.parquet")
+    assert pq.ParquetFile(tmp_path / "groups.parquet").num_row_groups > 20
+    np.testing.assert_array_equal(back.lost, track.lost)
+    np.testing.assert_array_equal(back.landmarks, track.landmarks.astype(np.float32))
+    np.testing.assert_array_equal(back.time, track.time)
+
+    wrong = table.set_column(table.schema.get_field_index("confidence"), "confidence",
+                             table.column("confidence").cast("float64"))
+    pq.write_table(wrong, tmp_path / "wrong.parquet")
+    with pytest.raises(ValueError, match="columns are not those"):
+        read_track(tmp_path / "wrong.parquet")
 
 
 def test_faceless_video_says_no_face(tmp_path, settings):
