@@ -15,7 +15,6 @@ from .track.model import STABLE
 from .warp import apply, similarity
 
 _JAW = list(range(2, 15))
-_SUM3 = np.ones((1, 3), np.float32)  # cv2.transform weights: a pixel's three channels summed (saturating)
 
 
 @dataclass(frozen=True)
@@ -127,33 +126,32 @@ def _colour_offset(base: np.ndarray, new: np.ndarray, alpha: np.ndarray) -> np.n
 def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch,
                    color_match: bool = True) -> np.ndarray:
     """``composite`` on an I420 frame ((h * 3 / 2, w) planes as the decoder gives them), in
-    place. Only the lower face's box goes through BGR and back, and only the samples whose
-    BGR pixels changed are written back: the rest of the frame reaches the encoder exactly as
-    decoded (a whole-frame round trip would cost two conversions and ~60 dB of noise)."""
+    place, blending plane by plane: the patch goes to I420 (one conversion of the lower
+    face's box), luma is blended with the mask, chroma with the mask averaged over each 2x2
+    block. The frame's own samples never go through BGR, so where the mask is 0 they reach
+    the encoder exactly as decoded, and the blend is the BGR one up to rounding (both
+    conversions are affine)."""
     h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
-    y_plane = yuv[:h]
-    chroma = yuv[h:].reshape(2, h // 2, w // 2)  # U then V, each (h/2, w/2)
     poly, m = placement(frame_pts, patch)
     box = _box(poly, w, h, even=True)
     if box is None:
         return yuv
     x0, y0, x1, y1 = box
     bw, bh = x1 - x0, y1 - y0
-    sub = np.concatenate([y_plane[y0:y1, x0:x1].ravel(),
-                          chroma[:, y0 // 2:y1 // 2, x0 // 2:x1 // 2].ravel()]).reshape(bh * 3 // 2, bw)
-    bgr = cv2.cvtColor(sub, cv2.COLOR_YUV2BGR_I420)
-    before = bgr.copy()
-    m_sub = m.copy()
-    m_sub[:, 2] -= [x0, y0]
-    if composite_into(bgr, frame_pts - [x0, y0], patch, color_match, (poly - [x0, y0], m_sub)) is None:
-        return yuv
-    # Changed pixels (255) and the 2x2 chroma blocks holding any: OpenCV kernels, since
-    # numpy's any() over small axes cost ~1 ms a frame.
-    changed = cv2.compare(cv2.transform(cv2.absdiff(bgr, before), _SUM3), 0, cv2.CMP_GT)
-    changed_c = cv2.resize(changed, (bw // 2, bh // 2), interpolation=cv2.INTER_AREA)  # >= 64 if any
-    new = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).ravel()
-    new_y = new[:bh * bw].reshape(bh, bw)
+    iod = float(np.linalg.norm(frame_pts[45] - frame_pts[36]))
+    alpha = feathered_mask((bh, bw), poly - [x0, y0], feather=0.1 * iod)
+    alpha_c = cv2.resize(alpha, (bw // 2, bh // 2), interpolation=cv2.INTER_AREA)
+    shift = m.copy()
+    shift[:, 2] -= [x0, y0]
+    warped = cv2.warpAffine(patch.image, shift, (bw, bh), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    new = cv2.cvtColor(warped, cv2.COLOR_BGR2YUV_I420).ravel()
+    chroma = yuv[h:].reshape(2, h // 2, w // 2)  # U then V
+    planes = [(yuv[y0:y1, x0:x1], new[:bh * bw].reshape(bh, bw), alpha)]
     new_c = new[bh * bw:].reshape(2, bh // 2, bw // 2)
-    np.copyto(y_plane[y0:y1, x0:x1], new_y, where=changed > 0)
-    np.copyto(chroma[:, y0 // 2:y1 // 2, x0 // 2:x1 // 2], new_c, where=(changed_c > 0)[None])
+    planes += [(chroma[i, y0 // 2:y1 // 2, x0 // 2:x1 // 2], new_c[i], alpha_c) for i in (0, 1)]
+    for base, patch_plane, a in planes:
+        if color_match:
+            # Rounded to whole levels: a sub-level offset is invisible and keeps the add in uint8.
+            patch_plane = cv2.add(patch_plane, float(np.rint(_colour_offset(base, patch_plane, a)[0])))
+        base[...] = cv2.blendLinear(patch_plane, base, a, 1.0 - a)
     return yuv

@@ -50,10 +50,16 @@ def reshape_lips(image: np.ndarray, pts: np.ndarray, ratio: float,
     x_lo, x_hi = pts[48, 0], pts[54, 0]
     if x_hi - x_lo < 4:
         return image, pts
-    up_in = _curve(pts[_UPPER_INNER], x_lo, x_hi, w)
-    lo_in = _curve(pts[_LOWER_INNER], x_lo, x_hi, w)
-    up_out = _curve(pts[_UPPER_OUTER], x_lo, x_hi, w)
-    lo_out = _curve(pts[_LOWER_OUTER], x_lo, x_hi, w)
+    # Every contour is taken over the mouth's columns only ([c0, c1)): outside the corners
+    # the gap is zero and nothing moves.
+    c0, c1 = max(int(np.floor(x_lo)), 0), min(int(np.ceil(x_hi)) + 1, w)
+    if c1 - c0 < 2:
+        return image, pts
+    columns = np.arange(c0, c1, dtype=np.float64)
+    up_in = _curve(pts[_UPPER_INNER], columns)
+    lo_in = _curve(pts[_LOWER_INNER], columns)
+    up_out = _curve(pts[_UPPER_OUTER], columns)
+    lo_out = _curve(pts[_LOWER_OUTER], columns)
     gap = np.clip(lo_in - up_in, 0, None)
     mouth = gap > 0
     t_up = max(float(np.median((up_in - up_out)[mouth])) if mouth.any() else 2.0, 2.0)
@@ -80,38 +86,39 @@ def reshape_lips(image: np.ndarray, pts: np.ndarray, ratio: float,
     fade_lo = max(2.0 * lip_h, 2.0 * float(np.abs(up).max()))
     top = up_out + down
     bottom = lo_out - up
-    # The map is the identity outside the mouth's columns and beyond both fades, so only that
+    # The map is the identity outside the moving columns and beyond both fades, so only that
     # window is resampled: the rest of the crop is copied, bit for bit and much faster.
     cols = np.flatnonzero(change != 0)
     if len(cols) == 0:
         return image, pts
-    c0, c1 = int(cols[0]), int(cols[-1]) + 1
-    r0 = max(int(np.floor(float(top[c0:c1].min()) - fade_up)) - 1, 0)
-    r1 = min(int(np.ceil(float(bottom[c0:c1].max()) + fade_lo)) + 2, h)
+    a, b = int(cols[0]), int(cols[-1]) + 1  # within [c0, c1), as offsets from c0
+    r0 = max(int(np.floor(float(top[a:b].min()) - fade_up)) - 1, 0)
+    r1 = min(int(np.ceil(float(bottom[a:b].max()) + fade_lo)) + 2, h)
     if r1 <= r0:
         return image, pts
     ys = np.arange(r0, r1, dtype=np.float32)[:, None]
-    xs = np.ascontiguousarray(np.broadcast_to(np.arange(c0, c1, dtype=np.float32)[None, :], (r1 - r0, c1 - c0)))
-    down_w, up_w = down[c0:c1][None, :], up[c0:c1][None, :]
+    xs = np.ascontiguousarray(np.broadcast_to(columns[a:b].astype(np.float32)[None, :], (r1 - r0, b - a)))
+    down_w, up_w = down[a:b][None, :], up[a:b][None, :]
     # Upper lip: full shift from the lip line down, fading out above it towards the nose.
-    f_up = np.clip(1.0 - (top[c0:c1][None, :] - ys) / fade_up, 0.0, 1.0)
+    f_up = np.clip(1.0 - (top[a:b][None, :] - ys) / fade_up, 0.0, 1.0)
     # Lower lip: full shift down to its outer edge, fading towards the chin.
-    f_lo = np.clip(1.0 - (ys - bottom[c0:c1][None, :]) / fade_lo, 0.0, 1.0)
-    map_y = np.where(ys <= seam[c0:c1][None, :], ys - down_w * f_up, ys + up_w * f_lo)
-    out = image.copy()
-    out[r0:r1, c0:c1] = cv2.remap(image, xs, map_y.astype(np.float32), cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)
+    f_lo = np.clip(1.0 - (ys - bottom[a:b][None, :]) / fade_lo, 0.0, 1.0)
+    map_y = np.where(ys <= seam[a:b][None, :], ys - down_w * f_up, ys + up_w * f_lo)
+    out = np.array(image)  # a copy (the library's crops may be a read-only memory map)
+    out[r0:r1, c0 + a:c0 + b] = cv2.remap(image, xs, map_y.astype(np.float32), cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_REPLICATE)
 
     new = pts.copy()
-    new[[49, 50, 51, 52, 53, 61, 62, 63], 1] += np.interp(new[[49, 50, 51, 52, 53, 61, 62, 63], 0], np.arange(w), down)
-    new[[55, 56, 57, 58, 59, 65, 66, 67], 1] -= np.interp(new[[55, 56, 57, 58, 59, 65, 66, 67], 0], np.arange(w), up)
+    upper, lower = [49, 50, 51, 52, 53, 61, 62, 63], [55, 56, 57, 58, 59, 65, 66, 67]
+    new[upper, 1] += np.interp(new[upper, 0], columns, down, left=0.0, right=0.0)
+    new[lower, 1] -= np.interp(new[lower, 0], columns, up, left=0.0, right=0.0)
     return out, new
 
 
-def _curve(points: np.ndarray, x_lo: float, x_hi: float, w: int) -> np.ndarray:
+def _curve(points: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """A lip contour as y per image column; outside the mouth corners it holds the end values
     and the gap computed from it goes to zero, so columns beyond the mouth are untouched."""
     order = np.argsort(points[:, 0])
     xp, yp = points[order, 0], points[order, 1]
     xp = np.maximum.accumulate(xp + np.arange(len(xp)) * 1e-6)
-    return np.interp(np.arange(w, dtype=np.float64), xp, yp)
+    return np.interp(columns, xp, yp)

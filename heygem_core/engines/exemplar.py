@@ -137,7 +137,7 @@ class ExemplarEngine:
             if lib.frames[k] == job.base_index[t] and abs(sel.ratio[t] - 1.0) < 1e-3:
                 yield None  # the frame already shows the wanted mouth
                 continue
-            image, pts = reshape_lips(np.array(lib.crops[k]), lib.points[k], float(sel.ratio[t]))
+            image, pts = reshape_lips(lib.crops[k], lib.points[k], float(sel.ratio[t]))  # copies only if it warps
             yield Patch(image=image, points=pts)
 
 
