@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -190,17 +191,27 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
     notes = list(getattr(info, "notes", ()))
     engine = get_engine(settings.engine, settings)
 
-    with tempfile.TemporaryDirectory(prefix="heygem-", dir=_tmp_dir_near(output)) as tmp:
+    with tempfile.TemporaryDirectory(prefix="heygem-", dir=_tmp_dir_near(output)) as tmp, \
+            ThreadPoolExecutor(1, thread_name_prefix="heygem-audio") as pool:
         tmp = Path(tmp)
         report("audio", 0, 1)
-        normalised = prepare_audio(sound, tmp / "audio.wav", settings)
-        timings["normalise"] = time.perf_counter() - t0
+        # Normalisation (mostly an ffmpeg decode) runs beside the tracking, which mostly
+        # waits on the frame decoder or reads the cache. Bad audio still stops the job at
+        # once: the tracker's progress callback raises the normalisation's error.
+        normalising = pool.submit(_timed, prepare_audio, sound, tmp / "audio.wav", settings)
+
+        def track_progress(k: int = 1) -> None:
+            if normalising.done() and normalising.exception() is not None:
+                raise normalising.exception()
+            tick(k)
 
         # Tracking before the phonetic analysis: a video without a face fails fast.
         t = time.perf_counter()
+        tick = _counter(report, "track", info.n_frames)
         report("track", 0, info.n_frames)
-        track = track_video(info, settings, progress=_counter(report, "track", info.n_frames))
+        track = track_video(info, settings, progress=track_progress)
         timings["track"] = time.perf_counter() - t
+        normalised, timings["normalise"] = normalising.result()
         if track.lost.any():
             notes.append(describe_lost(track))
 
@@ -216,6 +227,12 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
     timings["total"] = time.perf_counter() - t0
     log.info("%s: %s", output, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
     return result_for(info, track, motion, output, engine.version, transcript, notes, timings)
+
+
+def _timed(fn, *args):
+    """fn(*args) and its wall time in seconds."""
+    t = time.perf_counter()
+    return fn(*args), time.perf_counter() - t
 
 
 def result_for(info: media.VideoInfo, track: FaceTrack, motion: Motion, output: Path, engine: str,

@@ -107,3 +107,20 @@ def test_closing_run_ahead_closes_the_source_in_its_thread():
     assert [next(ahead) for _ in range(5)] == [0, 1, 2, 3, 4]
     ahead.close()
     assert closed.wait(5), "the source generator was not closed"
+
+
+def test_bad_audio_stops_a_cold_tracking_at_once(tmp_path):
+    # Normalisation runs beside the tracking; its error must end the job then, not after the
+    # whole video was tracked: no track reaches the cache, the message names the audio.
+    from heygem_core.config import Settings
+    from heygem_core.errors import NoAudio
+    from heygem_core.pipeline import lipsync
+
+    silent = tmp_path / "silent.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "3",
+                    str(silent)], check=True)
+    settings = Settings(cache_dir=tmp_path / "cache")
+    with pytest.raises(NoAudio, match="silent"):
+        lipsync(VIDEOS["sun_silent_22s"], silent, tmp_path / "out.mp4", settings=settings)
+    assert not list((tmp_path / "cache").rglob("*.parquet")), "the tracking ran to the end"
+    assert not (tmp_path / "out.mp4").exists()
