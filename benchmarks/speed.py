@@ -47,7 +47,7 @@ def plain_args(video: Path, audio: Path, out: Path, s: Settings, loop: bool) -> 
 
 
 def stages(stderr: str) -> str:
-    found = re.findall(r"heygem_core.pipeline: .*?: (normalise .*)", stderr)
+    found = re.findall(r"heygem_core.pipeline: .*?: ((?:\w+ [\d.]+ s, )+total [\d.]+ s)", stderr)
     return found[-1] if found else "?"
 
 

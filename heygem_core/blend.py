@@ -126,11 +126,11 @@ def _colour_offset(base: np.ndarray, new: np.ndarray, alpha: np.ndarray) -> np.n
 def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch,
                    color_match: bool = True) -> np.ndarray:
     """``composite`` on an I420 frame ((h * 3 / 2, w) planes as the decoder gives them), in
-    place, blending plane by plane: the patch goes to I420 (one conversion of the lower
-    face's box), luma is blended with the mask, chroma with the mask averaged over each 2x2
-    block. The frame's own samples never go through BGR, so where the mask is 0 they reach
-    the encoder exactly as decoded, and the blend is the BGR one up to rounding (both
-    conversions are affine)."""
+    place, blending plane by plane: the part of the patch that lands in the lower face's box
+    goes to I420 once and each plane is warped on its own (half the samples of a BGR warp),
+    luma is blended with the mask, chroma with the mask averaged over each 2x2 block. The
+    frame's own samples never go through BGR, so where the mask is 0 they reach the encoder
+    exactly as decoded."""
     h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
     poly, m = placement(frame_pts, patch)
     box = _box(poly, w, h, even=True)
@@ -143,15 +143,60 @@ def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch,
     alpha_c = cv2.resize(alpha, (bw // 2, bh // 2), interpolation=cv2.INTER_AREA)
     shift = m.copy()
     shift[:, 2] -= [x0, y0]
-    warped = cv2.warpAffine(patch.image, shift, (bw, bh), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    new = cv2.cvtColor(warped, cv2.COLOR_BGR2YUV_I420).ravel()
+    new_y, new_u, new_v = _warp_i420(patch.image, shift, bw, bh)
     chroma = yuv[h:].reshape(2, h // 2, w // 2)  # U then V
-    planes = [(yuv[y0:y1, x0:x1], new[:bh * bw].reshape(bh, bw), alpha)]
-    new_c = new[bh * bw:].reshape(2, bh // 2, bw // 2)
-    planes += [(chroma[i, y0 // 2:y1 // 2, x0 // 2:x1 // 2], new_c[i], alpha_c) for i in (0, 1)]
-    for base, patch_plane, a in planes:
+    planes = [(yuv[y0:y1, x0:x1], new_y, alpha, None)]
+    band_c = _band(alpha_c) if color_match else None
+    planes += [(chroma[i, y0 // 2:y1 // 2, x0 // 2:x1 // 2], new, alpha_c, band_c)
+               for i, new in ((0, new_u), (1, new_v))]
+    for base, new, a, band in planes:
         if color_match:
-            # Rounded to whole levels: a sub-level offset is invisible and keeps the add in uint8.
-            patch_plane = cv2.add(patch_plane, float(np.rint(_colour_offset(base, patch_plane, a)[0])))
-        base[...] = cv2.blendLinear(patch_plane, base, a, 1.0 - a)
+            offset = _plane_offset(base, new, _band(a) if band is None else band)
+            if offset:
+                new = cv2.add(new, offset)
+        base[...] = cv2.blendLinear(new, base, a, 1.0 - a)
     return yuv
+
+
+def _warp_i420(image: np.ndarray, m: np.ndarray, bw: int, bh: int) -> tuple[np.ndarray, ...]:
+    """The Y, U and V planes (bh x bw, and half that) of BGR ``image`` mapped by the 2x3
+    ``m``: only the part of the image that lands in the box is converted (with a margin for
+    the cubic kernel), and chroma is warped at its own resolution, its samples sitting at the
+    centre of each 2x2 luma block."""
+    ih, iw = image.shape[:2]
+    corners = np.array([[0, 0], [bw, 0], [0, bh], [bw, bh]], np.float64)
+    src = apply(cv2.invertAffineTransform(m), corners)
+    sx0, sy0 = (np.floor(src.min(0)).astype(int) - 4) // 2 * 2
+    sx1, sy1 = np.ceil(src.max(0)).astype(int) + 5
+    sx0, sy0 = max(int(sx0), 0), max(int(sy0), 0)
+    sx1, sy1 = min(int(sx1), iw - iw % 2), min(int(sy1), ih - ih % 2)
+    sx1 -= (sx1 - sx0) % 2
+    sy1 -= (sy1 - sy0) % 2
+    if sx1 - sx0 < 2 or sy1 - sy0 < 2:  # nothing of the patch lands in the box
+        sx0, sy0, sx1, sy1 = 0, 0, iw - iw % 2, ih - ih % 2
+    ch, cw = (sy1 - sy0) // 2, (sx1 - sx0) // 2
+    planes = cv2.cvtColor(np.ascontiguousarray(image[sy0:sy1, sx0:sx1]), cv2.COLOR_BGR2YUV_I420).ravel()
+    n = 4 * ch * cw
+    y = planes[:n].reshape(2 * ch, 2 * cw)
+    u, v = planes[n:].reshape(2, ch, cw)
+    my = m.copy()
+    my[:, 2] += m[:, :2] @ [sx0, sy0]
+    mc = my.copy()
+    mc[:, 2] = (my[:, :2] @ [0.5, 0.5] + my[:, 2] - 0.5) / 2
+    flags, border = cv2.INTER_CUBIC, cv2.BORDER_REPLICATE
+    return (cv2.warpAffine(y, my, (bw, bh), flags=flags, borderMode=border),
+            cv2.warpAffine(u, mc, (bw // 2, bh // 2), flags=flags, borderMode=border),
+            cv2.warpAffine(v, mc, (bw // 2, bh // 2), flags=flags, borderMode=border))
+
+
+def _band(alpha: np.ndarray) -> np.ndarray:
+    """The mask's soft edge, where the two images meet: colour is matched there."""
+    return cv2.inRange(alpha, 0.02, 0.6)
+
+
+def _plane_offset(base: np.ndarray, new: np.ndarray, band: np.ndarray) -> float:
+    """Mean difference of one plane along the band, rounded to whole levels (a sub-level
+    offset is invisible, and keeps the add in uint8)."""
+    if cv2.countNonZero(band) < 20:
+        return 0.0
+    return float(np.rint(cv2.mean(base, band)[0] - cv2.mean(new, band)[0]))

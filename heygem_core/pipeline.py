@@ -86,13 +86,42 @@ def prepare_audio(audio: str | Path | media.AudioStreamInfo, out_wav: Path, sett
 def drive(info: media.VideoInfo, track: FaceTrack, normalised: Path, *, transcript: str | None,
           language: str, settings: Settings) -> Motion:
     """Stage 3 (the lip-sync proper): phonetic plan of the new audio, then the engine's
-    decision for every output frame. Output frames follow the source in order, ping-ponged
-    (or looped) when the audio is longer and cut when it is shorter."""
+    decision for every output frame."""
     plan, n_out = analyse_audio(normalised, float(info.fps), transcript, language)
+    return decide(info, track, plan, n_out, settings)
+
+
+def decide(info: media.VideoInfo, track: FaceTrack, plan: MouthPlan, n_out: int, settings: Settings) -> Motion:
+    """The engine's decision for every output frame. Output frames follow the source in
+    order, ping-ponged (or looped) when the audio is longer and cut when it is shorter."""
     n_src = min(track.n_frames, info.n_frames)
     base_index = media.frame_indices(n_src, n_out, settings.extend_mode)
     job = EngineJob(source=info, track=track, base_index=base_index, plan=plan, settings=settings)
     return get_engine(settings.engine, settings).drive(job)
+
+
+@dataclass
+class Heard:
+    """The new audio, normalised and planned (stages 1 and the audio half of 3)."""
+
+    wav: Path
+    plan: MouthPlan
+    n_out: int
+    timings: dict[str, float]
+
+
+def listen(sound: media.AudioStreamInfo, out_wav: Path, fps: float, transcript: str | None,
+           language: str, settings: Settings, go_on: Callable[[], bool] = lambda: True) -> Heard | None:
+    """Normalise the new audio and plan the mouth from it; None when ``go_on()`` says the job
+    has already failed elsewhere (the planning is the long half)."""
+    t = time.perf_counter()
+    wav = prepare_audio(sound, out_wav, settings)
+    t_norm = time.perf_counter() - t
+    if not go_on():
+        return None
+    t = time.perf_counter()
+    plan, n_out = analyse_audio(wav, fps, transcript, language)
+    return Heard(wav, plan, n_out, {"normalise": t_norm, "analyse": time.perf_counter() - t})
 
 
 def render(info: media.VideoInfo, track: FaceTrack, motion: Motion, out_video: Path,
@@ -186,53 +215,55 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
-    info = media.probe_video(video)
-    sound = media.probe_audio(audio)  # bad audio fails before any long work
-    notes = list(getattr(info, "notes", ()))
-    engine = get_engine(settings.engine, settings)
-
+    # The pool closes (waiting for its thread) before the temp folder is removed.
     with tempfile.TemporaryDirectory(prefix="heygem-", dir=_tmp_dir_near(output)) as tmp, \
             ThreadPoolExecutor(1, thread_name_prefix="heygem-audio") as pool:
         tmp = Path(tmp)
+        sounding = pool.submit(media.probe_audio, audio)  # beside the video's probe
+        info = media.probe_video(video)
+        sound = sounding.result()  # bad audio fails before any long work
+        notes = list(getattr(info, "notes", ()))
+        engine = get_engine(settings.engine, settings)
+        failed = threading.Event()
         report("audio", 0, 1)
-        # Normalisation (mostly an ffmpeg decode) runs beside the tracking, which mostly
-        # waits on the frame decoder or reads the cache. Bad audio still stops the job at
-        # once: the tracker's progress callback raises the normalisation's error.
-        normalising = pool.submit(_timed, prepare_audio, sound, tmp / "audio.wav", settings)
+        # The audio (normalisation, then the phonetic plan) is worked out beside the
+        # tracking, which mostly waits on the frame decoder or reads the cache. Bad audio
+        # still stops the job at once: the tracker's progress callback raises its error.
+        hearing = pool.submit(listen, sound, tmp / "audio.wav", float(info.fps), transcript,
+                              language, settings, lambda: not failed.is_set())
 
         def track_progress(k: int = 1) -> None:
-            if normalising.done() and normalising.exception() is not None:
-                raise normalising.exception()
+            if hearing.done() and hearing.exception() is not None:
+                raise hearing.exception()
             tick(k)
 
-        # Tracking before the phonetic analysis: a video without a face fails fast.
+        # Tracking before the lip-sync: a video without a face fails fast.
         t = time.perf_counter()
         tick = _counter(report, "track", info.n_frames)
         report("track", 0, info.n_frames)
-        track = track_video(info, settings, progress=track_progress)
+        try:
+            track = track_video(info, settings, progress=track_progress)
+        except BaseException:
+            failed.set()  # the planning, not begun yet, is skipped
+            raise
         timings["track"] = time.perf_counter() - t
-        normalised, timings["normalise"] = normalising.result()
         if track.lost.any():
             notes.append(describe_lost(track))
 
         t = time.perf_counter()
         report("lipsync", 0, 1)
-        motion = drive(info, track, normalised, transcript=transcript, language=language, settings=settings)
+        heard = hearing.result()
+        timings.update(heard.timings)
+        motion = decide(info, track, heard.plan, heard.n_out, settings)
         timings["lipsync"] = time.perf_counter() - t
 
         t = time.perf_counter()
         # The audio is muxed while encoding: no second pass over the finished video.
-        render(info, track, motion, output, settings, report, audio=normalised)
+        render(info, track, motion, output, settings, report, audio=heard.wav)
         timings["render"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     log.info("%s: %s", output, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
     return result_for(info, track, motion, output, engine.version, transcript, notes, timings)
-
-
-def _timed(fn, *args):
-    """fn(*args) and its wall time in seconds."""
-    t = time.perf_counter()
-    return fn(*args), time.perf_counter() - t
 
 
 def result_for(info: media.VideoInfo, track: FaceTrack, motion: Motion, output: Path, engine: str,
