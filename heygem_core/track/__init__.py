@@ -8,7 +8,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import NoFaceFound
-from .backends import BACKENDS, get_backend
+from .backends import BACKENDS, leased_backend
 from .model import FaceTrack, describe_lost
 from .store import read_track, track_path, write_track
 from .tracker import Tracker, TrackParams, smooth_landmarks
@@ -49,8 +49,8 @@ def track_video(video, settings: Settings | None = None, *, source_sha256: str |
             # Outside the try: a cached track without a face is a valid answer (NoFaceFound),
             # not a damaged file to warn about and recompute.
             return _checked(track, info.path)
-    backend = get_backend(settings.tracker, settings)
-    raw = Tracker(backend, params).run(media.read_frames(info), progress=progress)
+    with leased_backend(settings.tracker, settings) as backend:
+        raw = Tracker(backend, params).run(media.read_frames(info), progress=progress)
     track_stats["runs"] += 1
     fps = float(info.fps)
     track = FaceTrack(

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -137,21 +138,31 @@ BACKENDS: dict[str, Callable[..., FaceBackend]] = {
 }
 
 
-_loaded = threading.local()
+_idle: dict[tuple[str, str], list[FaceBackend]] = {}
+_idle_lock = threading.Lock()
 
 
-def get_backend(name: str, settings=None) -> FaceBackend:
-    """The backend called ``name``, loaded once per thread and reused: loading dlib's models
-    takes 1-3 s, which every tracking call (each QA step of a flow) would otherwise pay. Per
-    thread, not shared, since the models' thread safety is not documented."""
+@contextmanager
+def leased_backend(name: str, settings=None) -> Iterator[FaceBackend]:
+    """The backend called ``name``, for this caller alone while the block runs.
+
+    Loaded models outlive the call and go to the next caller, from any thread: loading dlib's
+    takes 1.5-3 s, which every tracking call would otherwise pay (each QA step of a flow runs
+    in a new Prefect worker thread). An instance is never used by two threads at once: dlib
+    releases the GIL while detecting and does not document its detector as thread-safe, so
+    concurrent callers get one instance each (as many are loaded as ever ran at once)."""
     try:
         factory = BACKENDS[name]
     except KeyError:
         raise ModelMissing(f"unknown tracker '{name}'; choose one of: {', '.join(BACKENDS)}") from None
     key = (name, str(getattr(settings, "insightface_root", None)))
-    cache = getattr(_loaded, "backends", None)
-    if cache is None:
-        cache = _loaded.backends = {}
-    if key not in cache:
-        cache[key] = factory(settings)
-    return cache[key]
+    with _idle_lock:
+        idle = _idle.setdefault(key, [])
+        backend = idle.pop() if idle else None
+    if backend is None:
+        backend = factory(settings)
+    try:
+        yield backend
+    finally:
+        with _idle_lock:
+            _idle[key].append(backend)

@@ -6,7 +6,7 @@ from heygem_core import media, mouth
 from heygem_core.config import Settings
 from heygem_core.quality import CLOSED_OPENING
 from heygem_core.track import track_video
-from heygem_core.track.backends import get_backend
+from heygem_core.track.backends import leased_backend
 from heygem_core.warp import apply, reshape_lips, similarity
 from tests.paths import VIDEOS
 
@@ -38,16 +38,16 @@ def test_closing_reads_as_closed_to_the_tracker(video, tmp_path):
     info = media.probe_video(VIDEOS[video])
     track = track_video(info, Settings(cache_dir=tmp_path))
     picks = set(np.linspace(0, info.n_frames - 1, 12).astype(int))
-    backend = get_backend("dlib")
-    before, after = [], []
-    for k, frame in enumerate(media.read_frames(info)):
-        if k not in picks:
-            continue
-        closed, new_pts = reshape_lips(frame, track.landmarks[k], 0.0)
-        measured = backend.landmarks(cv2.cvtColor(closed, cv2.COLOR_BGR2GRAY), track.boxes[k])
-        before.append(mouth.opening(track.landmarks[k][None])[0])
-        after.append(mouth.opening(measured[None])[0])
-        assert mouth.opening(new_pts[None])[0] < 0.01
+    with leased_backend("dlib") as backend:
+        before, after = [], []
+        for k, frame in enumerate(media.read_frames(info)):
+            if k not in picks:
+                continue
+            closed, new_pts = reshape_lips(frame, track.landmarks[k], 0.0)
+            measured = backend.landmarks(cv2.cvtColor(closed, cv2.COLOR_BGR2GRAY), track.boxes[k])
+            before.append(mouth.opening(track.landmarks[k][None])[0])
+            after.append(mouth.opening(measured[None])[0])
+            assert mouth.opening(new_pts[None])[0] < 0.01
     after = np.array(after)
     # Measured here: katie 8/12, sun 7/12 frames read fully closed, the rest nearly so.
     assert np.mean(after < CLOSED_OPENING) >= 0.55, after
