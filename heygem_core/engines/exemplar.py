@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -90,20 +91,28 @@ class ExemplarEngine:
             except (ValueError, OSError) as err:
                 log.warning("rebuilding unreadable library cache %s: %s", path, err)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}.npy")
-        # A memmap on disk keeps a long source's library out of RAM.
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(frames), h, w, 3))
-        want = {int(f): k for k, f in enumerate(frames)}
-        last = int(frames.max())
-        for i, frame in enumerate(media.read_frames(source)):
-            k = want.get(i)
-            if k is not None:
-                arr[k] = extract(frame, origins[k], size)
-            if i >= last:
-                break
-        arr.flush()
-        del arr
-        os.replace(tmp, path)
+        # A temp file of this call's own: jobs on the same source in one process (the web app,
+        # a flow's task threads) build at once, and one truncating the file another has
+        # mapped kills the process (SIGBUS).
+        fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.npy", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            # A memmap on disk keeps a long source's library out of RAM.
+            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(frames), h, w, 3))
+            want = {int(f): k for k, f in enumerate(frames)}
+            last = int(frames.max())
+            for i, frame in enumerate(media.read_frames(source)):
+                k = want.get(i)
+                if k is not None:
+                    arr[k] = extract(frame, origins[k], size)
+                if i >= last:
+                    break
+            arr.flush()
+            del arr
+            os.replace(tmp, path)  # atomic: a reader maps the old file or the whole new one
+        finally:
+            tmp.unlink(missing_ok=True)
         return np.load(path, mmap_mode="r")
 
     # -- selection ------------------------------------------------------------------------

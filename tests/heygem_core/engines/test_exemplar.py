@@ -28,3 +28,43 @@ def test_extract_repeats_edge_pixels_past_the_frame(origin, size):
     np.testing.assert_array_equal(got, _reference(frame, origin, size))
     got[:] = 0
     np.testing.assert_array_equal(frame, before)  # a crop is a copy, never a view onto the frame
+
+
+_BUILD_AT_ONCE = """
+import sys, threading
+from pathlib import Path
+from heygem_core import media
+from heygem_core.config import Settings
+from heygem_core.engines.exemplar import ExemplarEngine
+from heygem_core.track import track_video
+settings = Settings(cache_dir=Path(sys.argv[1]))
+info = media.probe_video(sys.argv[2])
+track = track_video(info, settings)
+errors, sums = [], []
+def build():
+    try:
+        sums.append(int(ExemplarEngine(settings).library(info, track).crops.sum(dtype="int64")))
+    except Exception as err:
+        errors.append(repr(err))
+threads = [threading.Thread(target=build) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(errors, len(set(sums)), len(sums))
+"""
+
+
+def test_jobs_on_one_source_build_its_library_at_once(tmp_path):
+    # Two web jobs (or two rows of a sheet) on the same recording build its mouth library in
+    # one process at the same time. With one temp file per process they truncated each
+    # other's mapped file: FileNotFoundError, 'mmap length is greater than file size', or the
+    # whole process killed by SIGBUS, hence the child process here.
+    import subprocess
+    import sys
+
+    from tests.paths import VIDEOS
+
+    done = subprocess.run([sys.executable, "-c", _BUILD_AT_ONCE, str(tmp_path / "cache"), str(VIDEOS["katie_8s"])],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[0] == "[] 1 4", done.stdout
+    assert len(list((tmp_path / "cache" / "library").iterdir())) == 1, "a temp file was left behind"
