@@ -14,7 +14,6 @@ Register a new engine with one line in ``ENGINES``; everything around it is shar
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
@@ -24,6 +23,7 @@ import numpy as np
 from ..blend import Patch
 from ..config import Settings
 from ..errors import InputError
+from ..media import atomic_output
 from ..plan import MouthPlan
 from ..track.model import FaceTrack
 
@@ -54,9 +54,8 @@ class Motion:
         buf = io.BytesIO()
         np.savez_compressed(buf, __engine__=np.array(self.engine), __base_index__=self.base_index,
                             **self.arrays)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            tmp.write_bytes(buf.getvalue())
         return path
 
     @classmethod

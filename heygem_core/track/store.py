@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..media import atomic_output
 from .model import FaceTrack
 
 SCHEMA_VERSION = 1
@@ -65,9 +65,9 @@ def write_track(track: FaceTrack, path: Path) -> Path:
     }
     table = table.replace_schema_metadata(meta)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)  # readers never see a half-written track
+    # A temp name of this call's own: two jobs on one source may write its track at once.
+    with atomic_output(path) as tmp:  # readers never see a half-written track
+        pq.write_table(table, tmp, compression="zstd")
     return path
 
 

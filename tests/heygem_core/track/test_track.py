@@ -62,6 +62,31 @@ def test_track_round_trip_keeps_lost_frames(tmp_path, settings):
         np.testing.assert_array_equal(getattr(back, field), getattr(track, field))
 
 
+def test_one_track_written_by_several_threads_at_once_stays_whole(tmp_path, settings):
+    # Two jobs on the same recording (same content hash) in one process write its track
+    # cache at the same moment; a shared temp name interleaved their writes.
+    import threading
+
+    track = track_video(VIDEOS["katie_8s"], settings)
+    path = tmp_path / "shared" / "t.parquet"
+    path.parent.mkdir()
+    errors = []
+
+    def write(k):
+        try:
+            for _ in range(10):
+                write_track(track, path)
+                np.testing.assert_array_equal(read_track(path).landmarks, track.landmarks)
+        except Exception as err:  # noqa: BLE001 - reported by the assertion below
+            errors.append(f"{k}: {err!r}")
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert errors == []
+    assert [p.name for p in path.parent.iterdir()] == ["t.parquet"], "a temp file was left behind"
+
+
 def test_track_read_from_many_row_groups_and_checked_columns(tmp_path, settings):
     # The reader takes values from Arrow buffers: several chunks (row groups) and odd bit
     # offsets of the packed lost flags must come back exactly.
