@@ -6,8 +6,11 @@ For each audio (default: an 8 s clip, and a 60 s narration, which plays the 8 s 
 and forth for a minute: a lecture-length job), prints: a plain ffmpeg decode + re-encode
 producing the same number of frames at the same settings (x264 CRF/preset, AAC); the whole
 ``heygem lipsync`` job with a cold and with a cached face track; the ratios; peak RSS of each
-heygem run (children included); and the stage timings heygem logs. Tracking fps is measured
-once, on the video alone. With ``--repeat`` each figure is the median of N runs.
+heygem run (children included); the stage timings heygem logs, and the lip-sync + blend +
+encode rate of the cached run (output frames over its lipsync and render stages). Tracking fps
+is measured on the video alone: a whole process (start-up and model loading included), and
+in a process whose models are loaded (the first track, then the best of three more; a
+worker or the web app tracks this way). With ``--repeat`` each figure is the median of N runs.
 """
 from __future__ import annotations
 
@@ -46,6 +49,30 @@ def plain_args(video: Path, audio: Path, out: Path, s: Settings, loop: bool) -> 
             "-movflags", "+faststart", "-shortest", str(out)]
 
 
+_WARM_TRACK = """
+import sys, time
+from pathlib import Path
+from heygem_core import media
+from heygem_core.config import Settings
+from heygem_core.track import track_video
+from heygem_core.track.backends import leased_backend
+s = Settings(cache_dir=Path(sys.argv[2]))
+info = media.probe_video(sys.argv[1])
+with leased_backend(s.tracker, s):
+    pass  # models loaded
+times = []
+for _ in range(4):
+    t = time.perf_counter()
+    track_video(info, s, use_cache=False)
+    times.append(time.perf_counter() - t)
+print(info.n_frames / times[0], info.n_frames / min(times[1:]))
+"""
+
+
+def stage_seconds(stderr: str) -> dict[str, float]:
+    return {k: float(v) for k, v in re.findall(r"(\w+) ([\d.]+) s", stages(stderr))}
+
+
 def stages(stderr: str) -> str:
     found = re.findall(r"heygem_core.pipeline: .*?: ((?:\w+ [\d.]+ s, )+total [\d.]+ s)", stderr)
     return found[-1] if found else "?"
@@ -69,10 +96,13 @@ def main() -> None:
                      "track_video(sys.argv[1], Settings(cache_dir=Path(sys.argv[2])))", str(args.video), str(tmp / "tc")]
         track_s, _, _ = timed(track_cmd)
         print(f"tracking alone (incl. start-up): {track_s:6.2f} s = {info.n_frames / track_s:6.1f} fps")
+        warm_out = subprocess.run([sys.executable, "-c", _WARM_TRACK, str(args.video), str(tmp / "tw")],
+                                  check=True, capture_output=True, text=True).stdout.split()
+        print(f"tracking, models loaded: first {float(warm_out[0]):6.1f} fps, then {float(warm_out[1]):6.1f} fps")
         for audio in audios:
             n_out = round(media.probe_audio(audio).duration * float(info.fps))
             loop = n_out > info.n_frames
-            plain, cold, warm, rss_c, rss_w, log = [], [], [], [], [], ""
+            plain, cold, warm, rss_c, rss_w, log, rates = [], [], [], [], [], "", []
             for _ in range(args.repeat):
                 plain.append(timed(plain_args(args.video, audio, tmp / "plain.mp4", s, loop))[0])
                 cache = tmp / "cache"
@@ -83,12 +113,17 @@ def main() -> None:
                 cold.append(w), rss_c.append(r)
                 w, r, log = timed(job)
                 warm.append(w), rss_w.append(r)
+                st = stage_seconds(log)
+                if "render" in st:
+                    rates.append(n_out / (st.get("lipsync", 0.0) + st["render"]))
             p, c, w = (statistics.median(x) for x in (plain, cold, warm))
             print(f"\naudio {audio.name}: {n_out} output frames")
             print(f"  plain ffmpeg decode+re-encode+mux: {p:6.2f} s")
             print(f"  heygem lipsync, cold track:        {c:6.2f} s  ratio {c / p:4.2f}x  peak RSS {max(rss_c):.0f} MB")
             print(f"  heygem lipsync, cached track:      {w:6.2f} s  ratio {w / p:4.2f}x  peak RSS {max(rss_w):.0f} MB")
             print(f"  stages (cached run): {stages(log)}")
+            if rates:
+                print(f"  lip-sync + blend + encode (cached run): {statistics.median(rates):6.1f} fps")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 pocketsphinx decodes at ~5 % of real time on one core and holds the GIL while it does, so
 threads cannot share the work: audio longer than ``PARALLEL_MIN_S`` is cut at pauses into
 one part per core, and every part but the first goes to a helper process
-(``python -m heygem_core.phonetics.allphone``: numpy and pocketsphinx only, ~0.1 s to
+(``python -m heygem_core.sphinx``: pocketsphinx only, ~0.1 s to
 start) while this process decodes the first. A cut falls in the quietest 100 ms near the
 even split, where the speaker pauses: there is no phone to break, and pocketsphinx itself
 decodes speech as pause-delimited utterances. Shorter audio is decoded in one piece, so
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import errors
+from .. import sphinx
 
 log = logging.getLogger(__name__)
 
@@ -86,33 +86,8 @@ def cut_points(pcm16: np.ndarray, parts: int) -> list[int]:
 
 def decode_pcm16(pcm16: np.ndarray, params: Decoding) -> list[tuple[int, int, str]]:
     """One pocketsphinx utterance, in this process."""
-    from pocketsphinx import Decoder
-
-    hmm, phone_lm = model_paths()
-    decoder = Decoder(hmm=hmm, allphone=phone_lm, lm=None, loglevel="FATAL",
-                      lw=params.language_weight, wip=params.word_insertion_penalty)
-    decoder.start_utt()
-    decoder.process_raw(np.ascontiguousarray(pcm16, "<i2").tobytes(), full_utt=True)
-    decoder.end_utt()
-    return [(seg.start_frame, seg.end_frame, seg.word) for seg in decoder.seg()]
-
-
-def model_paths() -> tuple[str, str]:
-    try:
-        from pocketsphinx import get_model_path
-    except ImportError as err:
-        raise errors.ModelMissing(
-            "pocketsphinx is not installed; install it with: pip install 'pocketsphinx>=5'"
-        ) from err
-    base = os.path.join(get_model_path(), "en-us")
-    hmm, phone_lm = os.path.join(base, "en-us"), os.path.join(base, "en-us-phone.lm.bin")
-    for path in (hmm, phone_lm):
-        if not os.path.exists(path):
-            raise errors.ModelMissing(
-                f"pocketsphinx model file {path} is missing; reinstall pocketsphinx (its wheel "
-                "ships the en-us acoustic model and phone LM)"
-            )
-    return hmm, phone_lm
+    return sphinx.decode_raw(np.ascontiguousarray(pcm16, "<i2").tobytes(), params.language_weight,
+                             params.word_insertion_penalty)
 
 
 class _Helper:
@@ -130,7 +105,7 @@ class _Helper:
                 feed.write(json.dumps(asdict(params)).encode() + b"\n")
                 feed.write(pcm16.tobytes())
                 feed.seek(0)
-                self._proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=feed,
+                self._proc = subprocess.Popen([sys.executable, "-m", sphinx.__name__], stdin=feed,
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as err:
             self._error = str(err)
@@ -150,15 +125,3 @@ class _Helper:
             log.warning("phone decoding helper failed (%s); decoding its part here", self._error)
             return decode_pcm16(self._pcm16, self._params)
         return out
-
-
-def _serve() -> None:
-    """Helper process: a JSON line of Decoding, then int16 PCM, on stdin; JSON segments out."""
-    stream = sys.stdin.buffer
-    params = Decoding(**json.loads(stream.readline()))
-    pcm16 = np.frombuffer(stream.read(), dtype="<i2")
-    json.dump(decode_pcm16(pcm16, params), sys.stdout)
-
-
-if __name__ == "__main__":
-    _serve()
