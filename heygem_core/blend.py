@@ -15,6 +15,7 @@ from .track.model import STABLE
 from .warp import apply, similarity
 
 _JAW = list(range(2, 15))
+_CHIN = np.isin(_JAW, range(5, 12))  # jaw points 5-11: chin and its corners
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,19 @@ class Patch:
 def lower_face_polygon(base_pts: np.ndarray, patch_pts: np.ndarray) -> np.ndarray:
     """Cheeks, jaw and chin of both faces, closed just under the nose.
 
-    Both jaw lines count, so a chin that moves up in the patch covers the old chin and one
-    that moves down covers the neck beneath it: never a double chin."""
+    Around the chin both jaw lines count (the further one), so a chin that moves up in the
+    patch covers the old chin and one that moves down covers the neck beneath it: never a
+    double chin. Along the cheeks the nearer one counts: where the patch's head is turned a
+    little, its far cheek edge and the hair or wall beyond it must stay outside the mask, or
+    they show through as a dark smear on the frame's cheek."""
     iod = float(np.hypot(*(base_pts[45] - base_pts[36])))
     centre = base_pts[[48, 54]].mean(0)
     a, b = base_pts[_JAW], patch_pts[_JAW]
     further = np.hypot(*(a - centre).T) >= np.hypot(*(b - centre).T)
-    jaw = np.where(further[:, None], a, b)
-    # Push the jaw outline a little outwards: the mask must hold the whole chin edge.
-    jaw = centre + (jaw - centre) * 1.06
+    use_base = np.where(_CHIN, further, ~further)
+    jaw = np.where(use_base[:, None], a, b)
+    # Push the chin outwards a little: the mask must hold the whole chin edge.
+    jaw = centre + (jaw - centre) * np.where(_CHIN, 1.06, 1.0)[:, None]
     drop = np.array([0.0, 0.06 * iod])
     nose = np.array([base_pts[35] + drop, base_pts[33] + drop, base_pts[31] + drop])
     # Cheek points where the jaw meets the level under the nose.
