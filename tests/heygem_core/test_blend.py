@@ -38,6 +38,28 @@ def test_pixels_outside_the_mask_are_bit_identical(katie):
     assert np.array_equal(out[y0:y1], frames[base][y0:y1])
 
 
+def test_mask_takes_the_lower_chin_but_the_narrower_cheeks(katie):
+    # A patch whose head is turned has one cheek edge further out: the wall or hair beyond
+    # it must stay outside the mask. A patch whose chin is lower must cover the neck under
+    # the frame's chin: both chins inside the mask.
+    _, track = katie
+    base = track.landmarks[10].astype(np.float64)
+    iod = np.linalg.norm(base[45] - base[36])
+    patch = base.copy()
+    patch[2:5, 0] += 0.3 * iod   # head turned: the cheek on the image's left comes in,
+    patch[12:15, 0] += 0.3 * iod  # the one on the right sticks out past the frame's
+    patch[7:10, 1] += 0.2 * iod   # its chin is lower
+    poly = lower_face_polygon(base, patch)
+    inside = lambda p: cv2.pointPolygonTest(poly.astype(np.float32), (float(p[0]), float(p[1])), False) >= 0  # noqa: E731
+    centre = base[[48, 54]].mean(0)
+    assert all(inside(patch[k] + (centre - patch[k]) * 0.03) for k in (7, 8, 9)), "the patch's lower chin is cut off"
+    assert all(inside(base[k] + (centre - base[k]) * 0.03) for k in (7, 8, 9)), "the frame's own chin is left out"
+    for k in (2, 3, 4):  # left: the patch's cheek is the narrower line
+        assert not inside(base[k]), "the mask reaches past the patch's cheek"
+    for k in (12, 13, 14):  # right: the frame's cheek is the narrower line
+        assert not inside(patch[k]), "the mask reaches the patch's far cheek edge and what lies beyond"
+
+
 def test_mask_is_zero_outside_polygon_and_one_inside():
     square = np.array([[20, 20], [80, 20], [80, 80], [20, 80]], float)
     alpha = feathered_mask((100, 100), square, feather=6)
