@@ -112,8 +112,8 @@ class Heard:
 
 def listen(sound: media.AudioStreamInfo, out_wav: Path, fps: float, transcript: str | None,
            language: str, settings: Settings, go_on: Callable[[], bool] = lambda: True) -> Heard | None:
-    """Normalise the new audio and plan the mouth from it; None when ``go_on()`` says the job
-    has already failed elsewhere (the planning is the long half)."""
+    """Normalise the new audio and plan the mouth from it. The planning (the long half)
+    starts once ``go_on()`` returns True, and is skipped (None) when it returns False."""
     t = time.perf_counter()
     wav = prepare_audio(sound, out_wav, settings)
     t_norm = time.perf_counter() - t
@@ -224,28 +224,38 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
         sound = sounding.result()  # bad audio fails before any long work
         notes = list(getattr(info, "notes", ()))
         engine = get_engine(settings.engine, settings)
-        failed = threading.Event()
+        face_seen, failed = threading.Event(), threading.Event()
+
+        def plan_now() -> bool:
+            # The phonetic plan waits for the first face (at once from a cached track): for
+            # a video without a face it would be long work for nothing, and it would hold
+            # back the error until done.
+            face_seen.wait()
+            return not failed.is_set()
+
         report("audio", 0, 1)
         # The audio (normalisation, then the phonetic plan) is worked out beside the
         # tracking, which mostly waits on the frame decoder or reads the cache. Bad audio
         # still stops the job at once: the tracker's progress callback raises its error.
         hearing = pool.submit(listen, sound, tmp / "audio.wav", float(info.fps), transcript,
-                              language, settings, lambda: not failed.is_set())
+                              language, settings, plan_now)
 
-        def track_progress(k: int = 1) -> None:
-            if hearing.done() and hearing.exception() is not None:
-                raise hearing.exception()
-            tick(k)
-
-        # Tracking before the lip-sync: a video without a face fails fast.
-        t = time.perf_counter()
-        tick = _counter(report, "track", info.n_frames)
-        report("track", 0, info.n_frames)
         try:
-            track = track_video(info, settings, progress=track_progress)
+            def track_progress(k: int = 1) -> None:
+                if hearing.done() and hearing.exception() is not None:
+                    raise hearing.exception()
+                tick(k)
+
+            # Tracking before the lip-sync: a video without a face fails fast.
+            t = time.perf_counter()
+            tick = _counter(report, "track", info.n_frames)
+            report("track", 0, info.n_frames)
+            track = track_video(info, settings, progress=track_progress, on_face=face_seen.set)
         except BaseException:
-            failed.set()  # the planning, not begun yet, is skipped
+            failed.set()  # the planning, if not begun yet, is skipped
             raise
+        finally:
+            face_seen.set()  # never leave the audio thread waiting
         timings["track"] = time.perf_counter() - t
         if track.lost.any():
             notes.append(describe_lost(track))

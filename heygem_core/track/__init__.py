@@ -27,11 +27,12 @@ def params_from(settings: Settings) -> TrackParams:
 
 
 def track_video(video, settings: Settings | None = None, *, source_sha256: str | None = None,
-                use_cache: bool = True, progress=None) -> FaceTrack:
+                use_cache: bool = True, progress=None, on_face=None) -> FaceTrack:
     """Track the speaking face of ``video`` (a path or a ``media.VideoInfo``).
 
     Reads the cached Parquet track when one exists for the same content, backend and
-    parameters. Raises ``NoFaceFound`` when no frame has a face."""
+    parameters. Raises ``NoFaceFound`` when no frame has a face. ``progress(1)`` is called
+    after each tracked frame, ``on_face()`` once, when tracking first finds a face."""
     from .. import media
 
     settings = settings or Settings.from_env()
@@ -50,7 +51,7 @@ def track_video(video, settings: Settings | None = None, *, source_sha256: str |
             # not a damaged file to warn about and recompute.
             return _checked(track, info.path)
     with leased_backend(settings.tracker, settings) as backend:
-        raw = Tracker(backend, params).run(media.read_frames(info), progress=progress)
+        raw = Tracker(backend, params).run(media.read_frames(info), progress=progress, on_face=on_face)
     track_stats["runs"] += 1
     fps = float(info.fps)
     track = FaceTrack(

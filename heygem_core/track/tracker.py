@@ -50,7 +50,8 @@ class Tracker:
         self.backend = backend
         self.params = params
 
-    def run(self, frames: Iterable[np.ndarray], progress=None) -> RawTrack:
+    def run(self, frames: Iterable[np.ndarray], progress=None, on_face=None) -> RawTrack:
+        """Track every frame; ``progress(1)`` after each, ``on_face()`` once, at the first face."""
         boxes, points, scores, lost = [], [], [], []
         prev_pts: np.ndarray | None = None
         prev_box: np.ndarray | None = None
@@ -85,6 +86,9 @@ class Tracker:
                 scores.append(0.0)
                 lost.append(True)
             else:
+                if on_face is not None:  # the first face of the video
+                    on_face()
+                    on_face = None
                 prev_pts = pts
                 boxes.append(_box_from_points(pts, box_rel).astype(np.float32))
                 points.append(pts.astype(np.float32))

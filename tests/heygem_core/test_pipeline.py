@@ -124,3 +124,25 @@ def test_bad_audio_stops_a_cold_tracking_at_once(tmp_path):
         lipsync(VIDEOS["sun_silent_22s"], silent, tmp_path / "out.mp4", settings=settings)
     assert not list((tmp_path / "cache").rglob("*.parquet")), "the tracking ran to the end"
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_faceless_video_fails_without_planning_the_audio(tmp_path, monkeypatch):
+    # The phonetic plan runs beside the tracking but waits for its first face: a video
+    # without one fails with its own message and no long audio work was spent on it.
+    from heygem_core import pipeline
+    from heygem_core.config import Settings
+    from heygem_core.errors import NoFaceFound
+
+    planned = []
+    real = pipeline.analyse_audio
+    monkeypatch.setattr(pipeline, "analyse_audio", lambda *a, **k: planned.append(1) or real(*a, **k))
+    clip = tmp_path / "faceless.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True)
+    settings = Settings(cache_dir=tmp_path / "cache")
+    with pytest.raises(NoFaceFound, match="faceless.mp4"):
+        pipeline.lipsync(clip, LANGUAGE_AUDIO["de"], tmp_path / "out.mp4", settings=settings)
+    assert planned == [], "the audio was planned for a video without a face"
+    # With a face (cached track or not) the plan is made.
+    pipeline.lipsync(VIDEOS["katie_8s"], LANGUAGE_AUDIO["de"], tmp_path / "out.mp4", settings=settings)
+    assert planned == [1]

@@ -128,3 +128,19 @@ def test_face_leaving_the_frame_is_reported(tmp_path, settings):
     assert not track.lost[:30].any()
     assert track.lost[-15:].all()
     assert "left unchanged" in describe_lost(track)
+
+
+def test_first_face_is_announced_once(tmp_path, settings):
+    # Katie slides in from the right after 1 s: the tracker calls on_face once, at the first
+    # frame with her face, after the progress of the faceless frames before it.
+    clip = tmp_path / "arriving.mp4"
+    subprocess.run([
+        "ffmpeg", "-v", "error", "-i", str(VIDEOS["katie_8s"]), "-t", "2", "-filter_complex",
+        "color=black:s=512x512:r=25:d=2[bg];[bg][0:v]overlay=x='if(lt(t,1),600,0)':y=0:shortest=1",
+        "-an", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    events = []
+    track = track_video(clip, settings, progress=lambda k=1: events.append("frame"),
+                        on_face=lambda: events.append("face"))
+    assert events.count("face") == 1
+    first = int(np.argmin(track.lost))
+    assert 20 <= first <= 30 and events.index("face") == first, (first, events.index("face"))
