@@ -416,7 +416,10 @@ def test_s3_outage_raises_store_unavailable_and_recovers(s3_store, s3_settings, 
 
 
 def test_s3_outage_mid_download(s3_store, s3_proxy, tmp_path):
-    data = bytes(range(256)) * (32 * 1024)  # 8 MiB: several reads
+    # 64 MiB: far more than loopback TCP can hold in flight (the receive buffer alone grows to
+    # ~6 MiB), so the cut always lands mid-transfer; with 8 MiB the proxy had sometimes
+    # forwarded the whole object before the cut and the download finished.
+    data = bytes(range(256)) * (256 * 1024)
     s3_store.put_bytes("runs/r1/big.bin", data)
 
     class CutOffAfterFirstBlock(io.BytesIO):
