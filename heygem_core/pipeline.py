@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 import wave
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -240,22 +240,8 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
         hearing = pool.submit(listen, sound, tmp / "audio.wav", float(info.fps), transcript,
                               language, settings, plan_now)
 
-        try:
-            def track_progress(k: int = 1) -> None:
-                if hearing.done() and hearing.exception() is not None:
-                    raise hearing.exception()
-                tick(k)
-
-            # Tracking before the lip-sync: a video without a face fails fast.
-            t = time.perf_counter()
-            tick = _counter(report, "track", info.n_frames)
-            report("track", 0, info.n_frames)
-            track = track_video(info, settings, progress=track_progress, on_face=face_seen.set)
-        except BaseException:
-            failed.set()  # the planning, if not begun yet, is skipped
-            raise
-        finally:
-            face_seen.set()  # never leave the audio thread waiting
+        t = time.perf_counter()
+        track = _track_while_listening(info, settings, hearing, face_seen, failed, report)
         timings["track"] = time.perf_counter() - t
         if track.lost.any():
             notes.append(describe_lost(track))
@@ -274,6 +260,28 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
     timings["total"] = time.perf_counter() - t0
     log.info("%s: %s", output, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
     return result_for(info, track, motion, output, engine.version, transcript, notes, timings)
+
+
+def _track_while_listening(info: media.VideoInfo, settings: Settings, hearing: Future,
+                           face_seen: threading.Event, failed: threading.Event, report: Progress) -> FaceTrack:
+    """Track the video (before the lip-sync: a video without a face fails fast) while the
+    audio thread works on ``hearing``. Its error stops the tracking at once; its planning
+    waits for ``face_seen`` and is skipped when the tracking fails first (``failed``)."""
+    tick = _counter(report, "track", info.n_frames)
+
+    def progress(k: int = 1) -> None:
+        if hearing.done() and hearing.exception() is not None:
+            raise hearing.exception()
+        tick(k)
+
+    try:
+        report("track", 0, info.n_frames)
+        return track_video(info, settings, progress=progress, on_face=face_seen.set)
+    except BaseException:
+        failed.set()
+        raise
+    finally:
+        face_seen.set()  # never leave the audio thread waiting
 
 
 def result_for(info: media.VideoInfo, track: FaceTrack, motion: Motion, output: Path, engine: str,
