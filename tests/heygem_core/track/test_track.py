@@ -117,13 +117,18 @@ def test_faceless_video_says_no_face(tmp_path, settings):
     assert "faceless.mp4" in str(err.value) and "no face" in str(err.value)
 
 
+def _katie_moving(clip, seconds: int, x: str):
+    """``seconds`` of katie on a black 512x512 canvas, her picture's left edge at ``x(t)``."""
+    subprocess.run([
+        "ffmpeg", "-v", "error", "-i", str(VIDEOS["katie_8s"]), "-t", str(seconds), "-filter_complex",
+        f"color=black:s=512x512:r=25:d={seconds}[bg];[bg][0:v]overlay=x='{x}':y=0:shortest=1",
+        "-pix_fmt", "yuv420p", "-an", str(clip)], check=True)
+    return clip
+
+
 def test_face_leaving_the_frame_is_reported(tmp_path, settings):
     # Katie slides out of the picture after 1.5 s; the tracker must mark those frames lost.
-    clip = tmp_path / "leaving.mp4"
-    subprocess.run([
-        "ffmpeg", "-v", "error", "-i", str(VIDEOS["katie_8s"]), "-t", "3", "-filter_complex",
-        "color=black:s=512x512:r=25:d=3[bg];[bg][0:v]overlay=x='if(lt(t,1.5),0,(t-1.5)*700)':y=0:shortest=1",
-        "-pix_fmt", "yuv420p", "-an", str(clip)], check=True)
+    clip = _katie_moving(tmp_path / "leaving.mp4", 3, "if(lt(t,1.5),0,(t-1.5)*700)")
     track = track_video(clip, settings)
     assert not track.lost[:30].any()
     assert track.lost[-15:].all()
@@ -133,11 +138,7 @@ def test_face_leaving_the_frame_is_reported(tmp_path, settings):
 def test_first_face_is_announced_once(tmp_path, settings):
     # Katie slides in from the right after 1 s: the tracker calls on_face once, at the first
     # frame with her face, after the progress of the faceless frames before it.
-    clip = tmp_path / "arriving.mp4"
-    subprocess.run([
-        "ffmpeg", "-v", "error", "-i", str(VIDEOS["katie_8s"]), "-t", "2", "-filter_complex",
-        "color=black:s=512x512:r=25:d=2[bg];[bg][0:v]overlay=x='if(lt(t,1),600,0)':y=0:shortest=1",
-        "-an", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    clip = _katie_moving(tmp_path / "arriving.mp4", 2, "if(lt(t,1),600,0)")
     events = []
     track = track_video(clip, settings, progress=lambda k=1: events.append("frame"),
                         on_face=lambda: events.append("face"))
