@@ -110,7 +110,7 @@ def composite_into(frame: np.ndarray, frame_pts: np.ndarray, patch: Patch,
     warped = cv2.warpAffine(patch.image, shift, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
                             borderMode=cv2.BORDER_REPLICATE)
     roi = frame[y0:y1, x0:x1]
-    offset = _colour_offset(roi, warped, alpha) if color_match else np.zeros(3, np.float32)
+    offset = _colour_offset(roi, warped, _band(alpha)) if color_match else np.zeros(3, np.float32)
     if color_match:
         # Rounded to whole levels: a sub-level offset is invisible and keeps the add in uint8.
         warped = cv2.add(warped, tuple(float(v) for v in np.rint(offset)) + (0.0,))
@@ -120,12 +120,17 @@ def composite_into(frame: np.ndarray, frame_pts: np.ndarray, patch: Patch,
     return x0, y0, x1, y1
 
 
-def _colour_offset(base: np.ndarray, new: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Mean colour difference along the mask's soft edge, where the two images meet."""
-    band = ((alpha > 0.02) & (alpha < 0.6)).astype(np.uint8)
+def _band(alpha: np.ndarray) -> np.ndarray:
+    """The mask's soft edge, where the two images meet: colour is matched there."""
+    return cv2.inRange(alpha, 0.02, 0.6)
+
+
+def _colour_offset(base: np.ndarray, new: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """Mean difference per channel (one for a plane, three for BGR) along ``band``."""
+    k = base.shape[2] if base.ndim == 3 else 1
     if cv2.countNonZero(band) < 20:
-        return np.zeros(3, np.float32)
-    return (np.array(cv2.mean(base, band)[:3]) - np.array(cv2.mean(new, band)[:3])).astype(np.float32)
+        return np.zeros(k, np.float32)
+    return (np.array(cv2.mean(base, band)[:k]) - np.array(cv2.mean(new, band)[:k])).astype(np.float32)
 
 
 def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch,
@@ -156,7 +161,8 @@ def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch,
                for i, new in ((0, new_u), (1, new_v))]
     for base, new, a, band in planes:
         if color_match:
-            offset = _plane_offset(base, new, _band(a) if band is None else band)
+            # Rounded to whole levels: a sub-level offset is invisible and keeps the add in uint8.
+            offset = float(np.rint(_colour_offset(base, new, _band(a) if band is None else band)[0]))
             if offset:
                 new = cv2.add(new, offset)
         base[...] = cv2.blendLinear(new, base, a, 1.0 - a)
@@ -192,16 +198,3 @@ def _warp_i420(image: np.ndarray, m: np.ndarray, bw: int, bh: int) -> tuple[np.n
     return (cv2.warpAffine(y, my, (bw, bh), flags=flags, borderMode=border),
             cv2.warpAffine(u, mc, (bw // 2, bh // 2), flags=flags, borderMode=border),
             cv2.warpAffine(v, mc, (bw // 2, bh // 2), flags=flags, borderMode=border))
-
-
-def _band(alpha: np.ndarray) -> np.ndarray:
-    """The mask's soft edge, where the two images meet: colour is matched there."""
-    return cv2.inRange(alpha, 0.02, 0.6)
-
-
-def _plane_offset(base: np.ndarray, new: np.ndarray, band: np.ndarray) -> float:
-    """Mean difference of one plane along the band, rounded to whole levels (a sub-level
-    offset is invisible, and keeps the add in uint8)."""
-    if cv2.countNonZero(band) < 20:
-        return 0.0
-    return float(np.rint(cv2.mean(base, band)[0] - cv2.mean(new, band)[0]))

@@ -224,24 +224,18 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
         sound = sounding.result()  # bad audio fails before any long work
         notes = list(getattr(info, "notes", ()))
         engine = get_engine(settings.engine, settings)
-        face_seen, failed = threading.Event(), threading.Event()
-
-        def plan_now() -> bool:
-            # The phonetic plan waits for the first face (at once from a cached track): for
-            # a video without a face it would be long work for nothing, and it would hold
-            # back the error until done.
-            face_seen.wait()
-            return not failed.is_set()
-
+        # The phonetic plan waits for the first face (at once from a cached track): for a
+        # video without a face it would be long work for nothing, and would hold back the error.
+        face = _Gate()
         report("audio", 0, 1)
         # The audio (normalisation, then the phonetic plan) is worked out beside the
         # tracking, which mostly waits on the frame decoder or reads the cache. Bad audio
         # still stops the job at once: the tracker's progress callback raises its error.
         hearing = pool.submit(listen, sound, tmp / "audio.wav", float(info.fps), transcript,
-                              language, settings, plan_now)
+                              language, settings, face.wait)
 
         t = time.perf_counter()
-        track = _track_while_listening(info, settings, hearing, face_seen, failed, report)
+        track = _track_while_listening(info, settings, hearing, face, report)
         timings["track"] = time.perf_counter() - t
         if track.lost.any():
             notes.append(describe_lost(track))
@@ -262,11 +256,27 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
     return result_for(info, track, motion, output, engine.version, transcript, notes, timings)
 
 
-def _track_while_listening(info: media.VideoInfo, settings: Settings, hearing: Future,
-                           face_seen: threading.Event, failed: threading.Event, report: Progress) -> FaceTrack:
+class _Gate:
+    """Holds a thread in ``wait()`` until ``open()``; ``wait()`` then says whether to go on."""
+
+    def __init__(self) -> None:
+        self._opened = threading.Event()
+        self._go = True
+
+    def open(self, go: bool = True) -> None:
+        self._go = self._go and go
+        self._opened.set()
+
+    def wait(self) -> bool:
+        self._opened.wait()
+        return self._go
+
+
+def _track_while_listening(info: media.VideoInfo, settings: Settings, hearing: Future, face: _Gate,
+                           report: Progress) -> FaceTrack:
     """Track the video (before the lip-sync: a video without a face fails fast) while the
-    audio thread works on ``hearing``. Its error stops the tracking at once; its planning
-    waits for ``face_seen`` and is skipped when the tracking fails first (``failed``)."""
+    audio thread works on ``hearing``. Its error stops the tracking at once; ``face`` opens
+    at the first face, or closed for good when the tracking fails first."""
     tick = _counter(report, "track", info.n_frames)
 
     def progress(k: int = 1) -> None:
@@ -276,12 +286,12 @@ def _track_while_listening(info: media.VideoInfo, settings: Settings, hearing: F
 
     try:
         report("track", 0, info.n_frames)
-        return track_video(info, settings, progress=progress, on_face=face_seen.set)
+        track = track_video(info, settings, progress=progress, on_face=face.open)
     except BaseException:
-        failed.set()
+        face.open(go=False)  # the planning, if not begun yet, is skipped
         raise
-    finally:
-        face_seen.set()  # never leave the audio thread waiting
+    face.open()  # a track from the cache has announced no face
+    return track
 
 
 def result_for(info: media.VideoInfo, track: FaceTrack, motion: Motion, output: Path, engine: str,
