@@ -137,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _lipsync(args, settings: Settings) -> int:
+    if args.transcript is None:
+        from . import sphinx
+
+        sphinx.warm()  # the phone recognisers load their model while heygem imports the rest
     from .pipeline import lipsync, read_transcript
 
     transcript = read_transcript(args.transcript)

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 
 from . import audio as audio_mod
-from . import media, phonetics
+from . import media, phonetics, sphinx
 from .blend import composite_i420
 from .config import Settings
 from .engines import EngineJob, Motion, get_engine
@@ -209,11 +209,13 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
             transcript: str | None = None, language: str = "en",
             settings: Settings | None = None, progress: Progress | None = None) -> LipsyncResult:
     """The whole job in one process: the same stages the Prefect tasks run one by one."""
+    t0 = time.perf_counter()
+    if not transcript:
+        sphinx.warm()  # the blind aligner's recognisers load beside the probes and normalisation
     settings = settings or Settings.from_env()
     output = Path(output)
     report = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
 
     # The pool closes (waiting for its thread) before the temp folder is removed.
     with tempfile.TemporaryDirectory(prefix="heygem-", dir=_tmp_dir_near(output)) as tmp, \

@@ -1,16 +1,32 @@
-"""One pocketsphinx all-phone utterance, and the helper process that decodes one
-(``python -m heygem_core.sphinx``).
+"""pocketsphinx all-phone decoding, and the helper processes that do it beside this one.
+
+A helper (``python -m heygem_core.sphinx``) loads the model once and then answers one
+utterance after another; helpers wait in a process-wide pool, so a job finds its phone
+recognisers loaded (the CLI starts them while it imports the rest of heygem) and the web app
+or a worker loads the model once, not once per job. Decoding in a helper also leaves this
+process's GIL free: pocketsphinx holds it for the whole utterance.
 
 Kept apart from ``heygem_core.phonetics`` on purpose: this module imports neither numpy nor
-that package (~0.2 s), so a helper is decoding ~0.1 s after it is started.
+that package (~0.2 s), so a helper is loading its model ~0.05 s after it is started.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import subprocess
 import sys
+import tempfile
+import threading
 
 from . import errors
+
+# The blind aligner's decoding parameters (phonetics.blind.SphinxSettings takes its defaults
+# from here): what a helper loads before it is asked anything.
+LANGUAGE_WEIGHT = 1.0  # pocketsphinx default 6.5
+WORD_INSERTION_PENALTY = 0.65  # pocketsphinx default; in allphone a "word" is a phone
+
+Segments = list[tuple[int, int, str]]
 
 
 def model_paths() -> tuple[str, str]:
@@ -32,26 +48,188 @@ def model_paths() -> tuple[str, str]:
     return hmm, phone_lm
 
 
-def decode_raw(pcm16le: bytes, language_weight: float, word_insertion_penalty: float) -> list[tuple[int, int, str]]:
-    """(start frame, end frame inclusive, phone) of 16 kHz mono little-endian int16 PCM, in
-    frames of 10 ms."""
-    from pocketsphinx import Decoder
+class _Decoders:
+    """Loaded decoders by parameters, each reset after an utterance: pocketsphinx carries its
+    cepstral mean and feature state from one utterance into the next, and every answer must
+    be what a fresh decoder gives, whatever was decoded before."""
 
-    hmm, phone_lm = model_paths()
-    decoder = Decoder(hmm=hmm, allphone=phone_lm, lm=None, loglevel="FATAL",
-                      lw=language_weight, wip=word_insertion_penalty)
-    decoder.start_utt()
-    decoder.process_raw(pcm16le, full_utt=True)
-    decoder.end_utt()
-    return [(seg.start_frame, seg.end_frame, seg.word) for seg in decoder.seg()]
+    def __init__(self) -> None:
+        self._loaded: dict[tuple[float, float], tuple[object, str]] = {}
+
+    def decode(self, pcm16le: bytes, language_weight: float, word_insertion_penalty: float) -> Segments:
+        decoder, cmn = self._get(language_weight, word_insertion_penalty)
+        try:
+            decoder.start_utt()
+            decoder.process_raw(pcm16le, full_utt=True)
+            decoder.end_utt()
+            return [(seg.start_frame, seg.end_frame, seg.word) for seg in decoder.seg()]
+        finally:
+            decoder.reinit_feat()
+            decoder.set_cmn(cmn)
+
+    def _get(self, language_weight: float, word_insertion_penalty: float):
+        key = (float(language_weight), float(word_insertion_penalty))
+        if key not in self._loaded:
+            from pocketsphinx import Decoder
+
+            hmm, phone_lm = model_paths()
+            decoder = Decoder(hmm=hmm, allphone=phone_lm, lm=None, loglevel="FATAL",
+                              lw=key[0], wip=key[1])
+            self._loaded[key] = (decoder, decoder.get_cmn())
+        return self._loaded[key]
+
+
+def decode_raw(pcm16le: bytes, language_weight: float, word_insertion_penalty: float) -> Segments:
+    """(start frame, end frame inclusive, phone) of 16 kHz mono little-endian int16 PCM, in
+    frames of 10 ms, decoded in this process by a decoder of its own."""
+    return _Decoders().decode(pcm16le, language_weight, word_insertion_penalty)
+
+
+# --------------------------------------------------------------------------- helper processes
+
+
+class HelperFailed(Exception):
+    """A helper process could not decode (it would not start, died, or answered nonsense)."""
+
+
+class Helper:
+    """One helper process, asked one utterance at a time: ``send`` then ``receive``."""
+
+    def __init__(self) -> None:
+        self._log = tempfile.TemporaryFile()  # its stderr, kept to say why it failed
+        try:
+            self._proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=self._log)
+        except OSError as err:
+            self._log.close()
+            raise HelperFailed(f"cannot start {sys.executable}: {err}") from err
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def send(self, pcm16le: bytes, language_weight: float, word_insertion_penalty: float) -> None:
+        head = {"language_weight": language_weight, "word_insertion_penalty": word_insertion_penalty,
+                "bytes": len(pcm16le)}
+        try:
+            self._proc.stdin.write(json.dumps(head).encode() + b"\n")
+            self._proc.stdin.write(pcm16le)
+            self._proc.stdin.flush()
+        except OSError as err:
+            raise self._failed(f"stopped reading ({err})") from err
+
+    def receive(self) -> Segments:
+        line = self._proc.stdout.readline()
+        if not line:
+            raise self._failed("ended without an answer")
+        try:
+            answer = json.loads(line)
+            if "error" in answer:
+                raise self._failed(answer["error"])
+            return [(int(a), int(b), str(w)) for a, b, w in answer["segments"]]
+        except (ValueError, TypeError, KeyError) as err:
+            raise self._failed(f"unreadable answer: {err}") from err
+
+    def close(self) -> None:
+        """Ends the helper (end of its input) and waits for it briefly."""
+        self._stop()
+        self._log.close()
+
+    def _stop(self) -> None:
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc.stdout.close()
+
+    def _failed(self, what: str) -> HelperFailed:
+        self._stop()
+        self._log.seek(0)
+        said = self._log.read().decode(errors="replace").strip()[-300:]
+        self._log.close()
+        return HelperFailed(f"{what} (exit status {self._proc.returncode})" + (f": {said}" if said else ""))
+
+
+class _Pool:
+    """Idle helpers, shared by every thread of the process; a helper serves one caller at a
+    time. At most ``keep`` wait idle: the rest are closed when given back."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._idle: list[Helper] = []
+        self._lock = threading.Lock()
+
+    def warm(self, n: int) -> None:
+        """Start helpers until ``n`` are idle (loading their model while the caller goes on)."""
+        with self._lock:
+            self._idle = [h for h in self._idle if h.alive()]
+            missing = max(0, min(n, self.keep) - len(self._idle))
+        started = []
+        for _ in range(missing):
+            try:
+                started.append(Helper())
+            except HelperFailed:
+                break  # borrow() will say why
+        with self._lock:
+            self._idle += started
+
+    def borrow(self) -> Helper:
+        with self._lock:
+            while self._idle:
+                helper = self._idle.pop()
+                if helper.alive():
+                    return helper
+                helper.close()
+        return Helper()
+
+    def give_back(self, helper: Helper) -> None:
+        with self._lock:
+            if helper.alive() and len(self._idle) < self.keep:
+                self._idle.append(helper)
+                return
+        helper.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for helper in idle:
+            helper.close()
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+POOL = _Pool(keep=2 * cores())
+atexit.register(POOL.close)
+
+
+def warm(n: int | None = None) -> None:
+    """Have ``n`` helpers (default: one per core) loaded and waiting."""
+    POOL.warm(cores() if n is None else n)
 
 
 def _serve() -> None:
-    """Helper process: a JSON line of decoding parameters, then the PCM, on stdin; the
-    segments as JSON on stdout."""
-    stream = sys.stdin.buffer
-    params = json.loads(stream.readline())
-    json.dump(decode_raw(stream.read(), params["language_weight"], params["word_insertion_penalty"]), sys.stdout)
+    """Helper process: for each request (a JSON line of decoding parameters and the PCM's
+    length in bytes, then the PCM) one JSON line back: the segments, or the error."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout
+    decoders = _Decoders()
+    decoders._get(LANGUAGE_WEIGHT, WORD_INSERTION_PENALTY)  # loaded before the first request
+    for line in stdin:
+        head = json.loads(line)
+        pcm = stdin.read(head["bytes"])
+        if len(pcm) < head["bytes"]:
+            return  # the caller went away mid-request
+        try:
+            answer = {"segments": decoders.decode(pcm, head["language_weight"], head["word_insertion_penalty"])}
+        except Exception as err:  # noqa: BLE001 - reported to the caller, who decodes it itself
+            answer = {"error": f"{type(err).__name__}: {err}"}
+        stdout.write(json.dumps(answer) + "\n")
+        stdout.flush()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import sphinx
 from . import allphone, timeline
 from .closures import find_closures
 from .features import FEATURE_RATE, check_pcm, resample, speech_bounds
@@ -29,8 +30,8 @@ CLOSURE_LABEL = "pcl"  # TIMIT's name for a p closure: a PP phone found by the c
 
 @dataclass(frozen=True)
 class SphinxSettings:
-    language_weight: float = 1.0  # pocketsphinx default 6.5
-    word_insertion_penalty: float = 0.65  # pocketsphinx default; in allphone a "word" is a phone
+    language_weight: float = sphinx.LANGUAGE_WEIGHT  # pocketsphinx default 6.5
+    word_insertion_penalty: float = sphinx.WORD_INSERTION_PENALTY
     noise_floor: bool = True
     use_closures: bool = True
 

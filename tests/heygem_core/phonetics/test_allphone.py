@@ -1,10 +1,12 @@
-"""Long audio decoded in parts over several processes: cut in a pause, times put back in
-place, a failed helper replaced by decoding here."""
+"""Audio decoded in parts by helper processes: cut in a pause, times put back in place, a
+helper's answer the same whatever it decoded before, a failed helper replaced by decoding
+here."""
 import logging
 import sys
 
 import numpy as np
 
+from heygem_core import sphinx
 from heygem_core.phonetics import allphone
 from heygem_core.phonetics.blind import DEFAULTS, _with_noise_floor
 
@@ -49,9 +51,28 @@ def test_parts_decode_like_one_piece(fixture_audio):
     assert agree > 0.85
 
 
+def test_a_helper_answers_as_a_fresh_decoder_whatever_it_decoded_before(fixture_audio):
+    # pocketsphinx carries its cepstral mean from one utterance into the next: a helper
+    # that did not reset it would answer a later job differently.
+    de = (fixture_audio("de_9s.wav") * 32767).astype("<i2")
+    en = (fixture_audio("en_radio_8s.wav") * 32767).astype("<i2")
+    fresh = allphone.decode_pcm16(de, PARAMS)
+    helper = sphinx.POOL.borrow()
+    try:
+        answers = []
+        for pcm in (en, de, en, de):
+            helper.send(pcm.tobytes(), PARAMS.language_weight, PARAMS.word_insertion_penalty)
+            answers.append(helper.receive())
+    finally:
+        sphinx.POOL.give_back(helper)
+    assert answers[1] == fresh and answers[3] == fresh
+    assert answers[0] == answers[2] != fresh
+
+
 def test_failed_helper_is_decoded_here(fixture_audio, monkeypatch, caplog):
     audio = _with_noise_floor(_speech_with_pause(fixture_audio, 12.0))
     normal = allphone.decode(audio, PARAMS, parts=2)
+    sphinx.POOL.close()  # no loaded helper left: the next ones must be started
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     with caplog.at_level(logging.WARNING, logger=allphone.__name__):
         fallback = allphone.decode(audio, PARAMS, parts=2)
@@ -59,6 +80,32 @@ def test_failed_helper_is_decoded_here(fixture_audio, monkeypatch, caplog):
     assert "helper failed" in caplog.text and "/nonexistent/python" in caplog.text
 
 
-def test_short_audio_is_one_piece():
-    assert allphone._default_parts(8 * SR) == 1
-    assert allphone._default_parts(int(allphone.PARALLEL_MIN_S * SR)) == min(2, allphone._cores())
+def test_a_helper_that_dies_once_lent_is_decoded_here(fixture_audio, monkeypatch, caplog):
+    audio = _with_noise_floor(fixture_audio("de_9s.wav"))
+    normal = allphone.decode(audio, PARAMS, parts=1)
+    lend = sphinx.POOL.borrow
+
+    def lend_a_dying_one():
+        helper = lend()
+        helper._proc.kill()
+        helper._proc.wait()
+        return helper
+
+    monkeypatch.setattr(sphinx.POOL, "borrow", lend_a_dying_one)
+    with caplog.at_level(logging.WARNING, logger=allphone.__name__):
+        assert allphone.decode(audio, PARAMS, parts=1) == normal
+    assert "helper failed" in caplog.text
+
+
+def test_parts_are_at_least_a_few_seconds_long():
+    assert allphone._default_parts(int(allphone.PART_MIN_S * SR) - 1) == 1
+    assert allphone._default_parts(8 * SR) == min(2, sphinx.cores())
+    assert allphone._default_parts(600 * SR) == sphinx.cores()
+
+
+def test_a_short_clip_is_cut_near_its_middle(fixture_audio):
+    # de_9s pauses after its first word (at ~1.1 s): a cut there would leave one helper
+    # nearly all the work.
+    pcm16 = (fixture_audio("de_9s.wav") * 32767).astype("<i2")
+    [cut] = allphone.cut_points(pcm16, 2)
+    assert 0.375 <= cut / len(pcm16) <= 0.625
