@@ -134,11 +134,15 @@ class Helper:
         self._stop()
         self._log.close()
 
-    def _stop(self) -> None:
+    def end_input(self) -> None:
+        """No more requests: the helper exits once it has answered the last."""
         try:
             self._proc.stdin.close()
         except OSError:
             pass
+
+    def _stop(self) -> None:
+        self.end_input()
         try:
             self._proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
@@ -193,9 +197,17 @@ class _Pool:
                 return
         helper.close()
 
+    def end(self) -> None:
+        """Tell every idle helper to exit; do not wait."""
+        with self._lock:
+            for helper in self._idle:
+                helper.end_input()
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
+        for helper in idle:  # all told first: they wind down at once, not one after another
+            helper.end_input()
         for helper in idle:
             helper.close()
 
@@ -205,7 +217,9 @@ def cores() -> int:
 
 
 POOL = _Pool(keep=2 * cores())
-atexit.register(POOL.close)
+# At exit the helpers are only told to end, not waited for (~0.07 s): each exits by itself
+# at the end of its input, as it does when this process is killed.
+atexit.register(POOL.end)
 
 
 def warm(n: int | None = None) -> None:
