@@ -210,7 +210,7 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
             settings: Settings | None = None, progress: Progress | None = None) -> LipsyncResult:
     """The whole job in one process: the same stages the Prefect tasks run one by one."""
     t0 = time.perf_counter()
-    if not transcript:
+    if not phonetics.has_script(transcript):
         sphinx.warm()  # the blind aligner's recognisers load beside the probes and normalisation
     settings = settings or Settings.from_env()
     output = Path(output)

@@ -57,7 +57,7 @@ class _Decoders:
         self._loaded: dict[tuple[float, float], tuple[object, str]] = {}
 
     def decode(self, pcm16le: bytes, language_weight: float, word_insertion_penalty: float) -> Segments:
-        decoder, cmn = self._get(language_weight, word_insertion_penalty)
+        decoder, cmn = self.load(language_weight, word_insertion_penalty)
         try:
             decoder.start_utt()
             decoder.process_raw(pcm16le, full_utt=True)
@@ -67,7 +67,8 @@ class _Decoders:
             decoder.reinit_feat()
             decoder.set_cmn(cmn)
 
-    def _get(self, language_weight: float, word_insertion_penalty: float):
+    def load(self, language_weight: float, word_insertion_penalty: float):
+        """The decoder for these parameters (loaded on first use) and its initial CMN."""
         key = (float(language_weight), float(word_insertion_penalty))
         if key not in self._loaded:
             from pocketsphinx import Decoder
@@ -232,7 +233,7 @@ def _serve() -> None:
     length in bytes, then the PCM) one JSON line back: the segments, or the error."""
     stdin, stdout = sys.stdin.buffer, sys.stdout
     decoders = _Decoders()
-    decoders._get(LANGUAGE_WEIGHT, WORD_INSERTION_PENALTY)  # loaded before the first request
+    decoders.load(LANGUAGE_WEIGHT, WORD_INSERTION_PENALTY)  # loaded before the first request
     for line in stdin:
         head = json.loads(line)
         pcm = stdin.read(head["bytes"])

@@ -8,8 +8,8 @@ Labels: with a transcript, espeak-ng mnemonics of ``language`` ("b", "aI", "t_s\
 without one, pocketsphinx ARPAbet phones ("B", "AY" ...) plus "pcl" for a lip closure found
 from loudness. Every silence is a phone labelled "sil" with viseme "sil".
 """
-from .aligner import align
+from .aligner import align, has_script
 from .espeak import synthesize
 from .types import VISEMES, Phone
 
-__all__ = ["Phone", "VISEMES", "align", "synthesize"]
+__all__ = ["Phone", "VISEMES", "align", "has_script", "synthesize"]

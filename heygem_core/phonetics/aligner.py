@@ -8,6 +8,11 @@ from .scripted import align_scripted
 from .types import Phone
 
 
+def has_script(transcript: str | None) -> bool:
+    """Whether ``align`` takes the scripted aligner for this transcript (else the blind one)."""
+    return transcript is not None and bool(transcript.strip())
+
+
 def align(
     pcm: np.ndarray, sr: int, transcript: str | None = None, language: str = "en"
 ) -> list[Phone]:
@@ -18,6 +23,6 @@ def align(
     Without one the blind aligner (pocketsphinx all-phone, English phones for any language)
     is the fallback; ``language`` is then unused.
     """
-    if transcript is not None and transcript.strip():
+    if has_script(transcript):
         return align_scripted(pcm, sr, transcript, language)
     return align_blind(pcm, sr)
