@@ -51,7 +51,8 @@ def track_video(video, settings: Settings | None = None, *, source_sha256: str |
             # not a damaged file to warn about and recompute.
             return _checked(track, info.path)
     with leased_backend(settings.tracker, settings) as backend:
-        raw = Tracker(backend, params).run(media.read_frames(info), progress=progress, on_face=on_face)
+        frames = media.read_gray_frames(info) if backend.wants_gray else media.read_frames(info)
+        raw = Tracker(backend, params).run(frames, progress=progress, on_face=on_face)
     track_stats["runs"] += 1
     fps = float(info.fps)
     track = FaceTrack(

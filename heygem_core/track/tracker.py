@@ -51,7 +51,8 @@ class Tracker:
         self.params = params
 
     def run(self, frames: Iterable[np.ndarray], progress=None, on_face=None) -> RawTrack:
-        """Track every frame; ``progress(1)`` after each, ``on_face()`` once, at the first face."""
+        """Track every frame (BGR, or grey for a backend that wants grey); ``progress(1)``
+        after each, ``on_face()`` once, at the first face."""
         boxes, points, scores, lost = [], [], [], []
         prev_pts: np.ndarray | None = None
         prev_box: np.ndarray | None = None
@@ -59,7 +60,9 @@ class Tracker:
         score = 0.0
         misses = 0
         for i, frame in enumerate(frames):
-            image = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if self.backend.wants_gray else frame
+            image = frame
+            if self.backend.wants_gray and frame.ndim == 3:
+                image = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             h, w = image.shape[:2]
             pts = None
             keyframe = i % self.params.detect_every == 0

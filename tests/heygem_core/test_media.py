@@ -197,6 +197,22 @@ def test_read_frames_yields_n_frames(fixtures_dir, name):
     assert frame.shape == (info.out_height, info.out_width, 3) and frame.dtype == np.uint8
 
 
+@pytest.mark.parametrize("name, start", [(KATIE, 0), (SUN, 249), (CHAPLIN, 105)])
+def test_gray_frames_are_the_bgr_frames_in_grey(fixtures_dir, name, start):
+    info = media.probe_video(fixtures_dir / name)
+    grey = list(media.read_gray_frames(info, start, 3))
+    bgr = list(media.read_frames(info, start, 3))
+    assert len(grey) == 3
+    for g, frame in zip(grey, bgr):
+        assert g.shape == (info.out_height, info.out_width) and g.dtype == np.uint8
+        diff = np.abs(g.astype(int) - cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+        # Rounding differs by a level here and there; more only where a colour clipped in BGR.
+        assert diff.mean() < 0.5 and np.mean(diff > 1) < 0.05, name
+    assert len(list(media.read_gray_frames(info, info.n_frames - 2))) == 2
+    with pytest.raises(ValueError):
+        media.read_gray_frames(info, info.n_frames + 1)
+
+
 def test_read_frames_decode_speed(katie):
     started = time.perf_counter()
     n = sum(1 for _ in media.read_frames(katie))
