@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from dataclasses import asdict, dataclass, fields
 
 from . import errors
 
@@ -25,27 +26,57 @@ from . import errors
 # from here): what a helper loads before it is asked anything.
 LANGUAGE_WEIGHT = 1.0  # pocketsphinx default 6.5
 WORD_INSERTION_PENALTY = 0.65  # pocketsphinx default; in allphone a "word" is a phone
+# pocketsphinx's phone LM without its trigrams (scripts/phone_bigram.py writes it). At this
+# language weight the trigrams changed 3.6 % of the 10 ms frames of a 60 s lecture and took
+# a third of the decoder's time (4.35 -> 2.97 CPU-s for that minute); bilabial recall and
+# precision stayed within a few hundredths either way (tests/heygem_core/phonetics/measure.py).
+PHONE_LM = "bigram"
+BIGRAM_LM_FILE = os.path.join(os.path.dirname(__file__), "models", "en-us-phone-bigram.lm")
+_PHONE_LMS = {"trigram": None, "bigram": BIGRAM_LM_FILE}
 
 Segments = list[tuple[int, int, str]]
 
 
-def model_paths() -> tuple[str, str]:
-    """The en-us acoustic model and phone language model shipped in pocketsphinx's wheel."""
+@dataclass(frozen=True)
+class Params:
+    """How pocketsphinx decodes: what a loaded decoder is kept under."""
+
+    language_weight: float = LANGUAGE_WEIGHT
+    word_insertion_penalty: float = WORD_INSERTION_PENALTY
+    phone_lm: str = PHONE_LM  # "bigram", or "trigram": the LM as pocketsphinx ships it
+
+    def __post_init__(self) -> None:
+        if self.phone_lm not in _PHONE_LMS:
+            raise ValueError(f"unknown phone LM {self.phone_lm!r}: use one of {', '.join(_PHONE_LMS)}")
+
+
+def _package_model_dir() -> str:
     try:
         from pocketsphinx import get_model_path
     except ImportError as err:
         raise errors.ModelMissing(
             "pocketsphinx is not installed; install it with: pip install 'pocketsphinx>=5'"
         ) from err
-    base = os.path.join(get_model_path(), "en-us")
-    hmm, phone_lm = os.path.join(base, "en-us"), os.path.join(base, "en-us-phone.lm.bin")
-    for path in (hmm, phone_lm):
-        if not os.path.exists(path):
-            raise errors.ModelMissing(
-                f"pocketsphinx model file {path} is missing; reinstall pocketsphinx (its wheel "
-                "ships the en-us acoustic model and phone LM)"
-            )
-    return hmm, phone_lm
+    return os.path.join(get_model_path(), "en-us")
+
+
+def phone_lm_path(name: str = PHONE_LM) -> str:
+    """The phone LM called ``name`` (see Params.phone_lm)."""
+    path = _PHONE_LMS[name] or os.path.join(_package_model_dir(), "en-us-phone.lm.bin")
+    if not os.path.exists(path):
+        raise errors.ModelMissing(f"phone language model {path} is missing; reinstall heygem and pocketsphinx")
+    return path
+
+
+def model_paths(phone_lm: str = PHONE_LM) -> tuple[str, str]:
+    """The en-us acoustic model shipped in pocketsphinx's wheel, and the phone LM."""
+    hmm = os.path.join(_package_model_dir(), "en-us")
+    if not os.path.exists(hmm):
+        raise errors.ModelMissing(
+            f"pocketsphinx model folder {hmm} is missing; reinstall pocketsphinx (its wheel "
+            "ships the en-us acoustic model and phone LM)"
+        )
+    return hmm, phone_lm_path(phone_lm)
 
 
 class _Decoders:
@@ -54,10 +85,10 @@ class _Decoders:
     be what a fresh decoder gives, whatever was decoded before."""
 
     def __init__(self) -> None:
-        self._loaded: dict[tuple[float, float], tuple[object, str]] = {}
+        self._loaded: dict[Params, tuple[object, str]] = {}
 
-    def decode(self, pcm16le: bytes, language_weight: float, word_insertion_penalty: float) -> Segments:
-        decoder, cmn = self.load(language_weight, word_insertion_penalty)
+    def decode(self, pcm16le: bytes, params: Params) -> Segments:
+        decoder, cmn = self.load(params)
         try:
             decoder.start_utt()
             decoder.process_raw(pcm16le, full_utt=True)
@@ -67,23 +98,22 @@ class _Decoders:
             decoder.reinit_feat()
             decoder.set_cmn(cmn)
 
-    def load(self, language_weight: float, word_insertion_penalty: float):
+    def load(self, params: Params):
         """The decoder for these parameters (loaded on first use) and its initial CMN."""
-        key = (float(language_weight), float(word_insertion_penalty))
-        if key not in self._loaded:
+        if params not in self._loaded:
             from pocketsphinx import Decoder
 
-            hmm, phone_lm = model_paths()
+            hmm, phone_lm = model_paths(params.phone_lm)
             decoder = Decoder(hmm=hmm, allphone=phone_lm, lm=None, loglevel="FATAL",
-                              lw=key[0], wip=key[1])
-            self._loaded[key] = (decoder, decoder.get_cmn())
-        return self._loaded[key]
+                              lw=float(params.language_weight), wip=float(params.word_insertion_penalty))
+            self._loaded[params] = (decoder, decoder.get_cmn())
+        return self._loaded[params]
 
 
-def decode_raw(pcm16le: bytes, language_weight: float, word_insertion_penalty: float) -> Segments:
+def decode_raw(pcm16le: bytes, params: Params = Params()) -> Segments:
     """(start frame, end frame inclusive, phone) of 16 kHz mono little-endian int16 PCM, in
     frames of 10 ms, decoded in this process by a decoder of its own."""
-    return _Decoders().decode(pcm16le, language_weight, word_insertion_penalty)
+    return _Decoders().decode(pcm16le, params)
 
 
 # --------------------------------------------------------------------------- helper processes
@@ -108,9 +138,8 @@ class Helper:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def send(self, pcm16le: bytes, language_weight: float, word_insertion_penalty: float) -> None:
-        head = {"language_weight": language_weight, "word_insertion_penalty": word_insertion_penalty,
-                "bytes": len(pcm16le)}
+    def send(self, pcm16le: bytes, params: Params = Params()) -> None:
+        head = {**asdict(params), "bytes": len(pcm16le)}
         try:
             self._proc.stdin.write(json.dumps(head).encode() + b"\n")
             self._proc.stdin.write(pcm16le)
@@ -233,14 +262,15 @@ def _serve() -> None:
     length in bytes, then the PCM) one JSON line back: the segments, or the error."""
     stdin, stdout = sys.stdin.buffer, sys.stdout
     decoders = _Decoders()
-    decoders.load(LANGUAGE_WEIGHT, WORD_INSERTION_PENALTY)  # loaded before the first request
+    decoders.load(Params())  # loaded before the first request
     for line in stdin:
         head = json.loads(line)
         pcm = stdin.read(head["bytes"])
         if len(pcm) < head["bytes"]:
             return  # the caller went away mid-request
         try:
-            answer = {"segments": decoders.decode(pcm, head["language_weight"], head["word_insertion_penalty"])}
+            params = Params(**{f.name: head[f.name] for f in fields(Params)})
+            answer = {"segments": decoders.decode(pcm, params)}
         except Exception as err:  # noqa: BLE001 - reported to the caller, who decodes it itself
             answer = {"error": f"{type(err).__name__}: {err}"}
         stdout.write(json.dumps(answer) + "\n")

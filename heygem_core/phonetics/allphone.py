@@ -11,8 +11,6 @@ slower, same result.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
 import numpy as np
 
 from .. import sphinx
@@ -26,13 +24,7 @@ _SEARCH_S = 4.0  # a cut is looked for this far either side of the even split (a
 _QUIET_S = 0.1
 
 
-@dataclass(frozen=True)
-class Decoding:
-    language_weight: float
-    word_insertion_penalty: float
-
-
-def decode(audio: np.ndarray, params: Decoding, parts: int | None = None) -> list[tuple[int, int, str]]:
+def decode(audio: np.ndarray, params: sphinx.Params, parts: int | None = None) -> list[tuple[int, int, str]]:
     """(start frame, end frame inclusive, phone) of 16 kHz mono float ``audio``, frames of
     10 ms from the start. ``parts`` defaults to one per available core, each at least
     ``PART_MIN_S`` long."""
@@ -79,9 +71,9 @@ def cut_points(pcm16: np.ndarray, parts: int) -> list[int]:
     return cuts
 
 
-def decode_pcm16(pcm16: np.ndarray, params: Decoding) -> list[tuple[int, int, str]]:
+def decode_pcm16(pcm16: np.ndarray, params: sphinx.Params) -> list[tuple[int, int, str]]:
     """One pocketsphinx utterance, in this process."""
-    return sphinx.decode_raw(_bytes(pcm16), params.language_weight, params.word_insertion_penalty)
+    return sphinx.decode_raw(_bytes(pcm16), params)
 
 
 def _bytes(pcm16: np.ndarray) -> bytes:
@@ -96,18 +88,18 @@ def _borrow() -> sphinx.Helper | sphinx.HelperFailed:
 
 
 def _send(helper: sphinx.Helper | sphinx.HelperFailed, pcm16: np.ndarray,
-          params: Decoding) -> sphinx.Helper | sphinx.HelperFailed:
+          params: sphinx.Params) -> sphinx.Helper | sphinx.HelperFailed:
     """The helper, now decoding ``pcm16``, or why it cannot."""
     if isinstance(helper, sphinx.Helper):
         try:
-            helper.send(_bytes(pcm16), params.language_weight, params.word_insertion_penalty)
+            helper.send(_bytes(pcm16), params)
         except sphinx.HelperFailed as err:
             return err
     return helper
 
 
 def _answer(asked: sphinx.Helper | sphinx.HelperFailed, pcm16: np.ndarray,
-            params: Decoding) -> list[tuple[int, int, str]]:
+            params: sphinx.Params) -> list[tuple[int, int, str]]:
     if isinstance(asked, sphinx.Helper):
         try:
             segments = asked.receive()

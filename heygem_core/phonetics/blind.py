@@ -6,7 +6,8 @@ string for any audio; on other languages it is an English-phone approximation, w
 still the right mouth shape most of the time. Its weakness for lip-sync is the bilabial
 stops: it hears many p/b as TH, K or G or merges them into vowels. Two changes, measured in
 tests/heygem_core/phonetics/measure.py:
-  * a lower language weight (lw 6.5 -> 1.0) so the acoustics outvote the phone LM;
+  * a lower language weight (lw 6.5 -> 1.0) so the acoustics outvote the phone LM, which at
+    that weight needs no trigrams (a third of the decoding time; see sphinx.PHONE_LM);
   * every closure whose burst sounds bilabial is drawn as PP, whatever sphinx said there.
 """
 from __future__ import annotations
@@ -32,12 +33,14 @@ CLOSURE_LABEL = "pcl"  # TIMIT's name for a p closure: a PP phone found by the c
 class SphinxSettings:
     language_weight: float = sphinx.LANGUAGE_WEIGHT  # pocketsphinx default 6.5
     word_insertion_penalty: float = sphinx.WORD_INSERTION_PENALTY
+    phone_lm: str = sphinx.PHONE_LM
     noise_floor: bool = True
     use_closures: bool = True
 
 
 DEFAULTS = SphinxSettings()
-POCKETSPHINX_DEFAULTS = SphinxSettings(language_weight=6.5, noise_floor=False, use_closures=False)
+POCKETSPHINX_DEFAULTS = SphinxSettings(language_weight=6.5, phone_lm="trigram", noise_floor=False,
+                                       use_closures=False)
 
 
 def align_blind(pcm: np.ndarray, sr: int, settings: SphinxSettings = DEFAULTS) -> list[Phone]:
@@ -62,7 +65,7 @@ def _with_noise_floor(audio: np.ndarray) -> np.ndarray:
 
 def decode_allphone(audio: np.ndarray, settings: SphinxSettings = DEFAULTS) -> list[Phone]:
     """pocketsphinx all-phone decoding of 16 kHz mono float audio (long audio over all cores)."""
-    params = allphone.Decoding(settings.language_weight, settings.word_insertion_penalty)
+    params = sphinx.Params(settings.language_weight, settings.word_insertion_penalty, settings.phone_lm)
     return [Phone(start * _FRAME_S, (end + 1) * _FRAME_S, label, sphinx_viseme(label))
             for start, end, label in allphone.decode(audio, params)]
 

@@ -51,6 +51,8 @@ _ARPABET: dict[str, str] = {
     "R": "RR", "S": "SS", "SH": "CH", "T": "DD", "TH": "TH", "UH": "ou", "UW": "ou",
     "V": "FF", "W": "ou", "Y": "ih", "Z": "SS", "ZH": "CH", "SIL": "sil",
 }
+# The phones of pocketsphinx's en-us model, as its phone LM names them.
+ARPABET_PHONES = sorted(_ARPABET)
 
 
 def is_espeak_pause(label: str) -> bool:

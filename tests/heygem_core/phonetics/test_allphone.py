@@ -2,7 +2,9 @@
 helper's answer the same whatever it decoded before, a failed helper replaced by decoding
 here."""
 import logging
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -10,7 +12,7 @@ from heygem_core import sphinx
 from heygem_core.phonetics import allphone
 from heygem_core.phonetics.blind import DEFAULTS, _with_noise_floor
 
-PARAMS = allphone.Decoding(DEFAULTS.language_weight, DEFAULTS.word_insertion_penalty)
+PARAMS = sphinx.Params(DEFAULTS.language_weight, DEFAULTS.word_insertion_penalty, DEFAULTS.phone_lm)
 SR = allphone.SR
 
 
@@ -61,7 +63,7 @@ def test_a_helper_answers_as_a_fresh_decoder_whatever_it_decoded_before(fixture_
     try:
         answers = []
         for pcm in (en, de, en, de):
-            helper.send(pcm.tobytes(), PARAMS.language_weight, PARAMS.word_insertion_penalty)
+            helper.send(pcm.tobytes(), PARAMS)
             answers.append(helper.receive())
     finally:
         sphinx.POOL.give_back(helper)
@@ -109,3 +111,25 @@ def test_a_short_clip_is_cut_near_its_middle(fixture_audio):
     pcm16 = (fixture_audio("de_9s.wav") * 32767).astype("<i2")
     [cut] = allphone.cut_points(pcm16, 2)
     assert 0.375 <= cut / len(pcm16) <= 0.625
+
+
+def test_a_helper_decodes_with_the_parameters_it_is_sent(fixture_audio):
+    de = (fixture_audio("de_9s.wav") * 32767).astype("<i2")
+    shipped = sphinx.Params(6.5, 0.65, "trigram")  # pocketsphinx's own LM and weight
+    here = {p: allphone.decode_pcm16(de, p) for p in (PARAMS, shipped)}
+    assert here[PARAMS] != here[shipped]
+    helper = sphinx.POOL.borrow()
+    try:
+        for params in (shipped, PARAMS):
+            helper.send(de.tobytes(), params)
+            assert helper.receive() == here[params], params
+    finally:
+        sphinx.POOL.give_back(helper)
+
+
+def test_the_bigram_phone_lm_is_what_its_script_writes(tmp_path):
+    script = Path(__file__).resolve().parents[3] / "scripts" / "phone_bigram.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "lm")], check=True,
+                   capture_output=True)
+    assert (tmp_path / "lm").read_text() == Path(sphinx.BIGRAM_LM_FILE).read_text()
+    assert "ngram 3" not in (tmp_path / "lm").read_text()
