@@ -194,7 +194,10 @@ def _warp_i420(image: np.ndarray, m: np.ndarray, bw: int, bh: int) -> tuple[np.n
     my[:, 2] += m[:, :2] @ [sx0, sy0]
     mc = my.copy()
     mc[:, 2] = (my[:, :2] @ [0.5, 0.5] + my[:, 2] - 0.5) / 2
-    flags, border = cv2.INTER_CUBIC, cv2.BORDER_REPLICATE
-    return (cv2.warpAffine(y, my, (bw, bh), flags=flags, borderMode=border),
-            cv2.warpAffine(u, mc, (bw // 2, bh // 2), flags=flags, borderMode=border),
-            cv2.warpAffine(v, mc, (bw // 2, bh // 2), flags=flags, borderMode=border))
+    # Luma cubic (bilinear would soften teeth and lip edges against the real frame around
+    # them); chroma bilinear: its detail is half resolution already and a cubic warp of it
+    # cost 0.19-0.25 ms a frame against 0.07-0.09 bilinear, for nothing one can see.
+    border = cv2.BORDER_REPLICATE
+    return (cv2.warpAffine(y, my, (bw, bh), flags=cv2.INTER_CUBIC, borderMode=border),
+            cv2.warpAffine(u, mc, (bw // 2, bh // 2), flags=cv2.INTER_LINEAR, borderMode=border),
+            cv2.warpAffine(v, mc, (bw // 2, bh // 2), flags=cv2.INTER_LINEAR, borderMode=border))
