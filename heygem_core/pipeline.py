@@ -48,8 +48,10 @@ class LipsyncResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def analyse_audio(normalised: Path, fps: float, transcript: str | None, language: str) -> tuple[MouthPlan, int]:
-    """The mouth plan for the whole new audio, and the number of output frames."""
+def analyse_audio(normalised: Path, fps: float, transcript: str | None, language: str,
+                  cache_dir: Path | None = None) -> tuple[MouthPlan, int]:
+    """The mouth plan for the whole new audio, and the number of output frames. With
+    ``cache_dir`` the phones are kept there and read back for the same audio."""
     try:
         channels = audio_mod.wav_channels(normalised)  # prepare_audio's wav: no probe needed
     except (OSError, EOFError, wave.Error):
@@ -57,7 +59,8 @@ def analyse_audio(normalised: Path, fps: float, transcript: str | None, language
     clip = audio_mod.load_audio(normalised, sr=16000, channels=channels)
     n_out = max(1, int(round(clip.duration * fps)))
     loud = audio_mod.loudness_envelope(clip, fps, n_out)
-    phones = phonetics.align(clip.pcm, clip.sr, transcript=transcript, language=language)
+    phones = phonetics.aligned(clip.pcm, clip.sr, transcript=transcript, language=language,
+                               cache_dir=cache_dir)
     return build_plan(phones, loud, fps), n_out
 
 
@@ -87,7 +90,7 @@ def drive(info: media.VideoInfo, track: FaceTrack, normalised: Path, *, transcri
           language: str, settings: Settings) -> Motion:
     """Stage 3 (the lip-sync proper): phonetic plan of the new audio, then the engine's
     decision for every output frame."""
-    plan, n_out = analyse_audio(normalised, float(info.fps), transcript, language)
+    plan, n_out = analyse_audio(normalised, float(info.fps), transcript, language, settings.cache_dir)
     return decide(info, track, plan, n_out, settings)
 
 
@@ -120,7 +123,7 @@ def listen(sound: media.AudioStreamInfo, out_wav: Path, fps: float, transcript: 
     if not go_on():
         return None
     t = time.perf_counter()
-    plan, n_out = analyse_audio(wav, fps, transcript, language)
+    plan, n_out = analyse_audio(wav, fps, transcript, language, settings.cache_dir)
     return Heard(wav, plan, n_out, {"normalise": t_norm, "analyse": time.perf_counter() - t})
 
 

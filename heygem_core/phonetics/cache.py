@@ -1,0 +1,79 @@
+"""Phones of an audio kept on disk by content, so that it is aligned once: a batch puts one
+audio onto many videos (each its own lip-sync), and a retried or re-run job meets the audio
+it aligned before. Blind alignment costs ~3 CPU-s per minute of speech.
+
+The key is the analysed PCM itself, the transcript and language (when a transcript picks the
+scripted aligner) and what decides an aligner's output: its settings here, and ``VERSION``,
+raised whenever an aligner's code gives other phones for the same input.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .. import sphinx
+from .aligner import align, has_script
+from .blind import DEFAULTS
+from .types import Phone
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+
+
+def phones_key(pcm: np.ndarray, sr: int, transcript: str | None, language: str) -> str:
+    scripted = has_script(transcript)
+    what = {"version": VERSION, "sr": sr, "scripted": scripted,
+            "transcript": transcript if scripted else None, "language": language if scripted else None,
+            "blind": None if scripted else {**asdict(DEFAULTS), "phone_lm_sha256": _lm_digest()}}
+    digest = hashlib.sha256(np.ascontiguousarray(pcm, np.float32).tobytes())
+    digest.update(json.dumps(what, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _lm_digest() -> str:
+    """The blind aligner's phone LM, by content (a rewritten model gives other phones)."""
+    try:
+        return hashlib.sha256(Path(sphinx.phone_lm_path(DEFAULTS.phone_lm)).read_bytes()).hexdigest()
+    except Exception:  # noqa: BLE001 - a missing model fails in the aligner, with its own message
+        return "missing"
+
+
+def phones_path(cache_dir: str | Path, key: str) -> Path:
+    return Path(cache_dir) / "phones" / key[:2] / f"{key}.json"
+
+
+def aligned(pcm: np.ndarray, sr: int, transcript: str | None = None, language: str = "en",
+            cache_dir: str | Path | None = None) -> list[Phone]:
+    """``align(pcm, sr, transcript, language)``, read from ``cache_dir`` when this audio was
+    aligned the same way before (and written there when not). No ``cache_dir``: no cache."""
+    if cache_dir is None:
+        return align(pcm, sr, transcript=transcript, language=language)
+    path = phones_path(cache_dir, phones_key(pcm, sr, transcript, language))
+    if path.exists():
+        try:
+            return [Phone(float(a), float(b), str(label), str(viseme))
+                    for a, b, label, viseme in json.loads(path.read_text())]
+        except (OSError, ValueError, TypeError) as err:  # damaged: aligned again, never fatal
+            log.warning("ignoring unreadable phone cache %s: %s", path, err)
+    phones = align(pcm, sr, transcript=transcript, language=language)
+    _write(path, phones)
+    return phones
+
+
+def _write(path: Path, phones: list[Phone]) -> None:
+    from ..media import atomic_output
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as tmp:
+            tmp.write_text(json.dumps([[p.start, p.end, p.label, p.viseme] for p in phones]))
+    except OSError as err:  # a cache that cannot be written only costs time
+        log.warning("cannot keep the phones at %s: %s", path, err)
