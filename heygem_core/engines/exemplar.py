@@ -100,14 +100,8 @@ class ExemplarEngine:
         try:
             # A memmap on disk keeps a long source's library out of RAM.
             arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(frames), h, w, 3))
-            want = {int(f): k for k, f in enumerate(frames)}
-            last = int(frames.max())
-            for i, frame in enumerate(media.read_frames(source)):
-                k = want.get(i)
-                if k is not None:
-                    arr[k] = extract(frame, origins[k], size)
-                if i >= last:
-                    break
+            for k, crop in library_crops(source, frames, origins, size):
+                arr[k] = crop
             arr.flush()
             del arr
             os.replace(tmp, path)  # atomic: a reader maps the old file or the whole new one
@@ -160,6 +154,54 @@ def choose_library_frames(track: FaceTrack, limit: int) -> np.ndarray:
     n_blocks = max(1, limit // block)
     starts = np.linspace(0, len(ok) - block, n_blocks).astype(int)
     return np.unique(np.concatenate([ok[s:s + block] for s in starts]))
+
+
+# Library frames further apart than this are reached by a seek rather than by decoding every
+# frame between them (a seek costs the decode of up to a keyframe interval).
+SEEK_GAP = 100
+
+
+def library_crops(source, frames: np.ndarray, origins: np.ndarray,
+                  size: tuple[int, int]) -> Iterator[tuple[int, np.ndarray]]:
+    """(entry, BGR crop) for every library frame, in order. A long source's library is blocks
+    spread over the whole video: each stretch of nearby frames is decoded from a seek, not
+    the whole video, and only each crop's part of a frame is converted to BGR."""
+    from .. import media
+
+    want = {int(f): k for k, f in enumerate(frames)}
+    for first, last in _stretches(np.sort(np.asarray(frames)), SEEK_GAP):
+        for i, yuv in enumerate(media.read_frames(source, first, last - first + 1, i420=True), start=first):
+            k = want.get(i)
+            if k is not None:
+                yield k, extract_i420(yuv, origins[k], size)
+
+
+def _stretches(frames: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """(first, last) of the runs of sorted ``frames`` with less than ``gap`` between neighbours."""
+    breaks = np.flatnonzero(np.diff(frames) >= gap)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(frames) - 1]])
+    return [(int(frames[a]), int(frames[b])) for a, b in zip(starts, ends)]
+
+
+def extract_i420(yuv: np.ndarray, origin: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``extract`` from an I420 frame ((h * 3 / 2, w) planes): the part of the frame under
+    the crop, widened to whole 2x2 chroma blocks, goes to BGR (the same pixels as converting
+    the whole frame: each block shares its chroma sample), and is cut as ``extract`` cuts."""
+    fh, fw = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    w, h = size
+    x0, y0 = int(origin[0]), int(origin[1])
+    ix0, iy0 = max(x0, 0) // 2 * 2, max(y0, 0) // 2 * 2
+    ix1, iy1 = min(x0 + w, fw), min(y0 + h, fh)
+    ix1, iy1 = min(ix1 + ix1 % 2, fw), min(iy1 + iy1 % 2, fh)
+    if ix1 - ix0 < 2 or iy1 - iy0 < 2:  # the crop misses the frame: its nearest edge, repeated
+        return extract(cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420), origin, size)
+    chroma = yuv[fh:].reshape(2, fh // 2, fw // 2)
+    part = [yuv[iy0:iy1, ix0:ix1]] + [plane[iy0 // 2:iy1 // 2, ix0 // 2:ix1 // 2] for plane in chroma]
+    planes = np.concatenate([p.ravel() for p in part]).reshape((iy1 - iy0) * 3 // 2, ix1 - ix0)
+    bgr = cv2.cvtColor(planes, cv2.COLOR_YUV2BGR_I420)
+    # Where the crop passes the frame's edge, the part's edge is the frame's: extract repeats it.
+    return extract(bgr, np.array([x0 - ix0, y0 - iy0]), size)
 
 
 def crop_size(iod: float) -> tuple[int, int]:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from heygem_core.engines.exemplar import extract
+from heygem_core.engines.exemplar import extract, extract_i420, library_crops
 
 
 def _reference(frame, origin, size):
@@ -28,6 +28,43 @@ def test_extract_repeats_edge_pixels_past_the_frame(origin, size):
     np.testing.assert_array_equal(got, _reference(frame, origin, size))
     got[:] = 0
     np.testing.assert_array_equal(frame, before)  # a crop is a copy, never a view onto the frame
+
+
+@pytest.mark.parametrize("origin, size", [
+    ((40, 30), (100, 80)),
+    ((41, 31), (101, 81)),  # odd place and size: the part is widened to whole chroma blocks
+    ((-25, 11), (100, 80)),
+    ((251, 201), (100, 80)),
+    ((-10, -10), (400, 300)),
+    ((500, -300), (20, 20)),
+])
+def test_an_i420_crop_is_the_crop_of_the_bgr_frame(origin, size):
+    import cv2
+
+    rng = np.random.default_rng(5)
+    yuv = rng.integers(0, 256, (240 * 3 // 2, 320), dtype=np.uint8)
+    want = extract(cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420), np.array(origin), size)
+    np.testing.assert_array_equal(extract_i420(yuv, np.array(origin), size), want)
+
+
+def test_library_crops_seek_to_far_apart_blocks(fixtures_dir, monkeypatch):
+    from heygem_core import media
+
+    sun = media.probe_video(fixtures_dir / "video" / "sun_silent_22s.mp4")
+    frames = np.concatenate([np.arange(3, 40), np.arange(60, 90), np.arange(300, 330), [549]])
+    origins = np.stack([np.arange(len(frames)) % 50 - 20, np.arange(len(frames)) % 70 + 300], 1)
+    size = (180, 150)
+    full = list(media.read_frames(sun))
+    starts = []
+    real = media.read_frames
+    monkeypatch.setattr(media, "read_frames", lambda info, start=0, count=None, i420=False:
+                        starts.append((start, count)) or real(info, start, count, i420))
+    got = list(library_crops(sun, frames, origins, size))
+    assert [k for k, _ in got] == list(range(len(frames)))
+    for k, crop in got:
+        np.testing.assert_array_equal(crop, extract(full[frames[k]], origins[k], size), err_msg=str(k))
+    # 3..89 decoded through (gap of 21), then a seek to 300 and one to 549.
+    assert starts == [(3, 87), (300, 30), (549, 1)]
 
 
 _BUILD_AT_ONCE = """
