@@ -8,6 +8,7 @@ resolution: no blur, no identity drift.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -81,7 +82,11 @@ class ExemplarEngine:
         from .. import media
 
         w, h = size
-        key = f"{track.source_sha256}.{LIBRARY_VERSION}.{len(frames)}.{w}x{h}.{int(frames.sum())}"
+        # Where each crop sits is part of the key: a track computed again (other tracker
+        # settings, a deleted cache) moves the landmarks, and old crops would not fit them.
+        placed = hashlib.sha256(np.ascontiguousarray(frames, np.int64).tobytes()
+                                + np.ascontiguousarray(origins, np.int32).tobytes()).hexdigest()[:16]
+        key = f"{track.source_sha256}.{LIBRARY_VERSION}.{len(frames)}.{w}x{h}.{placed}"
         path = Path(self.settings.cache_dir) / "library" / f"{key}.npy"
         if path.exists():
             try:
@@ -156,8 +161,9 @@ def choose_library_frames(track: FaceTrack, limit: int) -> np.ndarray:
     return np.unique(np.concatenate([ok[s:s + block] for s in starts]))
 
 
-# Library frames further apart than this are reached by a seek rather than by decoding every
-# frame between them (a seek costs the decode of up to a keyframe interval).
+# Library frames at least this far apart are reached by a seek rather than by decoding every
+# frame between them (a seek costs the decode of up to a keyframe interval: with long
+# intervals it may decode again frames the last stretch passed).
 SEEK_GAP = 100
 
 
@@ -178,6 +184,8 @@ def library_crops(source, frames: np.ndarray, origins: np.ndarray,
 
 def _stretches(frames: np.ndarray, gap: int) -> list[tuple[int, int]]:
     """(first, last) of the runs of sorted ``frames`` with less than ``gap`` between neighbours."""
+    if len(frames) == 0:
+        return []
     breaks = np.flatnonzero(np.diff(frames) >= gap)
     starts = np.concatenate([[0], breaks + 1])
     ends = np.concatenate([breaks, [len(frames) - 1]])

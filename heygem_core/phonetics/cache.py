@@ -3,8 +3,10 @@ audio onto many videos (each its own lip-sync), and a retried or re-run job meet
 it aligned before. Blind alignment costs ~3 CPU-s per minute of speech.
 
 The key is the analysed PCM itself, the transcript and language (when a transcript picks the
-scripted aligner) and what decides an aligner's output: its settings here, and ``VERSION``,
-raised whenever an aligner's code gives other phones for the same input.
+scripted aligner) and what decides an aligner's output: heygem's aligner code (its source),
+its settings, the phone LM, the versions of pocketsphinx and espeak-ng, and, for the blind
+aligner, the number of cores (audio is cut into one part per core, and each part's cepstral
+mean is its own). Another version of any of them aligns afresh.
 """
 from __future__ import annotations
 
@@ -24,26 +26,54 @@ from .types import Phone
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
-
 
 def phones_key(pcm: np.ndarray, sr: int, transcript: str | None, language: str) -> str:
     scripted = has_script(transcript)
-    what = {"version": VERSION, "sr": sr, "scripted": scripted,
-            "transcript": transcript if scripted else None, "language": language if scripted else None,
-            "blind": None if scripted else {**asdict(DEFAULTS), "phone_lm_sha256": _lm_digest()}}
+    what = {"code": _code_digest(), "sr": sr, "scripted": scripted}
+    if scripted:
+        what.update(transcript=transcript, language=language, espeak=_espeak_version())
+    else:
+        what.update(settings=asdict(DEFAULTS), phone_lm=_lm_digest(), cores=sphinx.cores(),
+                    pocketsphinx=_package_version("pocketsphinx"))
     digest = hashlib.sha256(np.ascontiguousarray(pcm, np.float32).tobytes())
     digest.update(json.dumps(what, sort_keys=True).encode())
     return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=None)
+def _code_digest() -> str:
+    """The aligners' own source: any change to it may change the phones."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(here.glob("*.py")) + [Path(sphinx.__file__)]:
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
 def _lm_digest() -> str:
-    """The blind aligner's phone LM, by content (a rewritten model gives other phones)."""
+    """The blind aligner's phone LM, by content."""
     try:
         return hashlib.sha256(Path(sphinx.phone_lm_path(DEFAULTS.phone_lm)).read_bytes()).hexdigest()
     except Exception:  # noqa: BLE001 - a missing model fails in the aligner, with its own message
         return "missing"
+
+
+@functools.lru_cache(maxsize=None)
+def _package_version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+@functools.lru_cache(maxsize=None)
+def _espeak_version() -> str:
+    from .espeak import library_version
+
+    return library_version()
 
 
 def phones_path(cache_dir: str | Path, key: str) -> Path:
@@ -75,5 +105,5 @@ def _write(path: Path, phones: list[Phone]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(path) as tmp:
             tmp.write_text(json.dumps([[p.start, p.end, p.label, p.viseme] for p in phones]))
-    except OSError as err:  # a cache that cannot be written only costs time
+    except (OSError, TypeError, ValueError) as err:  # a cache that cannot be written only costs time
         log.warning("cannot keep the phones at %s: %s", path, err)

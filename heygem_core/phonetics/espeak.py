@@ -36,6 +36,17 @@ _BUFFER_MS = 200
 _VOICE_ALIASES = {"zh-cn": "cmn", "zh-hans": "cmn", "jp": "ja"}
 
 
+def library_version() -> str:
+    """espeak-ng's version string ("missing" without the library); needs no initialisation."""
+    try:
+        lib = ctypes.CDLL(LIBRARY_NAME)
+    except OSError:
+        return "missing"
+    lib.espeak_Info.restype = c_char_p
+    lib.espeak_Info.argtypes = [c_void_p]
+    return (lib.espeak_Info(None) or b"?").decode("ascii", "replace")
+
+
 class _EventId(ctypes.Union):
     _fields_ = [("number", c_int), ("name", c_char_p), ("string", c_char * 8)]
 

@@ -105,3 +105,26 @@ def test_jobs_on_one_source_build_its_library_at_once(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[0] == "[] 1 4", done.stdout
     assert len(list((tmp_path / "cache" / "library").iterdir())) == 1, "a temp file was left behind"
+
+
+def test_a_moved_track_gets_crops_of_its_own(tmp_path, fixtures_dir):
+    # Crops cut at a track's landmarks must not be served to another track of the same
+    # video (tracked again with other settings, or after its cache was lost).
+    import dataclasses
+
+    from heygem_core import media
+    from heygem_core.config import Settings
+    from heygem_core.engines.exemplar import ExemplarEngine
+    from heygem_core.track import track_video
+
+    settings = Settings(cache_dir=tmp_path)
+    info = media.probe_video(fixtures_dir / "video" / "katie_8s.mp4")
+    track = track_video(info, settings)
+    first = ExemplarEngine(settings).library(info, track)
+    moved = dataclasses.replace(track, landmarks=track.landmarks + np.float32(6.0))
+    second = ExemplarEngine(settings).library(info, moved)
+    assert len(list((tmp_path / "library").glob("*.npy"))) == 2
+    assert not np.array_equal(first.crops[0], second.crops[0])
+    again = ExemplarEngine(settings).library(info, track)
+    np.testing.assert_array_equal(again.crops[5], first.crops[5])
+    assert len(list((tmp_path / "library").glob("*.npy"))) == 2

@@ -133,3 +133,13 @@ def test_the_bigram_phone_lm_is_what_its_script_writes(tmp_path):
                    capture_output=True)
     assert (tmp_path / "lm").read_text() == Path(sphinx.BIGRAM_LM_FILE).read_text()
     assert "ngram 3" not in (tmp_path / "lm").read_text()
+
+
+def test_the_bigram_phone_lm_is_package_data():
+    # A regular (non-editable) install carries only what package-data names.
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())
+    patterns = project["tool"]["setuptools"]["package-data"]["heygem_core"]
+    name = Path(sphinx.BIGRAM_LM_FILE).relative_to(Path(sphinx.__file__).parent)
+    assert any(name.match(p) for p in patterns), patterns

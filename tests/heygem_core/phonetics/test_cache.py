@@ -1,6 +1,8 @@
 """Phones kept on disk by content: an audio is aligned once, whatever asks for it again."""
 import logging
 
+import numpy as np
+
 import pytest
 
 from heygem_core.phonetics import cache
@@ -51,3 +53,35 @@ def test_a_damaged_entry_is_aligned_again(fixture_audio, tmp_path, counted, capl
         assert cache.aligned(pcm, 16000, cache_dir=tmp_path) == first
     assert "unreadable phone cache" in caplog.text and len(counted) == 2
     assert cache.aligned(pcm, 16000, cache_dir=tmp_path) == first and len(counted) == 2  # rewritten
+
+
+def test_the_key_follows_what_decides_the_phones(fixture_audio, monkeypatch):
+    from heygem_core import sphinx
+
+    pcm = fixture_audio("en_radio_8s.wav")[:16000]
+    base = cache.phones_key(pcm, 16000, None, "en")
+    assert cache.phones_key(pcm, 16000, None, "de") == base  # blind: language unused
+    assert cache.phones_key(pcm, 16000, "", "en") == base  # an empty script is no script
+    assert cache.phones_key(pcm[1:], 16000, None, "en") != base
+    scripted = cache.phones_key(pcm, 16000, TEXT, "de")
+    assert scripted != base and cache.phones_key(pcm, 16000, TEXT, "en") != scripted
+    monkeypatch.setattr(sphinx, "cores", lambda: 64)  # parts per core change the decoding
+    assert cache.phones_key(pcm, 16000, None, "en") != base
+    monkeypatch.undo()
+    monkeypatch.setattr(cache, "_code_digest", lambda: "edited")  # the aligners' code changed
+    assert cache.phones_key(pcm, 16000, None, "en") != base
+    assert cache.phones_key(pcm, 16000, TEXT, "de") != scripted
+
+
+def test_the_pipeline_keeps_the_phones_under_its_cache_dir(tmp_path, counted):
+    from heygem_core import pipeline
+    from heygem_core.config import Settings
+    from tests.paths import LANGUAGE_AUDIO
+
+    settings = Settings(cache_dir=tmp_path / "cache")
+    wav = pipeline.prepare_audio(LANGUAGE_AUDIO["fr"], tmp_path / "fr.wav", settings)
+    first, n = pipeline.analyse_audio(wav, 25.0, None, "fr", settings.cache_dir)
+    again, n_again = pipeline.analyse_audio(wav, 25.0, None, "fr", settings.cache_dir)
+    assert len(counted) == 1 and n == n_again
+    assert np.array_equal(first.opening, again.opening) and first.viseme == again.viseme
+    assert list((tmp_path / "cache" / "phones").rglob("*.json"))
