@@ -6,11 +6,11 @@ For each audio (default: an 8 s clip, and a 60 s narration, which plays the 8 s 
 and forth for a minute: a lecture-length job), prints: a plain ffmpeg decode + re-encode
 producing the same number of frames at the same settings (x264 CRF/preset, AAC); the whole
 ``heygem lipsync`` job with a cold and with a cached face track, and a re-run; the ratios;
-peak RSS of each heygem run (children included); the stage timings heygem logs, and the lip-sync + blend +
-encode rate of the cached run (output frames over its lipsync and render stages). Tracking fps
-is measured on the video alone: a whole process (start-up and model loading included), and
-in a process whose models are loaded (the first track, then the best of three more; a
-worker or the web app tracks this way). With ``--repeat`` each figure is the median of N runs.
+peak RSS of each heygem run (children included); the stage timings heygem logs, and the
+lip-sync + blend + encode rate of the cached run (output frames over its lipsync and render
+stages). Tracking fps is measured on the video alone: a whole process (start-up and model
+loading included), and in a process whose models are loaded (the first track, then the best
+of three more; a worker or the web app tracks this way). With ``--repeat`` each figure is the median of N runs.
 
 "Cold" means a video not seen before: its track and mouth library are removed before each
 cold run. "Cached track" is a known video with new audio: the audio's phones, which heygem

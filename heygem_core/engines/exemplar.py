@@ -79,14 +79,12 @@ class ExemplarEngine:
                        opening=shape.opening, width=shape.width, pose=pose_descriptor(track.landmarks[frames], pose_reference(track)))
 
     def _crops(self, source, track, frames, origins, size) -> np.ndarray:
-        from .. import media
-
         w, h = size
-        # Where each crop sits is part of the key: a track computed again (other tracker
-        # settings, a deleted cache) moves the landmarks, and old crops would not fit them.
+        # Which frames and where each crop sits make the key: a track computed again (other
+        # tracker settings, a deleted cache) moves the landmarks, and old crops would not fit.
         placed = hashlib.sha256(np.ascontiguousarray(frames, np.int64).tobytes()
                                 + np.ascontiguousarray(origins, np.int32).tobytes()).hexdigest()[:16]
-        key = f"{track.source_sha256}.{LIBRARY_VERSION}.{len(frames)}.{w}x{h}.{placed}"
+        key = f"{track.source_sha256}.{LIBRARY_VERSION}.{w}x{h}.{placed}"
         path = Path(self.settings.cache_dir) / "library" / f"{key}.npy"
         if path.exists():
             try:

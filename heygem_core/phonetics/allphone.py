@@ -29,7 +29,7 @@ def decode(audio: np.ndarray, params: sphinx.Params, parts: int | None = None) -
     10 ms from the start. ``parts`` defaults to one per available core, each at least
     ``PART_MIN_S`` long."""
     pcm16 = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
-    n = parts if parts is not None else _default_parts(len(pcm16))
+    n = parts if parts is not None else parts_for(len(pcm16))
     cuts = cut_points(pcm16, n)
     pieces = [pcm16[a:b] for a, b in zip([0, *cuts], [*cuts, len(pcm16)])]
     # Every helper is taken before any is sent its part: one still loading its model (a cold
@@ -43,7 +43,7 @@ def decode(audio: np.ndarray, params: sphinx.Params, parts: int | None = None) -
     return segments
 
 
-def _default_parts(n_samples: int) -> int:
+def parts_for(n_samples: int) -> int:
     """One part per core, each at least PART_MIN_S long."""
     return max(1, min(sphinx.cores(), int(n_samples / SR / PART_MIN_S)))
 

@@ -5,8 +5,8 @@ it aligned before. Blind alignment costs ~3 CPU-s per minute of speech.
 The key is the analysed PCM itself, the transcript and language (when a transcript picks the
 scripted aligner) and what decides an aligner's output: heygem's aligner code (its source),
 its settings, the phone LM, the versions of pocketsphinx and espeak-ng, and, for the blind
-aligner, the number of cores (audio is cut into one part per core, and each part's cepstral
-mean is its own). Another version of any of them aligns afresh.
+aligner, how many parts the audio is cut into (one per core for long audio: each part's
+cepstral mean is its own). Another version of any of them aligns afresh.
 """
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import sphinx
+from . import allphone
 from .aligner import align, has_script
 from .blind import DEFAULTS
+from .features import FEATURE_RATE
 from .types import Phone
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,8 @@ def phones_key(pcm: np.ndarray, sr: int, transcript: str | None, language: str) 
     if scripted:
         what.update(transcript=transcript, language=language, espeak=_espeak_version())
     else:
-        what.update(settings=asdict(DEFAULTS), phone_lm=_lm_digest(), cores=sphinx.cores(),
+        parts = allphone.parts_for(round(len(pcm) * FEATURE_RATE / sr))
+        what.update(settings=asdict(DEFAULTS), phone_lm=_lm_digest(), parts=parts,
                     pocketsphinx=_package_version("pocketsphinx"))
     digest = hashlib.sha256(np.ascontiguousarray(pcm, np.float32).tobytes())
     digest.update(json.dumps(what, sort_keys=True).encode())

@@ -100,9 +100,9 @@ def test_a_helper_that_dies_once_lent_is_decoded_here(fixture_audio, monkeypatch
 
 
 def test_parts_are_at_least_a_few_seconds_long():
-    assert allphone._default_parts(int(allphone.PART_MIN_S * SR) - 1) == 1
-    assert allphone._default_parts(8 * SR) == min(2, sphinx.cores())
-    assert allphone._default_parts(600 * SR) == sphinx.cores()
+    assert allphone.parts_for(int(allphone.PART_MIN_S * SR) - 1) == 1
+    assert allphone.parts_for(8 * SR) == min(2, sphinx.cores())
+    assert allphone.parts_for(600 * SR) == sphinx.cores()
 
 
 def test_a_short_clip_is_cut_near_its_middle(fixture_audio):

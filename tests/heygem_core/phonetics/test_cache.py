@@ -58,15 +58,17 @@ def test_a_damaged_entry_is_aligned_again(fixture_audio, tmp_path, counted, capl
 def test_the_key_follows_what_decides_the_phones(fixture_audio, monkeypatch):
     from heygem_core import sphinx
 
-    pcm = fixture_audio("en_radio_8s.wav")[:16000]
+    pcm = fixture_audio("en_radio_8s.wav")  # 8 s: two parts on two cores, one on one
     base = cache.phones_key(pcm, 16000, None, "en")
     assert cache.phones_key(pcm, 16000, None, "de") == base  # blind: language unused
     assert cache.phones_key(pcm, 16000, "", "en") == base  # an empty script is no script
     assert cache.phones_key(pcm[1:], 16000, None, "en") != base
     scripted = cache.phones_key(pcm, 16000, TEXT, "de")
     assert scripted != base and cache.phones_key(pcm, 16000, TEXT, "en") != scripted
-    monkeypatch.setattr(sphinx, "cores", lambda: 64)  # parts per core change the decoding
+    short = cache.phones_key(pcm[:16000], 16000, None, "en")
+    monkeypatch.setattr(sphinx, "cores", lambda: 1)  # cut in fewer parts: decoded otherwise
     assert cache.phones_key(pcm, 16000, None, "en") != base
+    assert cache.phones_key(pcm[:16000], 16000, None, "en") == short  # one part either way
     monkeypatch.undo()
     monkeypatch.setattr(cache, "_code_digest", lambda: "edited")  # the aligners' code changed
     assert cache.phones_key(pcm, 16000, None, "en") != base
