@@ -52,6 +52,10 @@ class Settings:
     # Which face speaks when several are visible: "largest" or "central".
     speaker: str = "largest"
     insightface_root: Path | None = None
+    # A long video (or any of 200 frames or more, once helpers are loaded) is tracked in this
+    # many parts at once, all but the first in helper processes (0: one per core; 1: all in
+    # the calling process). See heygem_core/track/helpers.py.
+    tracking_processes: int = 0
     # Upper bound on how far the lips of an exemplar may be opened by warping (×).
     max_open_stretch: float = 1.3
     # Behaviour when the audio is longer than the video: "pingpong" or "loop".

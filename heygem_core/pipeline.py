@@ -208,10 +208,11 @@ def run_ahead(items: Iterator, depth: int = 4) -> Iterator:
         worker.join(timeout=30)
 
 
-def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
-            transcript: str | None = None, language: str = "en",
+def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.AudioStreamInfo,
+            output: str | Path, *, transcript: str | None = None, language: str = "en",
             settings: Settings | None = None, progress: Progress | None = None) -> LipsyncResult:
-    """The whole job in one process: the same stages the Prefect tasks run one by one."""
+    """The whole job in one process: the same stages the Prefect tasks run one by one.
+    ``video`` and ``audio`` are paths, or their probes when the caller has them already."""
     t0 = time.perf_counter()
     if not phonetics.has_script(transcript):
         sphinx.warm()  # the blind aligner's recognisers load beside the probes and normalisation
@@ -224,8 +225,8 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
     with tempfile.TemporaryDirectory(prefix="heygem-", dir=_tmp_dir_near(output)) as tmp, \
             ThreadPoolExecutor(1, thread_name_prefix="heygem-audio") as pool:
         tmp = Path(tmp)
-        sounding = pool.submit(media.probe_audio, audio)  # beside the video's probe
-        info = media.probe_video(video)
+        sounding = pool.submit(_probed, audio, media.AudioStreamInfo, media.probe_audio)
+        info = _probed(video, media.VideoInfo, media.probe_video)  # beside the audio's probe
         sound = sounding.result()  # bad audio fails before any long work
         notes = list(getattr(info, "notes", ()))
         engine = get_engine(settings.engine, settings)
@@ -259,6 +260,10 @@ def lipsync(video: str | Path, audio: str | Path, output: str | Path, *,
     timings["total"] = time.perf_counter() - t0
     log.info("%s: %s", output, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
     return result_for(info, track, motion, output, engine.version, transcript, notes, timings)
+
+
+def _probed(media_file, kind: type, probe: Callable):
+    return media_file if isinstance(media_file, kind) else probe(media_file)
 
 
 class _Gate:

@@ -14,13 +14,11 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import threading
 from dataclasses import asdict, dataclass, fields
 
 from . import errors
+from .workers import HelperFailed, HelperPool, ProcessHelper, cores  # noqa: F401 - where callers find them
 
 # The blind aligner's decoding parameters (phonetics.blind.SphinxSettings takes its defaults
 # from here): what a helper loads before it is asked anything.
@@ -119,33 +117,15 @@ def decode_raw(pcm16le: bytes, params: Params = Params()) -> Segments:
 # --------------------------------------------------------------------------- helper processes
 
 
-class HelperFailed(Exception):
-    """A helper process could not decode (it would not start, died, or answered nonsense)."""
-
-
-class Helper:
+class Helper(ProcessHelper):
     """One helper process, asked one utterance at a time: ``send`` then ``receive``."""
 
     def __init__(self) -> None:
-        self._log = tempfile.TemporaryFile()  # its stderr, kept to say why it failed
-        try:
-            self._proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=self._log)
-        except OSError as err:
-            self._log.close()
-            raise HelperFailed(f"cannot start {sys.executable}: {err}") from err
-
-    def alive(self) -> bool:
-        return self._proc.poll() is None
+        super().__init__(__name__)
 
     def send(self, pcm16le: bytes, params: Params = Params()) -> None:
         head = {**asdict(params), "bytes": len(pcm16le)}
-        try:
-            self._proc.stdin.write(json.dumps(head).encode() + b"\n")
-            self._proc.stdin.write(pcm16le)
-            self._proc.stdin.flush()
-        except OSError as err:
-            raise self._failed(f"stopped reading ({err})") from err
+        self._write(json.dumps(head).encode() + b"\n", pcm16le)
 
     def receive(self) -> Segments:
         line = self._proc.stdout.readline()
@@ -159,94 +139,8 @@ class Helper:
         except (ValueError, TypeError, KeyError) as err:
             raise self._failed(f"unreadable answer: {err}") from err
 
-    def close(self) -> None:
-        """Ends the helper (end of its input) and waits for it briefly."""
-        self._stop()
-        self._log.close()
 
-    def end_input(self) -> None:
-        """No more requests: the helper exits once it has answered the last."""
-        try:
-            self._proc.stdin.close()
-        except OSError:
-            pass
-
-    def _stop(self) -> None:
-        self.end_input()
-        try:
-            self._proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc.stdout.close()
-
-    def _failed(self, what: str) -> HelperFailed:
-        self._stop()
-        self._log.seek(0)
-        said = self._log.read().decode(errors="replace").strip()[-300:]
-        self._log.close()
-        return HelperFailed(f"{what} (exit status {self._proc.returncode})" + (f": {said}" if said else ""))
-
-
-class _Pool:
-    """Idle helpers, shared by every thread of the process; a helper serves one caller at a
-    time. At most ``keep`` wait idle: the rest are closed when given back."""
-
-    def __init__(self, keep: int) -> None:
-        self.keep = keep
-        self._idle: list[Helper] = []
-        self._lock = threading.Lock()
-
-    def warm(self, n: int) -> None:
-        """Start helpers until ``n`` are idle (loading their model while the caller goes on)."""
-        with self._lock:
-            self._idle = [h for h in self._idle if h.alive()]
-            missing = max(0, min(n, self.keep) - len(self._idle))
-        started = []
-        for _ in range(missing):
-            try:
-                started.append(Helper())
-            except HelperFailed:
-                break  # borrow() will say why
-        with self._lock:
-            self._idle += started
-
-    def borrow(self) -> Helper:
-        with self._lock:
-            while self._idle:
-                helper = self._idle.pop()
-                if helper.alive():
-                    return helper
-                helper.close()
-        return Helper()
-
-    def give_back(self, helper: Helper) -> None:
-        with self._lock:
-            if helper.alive() and len(self._idle) < self.keep:
-                self._idle.append(helper)
-                return
-        helper.close()
-
-    def end(self) -> None:
-        """Tell every idle helper to exit; do not wait."""
-        with self._lock:
-            for helper in self._idle:
-                helper.end_input()
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for helper in idle:  # all told first: they wind down at once, not one after another
-            helper.end_input()
-        for helper in idle:
-            helper.close()
-
-
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-POOL = _Pool(keep=2 * cores())
+POOL: HelperPool[Helper] = HelperPool(Helper, keep=2 * cores())
 # At exit the helpers are only told to end, not waited for (~0.07 s): each exits by itself
 # at the end of its input, as it does when this process is killed.
 atexit.register(POOL.end)
@@ -254,7 +148,7 @@ atexit.register(POOL.end)
 
 def warm(n: int | None = None) -> None:
     """Have ``n`` helpers (default: one per core) loaded and waiting."""
-    POOL.warm(cores() if n is None else n)
+    POOL.warm(cores() if n is None else n, HelperFailed)
 
 
 def _serve() -> None:

@@ -8,10 +8,10 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import NoFaceFound
-from .backends import BACKENDS, leased_backend
+from .backends import BACKENDS
 from .model import FaceTrack, describe_lost
 from .store import read_track, track_path, write_track
-from .tracker import Tracker, TrackParams, smooth_landmarks
+from .tracker import TrackParams, smooth_landmarks
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,14 @@ def track_video(video, settings: Settings | None = None, *, source_sha256: str |
             # Outside the try: a cached track without a face is a valid answer (NoFaceFound),
             # not a damaged file to warn about and recompute.
             return _checked(track, info.path)
-    with leased_backend(settings.tracker, settings) as backend:
-        frames = media.read_gray_frames(info) if backend.wants_gray else media.read_frames(info)
-        raw = Tracker(backend, params).run(frames, progress=progress, on_face=on_face)
+    from . import helpers  # not at import: ``python -m heygem_core.track.helpers`` runs it
+
+    parts = helpers.parts_for(info.n_frames, settings, params.detect_every)
+    if len(parts) > 1:
+        raw = helpers.track_parts(info, settings, params, parts, progress=progress, on_face=on_face)
+    else:
+        raw = helpers.track_here(info, settings, params, 0, info.n_frames, progress=progress,
+                                 on_face=on_face)
     track_stats["runs"] += 1
     fps = float(info.fps)
     track = FaceTrack(

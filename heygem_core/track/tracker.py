@@ -45,21 +45,39 @@ class RawTrack:
     lost: np.ndarray
 
 
+@dataclass(frozen=True)
+class Seed:
+    """Where a run left off: the last frame's points and the detector box's relation to them."""
+
+    points: np.ndarray
+    box_rel: np.ndarray
+    score: float
+
+    @classmethod
+    def of_frame(cls, raw: RawTrack, k: int) -> "Seed | None":
+        if raw.lost[k]:
+            return None
+        return cls(raw.landmarks[k], _relation(raw.boxes[k], raw.landmarks[k]), float(raw.confidence[k]))
+
+
 class Tracker:
     def __init__(self, backend: FaceBackend, params: TrackParams):
         self.backend = backend
         self.params = params
 
-    def run(self, frames: Iterable[np.ndarray], progress=None, on_face=None) -> RawTrack:
+    def run(self, frames: Iterable[np.ndarray], progress=None, on_face=None, first: int = 0,
+            seed: "Seed | None" = None) -> RawTrack:
         """Track every frame (BGR, or grey for a backend that wants grey); ``progress(1)``
-        after each, ``on_face()`` once, at the first face."""
+        after each, ``on_face()`` once, at the first face. ``frames`` start at frame ``first``
+        of the video (keyframes fall where they would in a run from frame 0); ``seed`` carries
+        on from the frame before, as if that run had gone on."""
         boxes, points, scores, lost = [], [], [], []
-        prev_pts: np.ndarray | None = None
-        prev_box: np.ndarray | None = None
-        box_rel = np.array([0.0, 0.0, 1.0, 1.0])
-        score = 0.0
+        prev_pts = None if seed is None else seed.points
+        box_rel = np.array([0.0, 0.0, 1.0, 1.0]) if seed is None else seed.box_rel
+        prev_box = None if seed is None else _box_from_points(seed.points, box_rel)
+        score = 0.0 if seed is None else seed.score
         misses = 0
-        for i, frame in enumerate(frames):
+        for i, frame in enumerate(frames, first):
             image = frame
             if self.backend.wants_gray and frame.ndim == 3:
                 image = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)

@@ -1,0 +1,387 @@
+"""Tracking a long video in parts, one per core, each in a helper process with the models loaded.
+
+dlib's landmark predictor holds the GIL (~3 ms a frame here, most of tracking), so threads
+cannot share the work. A video of at least two ``PART_MIN_FRAMES`` parts is cut at keyframes
+into one part per core; each part is tracked by a helper (``python -m
+heygem_core.track.helpers``) that decodes its own frames from a seek. Helpers wait in a
+process-wide pool, so a worker or the web app loads the models once per helper.
+
+A part starts with a full detection, so where two parts meet the later one may have picked
+another face than the run before it followed, or missed a face it would have kept. Each such
+seam is tracked again here, carrying on from the earlier part, until the two agree. A part
+whose helper fails is tracked here instead: slower, same result (the same error, if its
+frames are bad).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sys
+import tempfile
+import threading
+from dataclasses import asdict
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..workers import HelperFailed, HelperPool, ProcessHelper, cores
+from .tracker import RawTrack, Seed, Tracker, TrackParams, _iou
+
+log = logging.getLogger(__name__)
+
+# A part is at least this long: with helpers waiting, a request costs a seek and a decoder;
+# without, a helper's start (imports and dlib's predictor, ~1.5 s on a busy machine) is ~300
+# frames of tracking, so a short video is tracked here alone (see parts_for).
+PART_MIN_FRAMES = 100
+COLD_PART_MIN_FRAMES = 400
+_TICK = 10  # a helper reports progress every this many frames
+# Two parts agree on a frame when both lost it, or both found the same face: boxes overlapping
+# this much and points this close (fraction of the eye distance).
+_SAME_BOX_IOU = 0.5
+_SAME_POINTS = 0.1
+
+
+def parts_for(n_frames: int, settings, detect_every: int) -> list[tuple[int, int]]:
+    """How this process cuts a video: helpers already waiting take shorter parts."""
+    wanted = settings.tracking_processes if settings.tracking_processes > 0 else cores()
+    warm = wanted > 1 and pool_for(settings).ready() >= wanted - 1
+    return plan_parts(n_frames, detect_every, wanted, PART_MIN_FRAMES if warm else COLD_PART_MIN_FRAMES)
+
+
+def plan_parts(n_frames: int, detect_every: int, processes: int,
+               min_frames: int = PART_MIN_FRAMES) -> list[tuple[int, int]]:
+    """(first frame, frame count) of each part: ``processes`` parts, fewer when parts would
+    be shorter than ``min_frames``; each cut on a keyframe."""
+    n = max(1, min(processes, n_frames // min_frames))
+    starts = sorted({round(n_frames * k / n / detect_every) * detect_every for k in range(n)})
+    ends = [*starts[1:], n_frames]
+    return [(a, b - a) for a, b in zip(starts, ends) if b > a]
+
+
+# --------------------------------------------------------------------------- this process
+
+
+class TrackHelper(ProcessHelper):
+    """One helper process with the models of one backend loaded: ``send`` a part, then read
+    its ``messages`` until "done"."""
+
+    def __init__(self, setup: dict) -> None:
+        super().__init__(__name__)
+        self.send(setup)  # the models load while the caller goes on
+
+    def send(self, message: dict) -> None:
+        self._write(json.dumps(message).encode() + b"\n")
+
+    def messages(self):
+        """(kind, value) pairs: ("tick", frames), ("face", None), ("done", None); raises
+        HelperFailed when the helper fails or ends without finishing."""
+        for line in self._proc.stdout:
+            kind, _, rest = line.decode().strip().partition(" ")
+            if kind == "tick":
+                yield "tick", int(rest)
+            elif kind == "face":
+                yield "face", None
+            elif kind == "done":
+                yield "done", None
+                return
+            elif kind == "error":  # it failed on this part, and waits for the next
+                raise HelperFailed(rest)
+            else:
+                raise self._failed(f"unreadable answer {line[:80]!r}")
+        raise self._failed("ended without an answer")
+
+
+_pools: dict[str, HelperPool[TrackHelper]] = {}
+_pools_lock = threading.Lock()
+
+
+def _setup(settings) -> dict:
+    root = settings.insightface_root
+    return {"tracker": settings.tracker, "cache_dir": str(settings.cache_dir),
+            "insightface_root": None if root is None else str(root)}
+
+
+def pool_for(settings) -> HelperPool[TrackHelper]:
+    """The helpers with ``settings``' backend loaded (one pool per backend and model folder)."""
+    setup = _setup(settings)
+    key = json.dumps(setup, sort_keys=True)
+    with _pools_lock:
+        if key not in _pools:
+            _pools[key] = HelperPool(lambda: TrackHelper(setup), keep=cores())
+        return _pools[key]
+
+
+def _end_all() -> None:
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.end()
+
+
+import atexit  # noqa: E402 - registered next to what it ends
+
+atexit.register(_end_all)
+
+
+def warm(settings, n: int | None = None) -> None:
+    """Have ``n`` tracking helpers loaded and waiting (default: one per core but one; the
+    caller tracks the first part itself)."""
+    pool_for(settings).warm(cores() - 1 if n is None else n, HelperFailed)
+
+
+def track_parts(info, settings, params: TrackParams, parts: list[tuple[int, int]], *,
+                progress=None, on_face=None) -> RawTrack:
+    """Track the first part here and the others in helpers, all at once, then join them
+    (seams re-tracked where needed). Every part but the last also tracks the next part's
+    first frame: where both tracked the same frame, whether they agree says whether the later
+    part needs mending."""
+    pool = pool_for(settings)
+    out = tempfile.TemporaryDirectory(prefix="heygem-track-")
+    events: queue.Queue = queue.Queue()
+    spans = [(first, count + (k < len(parts) - 1)) for k, (first, count) in enumerate(parts)]
+    asked: dict[int, TrackHelper | None] = {}
+    face = _Once(on_face)
+    try:
+        for k, (first, count) in enumerate(spans[1:], 1):
+            asked[k] = _ask(pool, info, params, first, count, parts[k][1], Path(out.name) / f"{k}.npz")
+            if asked[k] is not None:
+                threading.Thread(target=_relay, args=(k, asked[k], events), daemon=True).start()
+        running = sum(h is not None for h in asked.values())
+        failed: dict[int, str] = {}
+
+        here = [parts[0][1]]  # frames to report (not the next part's first frame)
+
+        def tick(k: int = 1) -> None:  # here, the helpers' news is passed on between frames
+            nonlocal running
+            running -= _follow(events, failed, progress, face, block=False)
+            k, here[0] = min(k, here[0]), here[0] - min(k, here[0])
+            if progress is not None:
+                progress(k)
+
+        pieces = [track_here(info, settings, params, *spans[0], progress=tick, on_face=face)]
+        while running:
+            running -= _follow(events, failed, progress, face, block=True)
+        for k, (first, count) in enumerate(spans[1:], 1):
+            if asked[k] is not None:
+                pool.give_back(asked[k])  # one that failed its part but lives can serve again
+                asked[k], fine = None, k not in failed
+            else:
+                fine = False
+            if fine:
+                pieces.append(_load(Path(out.name) / f"{k}.npz"))
+            else:
+                log.warning("tracking helper failed (%s); tracking frames %d-%d here",
+                            failed.get(k, "could not start"), first, first + count - 1)
+                pieces.append(track_here(info, settings, params, first, count, progress=progress,
+                                         on_face=face))
+        return join(pieces, [first for first, _ in parts], lambda first, count, seed: track_here(
+            info, settings, params, first, count, seed=seed))
+    finally:
+        for helper in asked.values():
+            if helper is not None:
+                helper.kill()  # still tracking a part nobody waits for
+        out.cleanup()
+
+
+class _Once:
+    """``on_face``, called at most once whichever part finds a face first."""
+
+    def __init__(self, call) -> None:
+        self._call = call
+
+    def __call__(self) -> None:
+        call, self._call = self._call, None
+        if call is not None:
+            call()
+
+
+def _ask(pool, info, params: TrackParams, first: int, count: int, report: int,
+         out: Path) -> TrackHelper | None:
+    try:
+        helper = pool.borrow()
+        helper.send({"video": _video_json(info), "params": params.as_dict(), "first": first,
+                     "count": count, "report": report, "out": str(out)})
+        return helper
+    except HelperFailed as err:
+        log.warning("tracking helper unavailable: %s", err)
+        return None
+
+
+def _relay(k: int, helper: TrackHelper, events: queue.Queue) -> None:
+    try:
+        for kind, value in helper.messages():
+            events.put((k, kind, value))
+    except HelperFailed as err:
+        events.put((k, "failed", str(err)))
+
+
+def _follow(events: queue.Queue, failed: dict[int, str], progress, on_face, block: bool) -> int:
+    """Pass the helpers' news on in the caller's thread (``progress`` may raise there to stop
+    the tracking): everything waiting, or (``block``) at least one event. How many helpers
+    finished; ``failed`` gains those that failed, and why."""
+    finished = 0
+    while True:
+        try:
+            k, kind, value = events.get(block=block)
+        except queue.Empty:
+            return finished
+        block = False
+        if kind == "tick" and progress is not None:
+            progress(value)
+        elif kind == "face":
+            on_face()
+        elif kind in ("done", "failed"):
+            finished += 1
+            if kind == "failed":
+                failed[k] = value
+
+
+def track_here(info, settings, params: TrackParams, first: int, count: int, *, seed: Seed | None = None,
+               progress=None, on_face=None) -> RawTrack:
+    """Frames ``first`` .. ``first + count - 1`` tracked in this process."""
+    from .. import media
+    from .backends import leased_backend
+
+    with leased_backend(settings.tracker, settings) as backend:
+        read = media.read_gray_frames if backend.wants_gray else media.read_frames
+        return Tracker(backend, params).run(read(info, first, count), progress=progress, on_face=on_face,
+                                            first=first, seed=seed)
+
+
+def join(pieces: list[RawTrack], firsts: list[int],
+         retrack: Callable[[int, int, Seed | None], RawTrack]) -> RawTrack:
+    """The parts (each but the last one frame longer: the next part's first frame) as one
+    track. Where a part's first frame disagrees with the part before's last (another face
+    chosen, or a face missed that the run before would have kept), the part's frames after it
+    are tracked again by ``retrack(first, count, seed)``, carrying on from the part before, up
+    to the first frame both agree on."""
+    track = pieces[0]
+    for piece, first in zip(pieces[1:], firsts[1:]):
+        last = len(track.lost) - 1  # frame ``first``, tracked by both
+        if _agree(track, last, piece, 0):
+            track = _concat(_slice(track, 0, last), piece)
+        else:
+            rest = _mend(_slice(piece, 1, len(piece.lost)), first + 1, Seed.of_frame(track, last), retrack)
+            track = _concat(track, rest)
+    return track
+
+
+def _mend(piece: RawTrack, first: int, seed: Seed | None,
+          retrack: Callable[[int, int, Seed | None], RawTrack]) -> RawTrack:
+    """``piece`` (frames from ``first``) with its first frames tracked again from ``seed``
+    until the two agree, in growing steps: most seams agree within a keyframe or two."""
+    count = len(piece.lost)
+    done = 0
+    redone: list[RawTrack] = []
+    step = 10
+    while done < count:
+        n = min(step, count - done)
+        again = retrack(first + done, n, seed)
+        for j in range(n):
+            if _agree(again, j, piece, done + j):
+                return _concat_all([*redone, _slice(again, 0, j), _slice(piece, done + j, count)])
+        redone.append(again)
+        seed = Seed.of_frame(again, n - 1)
+        done += n
+        step *= 2
+    return _concat_all(redone) if redone else piece
+
+
+def _agree(a: RawTrack, i: int, b: RawTrack, j: int) -> bool:
+    if a.lost[i] or b.lost[j]:
+        return bool(a.lost[i] and b.lost[j])
+    eyes = float(np.linalg.norm(a.landmarks[i, 36] - a.landmarks[i, 45]))
+    apart = float(np.linalg.norm(a.landmarks[i] - b.landmarks[j], axis=1).mean())
+    return _iou(a.boxes[i], b.boxes[j]) >= _SAME_BOX_IOU and apart <= _SAME_POINTS * eyes
+
+
+def _slice(raw: RawTrack, a: int, b: int) -> RawTrack:
+    return RawTrack(raw.boxes[a:b], raw.landmarks[a:b], raw.confidence[a:b], raw.lost[a:b])
+
+
+def _concat(a: RawTrack, b: RawTrack) -> RawTrack:
+    return _concat_all([a, b])
+
+
+def _concat_all(pieces: list[RawTrack]) -> RawTrack:
+    return RawTrack(*(np.concatenate([getattr(p, f) for p in pieces])
+                      for f in ("boxes", "landmarks", "confidence", "lost")))
+
+
+def _video_json(info) -> dict:
+    fields = asdict(info)
+    fields.update(path=str(info.path), fps=str(info.fps), notes=list(info.notes))
+    return fields
+
+
+def _video_from_json(fields: dict):
+    from ..media import VideoInfo
+
+    return VideoInfo(**{**fields, "path": Path(fields["path"]), "fps": Fraction(fields["fps"]),
+                        "notes": tuple(fields["notes"])})
+
+
+def _load(path: Path) -> RawTrack:
+    with np.load(path) as data:
+        return RawTrack(data["boxes"], data["landmarks"], data["confidence"], data["lost"])
+
+
+# --------------------------------------------------------------------------- the helper process
+
+
+def _serve() -> None:
+    """Helper process: a first line names the backend (loaded at once); then each line asks
+    for one part, answered by "tick N" lines, "face" at its first face, and "done" once its
+    track is written (or "error" and why)."""
+    from ..config import Settings
+    from .backends import leased_backend
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout
+    setup = json.loads(stdin.readline())
+    root = setup["insightface_root"]
+    settings = Settings(tracker=setup["tracker"], cache_dir=Path(setup["cache_dir"]),
+                        insightface_root=None if root is None else Path(root))
+
+    def say(line: str) -> None:
+        stdout.write(line + "\n")
+        stdout.flush()
+
+    try:
+        with leased_backend(settings.tracker, settings):
+            pass  # loaded before the first request
+    except Exception as err:  # noqa: BLE001 - each request says so; the caller tracks it itself
+        loading = f"{type(err).__name__}: {err}"
+    else:
+        loading = None
+    for line in stdin:
+        if loading is not None:
+            say(f"error {loading}")
+            continue
+        request = json.loads(line)
+        ticked, untold = [0], [request["report"]]  # frames tracked, not yet told; left to tell
+
+        def tick(k: int = 1) -> None:
+            k = min(k, untold[0])
+            ticked[0] += k
+            untold[0] -= k
+            if ticked[0] >= _TICK:
+                say(f"tick {ticked[0]}")
+                ticked[0] = 0
+
+        try:
+            raw = track_here(_video_from_json(request["video"]), settings, TrackParams(**request["params"]),
+                             request["first"], request["count"], progress=tick, on_face=lambda: say("face"))
+            if ticked[0]:
+                say(f"tick {ticked[0]}")
+            np.savez(request["out"], boxes=raw.boxes, landmarks=raw.landmarks,
+                     confidence=raw.confidence, lost=raw.lost)
+        except Exception as err:  # noqa: BLE001 - reported; the caller tracks the part itself
+            say(f"error {type(err).__name__}: {err}".replace("\n", " "))
+        else:
+            say("done")
+
+
+if __name__ == "__main__":
+    _serve()
