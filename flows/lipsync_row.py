@@ -13,17 +13,17 @@ from tasks.stages import lipsync
 
 
 @flow(name="lipsync_row", flow_run_name="lipsync {label}")
-def lipsync_row(video: Asset, track_key: str, audio_key: str, transcript: Asset | None, language: str,
+def lipsync_row(video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
                 label: str, overrides: dict | None = None) -> str:
     """Plan one row's mouth motion on a GPU machine.
 
     Args:
         video: the source video in the artifact store (key, sha256, name).
         track_key: store key of its face track (Parquet).
-        audio_key: store key of the normalised audio.
+        audio: the new audio in the artifact store, as given (key, sha256, name).
         transcript: the transcript in the store, if any.
         language: BCP-47 tag of the audio.
         label: lecturer/language, for names and logs.
         overrides: per-run settings (no secrets).
     """
-    return lipsync(video, track_key, audio_key, transcript, language, label, overrides)
+    return lipsync(video, track_key, audio, transcript, language, label, overrides)

@@ -85,8 +85,6 @@ def load_audio(path: str | Path, sr: int = 16000, channels: int | None = None) -
 # speech here); this is one 48 kHz decode and a few vectorised passes.
 
 NORM_SR = 48000
-_BLOCK = int(0.4 * NORM_SR)  # 400 ms gating blocks
-_HOP = _BLOCK // 4  # 75 % overlap
 _ABSOLUTE_GATE = -70.0
 _RELATIVE_GATE = -10.0
 # BS.1770 K-weighting at 48 kHz: a high-shelf then the RLB high-pass (biquads, b then a).
@@ -104,42 +102,43 @@ def decode_pcm_args(path: str | Path, sr: int, channels: int) -> list[str]:
             "-ac", str(min(max(channels, 1), 2)), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
 
 
-def _k_weight_power(n: int) -> np.ndarray:
-    """|H(f)|^2 of the K-weighting filter at the rfft bins of an ``n``-sample block."""
-    z = np.exp(-1j * np.pi * np.arange(n // 2 + 1) / (n / 2))
+def _k_weight_power(n: int, sr: int = NORM_SR) -> np.ndarray:
+    """|H(f)|^2 of the K-weighting filter at the rfft bins of an ``n``-sample block at ``sr``
+    (the filter is defined at 48 kHz; at a lower rate only its response up to sr/2 counts)."""
+    z = np.exp(-1j * np.pi * np.arange(n // 2 + 1) * (sr / NORM_SR) / (n / 2))
     gain = np.ones_like(z)
     for b, a in (_K_SHELF, _K_RLB):
         gain *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
     return np.abs(gain) ** 2
 
 
-def block_loudness(pcm: np.ndarray) -> np.ndarray:
+def block_loudness(pcm: np.ndarray, sr: int = NORM_SR) -> np.ndarray:
     """Mean-square K-weighted power of every 400 ms block (hop 100 ms), summed over channels.
 
     The filter is applied as a power weighting of each 100 ms segment's spectrum (energy does
     not depend on phase, and the filter's impulse response is ~2 ms), and each block is the
     mean of its four segments: every sample is transformed once, not four times."""
     frames, channels = pcm.shape
-    if frames < _BLOCK:
+    hop = sr // 10
+    if frames < 4 * hop:
         return np.zeros(0)
-    n_seg = frames // _HOP
-    weight = _k_weight_power(_HOP)
+    n_seg = frames // hop
+    weight = _k_weight_power(hop, sr)
     weight[1:-1] *= 2.0  # rfft holds each non-DC, non-Nyquist bin once
     seg = np.zeros(n_seg)
     for c in range(channels):
         for i in range(0, n_seg, 1024):  # bounded memory for long files: 1024 segments at a time
             # (a channel of interleaved PCM is strided: reshaping it whole would copy it whole)
-            segments = pcm[i * _HOP:min(i + 1024, n_seg) * _HOP, c].reshape(-1, _HOP)
+            segments = pcm[i * hop:min(i + 1024, n_seg) * hop, c].reshape(-1, hop)
             spec = np.fft.rfft(segments, axis=1)
-            seg[i:i + len(segments)] += (spec.real ** 2 + spec.imag ** 2) @ weight / float(_HOP) ** 2
-    per_block = _BLOCK // _HOP
-    return np.convolve(seg, np.full(per_block, 1.0 / per_block), mode="valid")
+            seg[i:i + len(segments)] += (spec.real ** 2 + spec.imag ** 2) @ weight / float(hop) ** 2
+    return np.convolve(seg, np.full(4, 0.25), mode="valid")
 
 
-def integrated_loudness(pcm: np.ndarray) -> float:
-    """BS.1770-4 gated integrated loudness in LUFS of (frames, channels) float PCM at 48 kHz;
-    -inf when no block passes the absolute gate."""
-    power = block_loudness(pcm)
+def integrated_loudness(pcm: np.ndarray, sr: int = NORM_SR) -> float:
+    """BS.1770-4 gated integrated loudness in LUFS of (frames, channels) float PCM at 48 kHz
+    (or at ``sr``: then without what lies above sr/2); -inf when no block passes the absolute gate."""
+    power = block_loudness(pcm, sr)
     with np.errstate(divide="ignore"):
         lufs = -0.691 + 10.0 * np.log10(power)
     kept = power[lufs > _ABSOLUTE_GATE]
@@ -268,6 +267,29 @@ def normalize_loudness(path: str | Path | AudioStreamInfo, out_path: str | Path,
     with atomic_output(out_path) as tmp:
         _write_wav(Path(tmp), pcm, NORM_SR)
     return Path(out_path)
+
+
+# --------------------------------------------------------------------------- what the aligners hear
+
+ANALYSIS_SR = 16000
+# The aligners were tuned on audio at this loudness (their noise floor and pocketsphinx's
+# 16-bit input are absolute levels): what they hear is brought to it, whatever the output's target.
+ANALYSIS_LUFS = -16.0
+
+
+def analysis_audio(audio: str | Path | AudioStreamInfo) -> Audio:
+    """The new audio as the aligners hear it: 16 kHz mono at ANALYSIS_LUFS, by a plain gain
+    (less, where that would clip a peak). Made from the audio as given, not from the
+    normalised file, so it is worked on beside the normalisation."""
+    if isinstance(audio, AudioStreamInfo):
+        clip = load_audio(audio.path, ANALYSIS_SR, channels=audio.channels)
+    else:
+        clip = load_audio(audio, ANALYSIS_SR)
+    loudness = integrated_loudness(clip.pcm[:, None], ANALYSIS_SR)
+    if not loudness > SILENCE_LUFS:
+        return clip  # nothing to bring up (the normalisation says what is wrong with it)
+    gain = min(10.0 ** ((ANALYSIS_LUFS - loudness) / 20.0), 0.99 / float(np.abs(clip.pcm).max()))
+    return Audio(pcm=clip.pcm * np.float32(gain), sr=ANALYSIS_SR)
 
 
 # --------------------------------------------------------------------------- loudness per frame

@@ -11,7 +11,6 @@ import queue
 import tempfile
 import threading
 import time
-import wave
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,15 +47,13 @@ class LipsyncResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def analyse_audio(normalised: Path, fps: float, transcript: str | None, language: str,
-                  cache_dir: Path | None = None) -> tuple[MouthPlan, int]:
-    """The mouth plan for the whole new audio, and the number of output frames. With
+def analyse_audio(audio: str | Path | media.AudioStreamInfo, fps: float, transcript: str | None,
+                  language: str, cache_dir: Path | None = None) -> tuple[MouthPlan, int]:
+    """The mouth plan for the whole new audio (as given: a path or its probe), and the number
+    of output frames. It does not wait for the normalised file: the aligners hear the audio
+    at a fixed loudness (audio.analysis_audio) and the plan's loudness is relative. With
     ``cache_dir`` the phones are kept there and read back for the same audio."""
-    try:
-        channels = audio_mod.wav_channels(normalised)  # prepare_audio's wav: no probe needed
-    except (OSError, EOFError, wave.Error):
-        channels = None
-    clip = audio_mod.load_audio(normalised, sr=16000, channels=channels)
+    clip = audio_mod.analysis_audio(audio)
     n_out = max(1, int(round(clip.duration * fps)))
     loud = audio_mod.loudness_envelope(clip, fps, n_out)
     phones = phonetics.aligned(clip.pcm, clip.sr, transcript=transcript, language=language,
@@ -86,11 +83,11 @@ def prepare_audio(audio: str | Path | media.AudioStreamInfo, out_wav: Path, sett
     return audio_mod.normalize_loudness(info, out_wav, settings.target_lufs)
 
 
-def drive(info: media.VideoInfo, track: FaceTrack, normalised: Path, *, transcript: str | None,
-          language: str, settings: Settings) -> Motion:
-    """Stage 3 (the lip-sync proper): phonetic plan of the new audio, then the engine's
-    decision for every output frame."""
-    plan, n_out = analyse_audio(normalised, float(info.fps), transcript, language, settings.cache_dir)
+def drive(info: media.VideoInfo, track: FaceTrack, audio: str | Path | media.AudioStreamInfo, *,
+          transcript: str | None, language: str, settings: Settings) -> Motion:
+    """Stage 3 (the lip-sync proper): phonetic plan of the new audio (as given, not
+    normalised), then the engine's decision for every output frame."""
+    plan, n_out = analyse_audio(audio, float(info.fps), transcript, language, settings.cache_dir)
     return decide(info, track, plan, n_out, settings)
 
 
@@ -105,26 +102,27 @@ def decide(info: media.VideoInfo, track: FaceTrack, plan: MouthPlan, n_out: int,
 
 @dataclass
 class Heard:
-    """The new audio, normalised and planned (stages 1 and the audio half of 3)."""
+    """The new audio planned (the audio half of stage 3)."""
 
-    wav: Path
     plan: MouthPlan
     n_out: int
-    timings: dict[str, float]
+    seconds: float
 
 
-def listen(sound: media.AudioStreamInfo, out_wav: Path, fps: float, transcript: str | None,
-           language: str, settings: Settings, go_on: Callable[[], bool] = lambda: True) -> Heard | None:
-    """Normalise the new audio and plan the mouth from it. The planning (the long half)
-    starts once ``go_on()`` returns True, and is skipped (None) when it returns False."""
-    t = time.perf_counter()
-    wav = prepare_audio(sound, out_wav, settings)
-    t_norm = time.perf_counter() - t
+def listen(sound: media.AudioStreamInfo, fps: float, transcript: str | None, language: str,
+           settings: Settings, go_on: Callable[[], bool] = lambda: True) -> Heard | None:
+    """Plan the mouth from the new audio, once ``go_on()`` returns True; skipped (None) when
+    it returns False."""
     if not go_on():
         return None
     t = time.perf_counter()
-    plan, n_out = analyse_audio(wav, fps, transcript, language, settings.cache_dir)
-    return Heard(wav, plan, n_out, {"normalise": t_norm, "analyse": time.perf_counter() - t})
+    plan, n_out = analyse_audio(sound, fps, transcript, language, settings.cache_dir)
+    return Heard(plan, n_out, time.perf_counter() - t)
+
+
+def _normalised(sound: media.AudioStreamInfo, out_wav: Path, settings: Settings) -> tuple[Path, float]:
+    t = time.perf_counter()
+    return prepare_audio(sound, out_wav, settings), time.perf_counter() - t
 
 
 def render(info: media.VideoInfo, track: FaceTrack, motion: Motion, out_video: Path,
@@ -223,7 +221,7 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
 
     # The pool closes (waiting for its thread) before the temp folder is removed.
     with tempfile.TemporaryDirectory(prefix="heygem-", dir=_tmp_dir_near(output)) as tmp, \
-            ThreadPoolExecutor(1, thread_name_prefix="heygem-audio") as pool:
+            ThreadPoolExecutor(2, thread_name_prefix="heygem-audio") as pool:
         tmp = Path(tmp)
         sounding = pool.submit(_probed, audio, media.AudioStreamInfo, media.probe_audio)
         info = _probed(video, media.VideoInfo, media.probe_video)  # beside the audio's probe
@@ -234,28 +232,30 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
         # video without a face it would be long work for nothing, and would hold back the error.
         face = _Gate()
         report("audio", 0, 1)
-        # The audio (normalisation, then the phonetic plan) is worked out beside the
-        # tracking, which mostly waits on the frame decoder or reads the cache. Bad audio
-        # still stops the job at once: the tracker's progress callback raises its error.
-        hearing = pool.submit(listen, sound, tmp / "audio.wav", float(info.fps), transcript,
-                              language, settings, face.wait)
+        # The audio is normalised (for the output) and planned (from the audio as given)
+        # at once, beside the tracking, which mostly waits on the frame decoder or reads the
+        # cache. Bad audio still stops the job at once: the tracker's progress callback
+        # raises its error.
+        normalising = pool.submit(_normalised, sound, tmp / "audio.wav", settings)
+        hearing = pool.submit(listen, sound, float(info.fps), transcript, language, settings, face.wait)
 
         t = time.perf_counter()
-        track = _track_while_listening(info, settings, hearing, face, report)
+        track = _track_while_listening(info, settings, (normalising, hearing), face, report)
         timings["track"] = time.perf_counter() - t
         if track.lost.any():
             notes.append(describe_lost(track))
 
         t = time.perf_counter()
         report("lipsync", 0, 1)
+        wav, timings["normalise"] = normalising.result()  # its error first: it names what is wrong
         heard = hearing.result()
-        timings.update(heard.timings)
+        timings["analyse"] = heard.seconds
         motion = decide(info, track, heard.plan, heard.n_out, settings)
         timings["lipsync"] = time.perf_counter() - t
 
         t = time.perf_counter()
         # The audio is muxed while encoding: no second pass over the finished video.
-        render(info, track, motion, output, settings, report, audio=heard.wav)
+        render(info, track, motion, output, settings, report, audio=wav)
         timings["render"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     log.info("%s: %s", output, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
@@ -282,16 +282,17 @@ class _Gate:
         return self._go
 
 
-def _track_while_listening(info: media.VideoInfo, settings: Settings, hearing: Future, face: _Gate,
-                           report: Progress) -> FaceTrack:
+def _track_while_listening(info: media.VideoInfo, settings: Settings, audio_work: tuple[Future, ...],
+                           face: _Gate, report: Progress) -> FaceTrack:
     """Track the video (before the lip-sync: a video without a face fails fast) while the
-    audio thread works on ``hearing``. Its error stops the tracking at once; ``face`` opens
-    at the first face, or closed for good when the tracking fails first."""
+    audio threads work on ``audio_work``. An error there stops the tracking at once; ``face``
+    opens at the first face, or closed for good when the tracking fails first."""
     tick = _counter(report, "track", info.n_frames)
 
     def progress(k: int = 1) -> None:
-        if hearing.done() and hearing.exception() is not None:
-            raise hearing.exception()
+        for work in audio_work:
+            if work.done() and work.exception() is not None:
+                raise work.exception()
         tick(k)
 
     try:

@@ -29,7 +29,7 @@ from heygem_core.store import ArtifactStore, open_store
 STAGE_VERSIONS = {
     "normalize_audio": "1",
     "track_faces": "1",
-    "lipsync": "1",
+    "lipsync": "2",  # 2: planned from the audio as given, not the normalised file
     "blend": "1",
     "mux": "1",
     "qa": "1",

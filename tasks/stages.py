@@ -102,16 +102,18 @@ def track_faces(video: Asset, overrides: Overrides = None) -> str:
 
 # -- lip-sync (the engine's decision; GPU-bound for neural engines) -------------------------
 LIPSYNC = Stage("lipsync", ".npz", lambda p: {
-    "video": p["video"].sha256, "track": p["track_key"], "audio": p["audio_key"],
+    "video": p["video"].sha256, "track": p["track_key"], "audio": p["audio"].sha256,
     "transcript": p["transcript"].sha256 if p.get("transcript") else None, "language": p["language"]})
 
 
 @task(name="lipsync", task_run_name="lipsync {label}", tags=["gpu"],
       cache_key_fn=LIPSYNC.cache_key_fn, persist_result=True, **RETRIES)
-def lipsync(video: Asset, track_key: str, audio_key: str, transcript: Asset | None, language: str,
+def lipsync(video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
             label: str, overrides: Overrides = None) -> str:
+    """The mouth motion of one row, planned from the new audio as given (it does not wait
+    for the normalised audio, which only the mux needs)."""
     settings, store = _ctx(overrides)
-    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio_key=audio_key,
+    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio=audio,
                            transcript=transcript, language=language, overrides=overrides))
     if store.exists(key):
         return key
@@ -122,8 +124,8 @@ def lipsync(video: Asset, track_key: str, audio_key: str, transcript: Asset | No
     if transcript:
         with _named(store, transcript) as src:
             text = pipeline.read_transcript(src)
-    motion = pipeline.drive(info, track, store.local_path(audio_key), transcript=text,
-                            language=language, settings=settings)
+    with _named(store, audio) as src:
+        motion = pipeline.drive(info, track, src, transcript=text, language=language, settings=settings)
     get_run_logger().info("%s: %d frames planned with the %s aligner", label, motion.n_frames,
                           "scripted" if text else "blind")
     with _scratch(settings) as tmp:
@@ -132,19 +134,19 @@ def lipsync(video: Asset, track_key: str, audio_key: str, transcript: Asset | No
 
 
 @task(name="lipsync_remote", task_run_name="lipsync on gpu pool {label}")
-def lipsync_remote(video: Asset, track_key: str, audio_key: str, transcript: Asset | None, language: str,
+def lipsync_remote(video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
                    label: str, overrides: Overrides = None) -> str:
     """``lipsync`` run as the ``gpu-lipsync`` deployment on a GPU worker. No ``gpu`` tag here:
     holding a slot while the sub-flow waits for one would deadlock at a limit of 1."""
     from prefect.deployments import run_deployment
 
     settings, store = _ctx(overrides)
-    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio_key=audio_key,
+    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio=audio,
                            transcript=transcript, language=language, overrides=overrides))
     if store.exists(key):
         return key
     run = run_deployment(settings.lipsync_deployment, timeout=None, parameters=dict(
-        video=asdict(video), track_key=track_key, audio_key=audio_key,
+        video=asdict(video), track_key=track_key, audio=asdict(audio),
         transcript=asdict(transcript) if transcript else None, language=language, label=label,
         overrides=overrides))
     if not run.state.is_completed():

@@ -291,3 +291,38 @@ def test_is_silent():
     # one short burst in a long silence still counts as sound
     burst = np.concatenate([silence(5.0).pcm, tone(440, 0.1, amplitude=0.3).pcm, silence(5.0).pcm])
     assert not audio.is_silent(Audio(pcm=burst, sr=16000))
+
+
+# --------------------------------------------------------------------------- what the aligners hear
+
+
+@pytest.mark.parametrize("name", ["zh_news_8s.wav", "de_9s.wav"])
+def test_loudness_at_16k_is_the_48k_loudness(fixtures_dir, media_factory, name):
+    """K-weighting at a lower rate keeps the filter's response up to sr/2: speech loses little."""
+    mono48 = media_factory.ffmpeg(f"mono_{name}", "-i", str(fixtures_dir / "audio" / name),
+                                  "-af", "pan=mono|c0=c0")
+    pcm16 = audio.load_audio(mono48, sr=16000).pcm[:, None]
+    assert audio.integrated_loudness(pcm16, 16000) == pytest.approx(ebur128(mono48)[0], abs=1.0)
+
+
+def test_the_aligners_hear_the_same_audio_however_loud_it_came(fixtures_dir, media_factory):
+    path = fixtures_dir / "audio" / "zh_news_8s.wav"
+    quiet = media_factory.ffmpeg("quiet_zh.wav", "-i", str(path), "-af", "volume=-20dB")
+    heard, heard_quiet = audio.analysis_audio(path), audio.analysis_audio(probe_audio(quiet))
+    assert heard.sr == heard_quiet.sr == audio.ANALYSIS_SR
+    assert len(heard.pcm) == len(heard_quiet.pcm)
+    level = audio.integrated_loudness(heard.pcm[:, None], audio.ANALYSIS_SR)
+    # Brought up to the aligners' level, or as near as its loudest peak allows (no clipping).
+    assert audio.ANALYSIS_LUFS - 6.0 < level <= audio.ANALYSIS_LUFS + 0.01
+    assert level == pytest.approx(audio.ANALYSIS_LUFS, abs=0.01) or np.abs(heard.pcm).max() == pytest.approx(0.99)
+    # 20 dB apart as given, within 1 dB as heard (the full-level file's resampled peaks touch
+    # full scale, which caps its gain a little), the same waveform but for the quiet file's rounding.
+    apart_db = 20 * np.log10(np.std(heard.pcm) / np.std(heard_quiet.pcm))
+    assert abs(apart_db) < 1.0
+    assert np.corrcoef(heard.pcm, heard_quiet.pcm)[0, 1] > 0.999
+
+
+def test_silence_reaches_the_aligners_as_it_is(media_factory):
+    path = media_factory.ffmpeg("silence16.wav", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "2")
+    heard = audio.analysis_audio(path)
+    assert len(heard.pcm) == 32000 and not heard.pcm.any()
