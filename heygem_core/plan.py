@@ -34,6 +34,12 @@ VISEME_SHAPES: dict[str, tuple[float, float]] = {
 }
 
 
+# Silence at least this long is a pause (lips meet); a shorter gap between words rests at
+# GAP_OPENING, open a little, as lips do between words of running speech.
+PAUSE_MIN_S = 0.24
+GAP_OPENING = 0.1
+
+
 @dataclass
 class MouthPlan:
     """Per output frame: relative opening and width targets, and hard closures."""
@@ -79,15 +85,30 @@ def build_plan(phones: Sequence, loudness_db: np.ndarray, fps: float,
     # phone decides the shape: a loud /m/ stays closed.
     opening = base_open * (0.75 + 0.25 * loud)
     silent = loud <= 0.02
-    opening[silent] = 0.0
+    # Lips meet in a pause, not in every gap between words: snapping shut for the 40-160 ms
+    # gaps of running speech is what makes a mouth flap with the loudness. A short gap rests
+    # nearly closed and blends with its neighbours.
+    pause = silent & _runs_at_least(silent, PAUSE_MIN_S * fps)
+    opening[pause] = 0.0
+    opening[silent & ~pause] = GAP_OPENING
     # Coarticulation: neighbours blend over ~40 ms, then closures are re-imposed.
     sigma = max(0.04 * fps, 0.5)
     opening = gaussian_smooth(opening, sigma)
     width = gaussian_smooth(base_width, sigma)
-    closed = np.array([v == "PP" for v in vis]) | silent
+    closed = np.array([v == "PP" for v in vis]) | pause
     opening[closed] = 0.0
     return MouthPlan(fps=fps, opening=np.clip(opening, 0, 1), width=np.clip(width, -1, 1),
                      closed=closed, viseme=vis)
+
+
+def _runs_at_least(mask: np.ndarray, frames: float) -> np.ndarray:
+    """``mask`` kept only in its runs of at least ``frames`` frames."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    out = np.zeros_like(mask, dtype=bool)
+    for a, b in zip(edges[::2], edges[1::2]):
+        if b - a >= frames:
+            out[a:b] = True
+    return out
 
 
 def _relative_loudness(db: np.ndarray, silence_db: float | None) -> np.ndarray:

@@ -33,3 +33,16 @@ def test_plan_shapes_follow_phones_and_loudness():
     # Louder speech opens wider for the same vowel.
     quiet = build_plan(phones, np.where(loud > -30, -32.0, -60.0), fps)
     assert plan.opening[14] >= quiet.opening[14]
+
+
+def test_lips_meet_in_a_pause_but_not_in_every_gap_between_words():
+    fps = 25
+    phones = _phones([("aa", 0.4), ("sil", 0.08), ("E", 0.4), ("sil", 0.4), ("aa", 0.4)])
+    n = int(round(1.68 * fps))
+    loud = np.full(n, -20.0)
+    loud[10:12] = -60.0  # an 80 ms gap between two words
+    loud[22:32] = -60.0  # a 400 ms pause
+    plan = build_plan(phones, loud, fps)
+    assert not plan.closed[10:12].any(), "a gap between words does not snap the lips shut"
+    assert (plan.opening[10:12] > 0).all() and (plan.opening[10:12] < plan.opening[5]).all()
+    assert plan.closed[22:32].all() and (plan.opening[22:32] == 0).all(), "a pause closes them"
