@@ -33,6 +33,10 @@ LIBRARY_VERSION = 1
 # Absolute opening (gap / eye distance) treated as "fully open" when the speaker's own
 # recording never opens that far (a smiling or mumbling source).
 MIN_FULL_OPENING = 0.12
+# Weight of head-pose mismatch in the selection. At 1 a turned head's exemplar was chosen
+# for its mouth where the speaker turns (katie, 6 s): its jaw line and the hair beyond its
+# cheek showed through the mask as a second jaw and a dark smear.
+POSE_WEIGHT = 3.0
 
 
 @dataclass
@@ -276,7 +280,7 @@ def target_absolute(plan, lib: Library) -> tuple[np.ndarray, np.ndarray, float]:
 
 def select(lib: Library, track: FaceTrack, base_index: np.ndarray, plan,
            max_stretch: float, jump_cost: float = 2.0, hold_cost: float = 0.6,
-           pose_weight: float = 1.0) -> Selection:
+           pose_weight: float = POSE_WEIGHT) -> Selection:
     """Viterbi over library entries. Moving to the next source frame is free, holding one
     costs a little, any other move costs ``jump_cost``; so the path follows real runs of
     motion and jumps where the target shape asks for it."""
