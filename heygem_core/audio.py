@@ -279,8 +279,9 @@ ANALYSIS_LUFS = -16.0
 
 def analysis_audio(audio: str | Path | AudioStreamInfo) -> Audio:
     """The new audio as the aligners hear it: 16 kHz mono at ANALYSIS_LUFS, by a plain gain
-    (less, where that would clip a peak). Made from the audio as given, not from the
-    normalised file, so it is worked on beside the normalisation."""
+    (a peak past full scale is clipped: nobody hears this audio, and a single click must not
+    keep the rest quiet). Made from the audio as given, not from the normalised file, so it is
+    worked on beside the normalisation."""
     if isinstance(audio, AudioStreamInfo):
         clip = load_audio(audio.path, ANALYSIS_SR, channels=audio.channels)
     else:
@@ -288,8 +289,9 @@ def analysis_audio(audio: str | Path | AudioStreamInfo) -> Audio:
     loudness = integrated_loudness(clip.pcm[:, None], ANALYSIS_SR)
     if not loudness > SILENCE_LUFS:
         return clip  # nothing to bring up (the normalisation says what is wrong with it)
-    gain = min(10.0 ** ((ANALYSIS_LUFS - loudness) / 20.0), 0.99 / float(np.abs(clip.pcm).max()))
-    return Audio(pcm=clip.pcm * np.float32(gain), sr=ANALYSIS_SR)
+    pcm = clip.pcm * np.float32(10.0 ** ((ANALYSIS_LUFS - loudness) / 20.0))
+    np.clip(pcm, -1.0, 1.0, out=pcm)
+    return Audio(pcm=pcm, sr=ANALYSIS_SR)
 
 
 # --------------------------------------------------------------------------- loudness per frame

@@ -29,7 +29,7 @@ from heygem_core.store import ArtifactStore, open_store
 STAGE_VERSIONS = {
     "normalize_audio": "1",
     "track_faces": "1",
-    "lipsync": "2",  # 2: planned from the audio as given, not the normalised file
+    "lipsync": "3",  # 2: planned from the audio as given; 3: gaps rest open, pose weighs more
     "blend": "1",
     "mux": "1",
     "qa": "1",

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
@@ -38,6 +40,11 @@ log = logging.getLogger(__name__)
 PART_MIN_FRAMES = 100
 COLD_PART_MIN_FRAMES = 400
 _TICK = 10  # a helper reports progress every this many frames
+# A helper not heard from for this long (it reports every _TICK frames, and loads its models
+# in a few seconds) is taken for hung: it is stopped and its part tracked here.
+HELPER_SILENCE_S = 60.0
+# At most this many parts, whatever the core count: each helper holds ~100 MB of models.
+MAX_PARTS = 8
 # Two parts agree on a frame when both lost it, or both found the same face: boxes overlapping
 # this much and points this close (fraction of the eye distance).
 _SAME_BOX_IOU = 0.5
@@ -46,7 +53,7 @@ _SAME_POINTS = 0.1
 
 def parts_for(n_frames: int, settings, detect_every: int) -> list[tuple[int, int]]:
     """How this process cuts a video: helpers already waiting take shorter parts."""
-    wanted = settings.tracking_processes if settings.tracking_processes > 0 else cores()
+    wanted = settings.tracking_processes if settings.tracking_processes > 0 else min(cores(), MAX_PARTS)
     warm = wanted > 1 and pool_for(settings).ready() >= wanted - 1
     return plan_parts(n_frames, detect_every, wanted, PART_MIN_FRAMES if warm else COLD_PART_MIN_FRAMES)
 
@@ -139,50 +146,111 @@ def track_parts(info, settings, params: TrackParams, parts: list[tuple[int, int]
     part needs mending."""
     pool = pool_for(settings)
     out = tempfile.TemporaryDirectory(prefix="heygem-track-")
-    events: queue.Queue = queue.Queue()
     spans = [(first, count + (k < len(parts) - 1)) for k, (first, count) in enumerate(parts)]
-    asked: dict[int, TrackHelper | None] = {}
-    face = _Once(on_face)
+    news = _News(progress, _Once(on_face))
+    check = _checking(progress)  # work that reports no frames still stops on the caller's error
     try:
         for k, (first, count) in enumerate(spans[1:], 1):
-            asked[k] = _ask(pool, info, params, first, count, parts[k][1], Path(out.name) / f"{k}.npz")
-            if asked[k] is not None:
-                threading.Thread(target=_relay, args=(k, asked[k], events), daemon=True).start()
-        running = sum(h is not None for h in asked.values())
-        failed: dict[int, str] = {}
-
-        here = [parts[0][1]]  # frames to report (not the next part's first frame)
-
-        def tick(k: int = 1) -> None:  # here, the helpers' news is passed on between frames
-            nonlocal running
-            running -= _follow(events, failed, progress, face, block=False)
-            k, here[0] = min(k, here[0]), here[0] - min(k, here[0])
-            if progress is not None:
-                progress(k)
-
-        pieces = [track_here(info, settings, params, *spans[0], progress=tick, on_face=face)]
-        while running:
-            running -= _follow(events, failed, progress, face, block=True)
+            helper = _ask(pool, info, params, first, count, parts[k][1], Path(out.name) / f"{k}.npz")
+            if helper is not None:
+                news.follow(k, helper)
+        pieces = [track_here(info, settings, params, *spans[0], progress=news.here(parts[0][1]),
+                             on_face=news.face)]
+        news.wait()
         for k, (first, count) in enumerate(spans[1:], 1):
-            if asked[k] is not None:
-                pool.give_back(asked[k])  # one that failed its part but lives can serve again
-                asked[k], fine = None, k not in failed
-            else:
-                fine = False
-            if fine:
+            helper = news.helpers.pop(k, None)
+            if helper is not None:
+                pool.give_back(helper)  # one that failed its part but lives can serve again
+            if helper is not None and k not in news.failed:
                 pieces.append(_load(Path(out.name) / f"{k}.npz"))
             else:
                 log.warning("tracking helper failed (%s); tracking frames %d-%d here",
-                            failed.get(k, "could not start"), first, first + count - 1)
-                pieces.append(track_here(info, settings, params, first, count, progress=progress,
-                                         on_face=face))
+                            news.failed.get(k, "could not start"), first, first + count - 1)
+                pieces.append(track_here(info, settings, params, first, count, on_face=news.face,
+                                         progress=news.here(parts[k][1] - news.told.get(k, 0))))
         return join(pieces, [first for first, _ in parts], lambda first, count, seed: track_here(
-            info, settings, params, first, count, seed=seed))
+            info, settings, params, first, count, seed=seed, progress=check))
     finally:
-        for helper in asked.values():
-            if helper is not None:
-                helper.kill()  # still tracking a part nobody waits for
+        for helper in news.helpers.values():
+            helper.kill()  # still tracking a part nobody waits for
         out.cleanup()
+
+
+def _checking(progress):
+    """A progress callback that reports no frames but still lets the caller stop the work."""
+    if progress is None:
+        return None
+    return lambda k=1: progress(0)
+
+
+class _News:
+    """The helpers' news (progress, a first face, done or failed), passed on in the caller's
+    thread, where ``progress`` may raise to stop the tracking. A helper silent for
+    HELPER_SILENCE_S is stopped, and its part tracked here."""
+
+    def __init__(self, progress, face: "_Once") -> None:
+        self.progress = progress
+        self.face = face
+        self.events: queue.Queue = queue.Queue()
+        self.helpers: dict[int, TrackHelper] = {}
+        self.told: dict[int, int] = {}  # frames each helper has reported
+        self.heard: dict[int, float] = {}  # when each running helper was last heard
+        self.failed: dict[int, str] = {}
+
+    def follow(self, k: int, helper: TrackHelper) -> None:
+        self.helpers[k] = helper
+        self.heard[k] = time.monotonic()
+        threading.Thread(target=_relay, args=(k, helper, self.events), daemon=True).start()
+
+    def here(self, frames: int):
+        """Progress for frames tracked in this process: at most ``frames`` reported (a part's
+        extra frame, or what its failed helper already told, is not counted twice), and the
+        helpers' news passed on between frames."""
+        left = [frames]
+
+        def tick(k: int = 1) -> None:
+            self._drain(block=False)
+            k = min(k, left[0])
+            left[0] -= k
+            if self.progress is not None:
+                self.progress(k)
+
+        return tick
+
+    def wait(self) -> None:
+        """Until every helper has finished (or failed, or been stopped for silence)."""
+        while self.heard:
+            self._drain(block=True)
+
+    def _drain(self, block: bool) -> None:
+        while True:
+            try:
+                k, kind, value = self.events.get(block=block, timeout=1.0 if block else None)
+            except queue.Empty:
+                if block:
+                    self._stop_the_silent()
+                    if self.progress is not None:
+                        self.progress(0)
+                return
+            block = False
+            self.heard[k] = time.monotonic()
+            if kind == "tick":
+                self.told[k] = self.told.get(k, 0) + value
+                if self.progress is not None:
+                    self.progress(value)
+            elif kind == "face":
+                self.face()
+            else:  # done or failed: this helper is finished
+                del self.heard[k]
+                if kind == "failed":
+                    self.failed[k] = value
+
+    def _stop_the_silent(self) -> None:
+        now = time.monotonic()
+        for k, when in list(self.heard.items()):
+            if now - when > HELPER_SILENCE_S:
+                log.warning("tracking helper silent for %.0f s: stopped", now - when)
+                self.helpers[k].kill()  # its relay then reports it failed
 
 
 class _Once:
@@ -215,27 +283,6 @@ def _relay(k: int, helper: TrackHelper, events: queue.Queue) -> None:
             events.put((k, kind, value))
     except HelperFailed as err:
         events.put((k, "failed", str(err)))
-
-
-def _follow(events: queue.Queue, failed: dict[int, str], progress, on_face, block: bool) -> int:
-    """Pass the helpers' news on in the caller's thread (``progress`` may raise there to stop
-    the tracking): everything waiting, or (``block``) at least one event. How many helpers
-    finished; ``failed`` gains those that failed, and why."""
-    finished = 0
-    while True:
-        try:
-            k, kind, value = events.get(block=block)
-        except queue.Empty:
-            return finished
-        block = False
-        if kind == "tick" and progress is not None:
-            progress(value)
-        elif kind == "face":
-            on_face()
-        elif kind in ("done", "failed"):
-            finished += 1
-            if kind == "failed":
-                failed[k] = value
 
 
 def track_here(info, settings, params: TrackParams, first: int, count: int, *, seed: Seed | None = None,
@@ -338,7 +385,11 @@ def _serve() -> None:
     from ..config import Settings
     from .backends import leased_backend
 
-    stdin, stdout = sys.stdin.buffer, sys.stdout
+    stdin = sys.stdin.buffer
+    # The answers get a descriptor of their own; fd 1 goes to stderr, so what a library prints
+    # (insightface announces every model it loads) cannot garble them.
+    stdout = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     setup = json.loads(stdin.readline())
     root = setup["insightface_root"]
     settings = Settings(tracker=setup["tracker"], cache_dir=Path(setup["cache_dir"]),
@@ -358,7 +409,7 @@ def _serve() -> None:
     for line in stdin:
         if loading is not None:
             say(f"error {loading}")
-            continue
+            return  # a helper without its models serves nobody: it ends, not back to the pool
         request = json.loads(line)
         ticked, untold = [0], [request["report"]]  # frames tracked, not yet told; left to tell
 

@@ -1,5 +1,7 @@
 """Tracking in parts: the first here, the others in helper processes, joined at the seams."""
 import logging
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -116,8 +118,10 @@ def test_a_part_whose_helper_fails_is_tracked_here(katie, settings, one_run, mon
     real = helpers._video_json
     # The helper is sent a video that is not there: it fails, and the part is tracked here.
     monkeypatch.setattr(helpers, "_video_json", lambda info: {**real(info), "path": "/nonexistent.mp4"})
+    ticks = []
     with caplog.at_level(logging.WARNING, logger="heygem_core.track.helpers"):
-        raw = helpers.track_parts(katie, settings, PARAMS, [(0, 100), (100, 100)])
+        raw = helpers.track_parts(katie, settings, PARAMS, [(0, 100), (100, 100)], progress=ticks.append)
+    assert sum(ticks) == katie.n_frames  # what the helper told before failing is not told twice
     assert "tracking helper failed" in caplog.text and "frames 100-199 here" in caplog.text
     assert "/nonexistent.mp4" in caplog.text and "exit status" not in caplog.text
     # Tracked here as the helper would have: a part of its own from frame 100.
@@ -143,3 +147,29 @@ def test_a_stop_from_progress_ends_the_helpers(katie, settings):
     with pytest.raises(KeyboardInterrupt):
         helpers.track_parts(katie, settings, PARAMS, [(0, 100), (100, 100)], progress=progress)
     assert helpers.pool_for(settings).ready() == 0
+
+
+def test_a_silent_helper_is_stopped_and_its_part_tracked_here(katie, settings, one_run, monkeypatch, caplog):
+    helpers.warm(settings, 1)
+    monkeypatch.setattr(helpers, "HELPER_SILENCE_S", 2.0)
+    real = helpers._ask
+
+    def ask_then_freeze(*args):
+        helper = real(*args)
+        os.kill(helper._proc.pid, signal.SIGSTOP)  # as if it hung
+        return helper
+
+    monkeypatch.setattr(helpers, "_ask", ask_then_freeze)
+    with caplog.at_level(logging.WARNING, logger="heygem_core.track.helpers"):
+        raw = helpers.track_parts(katie, settings, PARAMS, [(0, 100), (100, 100)])
+    assert "silent" in caplog.text and "frames 100-199 here" in caplog.text
+    assert len(raw.lost) == katie.n_frames and not raw.lost.any()
+
+
+def test_a_helper_without_its_models_says_why_and_ends(tmp_path):
+    helper = helpers.TrackHelper(helpers._setup(Settings(cache_dir=tmp_path, tracker="nope")))
+    helper.send({"video": {}, "params": {}, "first": 0, "count": 1, "report": 1, "out": str(tmp_path / "x")})
+    with pytest.raises(helpers.HelperFailed, match="unknown tracker 'nope'"):
+        list(helper.messages())
+    helper._proc.wait(timeout=10)  # it ends by itself: no pool keeps a helper that cannot track
+    helper.close()
