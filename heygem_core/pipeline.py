@@ -79,7 +79,7 @@ def read_transcript(path: str | Path | None) -> str | None:
 def prepare_audio(audio: str | Path | media.AudioStreamInfo, out_wav: Path, settings: Settings) -> Path:
     """Stage 1: any audio (or a video's audio track) → loudness-normalised 48 kHz WAV. Takes
     the path or its probe (each ffprobe costs ~0.1 s of a short job)."""
-    info = audio if isinstance(audio, media.AudioStreamInfo) else media.probe_audio(audio)
+    info = _probed(audio, media.AudioStreamInfo, media.probe_audio)
     return audio_mod.normalize_loudness(info, out_wav, settings.target_lufs)
 
 

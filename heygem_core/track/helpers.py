@@ -14,6 +14,7 @@ frames are bad).
 """
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -43,7 +44,7 @@ _TICK = 10  # a helper reports progress every this many frames
 # A helper not heard from for this long (it reports every _TICK frames, and loads its models
 # in a few seconds) is taken for hung: it is stopped and its part tracked here.
 HELPER_SILENCE_S = 60.0
-# At most this many parts, whatever the core count: each helper holds ~100 MB of models.
+# At most this many parts, whatever the core count: a loaded dlib helper holds ~160 MB (RSS).
 MAX_PARTS = 8
 # Two parts agree on a frame when both lost it, or both found the same face: boxes overlapping
 # this much and points this close (fraction of the eye distance).
@@ -126,8 +127,6 @@ def _end_all() -> None:
         for pool in _pools.values():
             pool.end()
 
-
-import atexit  # noqa: E402 - registered next to what it ends
 
 atexit.register(_end_all)
 
@@ -308,10 +307,10 @@ def join(pieces: list[RawTrack], firsts: list[int],
     for piece, first in zip(pieces[1:], firsts[1:]):
         last = len(track.lost) - 1  # frame ``first``, tracked by both
         if _agree(track, last, piece, 0):
-            track = _concat(_slice(track, 0, last), piece)
+            track = _concat_all([_slice(track, 0, last), piece])
         else:
             rest = _mend(_slice(piece, 1, len(piece.lost)), first + 1, Seed.of_frame(track, last), retrack)
-            track = _concat(track, rest)
+            track = _concat_all([track, rest])
     return track
 
 
@@ -346,10 +345,6 @@ def _agree(a: RawTrack, i: int, b: RawTrack, j: int) -> bool:
 
 def _slice(raw: RawTrack, a: int, b: int) -> RawTrack:
     return RawTrack(raw.boxes[a:b], raw.landmarks[a:b], raw.confidence[a:b], raw.lost[a:b])
-
-
-def _concat(a: RawTrack, b: RawTrack) -> RawTrack:
-    return _concat_all([a, b])
 
 
 def _concat_all(pieces: list[RawTrack]) -> RawTrack:
