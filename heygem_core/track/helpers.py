@@ -36,7 +36,7 @@ from .tracker import RawTrack, Seed, Tracker, TrackParams, _iou
 log = logging.getLogger(__name__)
 
 # A part is at least this long: with helpers waiting, a request costs a seek and a decoder;
-# without, a helper's start (imports and dlib's predictor, ~1.5 s on a busy machine) is ~300
+# without, a helper's start (imports and dlib's predictor, 1.3-1.4 s to its first answer, quiet machine) is ~250
 # frames of tracking, so a short video is tracked here alone (see parts_for).
 PART_MIN_FRAMES = 100
 COLD_PART_MIN_FRAMES = 400
