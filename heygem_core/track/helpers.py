@@ -36,8 +36,8 @@ from .tracker import RawTrack, Seed, Tracker, TrackParams, _iou
 log = logging.getLogger(__name__)
 
 # A part is at least this long: with helpers waiting, a request costs a seek and a decoder;
-# without, a helper's start (imports and dlib's predictor, 1.3-1.4 s to its first answer, quiet machine) is ~250
-# frames of tracking, so a short video is tracked here alone (see parts_for).
+# without, a helper's start (imports and dlib's predictor: 1.3-1.4 s to its first answer on
+# a quiet machine) is ~250 frames of tracking, so a short video is tracked here alone.
 PART_MIN_FRAMES = 100
 COLD_PART_MIN_FRAMES = 400
 _TICK = 10  # a helper reports progress every this many frames
