@@ -31,6 +31,10 @@ WORD_INSERTION_PENALTY = 0.65  # pocketsphinx default; in allphone a "word" is a
 PHONE_LM = "bigram"
 BIGRAM_LM_FILE = os.path.join(os.path.dirname(__file__), "models", "en-us-phone-bigram.lm")
 _PHONE_LMS = {"trigram": None, "bigram": BIGRAM_LM_FILE}
+# Gaussians scored per codebook and frame (pocketsphinx default 4). At 2 the decoder took 11 %
+# less CPU on a 60 s lecture (2.73 -> 2.43 s); 96 % of its 10 ms frames kept their viseme, and
+# bilabial closure and opening over four espeak voices stayed within 0.02 (blind, en and de).
+TOPN = 2
 
 Segments = list[tuple[int, int, str]]
 
@@ -42,6 +46,7 @@ class Params:
     language_weight: float = LANGUAGE_WEIGHT
     word_insertion_penalty: float = WORD_INSERTION_PENALTY
     phone_lm: str = PHONE_LM  # "bigram", or "trigram": the LM as pocketsphinx ships it
+    topn: int = TOPN
 
     def __post_init__(self) -> None:
         if self.phone_lm not in _PHONE_LMS:
@@ -103,7 +108,8 @@ class _Decoders:
 
             hmm, phone_lm = model_paths(params.phone_lm)
             decoder = Decoder(hmm=hmm, allphone=phone_lm, lm=None, loglevel="FATAL",
-                              lw=float(params.language_weight), wip=float(params.word_insertion_penalty))
+                              lw=float(params.language_weight), wip=float(params.word_insertion_penalty),
+                              topn=int(params.topn))
             self._loaded[params] = (decoder, decoder.get_cmn())
         return self._loaded[params]
 

@@ -34,12 +34,13 @@ class SphinxSettings:
     language_weight: float = sphinx.LANGUAGE_WEIGHT  # pocketsphinx default 6.5
     word_insertion_penalty: float = sphinx.WORD_INSERTION_PENALTY
     phone_lm: str = sphinx.PHONE_LM
+    topn: int = sphinx.TOPN  # pocketsphinx default 4
     noise_floor: bool = True
     use_closures: bool = True
 
 
 DEFAULTS = SphinxSettings()
-POCKETSPHINX_DEFAULTS = SphinxSettings(language_weight=6.5, phone_lm="trigram", noise_floor=False,
+POCKETSPHINX_DEFAULTS = SphinxSettings(language_weight=6.5, phone_lm="trigram", topn=4, noise_floor=False,
                                        use_closures=False)
 
 
@@ -65,7 +66,8 @@ def _with_noise_floor(audio: np.ndarray) -> np.ndarray:
 
 def decode_allphone(audio: np.ndarray, settings: SphinxSettings = DEFAULTS) -> list[Phone]:
     """pocketsphinx all-phone decoding of 16 kHz mono float audio (long audio over all cores)."""
-    params = sphinx.Params(settings.language_weight, settings.word_insertion_penalty, settings.phone_lm)
+    params = sphinx.Params(settings.language_weight, settings.word_insertion_penalty, settings.phone_lm,
+                           settings.topn)
     return [Phone(start * _FRAME_S, (end + 1) * _FRAME_S, label, sphinx_viseme(label))
             for start, end, label in allphone.decode(audio, params)]
 

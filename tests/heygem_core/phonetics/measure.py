@@ -24,9 +24,10 @@ from .metrics import (BILABIAL_TEXTS, boundary_errors, fake_recording, load_fixt
 VOICES = [("f3", 140, 70), ("m3", 200, 30), ("klatt", 160, 50), ("f1", 150, 60)]
 BLIND_CONFIGS = {
     "pocketsphinx defaults": POCKETSPHINX_DEFAULTS,
-    "+ noise floor": SphinxSettings(language_weight=6.5, phone_lm="trigram", use_closures=False),
-    "+ lw 1.0": SphinxSettings(phone_lm="trigram", use_closures=False),
-    "+ bigram LM": SphinxSettings(use_closures=False),
+    "+ noise floor": SphinxSettings(language_weight=6.5, phone_lm="trigram", topn=4, use_closures=False),
+    "+ lw 1.0": SphinxSettings(phone_lm="trigram", topn=4, use_closures=False),
+    "+ bigram LM": SphinxSettings(topn=4, use_closures=False),
+    "+ topn 2": SphinxSettings(use_closures=False),
     "+ closure cue (shipped)": SphinxSettings(),
 }
 
