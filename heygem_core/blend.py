@@ -15,7 +15,18 @@ from .track.model import STABLE
 from .warp import apply, similarity
 
 _JAW = list(range(2, 15))
-_CHIN = np.isin(_JAW, range(5, 12))  # jaw points 5-11: chin and its corners
+_CHIN = np.isin(_JAW, range(6, 11))  # jaw points 6-10: the chin
+# Share of the cover push each chin point takes: less at the chin's corners, where more
+# push would reach past the narrower jaw into the hair or wall beside it.
+_COVER_WEIGHT = np.interp(_JAW, [5, 6, 7, 9, 10, 11], [0.0, 0.4, 1.0, 1.0, 0.4, 0.0])
+# The mask's feather, as a share of the interocular distance: alpha ramps from 0 at the
+# polygon's edge to 1 at twice this distance inside it.
+_FEATHER = 0.1
+# How far past the further of two parted chins the mask reaches: this many times their
+# distance, at most this share of the interocular distance (at 1.6 feathers the further
+# chin's edge is blended at alpha 0.9).
+_CHIN_COVER = 3.0
+_CHIN_COVER_MAX = 1.6 * _FEATHER
 
 
 @dataclass(frozen=True)
@@ -37,11 +48,18 @@ def lower_face_polygon(base_pts: np.ndarray, patch_pts: np.ndarray) -> np.ndarra
     iod = float(np.hypot(*(base_pts[45] - base_pts[36])))
     centre = base_pts[[48, 54]].mean(0)
     a, b = base_pts[_JAW], patch_pts[_JAW]
-    further = np.hypot(*(a - centre).T) >= np.hypot(*(b - centre).T)
+    ra, rb = np.hypot(*(a - centre).T), np.hypot(*(b - centre).T)
+    further = ra >= rb
     use_base = np.where(_CHIN, further, ~further)
     jaw = np.where(use_base[:, None], a, b)
-    # Push the chin outwards a little: the mask must hold the whole chin edge.
-    jaw = centre + (jaw - centre) * np.where(_CHIN, 1.06, 1.0)[:, None]
+    # Push the chin outwards: a little always (the mask must hold the whole chin edge), and
+    # where the two chins part, past the further one by most of the feather. Otherwise the
+    # further chin's edge sits in the feather, half of it shows through the other, and a
+    # mouth closed over one that was open has a second jaw line under its own.
+    r = np.maximum(np.where(use_base, ra, rb), 1e-6)
+    cover = _COVER_WEIGHT * np.minimum(_CHIN_COVER * np.abs(ra - rb), _CHIN_COVER_MAX * iod)
+    push = np.where(_CHIN, 0.06 * r, 0.0) + cover
+    jaw = centre + (jaw - centre) * (1.0 + push / r)[:, None]
     drop = np.array([0.0, 0.06 * iod])
     nose = np.array([base_pts[35] + drop, base_pts[33] + drop, base_pts[31] + drop])
     # Cheek points where the jaw meets the level under the nose.
@@ -104,7 +122,7 @@ def composite_into(frame: np.ndarray, frame_pts: np.ndarray, patch: Patch,
         return None
     x0, y0, x1, y1 = box
     iod = float(np.linalg.norm(frame_pts[45] - frame_pts[36]))
-    alpha = feathered_mask((y1 - y0, x1 - x0), poly - [x0, y0], feather=0.1 * iod)
+    alpha = feathered_mask((y1 - y0, x1 - x0), poly - [x0, y0], feather=_FEATHER * iod)
     shift = m.copy()
     shift[:, 2] -= [x0, y0]
     warped = cv2.warpAffine(patch.image, shift, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
@@ -149,7 +167,7 @@ def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch,
     x0, y0, x1, y1 = box
     bw, bh = x1 - x0, y1 - y0
     iod = float(np.linalg.norm(frame_pts[45] - frame_pts[36]))
-    alpha = feathered_mask((bh, bw), poly - [x0, y0], feather=0.1 * iod)
+    alpha = feathered_mask((bh, bw), poly - [x0, y0], feather=_FEATHER * iod)
     alpha_c = cv2.resize(alpha, (bw // 2, bh // 2), interpolation=cv2.INTER_AREA)
     shift = m.copy()
     shift[:, 2] -= [x0, y0]

@@ -29,8 +29,8 @@ from heygem_core.store import ArtifactStore, open_store
 STAGE_VERSIONS = {
     "normalize_audio": "1",
     "track_faces": "1",
-    "lipsync": "3",  # 2: planned from the audio as given; 3: gaps rest open, pose weighs more
-    "blend": "1",
+    "lipsync": "4",  # 2: planned from the audio as given; 3: gaps rest open, pose weighs more; 4: topn 2
+    "blend": "2",  # 2: the mask covers the further of two parted chins
     "mux": "1",
     "qa": "1",
 }

@@ -60,6 +60,32 @@ def test_mask_takes_the_lower_chin_but_the_narrower_cheeks(katie):
         assert not inside(patch[k]), "the mask reaches the patch's far cheek edge and what lies beyond"
 
 
+def test_a_chin_raised_over_a_lower_one_covers_the_lower_one(katie):
+    # Closing a mouth the frame has open raises the chin: the frame's own chin, lower down,
+    # must be under the mask's full weight, not in its feather, or it shows as a second
+    # jaw line. Where both chins agree the mask ends just past them as before.
+    _, track = katie
+    base = track.landmarks[10].astype(np.float64)
+    iod = float(np.linalg.norm(base[45] - base[36]))
+    feather = 0.1 * iod
+
+    def alpha_at(patch_pts, k):
+        poly = lower_face_polygon(base, patch_pts)
+        origin = np.floor(poly.min(0)) - 4
+        shape = tuple((np.ceil(poly.max(0) - origin) + 4).astype(int)[::-1])
+        alpha = feathered_mask(shape, poly - origin, feather)
+        x, y = np.round(base[k] - origin).astype(int)
+        return float(alpha[y, x])
+
+    raised = base.copy()
+    raised[6:11, 1] -= 0.15 * iod
+    assert min(alpha_at(raised, k) for k in (7, 8, 9)) > 0.85, "the lower chin shows through the feather"
+    assert alpha_at(base, 8) < 0.5, "with one chin the mask should end just past it"
+    # The chin's corners are not pushed: past them lies the hair beside a narrower jaw.
+    assert np.allclose(lower_face_polygon(base, raised)[[0, 1, 2, 3, 9, 10, 11, 12]],
+                       lower_face_polygon(base, base)[[0, 1, 2, 3, 9, 10, 11, 12]])
+
+
 def test_mask_is_zero_outside_polygon_and_one_inside():
     square = np.array([[20, 20], [80, 20], [80, 80], [20, 80]], float)
     alpha = feathered_mask((100, 100), square, feather=6)
