@@ -21,12 +21,12 @@ _CHIN = np.isin(_JAW, range(6, 11))  # jaw points 6-10: the chin
 _COVER_WEIGHT = np.interp(_JAW, [5, 6, 7, 9, 10, 11], [0.0, 0.4, 1.0, 1.0, 0.4, 0.0])
 # The mask's feather, as a share of the interocular distance: alpha ramps from 0 at the
 # polygon's edge to 1 at twice this distance inside it.
-_FEATHER = 0.1
+FEATHER = 0.1
 # How far past the further of two parted chins the mask reaches: this many times their
 # distance, at most this share of the interocular distance (at 1.6 feathers the further
 # chin's edge is blended at alpha 0.9).
 _CHIN_COVER = 3.0
-_CHIN_COVER_MAX = 1.6 * _FEATHER
+_CHIN_COVER_MAX = 1.6 * FEATHER
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def composite_into(frame: np.ndarray, frame_pts: np.ndarray, patch: Patch,
         return None
     x0, y0, x1, y1 = box
     iod = float(np.linalg.norm(frame_pts[45] - frame_pts[36]))
-    alpha = feathered_mask((y1 - y0, x1 - x0), poly - [x0, y0], feather=_FEATHER * iod)
+    alpha = feathered_mask((y1 - y0, x1 - x0), poly - [x0, y0], feather=FEATHER * iod)
     shift = m.copy()
     shift[:, 2] -= [x0, y0]
     warped = cv2.warpAffine(patch.image, shift, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
@@ -167,7 +167,7 @@ def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch,
     x0, y0, x1, y1 = box
     bw, bh = x1 - x0, y1 - y0
     iod = float(np.linalg.norm(frame_pts[45] - frame_pts[36]))
-    alpha = feathered_mask((bh, bw), poly - [x0, y0], feather=_FEATHER * iod)
+    alpha = feathered_mask((bh, bw), poly - [x0, y0], feather=FEATHER * iod)
     alpha_c = cv2.resize(alpha, (bw // 2, bh // 2), interpolation=cv2.INTER_AREA)
     shift = m.copy()
     shift[:, 2] -= [x0, y0]

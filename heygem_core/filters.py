@@ -1,4 +1,5 @@
-"""Small 1-D filters in numpy, each equal to a scipy one (the tests hold them to it).
+"""Small 1-D filters in numpy, each equal to a scipy one (the tests hold them to it), and the
+runs of a boolean series.
 
 Why not scipy: importing scipy.signal costs ~1 s of CPU (it pulls in scipy.stats), which was
 a fifth of a short job on a cached track. The filters a job needs are a few lines each.
@@ -94,3 +95,10 @@ def savgol_smooth(x: np.ndarray, window: int, polyorder: int = 2) -> np.ndarray:
     out[:half] = projection[:half] @ flat[:window]
     out[n - half :] = projection[half + 1 :] @ flat[n - window :]
     return out.reshape(x.shape)
+
+
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[first, stop) index ranges where ``mask`` is True, in order."""
+    padded = np.concatenate([[False], np.asarray(mask, bool), [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .filters import gaussian_smooth
+from .filters import gaussian_smooth, true_runs
 
 # viseme -> (opening 0..1, width -1 narrow/rounded .. +1 spread)
 VISEME_SHAPES: dict[str, tuple[float, float]] = {
@@ -103,9 +103,8 @@ def build_plan(phones: Sequence, loudness_db: np.ndarray, fps: float,
 
 def _runs_at_least(mask: np.ndarray, frames: float) -> np.ndarray:
     """``mask`` kept only in its runs of at least ``frames`` frames."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
     out = np.zeros_like(mask, dtype=bool)
-    for a, b in zip(edges[::2], edges[1::2]):
+    for a, b in true_runs(mask):
         if b - a >= frames:
             out[a:b] = True
     return out

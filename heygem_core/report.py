@@ -26,6 +26,7 @@ from . import audio as audio_mod
 from . import media, mouth
 from .config import Settings
 from .errors import NoFaceFound
+from .filters import true_runs
 from .quality import CLOSED_OPENING, MouthSeries, correlation
 from .track import FaceTrack, track_video
 from .track.model import INNER_LIPS, OUTER_LIPS
@@ -289,7 +290,7 @@ def opening_plot(series: MouthSeries, loudness_db: np.ndarray, out_png: str | Pa
 
     # No-face stretches.
     found = np.asarray(series.found, bool)
-    for a, b in _runs(~found):
+    for a, b in true_runs(~found):
         ax_loud.axvspan(a / fps, b / fps, color="#9a9a9a", alpha=0.45, lw=0, zorder=0)
 
     ax.plot(t_open, opening, color="#1f4fb4", lw=1.6)
@@ -319,12 +320,6 @@ def opening_plot(series: MouthSeries, loudness_db: np.ndarray, out_png: str | Pa
     with media.atomic_output(out_png) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     return out_png
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    padded = np.concatenate([[False], np.asarray(mask, bool), [False]])
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 # --------------------------------------------------------------------------- all at once

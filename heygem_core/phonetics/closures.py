@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..filters import butter_highpass, moving_max
+from ..filters import butter_highpass, moving_max, true_runs
 from .features import HOP_S, energy_db
 
 # Tuned on English only (espeak voices f3/m3/klatt/f1 and the two English fixtures against a
@@ -57,19 +57,13 @@ def find_closures(pcm: np.ndarray, sr: int) -> list[Closure]:
     low = level < local_peak - _DIP_DB
     highpassed = butter_highpass(pcm, 4, _BURST_HIGHPASS_HZ, sr)
     found = []
-    for first, stop in _runs(low):
+    for first, stop in true_runs(low):
         if not _is_closure(level, local_peak, first, stop):
             continue
         release = _burst_onset(highpassed, sr, stop * HOP_S)
         found.append(Closure(first * HOP_S, release, _burst_centroid(pcm, sr, release),
                              _relative_burst_level(pcm, highpassed, sr, release)))
     return found
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[first, stop) index ranges where mask is True."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
 def _is_closure(level: np.ndarray, local_peak: np.ndarray, first: int, stop: int) -> bool:

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..filters import true_runs
+
 # dlib's 68-point layout (iBUG 300-W). Named groups used across the project.
 JAW = np.arange(0, 17)
 NOSE = np.arange(27, 36)
@@ -48,20 +50,14 @@ class FaceTrack:
 
     def lost_ranges(self) -> list[tuple[int, int]]:
         """Half-open [start, end) frame ranges where the face is lost."""
-        return _true_runs(self.lost)
+        return true_runs(self.lost)
 
     def found_ranges(self) -> list[tuple[int, int]]:
-        return _true_runs(~self.lost)
+        return true_runs(~self.lost)
 
     def interocular(self) -> np.ndarray:
         """Outer eye-corner distance per frame: the face's scale."""
         return np.linalg.norm(self.landmarks[:, 36] - self.landmarks[:, 45], axis=1)
-
-
-def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    padded = np.concatenate([[False], np.asarray(mask, bool), [False]])
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def describe_lost(track: FaceTrack) -> str:

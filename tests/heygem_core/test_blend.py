@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from heygem_core import media
-from heygem_core.blend import Patch, composite, composite_i420, feathered_mask, lower_face_polygon
+from heygem_core.blend import (FEATHER, Patch, composite, composite_i420, feathered_mask,
+                                lower_face_polygon)
 from heygem_core.config import Settings
 from heygem_core.track import track_video
 from heygem_core.warp import apply, similarity
@@ -67,7 +68,7 @@ def test_a_chin_raised_over_a_lower_one_covers_the_lower_one(katie):
     _, track = katie
     base = track.landmarks[10].astype(np.float64)
     iod = float(np.linalg.norm(base[45] - base[36]))
-    feather = 0.1 * iod
+    feather = FEATHER * iod  # as the compositor feathers
 
     def alpha_at(patch_pts, k):
         poly = lower_face_polygon(base, patch_pts)

@@ -72,3 +72,9 @@ def test_a_job_never_imports_scipy_or_pandas(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "out.mp4").exists()
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_true_runs_at_both_ends_and_none():
+    assert filters.true_runs(np.array([True, True, False, True, False, False, True])) == [(0, 2), (3, 4), (6, 7)]
+    assert filters.true_runs(np.zeros(5, bool)) == [] and filters.true_runs(np.zeros(0, bool)) == []
+    assert filters.true_runs(np.ones(3, bool)) == [(0, 3)]
