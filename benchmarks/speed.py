@@ -12,6 +12,8 @@ stages). Tracking fps is measured on the video alone: a whole process (start-up 
 loading included), and in a process whose models are loaded, tracking helpers included (the
 first track, then the best of three more; a worker or the web app tracks this way), and the
 best of three in that process alone. With ``--repeat`` each figure is the median of N runs.
+Last, the cached-track job in a process that has run one job before (imports done, phone
+recognisers waiting: a Prefect worker's or the web app's case), N times after that first job.
 
 "Cold" means a video not seen before: its track and mouth library are removed before each
 cold run. "Cached track" is a known video with new audio: the audio's phones, which heygem
@@ -79,6 +81,22 @@ print(first, max(rate(s) for _ in range(3)), max(rate(s.replace(tracking_process
 """
 
 
+_WARM_JOB = """
+import shutil, sys, time
+from pathlib import Path
+from heygem_core import pipeline
+from heygem_core.config import Settings
+video, audio, out, cache, n = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4]), int(sys.argv[5])
+s = Settings.from_env().replace(cache_dir=cache)
+pipeline.lipsync(video, audio, out, settings=s)  # the process's first job
+for _ in range(n):
+    shutil.rmtree(cache / "phones", ignore_errors=True)  # new audio, as in the cached run
+    t = time.perf_counter()
+    pipeline.lipsync(video, audio, out, settings=s)
+    print(time.perf_counter() - t)
+"""
+
+
 def stage_seconds(stderr: str) -> dict[str, float]:
     return {k: float(v) for k, v in re.findall(r"(\w+) ([\d.]+) s", stages(stderr))}
 
@@ -119,7 +137,7 @@ def main() -> None:
                 plain.append(timed(plain_args(args.video, audio, tmp / "plain.mp4", s, loop))[0])
                 # Each audio counts as new (its phones are not kept from before), except in the
                 # re-run: same video, same audio (a retry, or one audio onto many videos).
-                for kept in ("tracks", "library", "phones"):  # what a new video has not got yet
+                for kept in ("tracks", "library", "phones", "files"):  # what a new video has not got yet
                     shutil.rmtree(cache / kept, ignore_errors=True)
                 job = [sys.executable, "-m", "heygem_core.cli", "lipsync", "-v", "--video", str(args.video),
                        "--audio", str(audio), "-o", str(tmp / "out.mp4"), "--cache-dir", str(cache)]
@@ -141,6 +159,11 @@ def main() -> None:
             print(f"  stages (cached run): {stages(log)}")
             if rates:
                 print(f"  lip-sync + blend + encode (cached run): {statistics.median(rates):6.1f} fps")
+            warm_jobs = subprocess.run([sys.executable, "-c", _WARM_JOB, str(args.video), str(audio),
+                                        str(tmp / "out.mp4"), str(cache), str(args.repeat)],
+                                       check=True, capture_output=True, text=True).stdout.split()
+            in_worker = statistics.median(float(x) for x in warm_jobs)
+            print(f"  cached track, in a process past its first job: {in_worker:6.2f} s  ratio {in_worker / p:4.2f}x")
 
 if __name__ == "__main__":
     main()

@@ -147,7 +147,8 @@ def _lipsync(args, settings: Settings) -> int:
     from .probe import probe_audio, probe_video
 
     with ThreadPoolExecutor(2, thread_name_prefix="heygem-probe") as probes:
-        video, audio = probes.submit(probe_video, args.video), probes.submit(probe_audio, args.audio)
+        video = probes.submit(probe_video, args.video, settings.cache_dir)  # known videos: from the cache
+        audio = probes.submit(probe_audio, args.audio)
         from .pipeline import lipsync, read_transcript
 
         transcript = read_transcript(args.transcript)

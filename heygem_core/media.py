@@ -10,16 +10,13 @@ seek lands on the same grid as a read from the start, which is what makes seeks 
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
-import secrets
 import signal
 import subprocess
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import IO
@@ -27,13 +24,14 @@ from typing import IO
 import cv2
 import numpy as np
 
-from heygem_core.errors import MissingFile, ProcessingError, UnsupportedMedia
+from heygem_core.errors import ProcessingError, UnsupportedMedia
 # Probing lives in its own numpy-free module (the command line starts it before numpy is
 # loaded); its names stay reachable here, where callers have always found them.
 from heygem_core.probe import (  # noqa: F401
     _STDERR_LINES, FFMPEG, FFPROBE, QUIET_ARGS, AudioStreamInfo, VideoInfo, count_frames_args,
     packets_args, probe, probe_args, probe_audio, probe_video, run_tool, stderr_tail,
 )
+from heygem_core.files import _check_output, _remove, _temp_sibling, atomic_output, sha256_file  # noqa: F401
 
 # Seek this far before the wanted frame: the demuxer picks the keyframe by decode time, and a
 # keyframe's presentation time can trail its decode time by the B-frame delay.
@@ -92,53 +90,6 @@ def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.kill()
     proc.wait()
-
-
-# --------------------------------------------------------------------------- files
-
-
-def _temp_sibling(out_path: Path) -> Path:
-    """A hidden temp name in the same folder (so the final rename is atomic), same suffix (so
-    ffmpeg picks the same muxer)."""
-    return out_path.with_name(f".{out_path.stem}.{secrets.token_hex(4)}.part{out_path.suffix}")
-
-
-def _check_output(out_path: str | Path) -> Path:
-    out = Path(out_path)
-    if not out.parent.is_dir():
-        raise MissingFile("output folder does not exist", out.parent)
-    return out
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-
-
-@contextmanager
-def atomic_output(out_path: str | Path) -> Iterator[Path]:
-    """Yields a temp path to write instead of ``out_path``; renamed into place when the block
-    succeeds, deleted when it raises, so ``out_path`` never holds a partial file."""
-    out = _check_output(out_path)
-    tmp = _temp_sibling(out)
-    try:
-        yield tmp
-        os.replace(tmp, out)
-    finally:
-        _remove(tmp)
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    p = Path(path)
-    if not p.is_file():
-        raise MissingFile("file not found", p)
-    digest = hashlib.sha256()
-    with p.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- argument builders

@@ -224,7 +224,8 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
             ThreadPoolExecutor(2, thread_name_prefix="heygem-audio") as pool:
         tmp = Path(tmp)
         sounding = pool.submit(_probed, audio, media.AudioStreamInfo, media.probe_audio)
-        info = _probed(video, media.VideoInfo, media.probe_video)  # beside the audio's probe
+        # Beside the audio's probe; a video probed before is read from the cache.
+        info = _probed(video, media.VideoInfo, lambda p: media.probe_video(p, settings.cache_dir))
         sound = sounding.result()  # bad audio fails before any long work
         notes = list(getattr(info, "notes", ()))
         engine = get_engine(settings.engine, settings)

@@ -12,10 +12,11 @@ import os
 import re
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 from pathlib import Path
 
+from heygem_core import filefacts
 from heygem_core.errors import MissingFile, NoAudio, ProcessingError, UnsupportedMedia
 
 FFMPEG = "ffmpeg"
@@ -311,10 +312,16 @@ def _notes(width: int, height: int, timing: _Timing, rotation: int, stream: dict
     return tuple(notes)
 
 
-def probe_video(path: str | Path) -> VideoInfo:
+def probe_video(path: str | Path, cache_dir: Path | None = None) -> VideoInfo:
     """What read_frames will deliver for ``path``: upright size, constant rate, exact frame count.
     Demuxes the whole stream once (no decoding) to check the timestamps; variable-rate input is
-    decoded once more to count the resampled frames."""
+    decoded once more to count the resampled frames. With ``cache_dir``, the answer is kept
+    there for this very file (``filefacts``) and a second job on it probes nothing."""
+    if cache_dir is not None:
+        return filefacts.remembered(cache_dir, "video-probe", path, lambda: _facts(probe_video(path)),
+                                    lambda facts: VideoInfo(**{**facts, "path": Path(path),
+                                                               "fps": Fraction(facts["fps"]),
+                                                               "notes": tuple(facts["notes"])}))
     data = probe(path)
     p = Path(path)
     if data.get("format", {}).get("format_name") in _IMAGE_FORMATS:
@@ -340,6 +347,11 @@ def probe_video(path: str | Path) -> VideoInfo:
         pix_fmt=stream.get("pix_fmt", "unknown"), stream_index=int(stream["index"]),
         start_time=float(stream.get("start_time") or 0.0),
         notes=_notes(width, height, timing, rotation, stream))
+
+
+def _facts(info: VideoInfo) -> dict:
+    facts = {f.name: getattr(info, f.name) for f in fields(VideoInfo) if f.name != "path"}
+    return {**facts, "fps": str(info.fps), "notes": list(info.notes)}
 
 
 def probe_audio(path: str | Path) -> AudioStreamInfo:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import filefacts
 from ..config import Settings
 from ..errors import NoFaceFound
 from .backends import BACKENDS
@@ -37,7 +38,7 @@ def track_video(video, settings: Settings | None = None, *, source_sha256: str |
 
     settings = settings or Settings.from_env()
     info = video if isinstance(video, media.VideoInfo) else media.probe_video(video)
-    sha = source_sha256 or media.sha256_file(info.path)
+    sha = source_sha256 or filefacts.sha256(info.path, settings.cache_dir)
     params = params_from(settings)
     path = track_path(settings.cache_dir, sha, settings.tracker, params.as_dict())
     if use_cache and path.exists():

@@ -1,0 +1,74 @@
+"""Facts about a local file (its probe, its content hash) kept under the file's identity, so a
+video used again is neither probed nor read whole again.
+
+A file's identity is its device, inode, size, modification time and change time (ns). Writing
+a file in place moves its change time, which no program can set back (``touch`` and ``utime``
+set only the access and modification times), so a changed file never finds the facts of its
+old content. Copies, uploads and files staged from the artifact store are new identities: they
+are probed and hashed as usual. Kept free of numpy, like ``probe``, so the command line can
+ask before loading the rest of heygem.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from .files import atomic_output, sha256_file
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# Bumped when what a kind of fact holds changes: older entries are then never read.
+VERSION = 1
+
+
+def identity(path: str | Path) -> str | None:
+    """The file's identity as a key, or None when it is not a regular file we can stat."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not os.path.isfile(path):
+        return None
+    raw = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def remembered(cache_dir: Path | None, kind: str, path: str | Path, compute: Callable[[], dict],
+               decode: Callable[[dict], T] = lambda facts: facts) -> T:
+    """``decode(compute())`` for ``path``, with ``compute()``'s answer kept for this very file
+    and read back next time. Errors are not kept: a file that failed is asked again. Without
+    ``cache_dir`` nothing is kept."""
+    key = identity(path) if cache_dir is not None else None
+    if key is None:
+        return decode(compute())
+    where = Path(cache_dir) / "files" / key[:2] / f"{key}.{kind}.v{VERSION}.json"
+    try:
+        return decode(json.loads(where.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, TypeError, KeyError) as err:  # damaged: asked again, never fatal
+        log.warning("ignoring unreadable file facts %s: %s", where, err)
+    facts = compute()
+    if identity(path) == key:  # not kept when the file changed while it was read
+        _keep(where, facts)
+    return decode(facts)
+
+
+def sha256(path: str | Path, cache_dir: Path | None) -> str:
+    """The file's content hash (sha256, hex); a 10-minute 1080p lecture is ~0.4 GB to read."""
+    return remembered(cache_dir, "sha256", path, lambda: {"sha256": sha256_file(path)},
+                      lambda facts: str(facts["sha256"]))
+
+
+def _keep(where: Path, facts: dict) -> None:
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(where) as tmp:  # two jobs on one file may write at once
+            tmp.write_text(json.dumps(facts, sort_keys=True), encoding="utf-8")
+    except OSError as err:  # a read-only cache slows the next job down, nothing more
+        log.warning("cannot keep file facts in %s: %s", where, err)
