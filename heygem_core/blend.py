@@ -27,6 +27,11 @@ FEATHER = 0.1
 # chin's edge is blended at alpha 0.9).
 _CHIN_COVER = 3.0
 _CHIN_COVER_MAX = 1.6 * FEATHER
+# Under the nose there is no room for the whole feather: where the two upper lips part by
+# this share of the interocular distance or more, the feather there is cut short so that
+# the higher lip's top is blended at alpha ~0.9 (see top_feather).
+_LIPS_APART = 0.05
+_NOSE_DROP = 0.06  # the mask's top edge: this far under the nose (share of the iod)
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def lower_face_polygon(base_pts: np.ndarray, patch_pts: np.ndarray) -> np.ndarra
     cover = _COVER_WEIGHT * np.minimum(_CHIN_COVER * np.abs(ra - rb), _CHIN_COVER_MAX * iod)
     push = np.where(_CHIN, 0.06 * r, 0.0) + cover
     jaw = centre + (jaw - centre) * (1.0 + push / r)[:, None]
-    drop = np.array([0.0, 0.06 * iod])
+    drop = np.array([0.0, _NOSE_DROP * iod])
     nose = np.array([base_pts[35] + drop, base_pts[33] + drop, base_pts[31] + drop])
     # Cheek points where the jaw meets the level under the nose.
     return np.vstack([jaw, nose])
@@ -72,20 +77,74 @@ def feathered_mask(shape: tuple[int, int], polygon: np.ndarray, feather: float) 
     The ramp is a smoothstep of the distance to the polygon's edge over ``2 * feather``: the
     same profile as eroding by ``feather`` and blurring, at a fraction of the cost (one
     linear-time distance transform instead of a large elliptical erosion and a blur)."""
-    h, w = shape
-    hard = np.zeros((h, w), np.uint8)
+    return _ramp(_inside_distance(shape, polygon), feather)
+
+
+def _inside_distance(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
+    hard = np.zeros(shape, np.uint8)
     cv2.fillPoly(hard, [np.round(polygon).astype(np.int32)], 255)
+    return cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_5)
+
+
+def _ramp(dist: np.ndarray, feather: float) -> np.ndarray:
     k = max(1.0, float(feather))
-    dist = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_5)
     t = np.minimum(dist * np.float32(1.0 / (2.0 * k)), np.float32(1.0))
     return t * t * (np.float32(3.0) - np.float32(2.0) * t)
 
 
-def placement(frame_pts: np.ndarray, patch: Patch) -> tuple[np.ndarray, np.ndarray]:
-    """Where the patch goes: the lower-face polygon in frame pixels, and the 2x3 similarity
-    taking patch pixels onto the frame (fitted on the points that do not move in speech)."""
+def top_feather(frame_pts: np.ndarray, patch_pts: np.ndarray) -> float:
+    """The feather (pixels) of the mask's top edge, under the nose.
+
+    The full feather reaches ~0.2 iod into the mask, about as far as the upper lip lies under
+    the nose. Where the patch's upper lip sits lower than the frame's (a smile closed by a
+    patch), the frame's own lip was blended at alpha ~0.5 there and showed as a pale second
+    lip above the new one; where it sits higher, the patch's lip top was half faded. So where
+    the lips part, the top feather shrinks until the higher lip's top is at alpha ~0.9
+    (smoothstep 0.9 at 0.75 of the ramp, the ramp being 2 feathers), gradually, so a frame
+    whose lips part a little more than the last does not jump."""
+    iod, down = _size_and_down(frame_pts)
+    full = FEATHER * iod
+    edge = frame_pts[33] + [0.0, _NOSE_DROP * iod]
+    lip_f = (frame_pts[50:53] - edge) @ down
+    lip_p = (patch_pts[50:53] - edge) @ down
+    apart = abs(float(lip_f.mean() - lip_p.mean()))
+    share = min(apart / (_LIPS_APART * iod), 1.0)
+    short = min(max(float(min(lip_f.min(), lip_p.min())) / 1.5, 1.0), full)
+    return full - (full - short) * share
+
+
+def _size_and_down(pts: np.ndarray) -> tuple[float, np.ndarray]:
+    """The interocular distance, and the face's own down: square to the eye line."""
+    eyes = pts[45] - pts[36]
+    iod = float(np.hypot(*eyes))
+    e = eyes / max(iod, 1e-6)
+    return iod, np.array([-e[1], e[0]])
+
+
+def lower_face_alpha(shape: tuple[int, int], poly: np.ndarray, frame_pts: np.ndarray,
+                     patch_pts: np.ndarray) -> np.ndarray:
+    """The lower-face mask over ``shape`` (``poly`` and both point sets in its pixels):
+    ``feathered_mask`` with the feather under the nose cut short where the lips part."""
+    iod, down = _size_and_down(frame_pts)
+    full = FEATHER * iod
+    top = top_feather(frame_pts, patch_pts)
+    dist = _inside_distance(shape, poly)
+    if top > full - 0.5:
+        return _ramp(dist, full)
+    # The sides keep the full feather: their ramp is measured from a polygon whose top edge
+    # is raised out of the way; the short ramp from the real edge keeps alpha 0 outside.
+    raised = poly.copy()
+    raised[-3:] -= 2.0 * full * down  # the three points under the nose
+    return np.minimum(_ramp(_inside_distance(shape, raised), full), _ramp(dist, top))
+
+
+def placement(frame_pts: np.ndarray, patch: Patch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the patch goes: the lower-face polygon in frame pixels, the 2x3 similarity taking
+    patch pixels onto the frame (fitted on the points that do not move in speech), and the
+    patch's points placed so."""
     m = similarity(patch.points[STABLE], frame_pts[STABLE])
-    return lower_face_polygon(frame_pts, apply(m, patch.points)), m
+    placed = apply(m, patch.points)
+    return lower_face_polygon(frame_pts, placed), m, placed
 
 
 def _box(poly: np.ndarray, w: int, h: int, even: bool = False) -> tuple[int, int, int, int] | None:
@@ -110,19 +169,18 @@ def composite(frame: np.ndarray, frame_pts: np.ndarray, patch: Patch,
 
 
 def composite_into(frame: np.ndarray, frame_pts: np.ndarray, patch: Patch,
-                   color_match: bool = True, placed: tuple[np.ndarray, np.ndarray] | None = None,
+                   color_match: bool = True, placed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                    ) -> tuple[int, int, int, int] | None:
     """Replace ``frame``'s lower face in place; returns the changed box (x0, y0, x1, y1), or
     None when nothing changed. Pixels outside the mask keep their exact values. ``placed`` is
     ``placement(frame_pts, patch)`` when the caller already has it."""
-    poly, m = placed if placed is not None else placement(frame_pts, patch)
+    poly, m, patch_pts = placed if placed is not None else placement(frame_pts, patch)
     h, w = frame.shape[:2]
     box = _box(poly, w, h)
     if box is None:
         return None
     x0, y0, x1, y1 = box
-    iod = float(np.linalg.norm(frame_pts[45] - frame_pts[36]))
-    alpha = feathered_mask((y1 - y0, x1 - x0), poly - [x0, y0], feather=FEATHER * iod)
+    alpha = lower_face_alpha((y1 - y0, x1 - x0), poly - [x0, y0], frame_pts - [x0, y0], patch_pts - [x0, y0])
     shift = m.copy()
     shift[:, 2] -= [x0, y0]
     warped = cv2.warpAffine(patch.image, shift, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
@@ -160,14 +218,13 @@ def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch,
     frame's own samples never go through BGR, so where the mask is 0 they reach the encoder
     exactly as decoded."""
     h, w = yuv.shape[0] * 2 // 3, yuv.shape[1]
-    poly, m = placement(frame_pts, patch)
+    poly, m, patch_pts = placement(frame_pts, patch)
     box = _box(poly, w, h, even=True)
     if box is None:
         return yuv
     x0, y0, x1, y1 = box
     bw, bh = x1 - x0, y1 - y0
-    iod = float(np.linalg.norm(frame_pts[45] - frame_pts[36]))
-    alpha = feathered_mask((bh, bw), poly - [x0, y0], feather=FEATHER * iod)
+    alpha = lower_face_alpha((bh, bw), poly - [x0, y0], frame_pts - [x0, y0], patch_pts - [x0, y0])
     alpha_c = cv2.resize(alpha, (bw // 2, bh // 2), interpolation=cv2.INTER_AREA)
     shift = m.copy()
     shift[:, 2] -= [x0, y0]

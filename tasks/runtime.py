@@ -29,8 +29,9 @@ from heygem_core.store import ArtifactStore, open_store
 STAGE_VERSIONS = {
     "normalize_audio": "1",
     "track_faces": "1",
-    "lipsync": "4",  # 2: planned from the audio as given; 3: gaps rest open, pose weighs more; 4: topn 2
-    "blend": "2",  # 2: the mask covers the further of two parted chins
+    "lipsync": "5",  # 2: planned from the audio as given; 3: gaps rest open, pose weighs more; 4: topn 2;
+    # 5: pose mismatch weighed on at most 0.1 eye distances of spread
+    "blend": "3",  # 2: the mask covers the further of two parted chins; 3: and the higher upper lip
     "mux": "1",
     "qa": "1",
 }

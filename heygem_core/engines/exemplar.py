@@ -37,6 +37,13 @@ MIN_FULL_OPENING = 0.12
 # for its mouth where the speaker turns (katie, 6 s): its jaw line and the hair beyond its
 # cheek showed through the mask as a second jaw and a dark smear.
 POSE_WEIGHT = 3.0
+# Pose mismatch is weighed against the speaker's own spread of poses, but at most this much
+# (in eye distances): a similarity warp hides a small turn, whoever the speaker, and no turn
+# beyond it. Katie moves her head a lot (spread 0.28): to close her smiling mouth, a closed
+# one turned 0.42-0.46 away was chosen (katie + de, frames 136-139) and its jaw and cheek
+# showed as a dislocated chin with a shadow line across the cheek. Capped, the path takes a
+# closed mouth 0.19 away, or closes her own mouth by warping (stills: benchmarks/stills.py).
+POSE_SPREAD_MAX = 0.1
 
 
 @dataclass
@@ -62,7 +69,7 @@ class Selection:
 
 class ExemplarEngine:
     name = "exemplar"
-    version = f"exemplar-{LIBRARY_VERSION}.1"
+    version = f"exemplar-{LIBRARY_VERSION}.2"
 
     def __init__(self, settings: Settings, max_library: int = 3000):
         self.settings = settings
@@ -297,7 +304,8 @@ def select(lib: Library, track: FaceTrack, base_index: np.ndarray, plan,
     unary += np.where(closing, (lib.opening[None, :] / sig_o) ** 2 * 0.5, 0.0)
     unary += ((lib.width[None, :] - width_abs[:, None]) / sig_w) ** 2 * 0.3
     base_pose = pose_descriptor_at(track, base_index)
-    sig_p = max(float(np.median(np.linalg.norm(lib.pose - lib.pose.mean(0), axis=1))), 1e-3)
+    spread = float(np.median(np.linalg.norm(lib.pose - lib.pose.mean(0), axis=1)))
+    sig_p = min(max(spread, 1e-3), POSE_SPREAD_MAX)
     # |a-b|^2 expanded: a (T, L, k) difference array would not fit in memory for long jobs.
     bp, lp = base_pose.astype(np.float32), lib.pose.astype(np.float32)
     pose_d = ((bp ** 2).sum(1)[:, None] + (lp ** 2).sum(1)[None, :] - 2 * bp @ lp.T) / sig_p ** 2

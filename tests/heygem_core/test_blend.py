@@ -5,7 +5,7 @@ import pytest
 
 from heygem_core import media
 from heygem_core.blend import (FEATHER, Patch, composite, composite_i420, feathered_mask,
-                                lower_face_polygon)
+                                lower_face_alpha, lower_face_polygon)
 from heygem_core.config import Settings
 from heygem_core.track import track_video
 from heygem_core.warp import apply, similarity
@@ -85,6 +85,35 @@ def test_a_chin_raised_over_a_lower_one_covers_the_lower_one(katie):
     # The chin's corners are not pushed: past them lies the hair beside a narrower jaw.
     assert np.allclose(lower_face_polygon(base, raised)[[0, 1, 2, 3, 9, 10, 11, 12]],
                        lower_face_polygon(base, base)[[0, 1, 2, 3, 9, 10, 11, 12]])
+
+
+def test_an_upper_lip_lowered_over_a_higher_one_covers_the_higher_one(katie):
+    # A closed mouth pasted on a smile: the patch's upper lip sits lower than the frame's.
+    # With the full feather under the nose the frame's lip was blended at ~0.5 and showed as
+    # a pale second upper lip (katie + de, frame 136). The sides keep their feather, and
+    # nothing changes outside the polygon.
+    _, track = katie
+    base = track.landmarks[10].astype(np.float64)
+    iod = float(np.linalg.norm(base[45] - base[36]))
+
+    def mask(patch_pts):
+        poly = lower_face_polygon(base, patch_pts)
+        origin = np.floor(poly.min(0)) - 4
+        shape = tuple((np.ceil(poly.max(0) - origin) + 4).astype(int)[::-1])
+        return (lower_face_alpha(shape, poly - origin, base - origin, patch_pts - origin),
+                feathered_mask(shape, poly - origin, FEATHER * iod), origin)
+
+    lowered = base.copy()
+    lowered[48:68, 1] += 0.12 * iod
+    alpha, plain, origin = mask(lowered)
+    x, y = np.round(base[50:53] - origin).astype(int).T
+    assert alpha[y, x].min() > 0.85, "the frame's own upper lip shows through the feather"
+    assert plain[y, x].min() < 0.85, "the test's lips should lie in the full feather"
+    assert alpha[plain == 0].max() == 0, "the mask reaches past its polygon"
+    side = np.round((base[4] + base[48]) / 2 - origin).astype(int)  # mid-cheek, far from the nose
+    assert alpha[side[1], side[0]] == pytest.approx(plain[side[1], side[0]], abs=1e-6)
+    same, plain, _ = mask(base)
+    np.testing.assert_array_equal(same, plain)  # lips together: the mask as before
 
 
 def test_mask_is_zero_outside_polygon_and_one_inside():

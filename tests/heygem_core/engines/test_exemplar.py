@@ -128,3 +128,26 @@ def test_a_moved_track_gets_crops_of_its_own(tmp_path, fixtures_dir):
     again = ExemplarEngine(settings).library(info, track)
     np.testing.assert_array_equal(again.crops[5], first.crops[5])
     assert len(list((tmp_path / "library").glob("*.npy"))) == 2
+
+
+def test_no_mouth_is_taken_from_a_head_turned_far_from_the_frame(tmp_path):
+    # Katie turns her head a lot, so her own spread of poses made large turns cheap: to close
+    # her smiling mouth for German bilabials, closed mouths turned 0.42-0.46 eye distances away
+    # were pasted (frames 136-139), and their jaw and cheek showed as a dislocated chin.
+    from heygem_core import media, pipeline
+    from heygem_core.config import Settings
+    from heygem_core.engines.exemplar import ExemplarEngine, pose_descriptor, pose_reference
+    from heygem_core.track import track_video
+    from tests.paths import LANGUAGE_AUDIO, VIDEOS
+
+    settings = Settings(cache_dir=tmp_path)
+    info = media.probe_video(VIDEOS["katie_8s"])
+    track = track_video(info, settings)
+    plan, n_out = pipeline.analyse_audio(LANGUAGE_AUDIO["de"], float(info.fps), None, "de")
+    motion = pipeline.decide(info, track, plan, n_out, settings)
+    entry, base = motion.arrays["entry"], motion.base_index
+    chosen = motion.arrays["library_frames"][entry[entry >= 0]]
+    pose = pose_descriptor(track.landmarks, pose_reference(track))
+    turn = np.linalg.norm(pose[chosen] - pose[base[entry >= 0]], axis=1)
+    assert (chosen != base[entry >= 0]).sum() > 20, "the test needs mouths from other frames"
+    assert turn.max() <= 0.3, f"a mouth turned {turn.max():.2f} eye distances from its frame"
