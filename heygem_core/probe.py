@@ -12,7 +12,8 @@ import os
 import re
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from fractions import Fraction
 from pathlib import Path
 
@@ -47,6 +48,16 @@ class VideoInfo:
     stream_index: int = 0  # absolute index of the decoded video stream in the file
     start_time: float = 0.0  # presentation time of the first frame (seconds, as in the file)
     notes: tuple[str, ...] = ()  # things the caller may want to tell a person (odd size, VFR...)
+
+    def to_json(self) -> dict:
+        """The fields as JSON values (what a helper process or the probe cache is sent)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclass_fields(self)}
+        return {**fields, "path": str(self.path), "fps": str(self.fps), "notes": list(self.notes)}
+
+    @classmethod
+    def from_json(cls, fields: dict) -> "VideoInfo":
+        return cls(**{**fields, "path": Path(fields["path"]), "fps": Fraction(fields["fps"]),
+                      "notes": tuple(fields["notes"])})
 
     @property
     def out_width(self) -> int:
@@ -318,10 +329,9 @@ def probe_video(path: str | Path, cache_dir: Path | None = None) -> VideoInfo:
     decoded once more to count the resampled frames. With ``cache_dir``, the answer is kept
     there for this very file (``filefacts``) and a second job on it probes nothing."""
     if cache_dir is not None:
-        return filefacts.remembered(cache_dir, "video-probe", path, lambda: _facts(probe_video(path)),
-                                    lambda facts: VideoInfo(**{**facts, "path": Path(path),
-                                                               "fps": Fraction(facts["fps"]),
-                                                               "notes": tuple(facts["notes"])}))
+        # Kept without its path: the same file may be reached by another name next time.
+        return filefacts.remembered(cache_dir, "video-probe", path, lambda: probe_video(path).to_json(),
+                                    lambda facts: VideoInfo.from_json({**facts, "path": str(path)}))
     data = probe(path)
     p = Path(path)
     if data.get("format", {}).get("format_name") in _IMAGE_FORMATS:
@@ -347,11 +357,6 @@ def probe_video(path: str | Path, cache_dir: Path | None = None) -> VideoInfo:
         pix_fmt=stream.get("pix_fmt", "unknown"), stream_index=int(stream["index"]),
         start_time=float(stream.get("start_time") or 0.0),
         notes=_notes(width, height, timing, rotation, stream))
-
-
-def _facts(info: VideoInfo) -> dict:
-    facts = {f.name: getattr(info, f.name) for f in fields(VideoInfo) if f.name != "path"}
-    return {**facts, "fps": str(info.fps), "notes": list(info.notes)}
 
 
 def probe_audio(path: str | Path) -> AudioStreamInfo:

@@ -23,13 +23,12 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ..probe import VideoInfo
 from ..workers import HelperFailed, HelperPool, ProcessHelper, cores
 from .tracker import RawTrack, Seed, Tracker, TrackParams, _iou
 
@@ -268,7 +267,7 @@ def _ask(pool, info, params: TrackParams, first: int, count: int, report: int,
          out: Path) -> TrackHelper | None:
     try:
         helper = pool.borrow()
-        helper.send({"video": _video_json(info), "params": params.as_dict(), "first": first,
+        helper.send({"video": info.to_json(), "params": params.as_dict(), "first": first,
                      "count": count, "report": report, "out": str(out)})
         return helper
     except HelperFailed as err:
@@ -352,19 +351,6 @@ def _concat_all(pieces: list[RawTrack]) -> RawTrack:
                       for f in ("boxes", "landmarks", "confidence", "lost")))
 
 
-def _video_json(info) -> dict:
-    fields = asdict(info)
-    fields.update(path=str(info.path), fps=str(info.fps), notes=list(info.notes))
-    return fields
-
-
-def _video_from_json(fields: dict):
-    from ..media import VideoInfo
-
-    return VideoInfo(**{**fields, "path": Path(fields["path"]), "fps": Fraction(fields["fps"]),
-                        "notes": tuple(fields["notes"])})
-
-
 def _load(path: Path) -> RawTrack:
     with np.load(path) as data:
         return RawTrack(data["boxes"], data["landmarks"], data["confidence"], data["lost"])
@@ -417,7 +403,7 @@ def _serve() -> None:
                 ticked[0] = 0
 
         try:
-            raw = track_here(_video_from_json(request["video"]), settings, TrackParams(**request["params"]),
+            raw = track_here(VideoInfo.from_json(request["video"]), settings, TrackParams(**request["params"]),
                              request["first"], request["count"], progress=tick, on_face=lambda: say("face"))
             if ticked[0]:
                 say(f"tick {ticked[0]}")

@@ -115,9 +115,9 @@ def test_parts_that_agree_are_not_tracked_again(katie, settings):
 
 def test_a_part_whose_helper_fails_is_tracked_here(katie, settings, one_run, monkeypatch, caplog):
     helpers.warm(settings, 1)
-    real = helpers._video_json
+    real = helpers.VideoInfo.to_json
     # The helper is sent a video that is not there: it fails, and the part is tracked here.
-    monkeypatch.setattr(helpers, "_video_json", lambda info: {**real(info), "path": "/nonexistent.mp4"})
+    monkeypatch.setattr(helpers.VideoInfo, "to_json", lambda info: {**real(info), "path": "/nonexistent.mp4"})
     ticks = []
     with caplog.at_level(logging.WARNING, logger="heygem_core.track.helpers"):
         raw = helpers.track_parts(katie, settings, PARAMS, [(0, 100), (100, 100)], progress=ticks.append)
