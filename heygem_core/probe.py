@@ -329,7 +329,8 @@ def probe_video(path: str | Path, cache_dir: Path | None = None) -> VideoInfo:
     decoded once more to count the resampled frames. With ``cache_dir``, the answer is kept
     there for this very file (``filefacts``) and a second job on it probes nothing."""
     if cache_dir is not None:
-        # Kept without its path: the same file may be reached by another name next time.
+        # The answer carries the caller's path, not the one it was first probed under: the
+        # same file may be reached by another name.
         return filefacts.remembered(cache_dir, "video-probe", path, lambda: probe_video(path).to_json(),
                                     lambda facts: VideoInfo.from_json({**facts, "path": str(path)}))
     data = probe(path)

@@ -95,6 +95,9 @@ def test_a_known_video_is_not_probed_again(tmp_path, monkeypatch):
     monkeypatch.setattr(probe, "run_tool", no_tool)
     kept = probe.probe_video(video, tmp_path / "c")
     assert kept == fresh and isinstance(kept.fps, type(fresh.fps)) and kept.notes == fresh.notes
+    other_name = tmp_path / "same file.mp4"
+    other_name.symlink_to(video)  # the same file by another name: its answer names that name
+    assert probe.probe_video(other_name, tmp_path / "c").path == other_name
 
 
 def test_a_cached_track_is_found_without_reading_the_video_again(tmp_path, monkeypatch):
