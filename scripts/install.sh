@@ -24,4 +24,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# An editable install leaves heygem's own modules without bytecode, and where
+# PYTHONDONTWRITEBYTECODE is set (containers, CI) every process, each helper included, would
+# compile them again at start-up. pip compiles installed wheels the same way.
+.venv/bin/python -m compileall -q -j 0 heygem_core tasks flows webapp >/dev/null
 echo "heygem installed in $(pwd)/.venv"
