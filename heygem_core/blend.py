@@ -29,8 +29,10 @@ _CHIN_COVER = 3.0
 _CHIN_COVER_MAX = 1.6 * FEATHER
 # Under the nose there is no room for the whole feather: where the two upper lips part by
 # this share of the interocular distance or more, the feather there is cut short so that
-# the higher lip's top is blended at alpha ~0.9 (see top_feather).
+# the higher lip's top is blended at alpha ~0.9 (see _top_feather).
 _LIPS_APART = 0.05
+_COVERED = 1.6  # smoothstep is 0.9 at 0.8 of its ramp (2 feathers): 1.6 feathers in
+_TOP_FEATHER_MIN = 0.3  # share of the full feather
 _NOSE_DROP = 0.06  # the mask's top edge: this far under the nose (share of the iod)
 
 
@@ -80,9 +82,12 @@ def feathered_mask(shape: tuple[int, int], polygon: np.ndarray, feather: float) 
     return _ramp(_inside_distance(shape, polygon), feather)
 
 
-def _inside_distance(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
+def _inside_distance(shape: tuple[int, int], polygon: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+    """Each pixel's distance inside ``polygon`` (0 outside), with ``extra`` filled in too."""
     hard = np.zeros(shape, np.uint8)
     cv2.fillPoly(hard, [np.round(polygon).astype(np.int32)], 255)
+    if extra is not None:
+        cv2.fillPoly(hard, [np.round(extra).astype(np.int32)], 255)
     return cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_5)
 
 
@@ -92,24 +97,27 @@ def _ramp(dist: np.ndarray, feather: float) -> np.ndarray:
     return t * t * (np.float32(3.0) - np.float32(2.0) * t)
 
 
-def top_feather(frame_pts: np.ndarray, patch_pts: np.ndarray) -> float:
-    """The feather (pixels) of the mask's top edge, under the nose.
+def _top_feather(dist: np.ndarray, frame_pts: np.ndarray, patch_pts: np.ndarray, iod: float,
+                 down: np.ndarray) -> float:
+    """The feather (pixels) of the mask's edge under the nose; ``dist`` is each pixel's
+    distance inside the mask, the points are in its pixels.
 
     The full feather reaches ~0.2 iod into the mask, about as far as the upper lip lies under
     the nose. Where the patch's upper lip sits lower than the frame's (a smile closed by a
-    patch), the frame's own lip was blended at alpha ~0.5 there and showed as a pale second
-    lip above the new one; where it sits higher, the patch's lip top was half faded. So where
-    the lips part, the top feather shrinks until the higher lip's top is at alpha ~0.9
-    (smoothstep 0.9 at 0.75 of the ramp, the ramp being 2 feathers), gradually, so a frame
-    whose lips part a little more than the last does not jump."""
-    iod, down = _size_and_down(frame_pts)
+    patch), the frame's own lip was blended at alpha ~0.5 and showed as a pale second lip
+    above the new one; where it sits higher, the patch's lip top was half faded. So where the
+    lips part, this feather shrinks until the higher lip's top is at alpha ~0.9, gradually (a
+    frame whose lips part a little more than the last must not jump), and never below a
+    share of the full one (a hard seam under the nose would show)."""
     full = FEATHER * iod
-    edge = frame_pts[33] + [0.0, _NOSE_DROP * iod]
-    lip_f = (frame_pts[50:53] - edge) @ down
-    lip_p = (patch_pts[50:53] - edge) @ down
-    apart = abs(float(lip_f.mean() - lip_p.mean()))
+    apart = abs(float(((frame_pts[50:53] - patch_pts[50:53]) @ down).mean()))
     share = min(apart / (_LIPS_APART * iod), 1.0)
-    short = min(max(float(min(lip_f.min(), lip_p.min())) / 1.5, 1.0), full)
+    if share == 0.0:
+        return full
+    h, w = dist.shape
+    lips = np.clip(np.rint(np.vstack([frame_pts[50:53], patch_pts[50:53]])).astype(int), 0, [w - 1, h - 1])
+    depth = float(dist[lips[:, 1], lips[:, 0]].min())  # the higher lip's top, inside the mask
+    short = min(max(depth / _COVERED, _TOP_FEATHER_MIN * full), full)
     return full - (full - short) * share
 
 
@@ -127,15 +135,26 @@ def lower_face_alpha(shape: tuple[int, int], poly: np.ndarray, frame_pts: np.nda
     ``feathered_mask`` with the feather under the nose cut short where the lips part."""
     iod, down = _size_and_down(frame_pts)
     full = FEATHER * iod
-    top = top_feather(frame_pts, patch_pts)
     dist = _inside_distance(shape, poly)
+    top = _top_feather(dist, frame_pts, patch_pts, iod, down) if iod > 1.0 else full
     if top > full - 0.5:
         return _ramp(dist, full)
-    # The sides keep the full feather: their ramp is measured from a polygon whose top edge
-    # is raised out of the way; the short ramp from the real edge keeps alpha 0 outside.
-    raised = poly.copy()
-    raised[-3:] -= 2.0 * full * down  # the three points under the nose
-    return np.minimum(_ramp(_inside_distance(shape, raised), full), _ramp(dist, top))
+    # Only the edge under the nose (points 35-33-31, and one feather on along each cheek's
+    # top edge, so the lip's peaks under the nostrils are covered too) takes the short
+    # feather. The rest keeps the full one, measured with a band above that stretch filled
+    # in (added to the same filled polygon, so every other edge lies exactly where it was).
+    # The short ramp, from the real edge, keeps alpha 0 outside the polygon.
+    n35, n33, n31 = poly[-3:]
+    q35, q31 = _along(n35, poly[-4], full), _along(n31, poly[0], full)
+    edge = np.array([q35, n35, n33, n31, q31])
+    band = np.vstack([edge, edge[::-1] - 2.0 * full * down])
+    return np.minimum(_ramp(_inside_distance(shape, poly, band), full), _ramp(dist, top))
+
+
+def _along(a: np.ndarray, b: np.ndarray, d: float) -> np.ndarray:
+    """The point ``d`` from ``a`` towards ``b`` (at most ``b``)."""
+    length = float(np.hypot(*(b - a)))
+    return b if length <= d else a + (b - a) * (d / length)
 
 
 def placement(frame_pts: np.ndarray, patch: Patch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -3,10 +3,12 @@ video used again is neither probed nor read whole again.
 
 A file's identity is its device, inode, size, modification time and change time (ns). Writing
 a file in place moves its change time, which no program can set back (``touch`` and ``utime``
-set only the access and modification times), so a changed file never finds the facts of its
-old content. Copies, uploads and files staged from the artifact store are new identities: they
-are probed and hashed as usual. Kept free of numpy, like ``probe``, so the command line can
-ask before loading the rest of heygem.
+set only the access and modification times), so a changed file does not find the facts of its
+old content. Two writes within one tick of a coarse filesystem clock (jiffies on older Linux
+kernels, 2 s on FAT) would keep all five: as git does for its index, facts about a file
+changed less than ``RACY_S`` ago are not kept. Copies, uploads and files staged from the
+artifact store are new identities: they are probed and hashed as usual. Kept free of numpy,
+like ``probe``, so the command line can ask before loading the rest of heygem.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import hashlib
 import json
 import logging
 import os
+import stat
+import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -24,18 +28,31 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Bumped when what a kind of fact holds changes: older entries are then never read.
 VERSION = 1
+RACY_S = 2.0
 
 
 def identity(path: str | Path) -> str | None:
     """The file's identity as a key, or None when it is not a regular file we can stat."""
+    st = _stat(path)
+    return None if st is None else _key(st)
+
+
+def _stat(path: str | Path) -> os.stat_result | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    if not os.path.isfile(path):
-        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _key(st: os.stat_result) -> str:
     raw = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _settled(st: os.stat_result) -> bool:
+    """Changed long enough ago that a later write cannot share its timestamps."""
+    return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_S * 1e9
 
 
 def remembered(cache_dir: Path | None, kind: str, path: str | Path, compute: Callable[[], dict],
@@ -43,9 +60,10 @@ def remembered(cache_dir: Path | None, kind: str, path: str | Path, compute: Cal
     """``decode(compute())`` for ``path``, with ``compute()``'s answer kept for this very file
     and read back next time. Errors are not kept: a file that failed is asked again. Without
     ``cache_dir`` nothing is kept."""
-    key = identity(path) if cache_dir is not None else None
-    if key is None:
+    st = _stat(path) if cache_dir is not None else None
+    if st is None:
         return decode(compute())
+    key = _key(st)
     where = Path(cache_dir) / "files" / key[:2] / f"{key}.{kind}.v{VERSION}.json"
     try:
         return decode(json.loads(where.read_text(encoding="utf-8")))
@@ -54,7 +72,7 @@ def remembered(cache_dir: Path | None, kind: str, path: str | Path, compute: Cal
     except (OSError, ValueError, TypeError, KeyError) as err:  # damaged: asked again, never fatal
         log.warning("ignoring unreadable file facts %s: %s", where, err)
     facts = compute()
-    if identity(path) == key:  # not kept when the file changed while it was read
+    if identity(path) == key and _settled(st):  # nor when it changed while it was read
         _keep(where, facts)
     return decode(facts)
 

@@ -7,6 +7,7 @@ of heygem, and they run beside those imports.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -323,6 +324,13 @@ def _notes(width: int, height: int, timing: _Timing, rotation: int, stream: dict
     return tuple(notes)
 
 
+# Kept probes are filed under this: bump PROBE_VERSION when probing changes what it answers;
+# a field added to or removed from VideoInfo changes it by itself.
+PROBE_VERSION = 1
+_PROBE_KIND = f"video-probe-{PROBE_VERSION}-" + hashlib.sha256(
+    " ".join(f.name for f in dataclass_fields(VideoInfo)).encode()).hexdigest()[:8]
+
+
 def probe_video(path: str | Path, cache_dir: Path | None = None) -> VideoInfo:
     """What read_frames will deliver for ``path``: upright size, constant rate, exact frame count.
     Demuxes the whole stream once (no decoding) to check the timestamps; variable-rate input is
@@ -331,7 +339,7 @@ def probe_video(path: str | Path, cache_dir: Path | None = None) -> VideoInfo:
     if cache_dir is not None:
         # The answer carries the caller's path, not the one it was first probed under: the
         # same file may be reached by another name.
-        return filefacts.remembered(cache_dir, "video-probe", path, lambda: probe_video(path).to_json(),
+        return filefacts.remembered(cache_dir, _PROBE_KIND, path, lambda: probe_video(path).to_json(),
                                     lambda facts: VideoInfo.from_json({**facts, "path": str(path)}))
     data = probe(path)
     p = Path(path)

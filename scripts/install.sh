@@ -27,5 +27,5 @@ fi
 # An editable install leaves heygem's own modules without bytecode, and where
 # PYTHONDONTWRITEBYTECODE is set (containers, CI) every process, each helper included, would
 # compile them again at start-up. pip compiles installed wheels the same way.
-.venv/bin/python -m compileall -q -j 0 heygem_core tasks flows webapp >/dev/null
+.venv/bin/python -m compileall -q -j 0 heygem_core tasks flows webapp
 echo "heygem installed in $(pwd)/.venv"

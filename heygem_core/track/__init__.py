@@ -37,7 +37,7 @@ def track_video(video, settings: Settings | None = None, *, source_sha256: str |
     from .. import media
 
     settings = settings or Settings.from_env()
-    info = video if isinstance(video, media.VideoInfo) else media.probe_video(video)
+    info = video if isinstance(video, media.VideoInfo) else media.probe_video(video, settings.cache_dir)
     sha = source_sha256 or filefacts.sha256(info.path, settings.cache_dir)
     params = params_from(settings)
     path = track_path(settings.cache_dir, sha, settings.tracker, params.as_dict())
