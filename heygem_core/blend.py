@@ -29,9 +29,9 @@ _CHIN_COVER = 3.0
 _CHIN_COVER_MAX = 1.6 * FEATHER
 # Under the nose there is no room for the whole feather: where the two upper lips part by
 # this share of the interocular distance or more, the feather there is cut short so that
-# the higher lip's top is blended at alpha ~0.9 (see _top_feather).
+# the higher lip's top is blended at alpha ~0.99 (see _top_feather).
 _LIPS_APART = 0.05
-_COVERED = 1.6  # smoothstep is 0.9 at 0.8 of its ramp (2 feathers): 1.6 feathers in
+_COVERED = 1.9  # smoothstep is 0.99 at 0.95 of its ramp (2 feathers): 1.9 feathers in
 _TOP_FEATHER_MIN = 0.3  # share of the full feather
 _NOSE_DROP = 0.06  # the mask's top edge: this far under the nose (share of the iod)
 
@@ -106,9 +106,9 @@ def _top_feather(dist: np.ndarray, frame_pts: np.ndarray, patch_pts: np.ndarray,
     the nose. Where the patch's upper lip sits lower than the frame's (a smile closed by a
     patch), the frame's own lip was blended at alpha ~0.5 and showed as a pale second lip
     above the new one; where it sits higher, the patch's lip top was half faded. So where the
-    lips part, this feather shrinks until the higher lip's top is at alpha ~0.9, gradually (a
-    frame whose lips part a little more than the last must not jump), and never below a
-    share of the full one (a hard seam under the nose would show)."""
+    lips part, this feather shrinks until the higher lip's top is at alpha ~0.99 (at 0.9 a
+    faint line still showed), gradually (a frame whose lips part a little more than the last
+    must not jump), and never below a share of the full one (a hard seam would show)."""
     full = FEATHER * iod
     apart = abs(float(((frame_pts[50:53] - patch_pts[50:53]) @ down).mean()))
     share = min(apart / (_LIPS_APART * iod), 1.0)
