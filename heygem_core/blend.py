@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .mouth import down_axis, interocular
 from .track.model import STABLE
 from .warp import apply, similarity
 
@@ -52,7 +53,7 @@ def lower_face_polygon(base_pts: np.ndarray, patch_pts: np.ndarray) -> np.ndarra
     double chin. Along the cheeks the nearer one counts: where the patch's head is turned a
     little, its far cheek edge and the hair or wall beyond it must stay outside the mask, or
     they show through as a dark smear on the frame's cheek."""
-    iod = float(np.hypot(*(base_pts[45] - base_pts[36])))
+    iod = float(interocular(base_pts))
     centre = base_pts[[48, 54]].mean(0)
     a, b = base_pts[_JAW], patch_pts[_JAW]
     ra, rb = np.hypot(*(a - centre).T), np.hypot(*(b - centre).T)
@@ -121,19 +122,11 @@ def _top_feather(dist: np.ndarray, frame_pts: np.ndarray, patch_pts: np.ndarray,
     return full - (full - short) * share
 
 
-def _size_and_down(pts: np.ndarray) -> tuple[float, np.ndarray]:
-    """The interocular distance, and the face's own down: square to the eye line."""
-    eyes = pts[45] - pts[36]
-    iod = float(np.hypot(*eyes))
-    e = eyes / max(iod, 1e-6)
-    return iod, np.array([-e[1], e[0]])
-
-
 def lower_face_alpha(shape: tuple[int, int], poly: np.ndarray, frame_pts: np.ndarray,
                      patch_pts: np.ndarray) -> np.ndarray:
     """The lower-face mask over ``shape`` (``poly`` and both point sets in its pixels):
     ``feathered_mask`` with the feather under the nose cut short where the lips part."""
-    iod, down = _size_and_down(frame_pts)
+    iod, down = float(interocular(frame_pts)), down_axis(frame_pts)
     full = FEATHER * iod
     dist = _inside_distance(shape, poly)
     top = _top_feather(dist, frame_pts, patch_pts, iod, down) if iod > 1.0 else full
