@@ -31,12 +31,6 @@ VERSION = 1
 RACY_S = 2.0
 
 
-def identity(path: str | Path) -> str | None:
-    """The file's identity as a key, or None when it is not a regular file we can stat."""
-    st = _stat(path)
-    return None if st is None else _key(st)
-
-
 def _stat(path: str | Path) -> os.stat_result | None:
     try:
         st = os.stat(path)
@@ -72,13 +66,14 @@ def remembered(cache_dir: Path | None, kind: str, path: str | Path, compute: Cal
     except (OSError, ValueError, TypeError, KeyError) as err:  # damaged: asked again, never fatal
         log.warning("ignoring unreadable file facts %s: %s", where, err)
     facts = compute()
-    if identity(path) == key and _settled(st):  # nor when it changed while it was read
+    now = _stat(path)
+    if now is not None and _key(now) == key and _settled(st):  # nor when it changed while read
         _keep(where, facts)
     return decode(facts)
 
 
 def sha256(path: str | Path, cache_dir: Path | None) -> str:
-    """The file's content hash (sha256, hex); a 10-minute 1080p lecture is ~0.4 GB to read."""
+    """The file's content hash (sha256, hex): a 10-minute lecture at 5 Mbit/s is ~0.4 GB to read."""
     return remembered(cache_dir, "sha256", path, lambda: {"sha256": sha256_file(path)},
                       lambda facts: str(facts["sha256"]))
 
