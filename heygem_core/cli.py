@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how the video fills a longer audio (default pingpong)")
     ls.add_argument("--speaker", choices=["largest", "central"],
                     help="which face speaks when several are visible (default largest)")
+    ls.add_argument("--planner", choices=["learned", "phones"],
+                    help="what plans the mouth from the audio: the learned sound-to-mouth model "
+                    "(default) or the phone aligners alone (env HEYGEM_PLANNER)")
     _add_common(ls)
 
     rn = sub.add_parser("run", help="produce a course: every row of a spreadsheet, as a Prefect flow run",
@@ -97,7 +100,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         engine=getattr(args, "engine", None), tracker=getattr(args, "tracker", None),
         cache_dir=getattr(args, "cache_dir", None), crf=getattr(args, "crf", None),
         target_lufs=getattr(args, "lufs", None), extend_mode=getattr(args, "extend", None),
-        speaker=getattr(args, "speaker", None))
+        speaker=getattr(args, "speaker", None), planner=getattr(args, "planner", None))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _lipsync(args, settings: Settings) -> int:
-    if args.transcript is None:
+    if args.transcript is None and settings.planner == "phones":
         from . import sphinx
 
         sphinx.warm()  # the phone recognisers load their model while heygem imports the rest

@@ -44,6 +44,12 @@ class Settings:
     x264_preset: str = "veryfast"
     audio_bitrate: str = "192k"
     engine: str = "exemplar"
+    # What plans the mouth from the new audio: "learned" (the network of heygem_core/soundmouth,
+    # any language; with a transcript, shared with the scripted phones) or "phones" (the phone
+    # aligners alone: pocketsphinx blind, espeak with a transcript).
+    planner: str = "learned"
+    # The learned planner's weights (default: the model shipped in the package).
+    mouth_model: Path | None = None
     tracker: str = "dlib"
     # Face tracking: full detection every N frames, landmarks on every frame.
     detect_every: int = 5

@@ -18,12 +18,12 @@ from typing import Callable, Iterator
 
 
 from . import audio as audio_mod
-from . import media, phonetics, sphinx
+from . import media, planners
 from .blend import composite_i420
 from .config import Settings
 from .engines import EngineJob, Motion, get_engine
 from .errors import InputError, MissingFile
-from .plan import MouthPlan, build_plan
+from .plan import MouthPlan
 from .track import describe_lost, track_video
 from .track.model import FaceTrack
 
@@ -48,17 +48,16 @@ class LipsyncResult:
 
 
 def analyse_audio(audio: str | Path | media.AudioStreamInfo, fps: float, transcript: str | None,
-                  language: str, cache_dir: Path | None = None) -> tuple[MouthPlan, int]:
-    """The mouth plan for the whole new audio (as given: a path or its probe), and the number
-    of output frames. It does not wait for the normalised file: the aligners hear the audio
-    at a fixed loudness (audio.analysis_audio) and the plan's loudness is relative. With
-    ``cache_dir`` the phones are kept there and read back for the same audio."""
+                  language: str, settings: Settings) -> tuple[MouthPlan, int, audio_mod.Audio]:
+    """The mouth plan for the whole new audio (as given: a path or its probe), the number of
+    output frames, and the audio as analysed. It does not wait for the normalised file: the
+    planners hear the audio at a fixed loudness (audio.analysis_audio) and the plan's
+    loudness is relative. Phones are kept in ``settings.cache_dir`` and read back for the
+    same audio."""
     clip = audio_mod.analysis_audio(audio)
     n_out = max(1, int(round(clip.duration * fps)))
     loud = audio_mod.loudness_envelope(clip, fps, n_out)
-    phones = phonetics.aligned(clip.pcm, clip.sr, transcript=transcript, language=language,
-                               cache_dir=cache_dir)
-    return build_plan(phones, loud, fps), n_out
+    return planners.plan(clip, loud, fps, transcript, language, settings), n_out, clip
 
 
 def read_transcript(path: str | Path | None) -> str | None:
@@ -87,16 +86,17 @@ def drive(info: media.VideoInfo, track: FaceTrack, audio: str | Path | media.Aud
           transcript: str | None, language: str, settings: Settings) -> Motion:
     """Stage 3 (the lip-sync proper): phonetic plan of the new audio (as given, not
     normalised), then the engine's decision for every output frame."""
-    plan, n_out = analyse_audio(audio, float(info.fps), transcript, language, settings.cache_dir)
-    return decide(info, track, plan, n_out, settings)
+    plan, n_out, clip = analyse_audio(audio, float(info.fps), transcript, language, settings)
+    return decide(info, track, plan, n_out, settings, clip)
 
 
-def decide(info: media.VideoInfo, track: FaceTrack, plan: MouthPlan, n_out: int, settings: Settings) -> Motion:
+def decide(info: media.VideoInfo, track: FaceTrack, plan: MouthPlan, n_out: int, settings: Settings,
+           sound: audio_mod.Audio | None = None) -> Motion:
     """The engine's decision for every output frame. Output frames follow the source in
     order, ping-ponged (or looped) when the audio is longer and cut when it is shorter."""
     n_src = min(track.n_frames, info.n_frames)
     base_index = media.frame_indices(n_src, n_out, settings.extend_mode)
-    job = EngineJob(source=info, track=track, base_index=base_index, plan=plan, settings=settings)
+    job = EngineJob(source=info, track=track, base_index=base_index, plan=plan, settings=settings, sound=sound)
     return get_engine(settings.engine, settings).drive(job)
 
 
@@ -107,6 +107,7 @@ class Heard:
     plan: MouthPlan
     n_out: int
     seconds: float
+    sound: audio_mod.Audio  # the audio as the planner heard it (16 kHz mono)
 
 
 def listen(sound: media.AudioStreamInfo, fps: float, transcript: str | None, language: str,
@@ -116,8 +117,8 @@ def listen(sound: media.AudioStreamInfo, fps: float, transcript: str | None, lan
     if not go_on():
         return None
     t = time.perf_counter()
-    plan, n_out = analyse_audio(sound, fps, transcript, language, settings.cache_dir)
-    return Heard(plan, n_out, time.perf_counter() - t)
+    plan, n_out, clip = analyse_audio(sound, fps, transcript, language, settings)
+    return Heard(plan, n_out, time.perf_counter() - t, clip)
 
 
 def _normalised(sound: media.AudioStreamInfo, out_wav: Path, settings: Settings) -> tuple[Path, float]:
@@ -212,9 +213,8 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
     """The whole job in one process: the same stages the Prefect tasks run one by one.
     ``video`` and ``audio`` are paths, or their probes when the caller has them already."""
     t0 = time.perf_counter()
-    if not phonetics.has_script(transcript):
-        sphinx.warm()  # the blind aligner's recognisers load beside the probes and normalisation
     settings = settings or Settings.from_env()
+    planners.warm(settings, transcript)  # models load beside the probes and normalisation
     output = Path(output)
     report = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
@@ -251,7 +251,7 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
         wav, timings["normalise"] = normalising.result()  # its error first: it names what is wrong
         heard = hearing.result()
         timings["analyse"] = heard.seconds
-        motion = decide(info, track, heard.plan, heard.n_out, settings)
+        motion = decide(info, track, heard.plan, heard.n_out, settings, heard.sound)
         timings["lipsync"] = time.perf_counter() - t
 
         t = time.perf_counter()

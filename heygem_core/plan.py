@@ -80,7 +80,7 @@ def build_plan(phones: Sequence, loudness_db: np.ndarray, fps: float,
     vis = frame_visemes(phones, fps, n)
     base_open = np.array([VISEME_SHAPES.get(v, (0.35, 0.0))[0] for v in vis])
     base_width = np.array([VISEME_SHAPES.get(v, (0.35, 0.0))[1] for v in vis])
-    loud = _relative_loudness(loudness_db, silence_db)
+    loud = relative_loudness(loudness_db, silence_db)
     # Loudness scales articulation (a shouted /a/ opens wider than a murmured one) but the
     # phone decides the shape: a loud /m/ stays closed.
     opening = base_open * (0.75 + 0.25 * loud)
@@ -88,7 +88,7 @@ def build_plan(phones: Sequence, loudness_db: np.ndarray, fps: float,
     # Lips meet in a pause, not in every gap between words: snapping shut for the 40-160 ms
     # gaps of running speech is what makes a mouth flap with the loudness. A short gap rests
     # nearly closed and blends with its neighbours.
-    pause = silent & _runs_at_least(silent, PAUSE_MIN_S * fps)
+    pause = pause_frames(silent, fps)
     opening[pause] = 0.0
     opening[silent & ~pause] = GAP_OPENING
     # Coarticulation: neighbours blend over ~40 ms, then closures are re-imposed.
@@ -101,6 +101,11 @@ def build_plan(phones: Sequence, loudness_db: np.ndarray, fps: float,
                      closed=closed, viseme=vis)
 
 
+def pause_frames(silent: np.ndarray, fps: float) -> np.ndarray:
+    """The silent frames that are part of a pause (PAUSE_MIN_S or longer)."""
+    return silent & _runs_at_least(silent, PAUSE_MIN_S * fps)
+
+
 def _runs_at_least(mask: np.ndarray, frames: float) -> np.ndarray:
     """``mask`` kept only in its runs of at least ``frames`` frames."""
     out = np.zeros_like(mask, dtype=bool)
@@ -110,7 +115,7 @@ def _runs_at_least(mask: np.ndarray, frames: float) -> np.ndarray:
     return out
 
 
-def _relative_loudness(db: np.ndarray, silence_db: float | None) -> np.ndarray:
+def relative_loudness(db: np.ndarray, silence_db: float | None = None) -> np.ndarray:
     """0 at the pause level, 1 at the loud end of this recording's speech."""
     db = np.asarray(db, np.float64)
     hi = np.percentile(db, 95)

@@ -1,10 +1,15 @@
 """How well a video's mouth follows its audio, measured the same way for every engine.
 
-SyncNet weights are not available offline, so sync is read from landmarks: the tracker runs
-on the *output* video, and its mouth opening is compared with the audio's loudness envelope
-(correlation) and, where true phone timings are known, with phonetic checkpoints (lips closed
-at /p b m/, open at open vowels). Real footage with its own voice scores about 0.2 on the
-correlation; well above 0.3 means a mouth that flaps with loudness rather than speaks.
+SyncNet weights are not available offline, so sync is read from landmarks. Two readings:
+
+- ``independent_series``: the mouth read by FaceMesh, a landmark model other than the
+  tracker that drives the engine, compared with the mouth the learned model expects for the
+  audio (``expected_opening``). This is the product's QA figure; its pass mark is calibrated
+  on real footage with its own sound (README, "QA").
+- ``sync_report``/``mouth_series``: the tracker's (dlib's) mouth against the audio's loudness
+  envelope, and phonetic checkpoints (lips closed at /p b m/, open at open vowels). Real
+  footage with its own voice scores about 0.2 on the loudness correlation; well above 0.3
+  means a mouth that flaps with loudness rather than speaks.
 """
 from __future__ import annotations
 
@@ -92,3 +97,34 @@ def phonetic_report(series: MouthSeries, phones: Sequence, offset: float = 0.0) 
     rate = float(np.mean(closed_hits)) if closed_hits else float("nan")
     ratio = float(np.mean(vow_open) / max(np.mean(bil_open), 1e-3)) if bil_open and vow_open else float("nan")
     return PhoneticReport(bilabials=len(closed_hits), closure_rate=rate, open_ratio=ratio)
+
+
+def independent_series(video: str | Path | media.VideoInfo, settings: Settings | None = None,
+                       track=None) -> MouthSeries:
+    """The mouth opening of ``video`` read by FaceMesh, a landmark model other than the
+    tracker that drives the engine (placed on each frame from the tracked face). NaN where
+    either model finds no face."""
+    from . import facemesh
+
+    settings = settings or Settings.from_env()
+    info = video if isinstance(video, media.VideoInfo) else media.probe_video(video, settings.cache_dir)
+    track = track if track is not None else track_video(info, settings)
+    mesh = facemesh.shared()
+    opening = np.full(track.n_frames, np.nan)
+    for i, frame in enumerate(media.read_frames(info)):
+        if i >= track.n_frames:
+            break
+        if track.lost[i]:
+            continue
+        points = mesh.landmarks(frame, track.landmarks[i])
+        if points is not None:
+            opening[i] = float(facemesh.mouth_opening(points))
+    return MouthSeries(fps=track.fps, opening=opening, found=np.isfinite(opening))
+
+
+def expected_opening(clip: audio_mod.Audio, fps: float, n_frames: int, settings: Settings | None = None) -> np.ndarray:
+    """The opening the learned model expects at each of ``n_frames`` frames for ``clip``."""
+    from .soundmouth.predict import predict
+
+    settings = settings or Settings.from_env()
+    return predict(clip.pcm, clip.sr, settings.mouth_model).at(fps, n_frames).opening

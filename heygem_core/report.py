@@ -1,7 +1,8 @@
 """Quality pictures and figures for one output video, for people checking a run.
 
-Everything here looks at the *output*: its face is tracked again and its mouth opening is
-compared with the new audio's loudness (see ``quality``). Three things come out:
+Everything here looks at the *output*: its face is tracked again, its mouth is read by
+FaceMesh (not by the tracker that drove the engine) and compared with the mouth the learned
+model expects for the new audio (see ``quality``). Three things come out:
 
 * ``QAFigures`` — sync, face coverage, length, and whether the output should be looked at,
   with the reasons in plain words;
@@ -27,6 +28,7 @@ from . import media, mouth
 from .config import Settings
 from .errors import NoFaceFound
 from .filters import true_runs
+from . import quality
 from .quality import CLOSED_OPENING, MouthSeries, correlation
 from .track import FaceTrack, track_video
 from .track.model import INNER_LIPS, OUTER_LIPS
@@ -36,7 +38,7 @@ from .track.model import INNER_LIPS, OUTER_LIPS
 
 @dataclass(frozen=True)
 class QAFigures:
-    sync: float  # correlation of output mouth opening vs the new audio's loudness envelope
+    sync: float  # correlation of the output's mouth (FaceMesh) with the mouth expected for the audio
     coverage: float  # fraction of output frames where a face was tracked
     frames: int
     duration: float  # seconds
@@ -54,13 +56,16 @@ def _finite(x: float, digits: int) -> float | None:
     return round(float(x), digits) if x is not None and math.isfinite(x) else None
 
 
-def qa_figures(series: MouthSeries, loudness_db: np.ndarray, settings: Settings | None = None) -> QAFigures:
-    """Figures for one output; flagged below ``settings.qa_min_coverage`` / ``qa_min_sync``."""
+def qa_figures(series: MouthSeries, expected: np.ndarray, settings: Settings | None = None,
+               measured: MouthSeries | None = None) -> QAFigures:
+    """Figures for one output; flagged below ``settings.qa_min_coverage`` / ``qa_min_sync``.
+    Coverage is ``series``' (the tracker's); sync correlates ``measured``' opening (default
+    ``series``') with ``expected`` (per frame)."""
     settings = settings or Settings.from_env()
     frames = len(series.opening)
     found = np.asarray(series.found, bool)
     coverage = float(found.mean()) if frames else 0.0
-    sync = correlation(series.opening, loudness_db)
+    sync = correlation((measured or series).opening, expected)
     duration = frames / series.fps if series.fps > 0 else 0.0
     reasons = []
     if frames == 0:
@@ -341,7 +346,9 @@ def output_qa(video: str | Path, audio: str | Path, out_dir: str | Path, setting
     series = series_from_track(track, info.n_frames, float(info.fps))
     clip = audio_mod.load_audio(audio, sr=16000)
     loud = audio_mod.loudness_envelope(clip, series.fps, len(series.opening))
-    figures = qa_figures(series, loud, settings)
+    expected = quality.expected_opening(clip, series.fps, len(series.opening), settings)
+    measured = quality.independent_series(info, settings, track) if track is not None else series
+    figures = qa_figures(series, expected, settings, measured=measured)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = info.path.stem

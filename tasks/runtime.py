@@ -39,7 +39,7 @@ STAGE_VERSIONS = {
 # Settings a non-secret override may change from a flow parameter; anything else (credentials,
 # store location) comes from the worker's own environment.
 OVERRIDABLE = {
-    "target_lufs", "crf", "x264_preset", "audio_bitrate", "engine", "tracker", "detect_every",
+    "target_lufs", "crf", "x264_preset", "audio_bitrate", "engine", "planner", "tracker", "detect_every",
     "detect_max_side", "speaker", "max_open_stretch", "extend_mode", "qa_min_coverage", "qa_min_sync",
 }
 
@@ -47,10 +47,39 @@ OVERRIDABLE = {
 STAGE_SETTINGS = {
     "normalize_audio": ("target_lufs",),
     "track_faces": ("tracker", "detect_every", "detect_max_side", "speaker"),
-    "lipsync": ("engine", "max_open_stretch", "extend_mode"),
+    "lipsync": ("engine", "planner", "max_open_stretch", "extend_mode"),
     "blend": ("engine", "crf", "x264_preset"),
     "mux": ("audio_bitrate",),
-    "qa": ("qa_min_coverage", "qa_min_sync"),
+    "qa": ("qa_min_coverage", "qa_min_sync"),  # and the mouth model, through STAGE_PRODUCERS
+}
+
+
+
+def _engine_version(settings: Settings) -> str:
+    from heygem_core.engines import get_engine
+
+    return get_engine(settings.engine, settings).version
+
+
+def _planner_version(settings: Settings) -> str:
+    from heygem_core import planners
+
+    return planners.version(settings)
+
+
+def _mouth_model_version(settings: Settings) -> str:
+    from heygem_core.soundmouth import net
+
+    return net.load(settings.mouth_model).version
+
+
+# The declared versions of the code and models that make each stage's output (an engine's
+# ``version``, the mouth model's weights hash): a new one changes the key, so its outputs are
+# made afresh and nothing else is.
+STAGE_PRODUCERS: dict[str, dict[str, Callable[[Settings], str]]] = {
+    "lipsync": {"engine": _engine_version, "planner": _planner_version},
+    "blend": {"engine": _engine_version},
+    "qa": {"expected_mouth": _mouth_model_version},
 }
 
 _lock = threading.Lock()
@@ -83,6 +112,7 @@ def stage_key(stage: str, settings: Settings, store: ArtifactStore, **inputs: An
         "stage": stage,
         "version": STAGE_VERSIONS[stage],
         "settings": {name: str(getattr(settings, name)) for name in STAGE_SETTINGS[stage]},
+        "made_by": {what: version(settings) for what, version in STAGE_PRODUCERS.get(stage, {}).items()},
         "store": store.describe(),
         "inputs": inputs,
     }

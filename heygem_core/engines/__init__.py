@@ -9,17 +9,25 @@ machine than the compositing, with only a small record between them:
   crops here). A ``Motion`` saves to one ``.npz`` file.
 - ``patches(job, motion)``: the lower-face patches, one per output frame, for the compositor.
 
-Register a new engine with one line in ``ENGINES``; everything around it is shared.
+``drive`` gets the new audio too (``EngineJob.sound``, 16 kHz mono, as the planner heard it),
+so an engine that reads sound itself needs nothing more. An engine's ``version`` enters the
+cache key of every motion it makes: bump it when its output for the same job changes.
+
+Register a new engine with one line in ``ENGINES``; everything around it is shared. Engines
+are built once per process and settings (``get_engine``): a model loads once, not per stage.
 """
 from __future__ import annotations
 
 import io
+import functools
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
+from ..audio import Audio
 from ..blend import Patch
 from ..config import Settings
 from ..errors import InputError
@@ -35,6 +43,7 @@ class EngineJob:
     base_index: np.ndarray  # (T,) source frame shown under each output frame
     plan: MouthPlan | None
     settings: Settings
+    sound: Audio | None = None  # the new audio (drive only; None when rendering)
 
 
 @dataclass
@@ -85,8 +94,18 @@ ENGINES: dict[str, Callable[[Settings], Engine]] = {
 }
 
 
+_built_lock = threading.Lock()
+
+
 def get_engine(name: str, settings: Settings) -> Engine:
-    try:
-        return ENGINES[name](settings)
-    except KeyError:
-        raise InputError(f"unknown engine '{name}'; choose one of: {', '.join(ENGINES)}") from None
+    """The engine ``name`` for ``settings``, built once per process (a flow's task threads and
+    the web app's jobs share it)."""
+    if name not in ENGINES:
+        raise InputError(f"unknown engine '{name}'; choose one of: {', '.join(ENGINES)}")
+    with _built_lock:
+        return _built(name, ENGINES[name], settings)
+
+
+@functools.lru_cache(maxsize=16)
+def _built(name: str, factory: Callable[[Settings], Engine], settings: Settings) -> Engine:
+    return factory(settings)

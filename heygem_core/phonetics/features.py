@@ -46,10 +46,23 @@ def frames(pcm: np.ndarray, sr: int, hop_s: float = HOP_S, win_s: float = WIN_S)
     return view[:n_frames]
 
 
+# Frames worked on at once: the frames are a view of the audio, but their float64 squares or
+# spectra are not. A whole 10-minute lecture's spectra at once took ~500 MB.
+_CHUNK_FRAMES = 4096
+
+
+def _by_chunks(f: np.ndarray, work, width: int, dtype) -> np.ndarray:
+    out = np.empty((len(f), width), dtype)
+    for a in range(0, len(f), _CHUNK_FRAMES):
+        out[a:a + _CHUNK_FRAMES] = work(f[a:a + _CHUNK_FRAMES])
+    return out
+
+
 def energy_db(pcm: np.ndarray, sr: int) -> np.ndarray:
     """Per-frame RMS level in dBFS (floor -100)."""
-    f = frames(pcm, sr)
-    return 10.0 * np.log10(np.mean(f.astype(np.float64) ** 2, axis=1) + 1e-10)
+    power = _by_chunks(frames(pcm, sr), lambda b: np.mean(b.astype(np.float64) ** 2, axis=1)[:, None], 1,
+                       np.float64)[:, 0]
+    return 10.0 * np.log10(power + 1e-10)
 
 
 def _mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
@@ -73,11 +86,11 @@ def log_mel(pcm: np.ndarray, sr: int, n_mels: int = 40) -> np.ndarray:
     Floored 70 dB below the loudest band so that digital silence (TTS) and room tone
     (recordings) both look like "quiet" instead of the former being a huge outlier.
     """
-    f = frames(pcm, sr) * np.hamming(int(round(WIN_S * sr)))[None, :].astype(np.float32)
-    n_fft = 1 << int(np.ceil(np.log2(f.shape[1])))
-    power = np.abs(np.fft.rfft(f, n=n_fft, axis=1)) ** 2
+    window = np.hamming(int(round(WIN_S * sr)))[None, :].astype(np.float32)
+    n_fft = 1 << int(np.ceil(np.log2(window.shape[1])))
     bank = _mel_filterbank(sr, n_fft, n_mels, 80.0, min(7600.0, sr / 2 - 1))
-    mel = power @ bank.T
+    mel = _by_chunks(frames(pcm, sr), lambda b: (np.abs(np.fft.rfft(b * window, n=n_fft, axis=1)) ** 2) @ bank.T,
+                     n_mels, np.float64)
     return np.log(mel + max(float(mel.max()) * 1e-7, 1e-12)).astype(np.float32)
 
 

@@ -143,7 +143,7 @@ def test_no_mouth_is_taken_from_a_head_turned_far_from_the_frame(tmp_path):
     settings = Settings(cache_dir=tmp_path)
     info = media.probe_video(VIDEOS["katie_8s"])
     track = track_video(info, settings)
-    plan, n_out = pipeline.analyse_audio(LANGUAGE_AUDIO["de"], float(info.fps), None, "de")
+    plan, n_out, _ = pipeline.analyse_audio(LANGUAGE_AUDIO["de"], float(info.fps), None, "de", settings)
     motion = pipeline.decide(info, track, plan, n_out, settings)
     entry, base = motion.arrays["entry"], motion.base_index
     chosen = motion.arrays["library_frames"][entry[entry >= 0]]

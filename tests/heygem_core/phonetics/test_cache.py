@@ -80,10 +80,10 @@ def test_the_pipeline_keeps_the_phones_under_its_cache_dir(tmp_path, counted):
     from heygem_core.config import Settings
     from tests.paths import LANGUAGE_AUDIO
 
-    settings = Settings(cache_dir=tmp_path / "cache")
+    settings = Settings(cache_dir=tmp_path / "cache", planner="phones")
     wav = pipeline.prepare_audio(LANGUAGE_AUDIO["fr"], tmp_path / "fr.wav", settings)
-    first, n = pipeline.analyse_audio(wav, 25.0, None, "fr", settings.cache_dir)
-    again, n_again = pipeline.analyse_audio(wav, 25.0, None, "fr", settings.cache_dir)
+    first, n, _ = pipeline.analyse_audio(wav, 25.0, None, "fr", settings)
+    again, n_again, _ = pipeline.analyse_audio(wav, 25.0, None, "fr", settings)
     assert len(counted) == 1 and n == n_again
     assert np.array_equal(first.opening, again.opening) and first.viseme == again.viseme
     assert list((tmp_path / "cache" / "phones").rglob("*.json"))

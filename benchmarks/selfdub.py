@@ -1,0 +1,161 @@
+#!/usr/bin/env python
+"""Self-dub: real speech is the judge of sync.
+
+Each real clip with its own sound is cut in halves; half A's video is re-voiced with half B's
+sound (and B's with A's), and the output's mouth is compared with the mouth the speaker really
+made for that sound (half B's own video). Mouths are read by FaceMesh, not by dlib, which
+drives the engine. For each planner the script prints Pearson r at lag 0 and the best within
++-2 frames, beside two references on the same frames:
+  do-nothing: the source half's own mouth (what an untouched video shows);
+  loudness:   the sound's loudness envelope (a mouth that only follows loudness).
+"prediction" is the learned planner's own opening (before rendering) against the real mouth.
+
+The learned planner is never measured on a clip it was trained on: the model (--model,
+default the shipped one) is used for every clip whose file is not in its manifest; for a clip
+it saw, a model trained without any of that speaker's clips (scripts/train_mouth.py
+--hold-out) is made and kept in --models.
+
+    .venv/bin/python benchmarks/selfdub.py [--model FILE] [--models /tmp/loso] [--clip NAME ...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HERE))
+
+from heygem_core import audio as audio_mod  # noqa: E402
+from heygem_core import media, pipeline, quality  # noqa: E402
+from heygem_core.config import Settings  # noqa: E402
+from heygem_core.soundmouth import data, predict  # noqa: E402
+
+sys.path.insert(0, str(HERE / "scripts"))
+import train_mouth  # noqa: E402
+
+LAGS = 2
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    n = min(len(x), len(y))
+    x, y = np.asarray(x[:n], float), np.asarray(y[:n], float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 5 or np.std(x[ok]) < 1e-9 or np.std(y[ok]) < 1e-9:
+        return float("nan")
+    return float(np.corrcoef(x[ok], y[ok])[0, 1])
+
+
+def best_lag(x: np.ndarray, y: np.ndarray, lags: int = LAGS) -> float:
+    rs = []
+    for k in range(-lags, lags + 1):
+        if k >= 0:
+            rs.append(pearson(x[k:], y[: len(y) - k] if k else y))
+        else:
+            rs.append(pearson(x[:k], y[-k:]))
+    rs = [r for r in rs if np.isfinite(r)]
+    return max(rs) if rs else float("nan")
+
+
+def cut(src: Path, start: float, length: float, out: Path, what: str) -> Path:
+    base = ["ffmpeg", "-v", "error", "-y", "-ss", f"{start:.3f}", "-t", f"{length:.3f}", "-i", str(src)]
+    if what == "video":
+        args = base + ["-an", "-c:v", "libx264", "-crf", "12", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out)]
+    else:
+        args = base + ["-vn", "-ac", "1", "-ar", "16000", str(out)]
+    subprocess.run(args, check=True)
+    return out
+
+
+def model_for(clip: Path, model: Path | None, models: Path | None, steps: int) -> Path:
+    """A model that never saw ``clip``'s speaker."""
+    from heygem_core.soundmouth import net
+
+    seen = net.load(model).manifest.get("real", [])
+    speaker = data.speaker_of(clip)
+    if not any(c.get("speaker") == speaker or c.get("sha256") == data._file_digest(clip) for c in seen):
+        return model or net.DEFAULT_PATH
+    if models is None:
+        raise SystemExit(f"the model was trained on {clip.name}'s speaker: give --models DIR for "
+                         "leave-one-speaker-out models")
+    models.mkdir(parents=True, exist_ok=True)
+    path = models / f"without-{speaker}.npz"
+    if not path.exists():
+        t = time.perf_counter()
+        train_mouth.main(["--hold-out", speaker, "-o", str(path), "--steps", str(steps)])
+        print(f"  trained {path.name} in {time.perf_counter() - t:.0f} s", flush=True)
+    return path
+
+
+def one_way(clip: Path, series: np.ndarray, times: np.ndarray, src: tuple[float, float],
+            dst: tuple[float, float], model: Path, work: Path, planners: list[str]) -> dict:
+    """Video of span ``src`` re-voiced with the sound of span ``dst``."""
+    tag = f"{clip.stem}-{src[0]:.1f}"
+    video = cut(clip, src[0], src[1] - src[0], work / f"{tag}.mp4", "video")
+    sound = cut(clip, dst[0], dst[1] - dst[0], work / f"{tag}.wav", "audio")
+    real = series[(times >= dst[0] - 1e-6) & (times < dst[1] - 1e-6)]
+    source = series[(times >= src[0] - 1e-6) & (times < src[1] - 1e-6)]
+    info = media.probe_video(video)
+    fps = float(info.fps)
+    clip_audio = audio_mod.load_audio(sound, 16000)
+    loud = audio_mod.loudness_envelope(clip_audio, fps, len(real))
+    pred = predict.predict(clip_audio.pcm, clip_audio.sr, model).at(fps, len(real))
+    row = {"clip": clip.stem, "frames": len(real), "do_nothing": pearson(source, real),
+           "loudness": pearson(loud, real), "prediction": pearson(pred.opening, real)}
+    for planner in planners:
+        settings = Settings(cache_dir=work / "cache", planner=planner, mouth_model=model)
+        out = work / f"{tag}.{planner}.mp4"
+        pipeline.lipsync(video, sound, out, settings=settings)
+        measured = quality.independent_series(out, settings).opening
+        row[planner] = pearson(measured, real)
+        row[f"{planner}_lag"] = best_lag(measured, real)
+    return row
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, help="the learned planner's weights (default: the shipped model)")
+    p.add_argument("--models", type=Path, help="folder of leave-one-speaker-out models (made when needed)")
+    p.add_argument("--steps", type=int, default=None, help="training steps for a missing model")
+    p.add_argument("--clip", action="append", help="only these clips (stems)")
+    p.add_argument("--planner", action="append", help="planners to render (default: learned and phones)")
+    p.add_argument("--json", type=Path, help="also write the rows here")
+    args = p.parse_args(argv)
+    planners = args.planner or ["learned", "phones"]
+    clips = [c for c in data.real_clips([r for r in train_mouth.DEFAULT_REAL if r.exists()])
+             if not args.clip or c.stem in args.clip]
+    steps = args.steps or __import__("heygem_core.soundmouth.train", fromlist=["TrainConfig"]).TrainConfig.steps
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="selfdub-") as tmp:
+        work = Path(tmp)
+        for clip in clips:
+            model = model_for(clip, args.model, args.models, steps)
+            settings = Settings(cache_dir=work / "cache")
+            info = media.probe_video(clip)
+            series = quality.independent_series(clip, settings).opening
+            times = np.arange(len(series)) / float(info.fps)
+            half = round(len(series) / 2) / float(info.fps)
+            end = len(series) / float(info.fps)
+            for src, dst in (((0.0, half), (half, end)), ((half, end), (0.0, half))):
+                row = one_way(clip, series, times, src, dst, model, work, planners)
+                rows.append(row)
+                print("  " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                       for k, v in row.items()), flush=True)
+    keys = ["do_nothing", "loudness", "prediction"] + [k for pl in planners for k in (pl, f"{pl}_lag")]
+    print("\nmean over", len(rows), "re-voicings of", len(clips), "clips:")
+    for k in keys:
+        vals = np.array([r[k] for r in rows], float)
+        print(f"  {k:14s} {np.nanmean(vals):+.3f}  (median {np.nanmedian(vals):+.3f})")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,358 @@
+"""Training material for the learned mouth, in one form: an ``Utterance`` of features at
+100 Hz with its targets at the same rate.
+
+Two sources:
+- **real** talking heads with their own sound: the mouth the tracker (dlib) saw, relative
+  to the speaker's own widest speaking opening. This is the truth the product is judged on,
+  but there is little of it (about 90 s);
+- **synthetic** espeak-ng speech in many languages, whose phone timings are exact: targets
+  are the mouth plan those phones give (plan.build_plan). It teaches what real clips are too
+  few to teach (closures at every /p b m/, open vowels), and augmentation (tempo, noise, room,
+  band limits, gain) keeps real voices from being out of its domain.
+
+Features and targets of each clip are kept under ``cache_dir`` by content.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import audio as audio_mod
+from .. import media, mouth
+from ..phonetics.types import VISEMES
+from . import features
+
+log = logging.getLogger(__name__)
+
+# Absolute inner-lip gap (eye distances) under which a tracked mouth counts as closed.
+CLOSED_GAP = 0.035
+# A relative opening of 1 is the speaker's own 95th percentile in the clip, at least this.
+MIN_FULL = 0.08
+
+# Files of one person share a speaker name: leave-one-speaker-out holds out all of them.
+SPEAKERS = {"grid_pwij3p": "grid_pw", "grid_swwp2s": "grid_pw"}
+
+DATA_VERSION = 1
+
+
+@dataclass
+class Utterance:
+    name: str
+    speaker: str
+    kind: str  # "real" or "synthetic"
+    feats: np.ndarray  # (T, N_FEATURES) at 100 Hz
+    opening: np.ndarray  # (T,) relative opening, NaN where unknown
+    width: np.ndarray  # (T,) relative width (-1..1), NaN where unknown
+    closed: np.ndarray  # (T,) 1 closed / 0 open, NaN where unknown
+    viseme: np.ndarray  # (T,) int index into VISEMES, -1 where unknown
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.feats)
+
+
+def speaker_of(path: Path) -> str:
+    return SPEAKERS.get(path.stem, path.stem)
+
+
+def real_clips(roots: list[Path]) -> list[Path]:
+    """Every video with its own sound under ``roots`` (files or folders)."""
+    out: list[Path] = []
+    for root in roots:
+        root = Path(root)
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix in {".mp4", ".mpg", ".mov", ".mkv"})
+        out.extend(files)
+    return out
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def real_utterance(path: Path, settings, cache_dir: Path | None = None) -> Utterance:
+    """A real clip: its sound's features, the tracker's mouth as targets, and (in ``extra``)
+    frame times and the tracked landmarks for the independent measure."""
+    from ..track import track_video
+
+    path = Path(path)
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / "soundmouth" / f"real-{DATA_VERSION}-{_file_digest(path)[:24]}.npz"
+        if cache.exists():
+            try:
+                return _load(cache)
+            except (OSError, ValueError, KeyError) as err:
+                log.warning("rebuilding unreadable training clip %s: %s", cache, err)
+    info = media.probe_video(path)
+    track = track_video(info, settings)
+    clip = audio_mod.load_audio(path, sr=16000)
+    feats = features.clip_features(clip.pcm, clip.sr)
+    found = ~track.lost
+    gap = np.full(track.n_frames, np.nan)
+    wid = np.full(track.n_frames, np.nan)
+    gap[found] = mouth.opening(track.landmarks[found])
+    wid[found] = mouth.width(track.landmarks[found])
+    times = np.asarray(track.time, np.float64)
+    utt = Utterance(
+        name=path.stem, speaker=speaker_of(path), kind="real", feats=feats,
+        **relative_targets(gap, wid, times, len(feats)),
+        viseme=np.full(len(feats), -1, np.int64),
+        extra={"times": times, "gap": gap, "landmarks": track.landmarks.astype(np.float32),
+               "lost": track.lost, "fps": float(track.fps)})
+    if cache is not None:
+        _save(cache, utt)
+    return utt
+
+
+def relative_targets(gap: np.ndarray, wid: np.ndarray, times: np.ndarray, n: int) -> dict:
+    """Per-frame tracked gap and width -> 100 Hz relative targets (the plan's units)."""
+    ok = np.isfinite(gap)
+    full = max(float(np.percentile(gap[ok], 95)) if ok.any() else MIN_FULL, MIN_FULL)
+    w_lo, w_med, w_hi = np.percentile(wid[ok], [5, 50, 95]) if ok.any() else (0, 0, 1)
+    spread = max((w_hi - w_lo) / 2, 0.03)
+    t100 = np.arange(n) / features.RATE
+    if ok.sum() < 2:
+        nan = np.full(n, np.nan)
+        return {"opening": nan, "width": nan.copy(), "closed": nan.copy()}
+
+    def resampled(values: np.ndarray) -> np.ndarray:
+        known = times[ok]
+        out = np.interp(t100, known, values[ok])
+        # a feature frame far from any tracked video frame is unknown, not held
+        k = np.clip(np.searchsorted(known, t100), 1, len(known) - 1)
+        gap_s = np.minimum(np.abs(t100 - known[k - 1]), np.abs(known[k] - t100))
+        out[gap_s > 0.05] = np.nan
+        return out
+
+    return {"opening": resampled(np.clip(gap / full, 0, 1.5)),
+            "width": resampled(np.clip((wid - w_med) / spread, -1.5, 1.5)),
+            "closed": np.where(np.isfinite(g := resampled(gap)), (g < CLOSED_GAP).astype(float), np.nan)}
+
+
+def _save(path: Path, utt: Utterance) -> None:
+    from ..media import atomic_output
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k: getattr(utt, k) for k in ("feats", "opening", "width", "closed", "viseme")}
+    arrays.update({f"extra_{k}": np.asarray(v) for k, v in utt.extra.items()})
+    meta = json.dumps({"name": utt.name, "speaker": utt.speaker, "kind": utt.kind})
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, __meta__=np.array(meta), **arrays)
+
+
+def _load(path: Path) -> Utterance:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["__meta__"]))
+        extra = {k[len("extra_"):]: z[k] for k in z.files if k.startswith("extra_")}
+        if "fps" in extra:
+            extra["fps"] = float(extra["fps"])
+        return Utterance(**meta, feats=z["feats"], opening=z["opening"], width=z["width"], closed=z["closed"],
+                         viseme=z["viseme"], extra=extra)
+
+
+# --------------------------------------------------------------------------- synthetic speech
+
+# Languages espeak-ng speaks well, and letters to make pseudo-words of in each: the words need
+# not mean anything, only sound like the language (its phones, its rhythm).
+_LETTERS = {
+    "en": ("b p m f v t d s z k g n l r w h th sh ch j y", "a e i o u ee oo ay ow ai"),
+    "de": ("b p m f w t d s z k g n l r h sch ch pf ts", "a e i o u ä ö ü ei au eu ie"),
+    "fr": ("b p m f v t d s z k g n l r ch j gn", "a e i o u é è ou oi an on in eu"),
+    "es": ("b p m f t d s k g n l r rr ch ll j ñ", "a e i o u ia ue ie"),
+    "it": ("b p m f v t d s z k g n l r c gl gn", "a e i o u ia io ie"),
+    "pt": ("b p m f v t d s z k g n l r ch lh nh j", "a e i o u ão ei ou"),
+    "nl": ("b p m f v t d s z k g n l r w h ch sch", "a e i o u aa ee oo ui ij"),
+    "pl": ("b p m f w t d s z k g n l r ch sz cz rz", "a e i o u y ą ę ó"),
+    "ru": ("б п м ф в т д с з к г н л р ш ж ч", "а е и о у ы я ю"),
+    "cmn": ("b p m f d t n l g k h j q x zh ch sh r z c s", "a o e i u ü ai ei ao ou an en ang"),
+    "ja": ("か き く け こ さ し す せ そ た ち つ て と な に ぬ ね の は ひ ふ へ ほ ま み む め も ば ぱ ら り る れ ろ", "あ い う え お"),
+    "hi": ("क ख ग प फ ब भ म त द न र ल स ह", "ा ि ी ु ू े ो"),
+}
+_VOICE_VARIANTS = (None, "m1", "m2", "m3", "m4", "f1", "f2", "f3", "f4", "klatt")
+
+
+def pseudo_text(language: str, rng: np.random.Generator, words: int) -> str:
+    consonants, vowels = (s.split() for s in _LETTERS[language])
+    if language in ("ja", "hi"):  # syllabic scripts: a consonant sign is a syllable already
+        return " ".join("".join(rng.choice(consonants, rng.integers(1, 4))) for _ in range(words))
+    out = []
+    for _ in range(words):
+        syl = int(rng.integers(1, 4))
+        word = "".join(str(rng.choice(consonants)) * int(rng.random() < 0.85) + str(rng.choice(vowels))
+                       + (str(rng.choice(consonants)) if rng.random() < 0.3 else "") for _ in range(syl))
+        out.append(word)
+    # punctuation makes espeak pause, as a speaker does between phrases
+    for k in range(len(out) - 1):
+        if rng.random() < 0.12:
+            out[k] += "," if rng.random() < 0.6 else "."
+    return " ".join(out)
+
+
+def synthetic_utterance(seed: int, augment: bool = True) -> Utterance:
+    """One espeak utterance (language, voice, rate and pitch drawn from ``seed``) with
+    targets from its own phone timings, and its audio augmented."""
+    from ..phonetics import synthesize
+
+    rng = np.random.default_rng(seed)
+    language = str(rng.choice(sorted(_LETTERS)))
+    text = pseudo_text(language, rng, int(rng.integers(6, 16)))
+    variant = _VOICE_VARIANTS[int(rng.integers(len(_VOICE_VARIANTS)))]
+    pcm, sr, phones = synthesize(text, language, voice_variant=variant, rate=int(rng.integers(120, 230)),
+                                 pitch=int(rng.integers(20, 85)))
+    return _from_phones(f"synth-{seed}", f"espeak-{language}-{variant}", pcm, sr, phones, rng, augment, language)
+
+
+def augment_audio(pcm: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """Room, band limits, noise and gain, each drawn at random: what a real recording adds."""
+    from scipy.signal import butter, fftconvolve, sosfilt
+
+    out = pcm.astype(np.float64)
+    if rng.random() < 0.6:  # a room: decaying noise as its impulse response
+        rt = rng.uniform(0.1, 0.6)
+        t = np.arange(int(sr * rt)) / sr
+        ir = rng.normal(0, 1, len(t)) * np.exp(-6.9 * t / rt)
+        ir[0] = 1.0 / rng.uniform(0.05, 0.4)
+        out = fftconvolve(out, ir)[: len(out)]
+    if rng.random() < 0.5:  # a telephone-ish or cheap-microphone band
+        lo, hi = rng.uniform(60, 400), rng.uniform(3000, min(7600, sr / 2 - 100))
+        out = sosfilt(butter(4, [lo, hi], btype="band", fs=sr, output="sos"), out)
+    peak = np.max(np.abs(out)) + 1e-9
+    out = out / peak * rng.uniform(0.1, 0.9)
+    if rng.random() < 0.8:  # noise from -10 to -45 dB under the speech
+        rms = np.sqrt(np.mean(out ** 2)) + 1e-9
+        noise = rng.normal(0, 1, len(out))
+        if rng.random() < 0.5:  # brown-ish hum rather than hiss
+            noise = np.cumsum(noise)
+            noise -= np.convolve(noise, np.ones(400) / 400, mode="same")
+        noise *= rms * 10 ** (-rng.uniform(10, 45) / 20) / (np.sqrt(np.mean(noise ** 2)) + 1e-9)
+        out = out + noise
+    return np.clip(out, -1, 1).astype(np.float32)
+
+
+def augmented(utt: Utterance, path: Path, copies: int, seed: int) -> list[Utterance]:
+    """``copies`` of a real clip with its sound augmented (same mouth targets)."""
+    clip = audio_mod.load_audio(path, sr=16000)
+    out = []
+    for k in range(copies):
+        rng = np.random.default_rng([seed, k, int(hashlib.sha256(utt.name.encode()).hexdigest()[:8], 16)])
+        feats = features.clip_features(augment_audio(clip.pcm, clip.sr, rng), clip.sr)[: len(utt)]
+        out.append(Utterance(name=f"{utt.name}~{k}", speaker=utt.speaker, kind="real", feats=feats,
+                             opening=utt.opening, width=utt.width, closed=utt.closed, viseme=utt.viseme))
+    return out
+
+
+# --------------------------------------------------------------------------- Festival voices
+
+# Festival's diphone and HTS voices sound more like a recorded person than espeak's formant
+# synthesis; their segment timings are exact too. English phones (Festival's radio set, which
+# is ARPAbet in lower case). Debian packages: festival festvox-kallpc16k festvox-kdlpc16k
+# festvox-us-slt-hts.
+FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
+_ENGLISH_WORDS = ("bin blue at by in with lay place set green red white now please again soon "
+                  "one two three four five six seven eight nine zero a b c d e f g h i j k l m n o p q r s t u v "
+                  "x y z the course lecture today we will look at how this works and why it matters mouth "
+                  "model people problem simple example maybe about between before after because measure "
+                  "number power paper map mom baby bubble open apple father water morning evening").split()
+
+
+def festival_voices() -> list[str]:
+    """The Festival voices installed here (none when Festival is missing)."""
+    import shutil
+
+    if shutil.which("festival") is None:
+        return []
+    root = Path("/usr/share/festival/voices")
+    return [v for v in FESTIVAL_VOICES if any(root.glob(f"*/{v}"))]
+
+
+def _english_text(rng: np.random.Generator) -> str:
+    words = []
+    for _ in range(int(rng.integers(6, 15))):
+        words.append(str(rng.choice(_ENGLISH_WORDS)) if rng.random() < 0.7 else pseudo_text("en", rng, 1))
+        if rng.random() < 0.1:
+            words[-1] += ","
+    return " ".join(words) + "."
+
+
+def festival_utterances(seeds: list[int], workdir: Path, augment: bool = True) -> list[Utterance]:
+    """One Festival utterance per seed (voice, text, tempo drawn from it), synthesized in one
+    Festival process, with targets from its own segment timings."""
+    import subprocess
+
+    from ..phonetics.types import Phone
+    from ..phonetics.visemes import sphinx_viseme
+
+    voices = festival_voices()
+    if not voices:
+        return []
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    lines, plans = [], []
+    for seed in seeds:
+        rng = np.random.default_rng([7, seed])
+        voice = voices[int(rng.integers(len(voices)))]
+        text = _english_text(rng).replace('"', "")
+        stretch = float(rng.uniform(0.85, 1.25))
+        stem = workdir / f"f{seed}"
+        lines.append(f'(voice_{voice})(Parameter.set \'Duration_Stretch {stretch:.3f})'
+                     f'(set! utt (Utterance Text "{text}"))(utt.synth utt)'
+                     f'(utt.save.wave utt "{stem}.wav" \'riff)(utt.save.segs utt "{stem}.segs")')
+        plans.append((seed, voice, stem, rng))
+    script = workdir / "batch.scm"
+    script.write_text("\n".join(lines) + "\n")
+    subprocess.run(["festival", "-b", str(script)], check=True, capture_output=True, timeout=3600)
+    out = []
+    for seed, voice, stem, rng in plans:
+        try:
+            clip = audio_mod.load_audio(f"{stem}.wav", 16000)
+            segs = [ln.split() for ln in Path(f"{stem}.segs").read_text().splitlines()[1:] if ln.strip()]
+        except Exception as err:  # noqa: BLE001 - one failed utterance is skipped, not fatal
+            log.warning("festival utterance %s skipped: %s", stem, err)
+            continue
+        phones, start = [], 0.0
+        for end, _, label in segs:
+            end = float(end)
+            phones.append(Phone(start, end, label, "sil" if label in {"pau", "h#", "brth"} else sphinx_viseme(label)))
+            start = end
+        out.append(_from_phones(f"festival-{seed}", f"festival-{voice}", clip.pcm, clip.sr, phones, rng, augment,
+                                language="en"))
+    return out
+
+
+def _from_phones(name: str, speaker: str, pcm: np.ndarray, sr: int, phones: list, rng: np.random.Generator,
+                 augment: bool, language: str) -> Utterance:
+    """An utterance from speech and its exact phones: silence around it, tempo and room
+    augmentation, and the phone plan as targets."""
+    from ..phonetics.features import energy_db
+    from ..plan import build_plan
+
+    lead = np.zeros(int(sr * rng.uniform(0.1, 0.5)), np.float32)
+    tail = np.zeros(int(sr * rng.uniform(0.1, 0.5)), np.float32)
+    shift = len(lead) / sr
+    pcm = np.concatenate([lead, pcm.astype(np.float32), tail])
+    tempo = float(rng.uniform(0.85, 1.2)) if augment else 1.0
+    if tempo != 1.0:  # speed change (pitch moves with it, as a faster or slower voice)
+        n = int(len(pcm) / tempo)
+        pcm = np.interp(np.arange(n) * tempo, np.arange(len(pcm)), pcm).astype(np.float32)
+    phones = [type(p)((p.start + shift) / tempo, (p.end + shift) / tempo, p.label, p.viseme) for p in phones]
+    if augment:
+        pcm = augment_audio(pcm, sr, rng)
+    feats = features.clip_features(pcm, sr)
+    loud = energy_db(features.resample(pcm, sr), 16000)[: len(feats)]
+    plan = build_plan(phones, loud, features.RATE)
+    vis_index = {v: k for k, v in enumerate(VISEMES)}
+    return Utterance(name=name, speaker=speaker, kind="synthetic", feats=feats,
+                     opening=plan.opening.astype(np.float64), width=plan.width.astype(np.float64),
+                     closed=plan.closed.astype(np.float64),
+                     viseme=np.array([vis_index.get(v, 0) for v in plan.viseme], np.int64),
+                     extra={"language": language})

@@ -1,0 +1,91 @@
+"""Audio -> the mouth the network predicts -> a mouth plan the engines follow."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..phonetics.types import VISEMES
+from ..plan import GAP_OPENING, PAUSE_MIN_S, MouthPlan, build_plan, pause_frames, relative_loudness
+from . import features, net
+
+# The network regresses towards the mean (an unsure frame is half open); the plan stretches
+# its opening over the clip so the speaker's own range is used: the lower STRETCH_LOW
+# percentile of the clip's speech maps to 0, the upper STRETCH_HIGH to 1.
+STRETCH_LOW, STRETCH_HIGH = 5.0, 95.0
+# A frame the network is this sure of being closed is drawn closed.
+CLOSED_P = 0.5
+# With a transcript, the plan's opening is this much the network's (the rest the phones').
+SCRIPTED_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class MouthPrediction:
+    """The network's outputs at 100 Hz."""
+
+    opening: np.ndarray  # (T,) relative 0..OPEN_MAX
+    width: np.ndarray  # (T,) -WIDTH_MAX..WIDTH_MAX
+    closed: np.ndarray  # (T,) probability
+    visemes: np.ndarray  # (T, 15) probabilities
+    version: str
+
+    rate = features.RATE
+
+    def at(self, fps: float, n_frames: int) -> "MouthPrediction":
+        """The same outputs at each video frame's time i / fps."""
+        times = np.arange(n_frames) / fps
+        return MouthPrediction(features.at_times(self.opening, times), features.at_times(self.width, times),
+                               features.at_times(self.closed, times), features.at_times(self.visemes, times),
+                               self.version)
+
+
+def predict(pcm: np.ndarray, sr: int, model: str | Path | None = None) -> MouthPrediction:
+    weights = net.load(model)
+    out = net.forward(weights, features.clip_features(pcm, sr)).astype(np.float64)
+    logits = out[:, net.VISEMES_AT:]
+    vis = np.exp(logits - logits.max(1, keepdims=True))
+    return MouthPrediction(
+        opening=net.OPEN_MAX / (1 + np.exp(-out[:, net.OPENING])),
+        width=net.WIDTH_MAX * np.tanh(out[:, net.WIDTH]),
+        closed=1 / (1 + np.exp(-out[:, net.CLOSED])),
+        visemes=vis / vis.sum(1, keepdims=True),
+        version=weights.version)
+
+
+def learned_plan(pred: MouthPrediction, loudness_db: np.ndarray, fps: float,
+                 phones: Sequence | None = None) -> MouthPlan:
+    """The plan from the network's prediction (``pred`` at 100 Hz; ``loudness_db`` per output
+    frame). Pauses close the lips as in the phone plan. With ``phones`` (a transcript's
+    aligned phones) their closures and visemes are kept, and the opening is shared."""
+    n = len(loudness_db)
+    at = pred.at(fps, n)
+    loud = relative_loudness(loudness_db)
+    silent = loud <= 0.02
+    pause = pause_frames(silent, fps)
+    speech = ~silent
+    opening = stretch(at.opening, speech)
+    opening[silent & ~pause] = np.minimum(opening[silent & ~pause], GAP_OPENING)
+    closed = (at.closed >= CLOSED_P) | pause
+    width = np.clip(at.width, -1, 1)
+    viseme = [VISEMES[k] for k in np.argmax(at.visemes, axis=1)]
+    if phones is not None:
+        scripted = build_plan(phones, loudness_db, fps)
+        opening = SCRIPTED_SHARE * opening + (1 - SCRIPTED_SHARE) * scripted.opening
+        closed = scripted.closed
+        width = 0.5 * (width + scripted.width)
+        viseme = scripted.viseme
+    opening = np.where(closed, 0.0, np.clip(opening, 0, 1))
+    return MouthPlan(fps=fps, opening=opening, width=width, closed=np.asarray(closed, bool), viseme=viseme)
+
+
+def stretch(opening: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    ref = opening[speech] if speech.sum() >= 5 else opening
+    lo, hi = np.percentile(ref, [STRETCH_LOW, STRETCH_HIGH])
+    if hi - lo < 1e-3:
+        return np.clip(opening, 0, 1)
+    return np.clip((opening - lo) / (hi - lo), 0, 1)
+
+
+__all__ = ["MouthPrediction", "predict", "learned_plan", "PAUSE_MIN_S"]

@@ -1,0 +1,40 @@
+"""The training script runs end to end on a little data and writes a loadable model."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from heygem_core.soundmouth import net
+from tests.paths import REPO
+
+pytest.importorskip("torch")
+
+
+def test_a_tiny_training_run_writes_a_model_with_its_manifest(tmp_path):
+    out = tmp_path / "tiny.npz"
+    env = dict(os.environ, HEYGEM_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "train_mouth.py"), "--tiny", "-o", str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "wrote" in done.stdout
+    w = net.load(out)
+    assert w.version != net.load().version
+    from heygem_core.soundmouth import data
+
+    synthetic = w.manifest["synthetic"]
+    assert len(w.manifest["real"]) == 2 and synthetic["espeak"] == 8
+    assert synthetic["festival"] == (4 if data.festival_voices() else 0)
+    assert w.manifest["config"]["steps"] == 20
+    assert all(np.all(np.isfinite(a)) for a in w.arrays.values())
+
+
+def test_training_is_seeded(tmp_path):
+    from heygem_core.soundmouth import data, train
+
+    utts = [data.synthetic_utterance(k) for k in range(3)]
+    cfg = train.TrainConfig(steps=3, batch=4, chunk=64)
+    a = train.train(utts, cfg, device="cpu")
+    b = train.train(utts, cfg, device="cpu")
+    assert all(np.array_equal(a[k], b[k]) for k in a)

@@ -1,0 +1,63 @@
+"""Stage cache keys follow the declared versions of what made each stage's output."""
+import pytest
+
+pytest.importorskip("prefect")
+
+from heygem_core import engines  # noqa: E402
+from heygem_core.config import Settings  # noqa: E402
+from heygem_core.store import open_store  # noqa: E402
+from tasks import runtime  # noqa: E402
+
+
+class _Versioned:
+    name = "versioned"
+    version = "v1"
+
+    def __init__(self, settings):
+        pass
+
+
+@pytest.fixture
+def versioned(monkeypatch):
+    monkeypatch.setitem(engines.ENGINES, "versioned", _Versioned)
+    engines._built.cache_clear()
+    yield _Versioned
+    engines._built.cache_clear()
+
+
+def _keys(settings):
+    store = open_store(settings)
+    return {stage: runtime.stage_key(stage, settings, store, video="v" * 64, audio="a" * 64)
+            for stage in runtime.STAGE_VERSIONS}
+
+
+def test_an_engine_version_changes_its_own_stages_only(tmp_path, versioned, monkeypatch):
+    settings = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a", engine="versioned")
+    before = _keys(settings)
+    monkeypatch.setattr(versioned, "version", "v2")
+    engines._built.cache_clear()
+    after = _keys(settings)
+    changed = {stage for stage in before if before[stage] != after[stage]}
+    assert changed == {"lipsync", "blend"}
+
+
+def test_a_new_mouth_model_changes_the_lipsync_and_qa_keys_only(tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from heygem_core.soundmouth import net
+
+    w = net.load()
+    other = tmp_path / "other.npz"
+    arrays = dict(w.arrays, **{"head.b": w.arrays["head.b"] + np.float32(0.01)})
+    net.save(other, arrays, w.arch, w.manifest)
+    same = tmp_path / "same.npz"
+    shutil.copy(net.DEFAULT_PATH, same)
+    base = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a")
+    shipped, copied, retrained = (_keys(base.replace(mouth_model=m)) for m in (None, same, other))
+    assert shipped == copied  # the weights' content is the key, not their path
+    # the plan comes from the model, and QA compares the output with the model's expectation
+    assert {s for s in shipped if shipped[s] != retrained[s]} == {"lipsync", "qa"}
+    phones = _keys(base.replace(planner="phones"))
+    assert phones["lipsync"] != shipped["lipsync"] and phones["track_faces"] == shipped["track_faces"]
