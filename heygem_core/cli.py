@@ -210,8 +210,9 @@ def _sync(args, settings: Settings) -> int:
     from .quality import sync_report
 
     rep = sync_report(args.video, args.audio, settings)
-    print(f"sync correlation {rep.correlation:+.3f} over {rep.frames} frames "
-          f"(face in {rep.coverage:.0%})")
+    print(f"sync {rep.agreement:+.3f} (the mouth, read by FaceMesh, against the mouth expected for the "
+          f"audio; QA's pass mark {settings.qa_min_sync:.2f}); loudness correlation {rep.correlation:+.3f}; "
+          f"over {rep.frames} frames (face in {rep.coverage:.0%})")
     return 0
 
 

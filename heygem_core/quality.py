@@ -38,9 +38,10 @@ class MouthSeries:
 
 @dataclass(frozen=True)
 class SyncReport:
-    correlation: float  # mouth opening vs loudness envelope
+    correlation: float  # mouth opening (dlib) vs loudness envelope
     coverage: float  # fraction of frames with a face
     frames: int
+    agreement: float = float("nan")  # FaceMesh mouth vs the mouth expected for the audio (QA's sync)
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,15 @@ def correlation(opening: np.ndarray, loudness_db: np.ndarray) -> float:
 def sync_report(video: str | Path, audio: str | Path | None = None,
                 settings: Settings | None = None) -> SyncReport:
     """Sync of ``video``'s mouth against ``audio`` (default: the video's own audio track)."""
+    settings = settings or Settings.from_env()
     series = mouth_series(video, settings)
     clip = audio_mod.load_audio(audio or video, sr=16000)
     loud = audio_mod.loudness_envelope(clip, series.fps, len(series.opening))
+    mesh = independent_series(video, settings)
+    expected = expected_opening(clip, series.fps, len(mesh.opening), settings)
     return SyncReport(correlation=correlation(series.opening, loud),
-                      coverage=float(series.found.mean()), frames=len(series.opening))
+                      coverage=float(series.found.mean()), frames=len(series.opening),
+                      agreement=correlation(mesh.opening, expected))
 
 
 def phonetic_report(series: MouthSeries, phones: Sequence, offset: float = 0.0) -> PhoneticReport:

@@ -88,14 +88,18 @@ def _batch(pool: list[Utterance], k: int, cfg: TrainConfig, rng: np.random.Gener
 
 
 def train(utterances: Sequence[Utterance], cfg: TrainConfig = TrainConfig(), device: str | None = None,
-          report: Callable[[int, float], None] | None = None) -> dict:
-    """Train on ``utterances``; return the numpy weights (``net.save`` writes them)."""
+          report: Callable[[int, float], None] | None = None, init: dict | None = None) -> dict:
+    """Train on ``utterances`` (from ``init``'s weights: a fine-tune); return the numpy weights
+    (``net.save`` writes them)."""
     import torch
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = _model(cfg.arch).to(device)
+    model = _model(cfg.arch)
+    if init is not None:
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in _state(init, cfg.arch).items()})
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(cfg.steps, 2), pct_start=0.1)
     real = [u for u in utterances if u.kind == "real"]
@@ -176,17 +180,22 @@ def export(model, arch: dict) -> dict:
     return weights
 
 
-def torch_forward(weights: dict, arch: dict, feats: np.ndarray) -> np.ndarray:
-    """The torch model with ``weights`` on one clip (for checking net.forward against it)."""
-    import torch
-
-    model = _model(arch)
+def _state(weights: dict, arch: dict) -> dict:
+    """``export``'s inverse: numpy weights under the torch model's names."""
     state = {"inp.weight": weights["inp.w"], "inp.bias": weights["inp.b"], "head.weight": weights["head.w"],
              "head.bias": weights["head.b"]}
     for k in range(len(arch["dilations"])):
         state[f"blocks.{k}.weight"] = weights[f"block{k}.w"]
         state[f"blocks.{k}.bias"] = weights[f"block{k}.b"]
-    model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+    return state
+
+
+def torch_forward(weights: dict, arch: dict, feats: np.ndarray) -> np.ndarray:
+    """The torch model with ``weights`` on one clip (for checking net.forward against it)."""
+    import torch
+
+    model = _model(arch)
+    model.load_state_dict({k: torch.as_tensor(v) for k, v in _state(weights, arch).items()})
     model.eval()
     with torch.no_grad():
         return model(torch.as_tensor(feats[None], dtype=torch.float32))[0].numpy()

@@ -10,7 +10,7 @@ from heygem_core import audio as audio_mod
 from heygem_core import media, planners, quality
 from heygem_core.config import Settings
 from heygem_core.errors import InputError
-from heygem_core.plan import PAUSE_MIN_S
+from heygem_core.plan import PAUSE_MIN_S, relative_loudness
 from heygem_core.soundmouth import data, net
 from heygem_core.soundmouth.predict import learned_plan, predict
 from tests.paths import FIXTURES, LANGUAGE_AUDIO
@@ -58,7 +58,9 @@ def test_the_plan_closes_the_lips_in_a_pause_and_opens_them_in_speech():
     assert plan.opening[plan.closed].max() == 0.0
     talking = np.r_[0:int(3 * fps), int(3.8 * fps):n]
     assert plan.opening[talking].max() > 0.7 and plan.opening[talking].mean() > 0.2
-    assert (~plan.closed[talking]).mean() > 0.6
+    # where the voice is loud, lips meet only at closures (/p b m/ and the like), not for long
+    loud_speech = talking[relative_loudness(loud[talking]) > 0.3]
+    assert plan.closed[loud_speech].mean() < 0.3
     assert len(plan.viseme) == n and set(plan.viseme) > {"sil"}
     assert PAUSE_MIN_S < 0.6  # the gap above is a pause by the plan's own rule
 
