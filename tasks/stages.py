@@ -126,8 +126,8 @@ def lipsync(video: Asset, track_key: str, audio: Asset, transcript: Asset | None
             text = pipeline.read_transcript(src)
     with _named(store, audio) as src:
         motion = pipeline.drive(info, track, src, transcript=text, language=language, settings=settings)
-    get_run_logger().info("%s: %d frames planned with the %s aligner", label, motion.n_frames,
-                          "scripted" if text else "blind")
+    get_run_logger().info("%s: %d frames planned by the %s planner%s", label, motion.n_frames, settings.planner,
+                          " with the transcript" if text else "")
     with _scratch(settings) as tmp:
         store.put_file(key, motion.save(Path(tmp) / "motion.npz"))
     return key
