@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from ..phonetics.types import VISEMES
-from ..plan import GAP_OPENING, PAUSE_MIN_S, MouthPlan, build_plan, pause_frames, relative_loudness
+from ..plan import GAP_OPENING, MouthPlan, build_plan, pause_frames, relative_loudness
 from . import features, net
 
 # The network regresses towards the mean (an unsure frame is half open); the plan stretches
@@ -87,5 +87,3 @@ def stretch(opening: np.ndarray, speech: np.ndarray) -> np.ndarray:
         return np.clip(opening, 0, 1)
     return np.clip((opening - lo) / (hi - lo), 0, 1)
 
-
-__all__ = ["MouthPrediction", "predict", "learned_plan", "PAUSE_MIN_S"]
