@@ -35,6 +35,7 @@ sys.path.insert(0, str(HERE))
 from heygem_core import audio as audio_mod  # noqa: E402
 from heygem_core import media, pipeline, quality  # noqa: E402
 from heygem_core.config import Settings  # noqa: E402
+from heygem_core.files import sha256_file  # noqa: E402
 from heygem_core.soundmouth import data, predict  # noqa: E402
 
 sys.path.insert(0, str(HERE / "scripts"))
@@ -79,7 +80,7 @@ def model_for(clip: Path, model: Path | None, models: Path | None, steps: int) -
 
     seen = net.load(model).manifest.get("real", [])
     speaker = data.speaker_of(clip)
-    if not any(c.get("speaker") == speaker or c.get("sha256") == data._file_digest(clip) for c in seen):
+    if not any(c.get("speaker") == speaker or c.get("sha256") == sha256_file(clip) for c in seen):
         return model or net.DEFAULT_PATH
     if models is None:
         raise SystemExit(f"the model was trained on {clip.name}'s speaker: give --models DIR for "

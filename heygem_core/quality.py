@@ -51,8 +51,8 @@ class PhoneticReport:
     open_ratio: float  # mean opening at open vowels / mean opening at bilabials
 
 
-def mouth_series(video: str | Path, settings: Settings | None = None) -> MouthSeries:
-    track = track_video(video, settings or Settings.from_env())
+def mouth_series(video: str | Path, settings: Settings | None = None, track=None) -> MouthSeries:
+    track = track if track is not None else track_video(video, settings or Settings.from_env())
     found = ~track.lost
     opening = np.full(track.n_frames, np.nan)
     opening[found] = mouth.opening(track.landmarks[found])
@@ -72,10 +72,12 @@ def sync_report(video: str | Path, audio: str | Path | None = None,
                 settings: Settings | None = None) -> SyncReport:
     """Sync of ``video``'s mouth against ``audio`` (default: the video's own audio track)."""
     settings = settings or Settings.from_env()
-    series = mouth_series(video, settings)
+    info = media.probe_video(video, settings.cache_dir)
+    track = track_video(info, settings)
+    series = mouth_series(info, settings, track)
     clip = audio_mod.load_audio(audio or video, sr=16000)
     loud = audio_mod.loudness_envelope(clip, series.fps, len(series.opening))
-    mesh = independent_series(video, settings)
+    mesh = independent_series(info, settings, track)
     expected = expected_opening(clip, series.fps, len(mesh.opening), settings)
     return SyncReport(correlation=correlation(series.opening, loud),
                       coverage=float(series.found.mean()), frames=len(series.opening),

@@ -16,7 +16,6 @@ gives the same weights on the CPU. The file's manifest lists every clip it saw.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

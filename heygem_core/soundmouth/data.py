@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import audio as audio_mod
 from .. import media, mouth
+from ..files import sha256_file
 from ..phonetics.types import VISEMES
 from . import features
 
@@ -70,14 +71,6 @@ def real_clips(roots: list[Path]) -> list[Path]:
     return out
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def real_utterance(path: Path, settings, cache_dir: Path | None = None) -> Utterance:
     """A real clip: its sound's features, the tracker's mouth as targets, and (in ``extra``)
     frame times and the tracked landmarks for the independent measure."""
@@ -86,7 +79,7 @@ def real_utterance(path: Path, settings, cache_dir: Path | None = None) -> Utter
     path = Path(path)
     cache = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / "soundmouth" / f"real-{DATA_VERSION}-{_file_digest(path)[:24]}.npz"
+        cache = Path(cache_dir) / "soundmouth" / f"real-{DATA_VERSION}-{sha256_file(path)[:24]}.npz"
         if cache.exists():
             try:
                 return _load(cache)

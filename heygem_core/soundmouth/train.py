@@ -213,6 +213,7 @@ def material(real_paths: Sequence[Path], n_synthetic: int, settings, hold_out: S
     the real clips trained on."""
     import tempfile
 
+    from ..files import sha256_file
     from . import data
 
     utts: list[Utterance] = []
@@ -224,7 +225,7 @@ def material(real_paths: Sequence[Path], n_synthetic: int, settings, hold_out: S
         utt = data.real_utterance(Path(path), settings, cache_dir=settings.cache_dir)
         utts.append(utt)
         utts.extend(data.augmented(utt, Path(path), real_copies, seed))
-        real_manifest.append({"file": Path(path).name, "speaker": speaker, "sha256": data._file_digest(Path(path)),
+        real_manifest.append({"file": Path(path).name, "speaker": speaker, "sha256": sha256_file(path),
                               "seconds": round(len(utt) / 100.0, 2)})
     synth = [data.synthetic_utterance(seed * 1_000_003 + 1000 + k) for k in range(n_synthetic)]
     festival = []
