@@ -18,7 +18,6 @@ from pathlib import Path
 from heygem_core.config import Settings
 from heygem_core.errors import HeygemError, InputError
 
-DEFAULT_PORT = 4200
 
 
 def _healthy(api_url: str, timeout: float = 2.0) -> bool:
@@ -43,7 +42,7 @@ def ensure_server(port: int | None = None, wait: float = 90.0) -> str:
         if not _healthy(given, timeout=5):
             raise HeygemError(f"the Prefect server at {given} (PREFECT_API_URL) does not answer")
         return given
-    port = port or int(os.environ.get("HEYGEM_PREFECT_PORT", DEFAULT_PORT))
+    port = port or Settings.from_env().prefect_port
     api_url = f"http://127.0.0.1:{port}/api"
     if not _healthy(api_url):
         home = _server_home()

@@ -22,6 +22,7 @@ from prefect.artifacts import (create_link_artifact, create_markdown_artifact,
 from prefect.context import get_run_context
 from prefect.futures import as_completed
 
+from heygem_core.gc import hold
 from heygem_core.intake import Row, SourceRef
 from heygem_core.package import OutputEntry
 from tasks.publish import package, publish
@@ -52,52 +53,54 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None) -> dic
     run_id = f"{kind}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{str(flow_run.id)[:8]}"
     run_prefix = f"runs/{run_id}"
     started = time.perf_counter()
-    with _log_capture(str(flow_run.id)) as log_file:
-        logger.info("run %s: %d output(s), store: %s", run_id, len(rows), store.describe())
-        progress = create_progress_artifact(progress=0.0, description=f"{run_id}: videos finished")
+    # Held while it runs: `heygem gc` keeps what this run uses from now on.
+    with hold(store, run_id):
+        with _log_capture(str(flow_run.id)) as log_file:
+            logger.info("run %s: %d output(s), store: %s", run_id, len(rows), store.describe())
+            progress = create_progress_artifact(progress=0.0, description=f"{run_id}: videos finished")
 
-        assets, ingest_errors = _ingest_all(rows, overrides)
-        tracks = {}
-        audios = {}
-        for row in rows:
-            v, a = assets.get(row.video), assets.get(row.audio)
-            if v is not None and v.sha256 not in tracks:
-                tracks[v.sha256] = track_faces.submit(v, overrides)
-            if a is not None and a.sha256 not in audios:
-                audios[a.sha256] = normalize_audio.submit(a, overrides)
+            assets, ingest_errors = _ingest_all(rows, overrides)
+            tracks = {}
+            audios = {}
+            for row in rows:
+                v, a = assets.get(row.video), assets.get(row.audio)
+                if v is not None and v.sha256 not in tracks:
+                    tracks[v.sha256] = track_faces.submit(v, overrides)
+                if a is not None and a.sha256 not in audios:
+                    audios[a.sha256] = normalize_audio.submit(a, overrides)
 
-        runs: list[RowRun] = []
-        for row in rows:
-            rr = RowRun(row=row, label=row_label(row))
-            runs.append(rr)
-            refs = [row.video, row.audio] + ([row.transcript] if row.transcript else [])
-            if any(ref in ingest_errors for ref in refs):
-                continue
-            v, a = assets[row.video], assets[row.audio]
-            t = assets[row.transcript] if row.transcript else None
-            track_f, audio_f = tracks[v.sha256], audios[a.sha256]
-            lip = lipsync_remote if settings.lipsync_deployment else lipsync
-            lip_f = lip.submit(v, track_f, a, t, row.language, rr.label, overrides)  # beside the normalising
-            blend_f = blend.submit(v, track_f, lip_f, rr.label, overrides)
-            rr.mux = mux.submit(blend_f, audio_f, rr.label, overrides)
-            rr.qa = qa.submit(rr.mux, audio_f, rr.label, overrides)
-            rr.futures = [track_f, audio_f, lip_f, blend_f, rr.mux]
+            runs: list[RowRun] = []
+            for row in rows:
+                rr = RowRun(row=row, label=row_label(row))
+                runs.append(rr)
+                refs = [row.video, row.audio] + ([row.transcript] if row.transcript else [])
+                if any(ref in ingest_errors for ref in refs):
+                    continue
+                v, a = assets[row.video], assets[row.audio]
+                t = assets[row.transcript] if row.transcript else None
+                track_f, audio_f = tracks[v.sha256], audios[a.sha256]
+                lip = lipsync_remote if settings.lipsync_deployment else lipsync
+                lip_f = lip.submit(v, track_f, a, t, row.language, rr.label, overrides)  # beside the normalising
+                blend_f = blend.submit(v, track_f, lip_f, rr.label, overrides)
+                rr.mux = mux.submit(blend_f, audio_f, rr.label, overrides)
+                rr.qa = qa.submit(rr.mux, audio_f, rr.label, overrides)
+                rr.futures = [track_f, audio_f, lip_f, blend_f, rr.mux]
 
-        finals = [rr.qa for rr in runs if rr.qa is not None]
-        for n, fut in enumerate(as_completed(finals), start=1):
-            fut.wait()
-            update_progress_artifact(progress, progress=100.0 * n / max(len(finals), 1))
+            finals = [rr.qa for rr in runs if rr.qa is not None]
+            for n, fut in enumerate(as_completed(finals), start=1):
+                fut.wait()
+                update_progress_artifact(progress, progress=100.0 * n / max(len(finals), 1))
 
-        entries = [_entry(rr, ingest_errors, run_prefix, overrides, logger) for rr in runs]
-        done = sum(e.status == "done" for e in entries)
-        failed = len(entries) - done
-        flagged = sum(bool(e.qa and e.qa.get("flagged")) for e in entries)
-        logger.info("run %s: %d done, %d failed, %d flagged by QA, %.0f s", run_id, done, failed,
-                    flagged, time.perf_counter() - started)
-        extra = {"kind": kind, "flow_run_id": str(flow_run.id), "store": store.describe(),
-                 "seconds": round(time.perf_counter() - started, 1)}
-        log_text = log_file.read_text(encoding="utf-8", errors="replace")
-    keys = package.submit(run_id, run_prefix, entries, extra, log_text, overrides).result()
+            entries = [_entry(rr, ingest_errors, run_prefix, overrides, logger) for rr in runs]
+            done = sum(e.status == "done" for e in entries)
+            failed = len(entries) - done
+            flagged = sum(bool(e.qa and e.qa.get("flagged")) for e in entries)
+            logger.info("run %s: %d done, %d failed, %d flagged by QA, %.0f s", run_id, done, failed,
+                        flagged, time.perf_counter() - started)
+            extra = {"kind": kind, "flow_run_id": str(flow_run.id), "store": store.describe(),
+                     "seconds": round(time.perf_counter() - started, 1)}
+            log_text = log_file.read_text(encoding="utf-8", errors="replace")
+        keys = package.submit(run_id, run_prefix, entries, extra, log_text, overrides).result()
     summary = {
         "run_id": run_id, "run_prefix": run_prefix, "store": store.describe(),
         "flow_run_id": str(flow_run.id),

@@ -23,6 +23,9 @@ _COVER_WEIGHT = np.interp(_JAW, [5, 6, 7, 9, 10, 11], [0.0, 0.4, 1.0, 1.0, 0.4, 
 # The mask's feather, as a share of the interocular distance: alpha ramps from 0 at the
 # polygon's edge to 1 at twice this distance inside it.
 FEATHER = 0.1
+# Bump when the composite for the same frames and patches changes (cached renders are made
+# again). 2: the mask covers the further of two parted chins; 3: and the higher upper lip.
+VERSION = "3"
 # How far past the further of two parted chins the mask reaches: this many times their
 # distance, at most this share of the interocular distance (at 1.6 feathers the further
 # chin's edge is blended at alpha 0.9).

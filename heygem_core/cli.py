@@ -88,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "needs HEYGEM_UI_USER and HEYGEM_UI_PASSWORD)")
     ui.add_argument("--port", type=int, default=7860, help="port (default 7860)")
 
+    gc = sub.add_parser("gc", help="free space: evict old cache objects and old runs",
+                        description="Evict what heygem keeps, from this machine's cache folder and the "
+                        "artifact store (HEYGEM_STORE: the local folder or S3/MinIO): cached stage outputs, "
+                        "ingested sources and local copies least recently used first, and runs older "
+                        "than --older-than (whole runs, by age only). Never what a running flow may "
+                        "use: anything used since the oldest running flow began is kept.")
+    gc.add_argument("--older-than", metavar="AGE", help="evict what was not used for this long, e.g. 30d, 12h")
+    gc.add_argument("--max-size", metavar="SIZE",
+                    help="then evict the least recently used cache objects until they fit, e.g. 20G")
+    gc.add_argument("--dry-run", action="store_true", help="only say what would be freed")
+    _add_common(gc)
+
     sy = sub.add_parser("sync", help="measure how well a video's mouth follows an audio track")
     sy.add_argument("video", type=Path)
     sy.add_argument("--audio", type=Path, help="audio to compare with (default: the video's own)")
@@ -96,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment and the flags; every value checked except the choices
+    that live in registries (``Settings.check()``, which the commands call)."""
     return Settings.from_env().replace(
         engine=getattr(args, "engine", None), tracker=getattr(args, "tracker", None),
         cache_dir=getattr(args, "cache_dir", None), crf=getattr(args, "crf", None),
@@ -110,10 +124,14 @@ def main(argv: list[str] | None = None) -> int:
                             format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = settings_from(args)
+        if args.command != "lipsync":  # lipsync checks beside its probes (the registries load numpy)
+            settings.check()
         if args.command == "lipsync":
             return _lipsync(args, settings)
         if args.command == "sync":
             return _sync(args, settings)
+        if args.command == "gc":
+            return _gc(args, settings)
         if args.command == "ui":
             # Gradio and Prefect are imported only by the web app itself (webapp/).
             from webapp import ui_command
@@ -139,6 +157,21 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_FAILURE
 
 
+def _gc(args, settings: Settings) -> int:
+    from . import gc
+    from .store import open_store
+
+    older = gc.parse_age(args.older_than) if args.older_than else None
+    size = gc.parse_size(args.max_size) if args.max_size else None
+    store = open_store(settings)
+    report = gc.collect(Path(settings.cache_dir), store, older_than=older, max_size=size, dry_run=args.dry_run)
+    for item in report.removed:
+        logging.getLogger("heygem_core.gc").info("%s %s %s (%d bytes)", "would remove" if args.dry_run else "removed",
+                                                 item.where, item.name, item.size)
+    print(f"heygem gc ({settings.cache_dir}, store {store.describe()}): {report.summary()}")
+    return 0
+
+
 def _lipsync(args, settings: Settings) -> int:
     if args.transcript is None and settings.planner == "phones":
         from . import sphinx
@@ -152,6 +185,7 @@ def _lipsync(args, settings: Settings) -> int:
     with ThreadPoolExecutor(2, thread_name_prefix="heygem-probe") as probes:
         video = probes.submit(probe_video, args.video, settings.cache_dir)  # known videos: from the cache
         audio = probes.submit(probe_audio, args.audio)
+        settings.check()
         from .pipeline import lipsync, read_transcript
 
         transcript = read_transcript(args.transcript)

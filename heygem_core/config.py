@@ -2,15 +2,37 @@
 
 Every field can be set from the environment as ``HEYGEM_<FIELD>`` (upper case), and any
 caller (CLI flags, flow parameters) may override fields with ``settings.replace(...)``.
+An engine's own settings are ``HEYGEM_<ENGINE>_<FIELD>`` (e.g. ``HEYGEM_EXEMPLAR_MAX_OPEN_STRETCH``),
+declared by the engine (``heygem_core.engines``) and kept here as raw ``engine_options``.
+
+Every value is checked when a ``Settings`` is made: a bad one raises ``SettingsError`` naming
+the variable, the value and what is allowed (the CLI prints that line and exits 2 before any
+work). Choices that live in registries (engine, planner, tracker, store) are checked by
+``check()``, which imports them.
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .errors import InputError
+
 ENV_PREFIX = "HEYGEM_"
+
+log = logging.getLogger(__name__)
+
+
+class SettingsError(InputError):
+    """A setting with a value it may not have."""
+
+
+def variable(name: str) -> str:
+    """The environment variable of setting ``name``."""
+    return ENV_PREFIX + name.upper()
 
 
 def _default_cache_dir() -> Path:
@@ -62,8 +84,9 @@ class Settings:
     # many parts at once, all but the first in helper processes (0: one per core; 1: all in
     # the calling process). See heygem_core/track/helpers.py.
     tracking_processes: int = 0
-    # Upper bound on how far the lips of an exemplar may be opened by warping (×).
-    max_open_stretch: float = 1.3
+    # Engine-declared settings as (name, raw value), name = "<engine>_<field>" in lower case;
+    # each engine reads and checks its own (heygem_core.engines.options_for).
+    engine_options: tuple[tuple[str, str], ...] = ()
     # Behaviour when the audio is longer than the video: "pingpong" or "loop".
     extend_mode: str = "pingpong"
 
@@ -95,6 +118,8 @@ class Settings:
     # "flow/deployment" of the lip-sync sub-flow on the gpu pool (e.g. lipsync_row/gpu-lipsync);
     # empty: lip-sync runs inside the calling flow. See deployments/README.md.
     lipsync_deployment: str = ""
+    # The local Prefect server heygem starts or finds (127.0.0.1), when PREFECT_API_URL is unset.
+    prefect_port: int = 4200
     # QA: outputs under these figures are flagged in the report and the dashboard.
     qa_min_coverage: float = 0.9
     # Correlation of the output's mouth (read by FaceMesh) with the mouth the learned model
@@ -103,34 +128,134 @@ class Settings:
     # in time (0.4 s blocks); heygem's outputs read 0.5-0.9.
     qa_min_sync: float = 0.2
 
+    def __post_init__(self) -> None:
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise SettingsError(f"{variable(name)}={value}: choose one of {', '.join(allowed)}")
+        for name, (low, high) in _RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise SettingsError(f"{variable(name)}={value}: must be a number from {low:g} to {high:g}")
+        if not re.fullmatch(r"[1-9][0-9]{0,3}k", str(self.audio_bitrate)):
+            raise SettingsError(f"{variable('audio_bitrate')}={self.audio_bitrate}: "
+                                "an AAC bit rate in kbit/s such as 128k or 192k")
+        for name in ("cache_dir", "artifact_dir"):
+            if Path(getattr(self, name)).exists() and not Path(getattr(self, name)).is_dir():
+                raise SettingsError(f"{variable(name)}={getattr(self, name)}: is a file, not a folder")
+        if self.insightface_root is not None and not Path(self.insightface_root).is_dir():
+            raise SettingsError(f"{variable('insightface_root')}={self.insightface_root}: no such folder")
+        for root in self.input_roots:
+            if not Path(root).is_dir():
+                raise SettingsError(f"{variable('input_roots')}: {root} is not a folder "
+                                    f"(folders are separated by '{os.pathsep}')")
+        if self.lipsync_deployment and not re.fullmatch(r"[^/\s]+/[^/\s]+", self.lipsync_deployment):
+            raise SettingsError(f"{variable('lipsync_deployment')}={self.lipsync_deployment}: "
+                                "flow/deployment, e.g. lipsync_row/gpu-lipsync")
+        if self.mouth_model is not None and not Path(self.mouth_model).is_file():
+            raise SettingsError(f"{variable('mouth_model')}={self.mouth_model}: no such file")
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
-            raw = env.get(ENV_PREFIX + f.name.upper())
+            if f.name == "engine_options":
+                continue
+            raw = env.get(variable(f.name))
+            name = variable(f.name)
             if (raw is None or raw == "") and f.name in _ALIASES:
-                raw = env.get(_ALIASES[f.name])
+                raw, name = env.get(_ALIASES[f.name]), _ALIASES[f.name]
             if raw is None or raw == "":
                 continue
-            values[f.name] = _coerce(f, raw)
+            values[f.name] = parse(name, str(f.type), raw)
+        values["engine_options"] = _engine_options(env)
         return cls(**values)
 
     def replace(self, **overrides) -> "Settings":
         clean = {k: v for k, v in overrides.items() if v is not None}
+        if "engine_options" in clean:  # from a flow parameter: JSON lists, or a dict
+            opts = clean["engine_options"]
+            opts = opts.items() if isinstance(opts, dict) else opts
+            clean["engine_options"] = tuple(sorted((str(k).lower(), str(v)) for k, v in opts))
         return dataclasses.replace(self, **clean)
 
+    def check(self) -> "Settings":
+        """Also check the choices that live in registries, and the chosen engine's own
+        settings. Imports those registries (the engines' is light, the others load numpy)."""
+        from . import engines, planners
+        from .store import STORES
+        from .track.backends import BACKENDS
 
-def _coerce(f: dataclasses.Field, raw: str):
-    kind = str(f.type)
-    if kind.startswith("tuple"):
-        return tuple(Path(p).expanduser() for p in raw.split(os.pathsep) if p)
-    if "Path" in kind:
-        return Path(raw).expanduser()
-    if kind.startswith("int"):
-        return int(raw)
-    if kind.startswith("float"):
-        return float(raw)
+        for name, allowed in (("engine", engines.ENGINES), ("planner", planners.PLANNERS),
+                              ("tracker", BACKENDS), ("store", STORES)):
+            if getattr(self, name) not in allowed:
+                raise SettingsError(f"{variable(name)}={getattr(self, name)}: choose one of "
+                                    f"{', '.join(sorted(allowed))}")
+        engines.options_for(self.engine, self)
+        if self.store == "s3":  # its endpoint, bucket name and link lifetime (connects to nothing)
+            from .store import open_store
+
+            open_store(self)
+        return self
+
+
+# Choices fixed here; those of registries are checked by Settings.check().
+_CHOICES = {
+    "x264_preset": ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                    "slower", "veryslow"),
+    "extend_mode": ("pingpong", "loop"),
+    "speaker": ("largest", "central"),
+}
+_RANGES = {
+    "target_lufs": (-70, -5), "crf": (0, 51), "detect_every": (1, 250), "detect_max_side": (64, 8192),
+    "tracking_processes": (0, 256), "link_expiry_hours": (1, 168 * 100), "max_sheet_rows": (1, 1_000_000),
+    "workers": (1, 256), "retry_delay_s": (0, 3600), "qa_min_coverage": (0, 1), "qa_min_sync": (-1, 1),
+    "prefect_port": (1, 65535),
+}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+# Old names of engine settings, still read (with a line saying so).
+_DEPRECATED = {"MAX_OPEN_STRETCH": "EXEMPLAR_MAX_OPEN_STRETCH"}
+_warned: set[str] = set()
+
+
+def parse(name: str, kind: str, raw: str):
+    """``raw`` (the value of variable ``name``) as a value of type ``kind``."""
+    raw = raw.strip()
+    try:
+        if kind.startswith("tuple"):
+            return tuple(Path(p).expanduser() for p in raw.split(os.pathsep) if p)
+        if "Path" in kind:
+            return Path(raw).expanduser()
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            value = float(raw)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(raw)
+            return value
+    except ValueError:
+        what = "a whole number" if kind.startswith("int") else "a number"
+        raise SettingsError(f"{name}={raw}: must be {what}") from None
     if kind.startswith("bool"):
-        return raw.lower() in {"1", "true", "yes", "on"}
+        if raw.lower() not in _TRUE | _FALSE:
+            raise SettingsError(f"{name}={raw}: must be true or false (1/0, yes/no, on/off)")
+        return raw.lower() in _TRUE
     return raw
+
+
+def _engine_options(env) -> tuple[tuple[str, str], ...]:
+    from .engines import ENGINES  # the registry alone: light
+
+    prefixes = tuple(f"{ENV_PREFIX}{name.upper()}_" for name in ENGINES)
+    found = {}
+    for old, new in _DEPRECATED.items():
+        if env.get(ENV_PREFIX + old):
+            if old not in _warned:
+                _warned.add(old)
+                log.warning("%s%s is deprecated: use %s%s", ENV_PREFIX, old, ENV_PREFIX, new)
+            found[new.lower()] = env[ENV_PREFIX + old]
+    for var, raw in env.items():
+        if var.startswith(prefixes) and raw != "":
+            found[var[len(ENV_PREFIX):].lower()] = raw
+    return tuple(sorted(found.items()))

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import stat
 import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from .files import atomic_output, sha256_file
+from . import cache
+from .files import sha256_file
 
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # Bumped when what a kind of fact holds changes: older entries are then never read.
@@ -58,17 +57,16 @@ def remembered(cache_dir: Path | None, kind: str, path: str | Path, compute: Cal
     if st is None:
         return decode(compute())
     key = _key(st)
-    where = Path(cache_dir) / "files" / key[:2] / f"{key}.{kind}.v{VERSION}.json"
-    try:
-        return decode(json.loads(where.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError, TypeError, KeyError) as err:  # damaged: asked again, never fatal
-        log.warning("ignoring unreadable file facts %s: %s", where, err)
+    where = cache.entry(cache_dir, "files", cache.key("files", made_by={"facts": VERSION}, settings={"kind": kind},
+                                                      inputs={"file": key}), ".json")
+    kept = cache.read(where, lambda p: (decode(json.loads(p.read_text(encoding="utf-8"))),), "file facts")
+    if kept is not None:
+        return kept[0]
     facts = compute()
     now = _stat(path)
     if now is not None and _key(now) == key and _settled(st):  # nor when it changed while read
-        _keep(where, facts)
+        text = json.dumps(facts, sort_keys=True)
+        cache.write(where, lambda tmp: tmp.write_text(text, encoding="utf-8"), "file facts")
     return decode(facts)
 
 
@@ -76,12 +74,3 @@ def sha256(path: str | Path, cache_dir: Path | None) -> str:
     """The file's content hash (sha256, hex): a 10-minute lecture at 5 Mbit/s is ~0.4 GB to read."""
     return remembered(cache_dir, "sha256", path, lambda: {"sha256": sha256_file(path)},
                       lambda facts: str(facts["sha256"]))
-
-
-def _keep(where: Path, facts: dict) -> None:
-    try:
-        where.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(where) as tmp:  # two jobs on one file may write at once
-            tmp.write_text(json.dumps(facts, sort_keys=True), encoding="utf-8")
-    except OSError as err:  # a read-only cache slows the next job down, nothing more
-        log.warning("cannot keep file facts in %s: %s", where, err)

@@ -432,6 +432,10 @@ class FrameWriter:
                                + (f":\n{detail}" if detail else ""))
 
 
+# Bump when mux's output for the same video and audio changes.
+MUX_VERSION = "1"
+
+
 def mux(video_path: str | Path, audio_path: str | Path, out_path: str | Path,
         audio_bitrate: str = "192k") -> Path:
     """The video stream of ``video_path`` with the audio of ``audio_path``, written atomically."""

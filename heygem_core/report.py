@@ -52,6 +52,10 @@ class QAFigures:
                 "flagged": bool(self.flagged), "reasons": list(self.reasons)}
 
 
+# Bump when the QA figures for the same output change.
+QA_VERSION = "1"
+
+
 def _finite(x: float, digits: int) -> float | None:
     return round(float(x), digits) if x is not None and math.isfinite(x) else None
 

@@ -65,11 +65,12 @@ import re
 import socket
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Iterator, Protocol, runtime_checkable
 
+from heygem_core.cache import used
 from heygem_core.config import Settings
 from heygem_core.errors import (
     HeygemError,
@@ -109,6 +110,9 @@ class StoredObject:
     key: str
     size: int
     sha256: str
+    # When the object was last written or used (``touch``), seconds since the epoch; 0 when
+    # not known. ``heygem gc`` evicts by it. Not part of an object's identity.
+    modified: float = field(default=0.0, compare=False)
 
 
 @runtime_checkable
@@ -128,6 +132,7 @@ class ArtifactStore(Protocol):
     def delete(self, key: str) -> None: ...
     def delete_prefix(self, prefix: str) -> int: ...
     def copy(self, src: str, dst: str) -> StoredObject: ...
+    def touch(self, key: str) -> None: ...
 
 
 # --------------------------------------------------------------------------------- keys
@@ -297,10 +302,20 @@ class LocalStore:
 
     def _recorded(self, key: str, path: Path) -> StoredObject:
         meta = self._read_meta(key)
+        st = path.stat()
         if meta is not None:
-            return StoredObject(key, int(meta.get("size", path.stat().st_size)), meta["sha256"])
+            return StoredObject(key, int(meta.get("size", st.st_size)), meta["sha256"], st.st_mtime)
         # A file placed here by hand (or a crash between object and metadata): compute.
-        return StoredObject(key, path.stat().st_size, sha256_file(path))
+        return StoredObject(key, st.st_size, sha256_file(path), st.st_mtime)
+
+    def touch(self, key: str) -> None:
+        """Mark the object used now (``heygem gc`` keeps recently used objects)."""
+        path = self._path(key)
+        with self._io("touch", key):
+            try:
+                os.utime(path)
+            except FileNotFoundError:
+                raise self._missing(key) from None
 
     # -- interface ------------------------------------------------------------------------
 
@@ -524,16 +539,16 @@ class S3Store:
             endpoint = endpoint[7:]
         endpoint = endpoint.rstrip("/")
         if not endpoint or "/" in endpoint:
-            raise InputError(f"s3 endpoint must be host:port, got {endpoint!r}")
+            raise InputError(f"HEYGEM_S3_ENDPOINT: s3 endpoint must be host:port, got {endpoint!r}")
         try:
             check_bucket_name(bucket, strict=True)
         except ValueError as exc:
             raise InputError(
-                f"invalid s3 bucket name {bucket!r}: use 3-63 lowercase letters, digits, '.' and '-'"
+                f"HEYGEM_S3_BUCKET: invalid s3 bucket name {bucket!r}: use 3-63 lowercase letters, digits, '.' and '-'"
             ) from None
         if not 1 <= int(link_expiry_hours) <= MAX_LINK_EXPIRY_HOURS:
             raise InputError(
-                f"link_expiry_hours must be between 1 and {MAX_LINK_EXPIRY_HOURS} "
+                f"HEYGEM_LINK_EXPIRY_HOURS: link_expiry_hours must be between 1 and {MAX_LINK_EXPIRY_HOURS} "
                 f"(S3 links last at most 7 days), got {link_expiry_hours}"
             )
 
@@ -678,7 +693,8 @@ class S3Store:
         validate_key(key)
         with self._op("stat", key):
             info = self._client.stat_object(self.bucket, key)
-        return StoredObject(key, int(info.size or 0), self._recorded_sha(info.metadata))
+        modified = info.last_modified.timestamp() if info.last_modified else 0.0
+        return StoredObject(key, int(info.size or 0), self._recorded_sha(info.metadata), modified)
 
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> StoredObject:
         validate_key(key)
@@ -773,6 +789,7 @@ class S3Store:
             cached = self._cache_path(key, obj.sha256)
             try:
                 if cached.stat().st_size == obj.size:
+                    used(cached)  # for `heygem gc`, which evicts local copies least recently used first
                     return cached
             except FileNotFoundError:
                 pass
@@ -807,7 +824,8 @@ class S3Store:
         for item in items:
             sha = self._recorded_sha(item.metadata) if item.metadata else ""
             if sha:
-                found.append(StoredObject(item.object_name, int(item.size or 0), sha))
+                modified = item.last_modified.timestamp() if item.last_modified else 0.0
+                found.append(StoredObject(item.object_name, int(item.size or 0), sha, modified))
                 continue
             # Listings carry no user metadata (except on MinIO with its extension): ask.
             try:
@@ -859,6 +877,23 @@ class S3Store:
         with self._op("copy", dst):
             self._client.copy_object(self.bucket, dst, CopySource(self.bucket, src))
         return StoredObject(dst, obj.size, obj.sha256)
+
+    def touch(self, key: str) -> None:
+        """Mark the object used now: S3 has no access time, so the object is copied onto
+        itself (server-side, no bytes travel), which renews its Last-Modified."""
+        from minio.commonconfig import REPLACE, CopySource
+
+        validate_key(key)
+        with self._op("stat", key):
+            info = self._client.stat_object(self.bucket, key)
+        sha = self._recorded_sha(info.metadata)
+        # REPLACE drops what is not given again: the sha256 and the content type.
+        metadata = {"Content-Type": info.content_type or "application/octet-stream"}
+        if sha:
+            metadata["sha256"] = sha
+        with self._op("touch", key):
+            self._client.copy_object(self.bucket, key, CopySource(self.bucket, key), metadata=metadata,
+                                     metadata_directive=REPLACE)
 
 
 # ------------------------------------------------------------------------------ registry

@@ -6,8 +6,6 @@ never travel as parameters either; each process reads them from its own environm
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import shutil
@@ -21,66 +19,73 @@ from typing import Any, Callable
 
 from prefect.tasks import exponential_backoff
 
+from heygem_core import cache
 from heygem_core.config import Settings
 from heygem_core.errors import TRANSIENT_ERRORS, InputError
 from heygem_core.store import ArtifactStore, open_store
 
-# Bumped when a stage's output for the same inputs changes, so old cache entries stop matching.
-STAGE_VERSIONS = {
-    "normalize_audio": "1",
-    "track_faces": "1",
-    "lipsync": "5",  # 2: planned from the audio as given; 3: gaps rest open, pose weighs more; 4: topn 2;
-    # 5: pose mismatch weighed on at most 0.1 eye distances of spread
-    "blend": "3",  # 2: the mask covers the further of two parted chins; 3: and the higher upper lip
-    "mux": "1",
-    "qa": "1",
-}
-
 # Settings a non-secret override may change from a flow parameter; anything else (credentials,
 # store location) comes from the worker's own environment.
 OVERRIDABLE = {
-    "target_lufs", "crf", "x264_preset", "audio_bitrate", "engine", "planner", "tracker", "detect_every",
-    "detect_max_side", "speaker", "max_open_stretch", "extend_mode", "qa_min_coverage", "qa_min_sync",
+    "target_lufs", "crf", "x264_preset", "audio_bitrate", "engine", "engine_options", "planner", "tracker",
+    "detect_every", "detect_max_side", "speaker", "extend_mode", "qa_min_coverage", "qa_min_sync",
 }
 
 # Which settings each stage's output depends on: they enter its cache key, nothing else does.
+# (An engine's own settings enter through its identity, below.)
 STAGE_SETTINGS = {
     "normalize_audio": ("target_lufs",),
     "track_faces": ("tracker", "detect_every", "detect_max_side", "speaker"),
-    "lipsync": ("engine", "planner", "max_open_stretch", "extend_mode"),
+    "lipsync": ("engine", "planner", "extend_mode"),
     "blend": ("engine", "crf", "x264_preset"),
     "mux": ("audio_bitrate",),
-    "qa": ("qa_min_coverage", "qa_min_sync"),  # and the mouth model, through STAGE_PRODUCERS
+    "qa": ("qa_min_coverage", "qa_min_sync"),
 }
 
 
+def _engine(settings: Settings) -> str:
+    from heygem_core import engines
 
-def _engine_version(settings: Settings) -> str:
-    from heygem_core.engines import get_engine
-
-    return get_engine(settings.engine, settings).version
+    return engines.identity(settings)
 
 
-def _planner_version(settings: Settings) -> str:
+def _planner(settings: Settings) -> str:
     from heygem_core import planners
 
     return planners.version(settings)
 
 
-def _mouth_model_version(settings: Settings) -> str:
+def _tracker(settings: Settings) -> str:
+    from heygem_core import track
+
+    return track.version(settings)
+
+
+def _mouth_model(settings: Settings) -> str:
     from heygem_core.soundmouth import net
 
     return net.load(settings.mouth_model).version
 
 
-# The declared versions of the code and models that make each stage's output (an engine's
-# ``version``, the mouth model's weights hash): a new one changes the key, so its outputs are
-# made afresh and nothing else is.
+def _declared(module: str, name: str) -> Callable[[Settings], str]:
+    def version(settings: Settings) -> str:
+        return str(getattr(__import__(module, fromlist=[name]), name))
+    return version
+
+
+# The declared versions of the code and models that make each stage's output, each declared
+# where that code lives (an engine's ``version`` and own settings, the tracker's and its
+# backend's, the mouth model's weights hash, blend.VERSION...): a new one changes the key, so
+# its outputs are made afresh and nothing else is.
 STAGE_PRODUCERS: dict[str, dict[str, Callable[[Settings], str]]] = {
-    "lipsync": {"engine": _engine_version, "planner": _planner_version},
-    "blend": {"engine": _engine_version},
-    "qa": {"expected_mouth": _mouth_model_version},
+    "normalize_audio": {"normalize": _declared("heygem_core.audio", "NORMALIZE_VERSION")},
+    "track_faces": {"tracker": _tracker},
+    "lipsync": {"engine": _engine, "planner": _planner},
+    "blend": {"engine": _engine, "blend": _declared("heygem_core.blend", "VERSION")},
+    "mux": {"mux": _declared("heygem_core.media", "MUX_VERSION")},
+    "qa": {"qa": _declared("heygem_core.report", "QA_VERSION"), "expected_mouth": _mouth_model},
 }
+STAGES = tuple(STAGE_SETTINGS)
 
 _lock = threading.Lock()
 _stores: dict[tuple, ArtifactStore] = {}
@@ -91,7 +96,7 @@ def settings_for(overrides: dict[str, Any] | None) -> Settings:
     unknown = set(overrides) - OVERRIDABLE
     if unknown:
         raise InputError(f"these settings cannot be set per run: {', '.join(sorted(unknown))}")
-    return Settings.from_env().replace(**overrides)
+    return Settings.from_env().replace(**overrides).check()
 
 
 def store_for(settings: Settings) -> ArtifactStore:
@@ -105,19 +110,15 @@ def store_for(settings: Settings) -> ArtifactStore:
 
 
 def stage_key(stage: str, settings: Settings, store: ArtifactStore, **inputs: Any) -> str:
-    """Content address of a stage's output: the stage and its version, the settings it
-    depends on, its inputs (themselves content hashes or content-addressed keys) and the
-    store it lives in. Never a path or a modification time."""
-    doc = {
-        "stage": stage,
-        "version": STAGE_VERSIONS[stage],
-        "settings": {name: str(getattr(settings, name)) for name in STAGE_SETTINGS[stage]},
-        "made_by": {what: version(settings) for what, version in STAGE_PRODUCERS.get(stage, {}).items()},
-        "store": store.describe(),
-        "inputs": inputs,
-    }
-    blob = json.dumps(doc, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:40]
+    """Content address of a stage's output (heygem_core.cache's rule): the stage, the declared
+    versions of what makes it, the settings it depends on, its inputs (content hashes or
+    content-addressed keys) and the store it lives in. Never a path or a modification time."""
+    return cache.key(
+        stage,
+        made_by={what: version(settings) for what, version in STAGE_PRODUCERS[stage].items()},
+        settings={name: str(getattr(settings, name)) for name in STAGE_SETTINGS[stage]},
+        inputs={**inputs, "store": store.describe()},
+    )
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,11 @@ class Stage:
         key = self.key(params)
         try:
             recorded = context.result_store.exists(key)
-            if recorded and not store_for(settings_for(params.get("overrides"))).exists(key):
+            store = store_for(settings_for(params.get("overrides")))
+            if recorded and not store.exists(key):
                 return f"{key}#rebuild-{uuid.uuid4().hex}"
+            if recorded:
+                store.touch(key)  # a hit is a use: `heygem gc` keeps recently used objects
         except Exception:  # store down: trust the record; the task's own store calls retry
             pass
         return key

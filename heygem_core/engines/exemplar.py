@@ -19,13 +19,13 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .. import mouth
+from .. import cache, mouth
 from ..blend import Patch
 from ..config import Settings
 from ..errors import NoFaceFound, ProcessingError
 from ..track.model import STABLE, FaceTrack
 from ..warp import reshape_lips
-from . import EngineJob, Motion
+from .base import EngineJob, Motion
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,29 @@ class Selection:
     cost: float
 
 
+@dataclass(frozen=True)
+class ExemplarOptions:
+    """The exemplar engine's own settings (``HEYGEM_EXEMPLAR_<FIELD>``)."""
+
+    # Upper bound on how far the lips of an exemplar may be opened by warping (x). Further,
+    # the teeth and lip texture stretch visibly.
+    max_open_stretch: float = 1.3
+
+    def __post_init__(self):
+        if not 1.0 <= self.max_open_stretch <= 3.0:
+            raise ValueError(f"HEYGEM_EXEMPLAR_MAX_OPEN_STRETCH={self.max_open_stretch}: "
+                             "must be a number from 1 to 3")
+
+
 class ExemplarEngine:
     name = "exemplar"
+    # .2: gaps rest open, pose weighs more, top-2 candidates, pose mismatch capped at 0.1 eye distances
     version = f"exemplar-{LIBRARY_VERSION}.2"
+    Options = ExemplarOptions
 
-    def __init__(self, settings: Settings, max_library: int = 3000):
+    def __init__(self, settings: Settings, options: ExemplarOptions | None = None, max_library: int = 3000):
         self.settings = settings
+        self.options = options or ExemplarOptions()
         self.max_library = max_library
 
     # -- library ------------------------------------------------------------------------
@@ -95,15 +112,19 @@ class ExemplarEngine:
         # tracker settings, a deleted cache) moves the landmarks, and old crops would not fit.
         placed = hashlib.sha256(np.ascontiguousarray(frames, np.int64).tobytes()
                                 + np.ascontiguousarray(origins, np.int32).tobytes()).hexdigest()[:16]
-        key = f"{track.source_sha256}.{LIBRARY_VERSION}.{w}x{h}.{placed}"
-        path = Path(self.settings.cache_dir) / "library" / f"{key}.npy"
-        if path.exists():
-            try:
-                arr = np.load(path, mmap_mode="r")
-                if arr.shape == (len(frames), h, w, 3):
-                    return arr
-            except (ValueError, OSError) as err:
-                log.warning("rebuilding unreadable library cache %s: %s", path, err)
+        key = cache.key("library", made_by={"library": LIBRARY_VERSION}, settings={"size": f"{w}x{h}"},
+                        inputs={"video": track.source_sha256, "placed": placed})
+        path = cache.entry(self.settings.cache_dir, "library", key, ".npy")
+
+        def load(p: Path) -> np.ndarray:
+            arr = np.load(p, mmap_mode="r")
+            if arr.shape != (len(frames), h, w, 3):
+                raise ValueError(f"shape {arr.shape}, expected {(len(frames), h, w, 3)}")
+            return arr
+
+        kept = cache.read(path, load, "exemplar library")
+        if kept is not None:
+            return kept
         path.parent.mkdir(parents=True, exist_ok=True)
         # A temp file of this call's own: jobs on the same source in one process (the web app,
         # a flow's task threads) build at once, and one truncating the file another has
@@ -125,7 +146,7 @@ class ExemplarEngine:
 
     # -- selection ------------------------------------------------------------------------
     def select(self, job: EngineJob, lib: Library) -> Selection:
-        return select(lib, job.track, job.base_index, job.plan, self.settings.max_open_stretch)
+        return select(lib, job.track, job.base_index, job.plan, self.options.max_open_stretch)
 
     def drive(self, job: EngineJob) -> Motion:
         lib = self.library(job.source, job.track)

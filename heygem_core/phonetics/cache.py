@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import sphinx
+from .. import cache, sphinx
 from . import allphone
 from .aligner import align, has_script
 from .blind import DEFAULTS
@@ -31,16 +31,18 @@ log = logging.getLogger(__name__)
 
 def phones_key(pcm: np.ndarray, sr: int, transcript: str | None, language: str) -> str:
     scripted = has_script(transcript)
-    what = {"code": _code_digest(), "sr": sr, "scripted": scripted}
+    audio = hashlib.sha256(np.ascontiguousarray(pcm, np.float32).tobytes()).hexdigest()
     if scripted:
-        what.update(transcript=transcript, language=language, espeak=_espeak_version())
+        made_by = {"code": _code_digest(), "espeak": _espeak_version()}
+        settings = {"language": language}
+        inputs = {"audio": audio, "sr": sr, "transcript": transcript}
     else:
         parts = allphone.parts_for(round(len(pcm) * FEATURE_RATE / sr))
-        what.update(settings=asdict(DEFAULTS), phone_lm=_lm_digest(), parts=parts,
-                    pocketsphinx=_package_version("pocketsphinx"))
-    digest = hashlib.sha256(np.ascontiguousarray(pcm, np.float32).tobytes())
-    digest.update(json.dumps(what, sort_keys=True).encode())
-    return digest.hexdigest()
+        made_by = {"code": _code_digest(), "phone_lm": _lm_digest(),
+                   "pocketsphinx": _package_version("pocketsphinx")}
+        settings = {**asdict(DEFAULTS), "parts": parts}
+        inputs = {"audio": audio, "sr": sr}
+    return cache.key("phones", made_by=made_by, settings=settings, inputs=inputs, length=64)
 
 
 @functools.lru_cache(maxsize=None)
@@ -80,7 +82,7 @@ def _espeak_version() -> str:
 
 
 def phones_path(cache_dir: str | Path, key: str) -> Path:
-    return Path(cache_dir) / "phones" / key[:2] / f"{key}.json"
+    return cache.entry(cache_dir, "phones", key, ".json")
 
 
 def aligned(pcm: np.ndarray, sr: int, transcript: str | None = None, language: str = "en",
@@ -90,23 +92,15 @@ def aligned(pcm: np.ndarray, sr: int, transcript: str | None = None, language: s
     if cache_dir is None:
         return align(pcm, sr, transcript=transcript, language=language)
     path = phones_path(cache_dir, phones_key(pcm, sr, transcript, language))
-    if path.exists():
-        try:
-            return [Phone(float(a), float(b), str(label), str(viseme))
-                    for a, b, label, viseme in json.loads(path.read_text())]
-        except (OSError, ValueError, TypeError) as err:  # damaged: aligned again, never fatal
-            log.warning("ignoring unreadable phone cache %s: %s", path, err)
+    kept = cache.read(path, _load, "phone cache")
+    if kept is not None:
+        return kept
     phones = align(pcm, sr, transcript=transcript, language=language)
-    _write(path, phones)
+    text = json.dumps([[p.start, p.end, p.label, p.viseme] for p in phones])
+    cache.write(path, lambda tmp: tmp.write_text(text), "phones")
     return phones
 
 
-def _write(path: Path, phones: list[Phone]) -> None:
-    from ..media import atomic_output
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(path) as tmp:
-            tmp.write_text(json.dumps([[p.start, p.end, p.label, p.viseme] for p in phones]))
-    except (OSError, TypeError, ValueError) as err:  # a cache that cannot be written only costs time
-        log.warning("cannot keep the phones at %s: %s", path, err)
+def _load(path: Path) -> list[Phone]:
+    return [Phone(float(a), float(b), str(label), str(viseme))
+            for a, b, label, viseme in json.loads(path.read_text())]

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import audio as audio_mod
-from .. import media, mouth
+from .. import cache, media, mouth
 from ..files import sha256_file
 from ..phonetics.types import VISEMES
 from . import features
@@ -77,14 +77,16 @@ def real_utterance(path: Path, settings, cache_dir: Path | None = None) -> Utter
     from ..track import track_video
 
     path = Path(path)
-    cache = None
+    kept_at = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / "soundmouth" / f"real-{DATA_VERSION}-{sha256_file(path)[:24]}.npz"
-        if cache.exists():
-            try:
-                return _load(cache)
-            except (OSError, ValueError, KeyError) as err:
-                log.warning("rebuilding unreadable training clip %s: %s", cache, err)
+        from ..track import version as tracker_version
+
+        key = cache.key("soundmouth", made_by={"data": DATA_VERSION, "tracker": tracker_version(settings)},
+                        inputs={"clip": sha256_file(path)})
+        kept_at = cache.entry(cache_dir, "soundmouth", key, ".npz")
+        kept = cache.read(kept_at, _load, "training clip")
+        if kept is not None:
+            return kept
     info = media.probe_video(path)
     track = track_video(info, settings)
     clip = audio_mod.load_audio(path, sr=16000)
@@ -101,8 +103,8 @@ def real_utterance(path: Path, settings, cache_dir: Path | None = None) -> Utter
         viseme=np.full(len(feats), -1, np.int64),
         extra={"times": times, "gap": gap, "landmarks": track.landmarks.astype(np.float32),
                "lost": track.lost, "fps": float(track.fps)})
-    if cache is not None:
-        _save(cache, utt)
+    if kept_at is not None:
+        _save(kept_at, utt)
     return utt
 
 
@@ -132,15 +134,15 @@ def relative_targets(gap: np.ndarray, wid: np.ndarray, times: np.ndarray, n: int
 
 
 def _save(path: Path, utt: Utterance) -> None:
-    from ..media import atomic_output
-
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: getattr(utt, k) for k in ("feats", "opening", "width", "closed", "viseme")}
     arrays.update({f"extra_{k}": np.asarray(v) for k, v in utt.extra.items()})
     meta = json.dumps({"name": utt.name, "speaker": utt.speaker, "kind": utt.kind})
-    with atomic_output(path) as tmp:
+
+    def save(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, __meta__=np.array(meta), **arrays)
+
+    cache.write(path, save, "training clip")
 
 
 def _load(path: Path) -> Utterance:

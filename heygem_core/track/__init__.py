@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import filefacts
+from .. import cache, filefacts
 from ..config import Settings
 from ..errors import NoFaceFound
 from .backends import BACKENDS
@@ -16,10 +16,17 @@ from .tracker import TrackParams, smooth_landmarks
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FaceTrack", "track_video", "BACKENDS", "describe_lost", "TrackParams", "track_stats"]
+__all__ = ["FaceTrack", "track_video", "BACKENDS", "describe_lost", "TrackParams", "track_stats", "version"]
 
 # Counts tracking passes actually run (not cache hits); tests and benchmarks read it.
 track_stats = {"runs": 0}
+
+
+def version(settings: Settings) -> str:
+    """The declared versions of what makes a track with ``settings``: enters cache keys."""
+    from .store import made_by
+
+    return " ".join(f"{k}={v}" for k, v in sorted(made_by(settings.tracker).items()))
 
 
 def params_from(settings: Settings) -> TrackParams:
@@ -41,16 +48,12 @@ def track_video(video, settings: Settings | None = None, *, source_sha256: str |
     sha = source_sha256 or filefacts.sha256(info.path, settings.cache_dir)
     params = params_from(settings)
     path = track_path(settings.cache_dir, sha, settings.tracker, params.as_dict())
-    if use_cache and path.exists():
-        try:
-            track = read_track(path)
-        except Exception as err:  # a damaged cache file is recomputed, never fatal
-            log.warning("ignoring unreadable track cache %s: %s", path, err)
-        else:
-            log.info("face track for %s read from cache %s", info.path, path)
-            # Outside the try: a cached track without a face is a valid answer (NoFaceFound),
-            # not a damaged file to warn about and recompute.
-            return _checked(track, info.path)
+    track = cache.read(path, read_track, "face track") if use_cache else None
+    if track is not None:
+        log.info("face track for %s read from cache %s", info.path, path)
+        # Checked after the read: a cached track without a face is a valid answer
+        # (NoFaceFound), not a damaged file to warn about and recompute.
+        return _checked(track, info.path)
     from . import helpers  # not at import: ``python -m heygem_core.track.helpers`` runs it
 
     parts = helpers.parts_for(info.n_frames, settings, params.detect_every)

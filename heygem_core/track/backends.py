@@ -55,6 +55,8 @@ class DlibBackend:
     """dlib's HOG detector and 68-point shape predictor, shipped inside PyPI packages."""
 
     name = "dlib"
+    # Bump when this backend's boxes or points for the same frame change.
+    version = "dlib-hog-68-1"
     wants_gray = True
 
     def __init__(self, settings=None):
@@ -111,6 +113,7 @@ class InsightFaceBackend:
     """
 
     name = "insightface"
+    version = "insightface-buffalo_l-2d106-1"
     wants_gray = False
 
     def __init__(self, settings=None):

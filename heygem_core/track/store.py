@@ -16,7 +16,6 @@ fps and the tracking parameters as JSON.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import cache
 from ..media import atomic_output
 from .model import FaceTrack
 
@@ -39,9 +39,18 @@ SCHEMA = pa.schema([
 ])
 
 
+def made_by(backend: str) -> dict[str, str]:
+    """The declared versions a track depends on: tracker, backend, file schema."""
+    from .backends import BACKENDS
+    from .tracker import VERSION
+
+    found = BACKENDS.get(backend)
+    return {"tracker": VERSION, "backend": getattr(found, "version", backend), "schema": str(SCHEMA_VERSION)}
+
+
 def track_path(cache_dir: Path, source_sha256: str, backend: str, params: dict) -> Path:
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
-    return Path(cache_dir) / "tracks" / source_sha256[:2] / f"{source_sha256}.{backend}.{digest}.v{SCHEMA_VERSION}.parquet"
+    key = cache.key("tracks", made_by=made_by(backend), settings=params, inputs={"video": source_sha256})
+    return cache.entry(cache_dir, "tracks", key, ".parquet")
 
 
 def write_track(track: FaceTrack, path: Path) -> Path:

@@ -19,6 +19,10 @@ from .model import INNER_LIPS, OUTER_LIPS
 
 _MOUTH = np.concatenate([OUTER_LIPS, INNER_LIPS])
 
+# Bump when the tracker's output for the same video and parameters changes (keyframes,
+# carried boxes, smoothing, who the speaker is): cached tracks are then made again.
+VERSION = "1"
+
 
 @dataclass(frozen=True)
 class TrackParams:

@@ -29,6 +29,7 @@ EXPECTED = {
     "course-matrix": ("flows/course_matrix.py:course_matrix", "course_matrix", "cpu"),
     "batch": ("flows/batch.py:batch", "batch", "cpu"),
     "single": ("flows/single.py:single", "single", "cpu"),
+    "nightly-gc": ("flows/gc.py:gc", "gc", "cpu"),
     "gpu-lipsync": ("flows/lipsync_row.py:lipsync_row", "lipsync_row", "gpu"),
 }
 # Deployments whose flow is still to be written (deployments/README.md says what it must be);
@@ -165,7 +166,10 @@ def test_nightly_course_matrix_schedule(doc):
     nxt = croniter(s["cron"], after)
     assert [nxt.get_next(datetime) for _ in range(2)] == [
         datetime(2024, 3, 10, 2, 0, tzinfo=timezone.utc), datetime(2024, 3, 11, 2, 0, tzinfo=timezone.utc)]
-    assert all(not d.get("schedules") for d in doc["deployments"] if d["name"] != "course-matrix")
+    assert all(not d.get("schedules") for d in doc["deployments"] if d["name"] not in ("course-matrix", "nightly-gc"))
+    (gc,) = deployment(doc, "nightly-gc")["schedules"]
+    assert (gc["cron"], gc["active"]) == ("0 4 * * *", False)
+    CronSchedule(cron=gc["cron"], timezone=gc["timezone"])
 
 
 # -- the scripts ---------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def test_a_damaged_entry_is_asked_again_and_mended(tmp_path, caplog):
     entry.write_text("{not json")
     ask = Counter({"n": 1})
     assert filefacts.remembered(tmp_path / "c", "kind", f, ask) == {"n": 1} and ask.calls == 1
-    assert "ignoring unreadable file facts" in caplog.text
+    assert "ignoring damaged file facts" in caplog.text
     assert json.loads(entry.read_text()) == {"n": 1}
 
 
@@ -153,4 +153,4 @@ def test_a_cache_that_cannot_be_written_slows_nothing_but_the_next_job(tmp_path,
     blocked = tmp_path / "cache"
     blocked.write_text("a file where the cache folder should be")  # root may write anywhere else
     assert filefacts.remembered(blocked, "kind", f, Counter({"n": 3})) == {"n": 3}
-    assert "cannot keep file facts" in caplog.text
+    assert "cannot keep the file facts" in caplog.text

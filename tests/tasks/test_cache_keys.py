@@ -13,29 +13,29 @@ class _Versioned:
     name = "versioned"
     version = "v1"
 
-    def __init__(self, settings):
+    def __init__(self, settings, options=None):
         pass
 
 
 @pytest.fixture
 def versioned(monkeypatch):
     monkeypatch.setitem(engines.ENGINES, "versioned", _Versioned)
-    engines._built.cache_clear()
+    engines._built.clear()
     yield _Versioned
-    engines._built.cache_clear()
+    engines._built.clear()
 
 
 def _keys(settings):
     store = open_store(settings)
     return {stage: runtime.stage_key(stage, settings, store, video="v" * 64, audio="a" * 64)
-            for stage in runtime.STAGE_VERSIONS}
+            for stage in runtime.STAGES}
 
 
 def test_an_engine_version_changes_its_own_stages_only(tmp_path, versioned, monkeypatch):
     settings = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a", engine="versioned")
     before = _keys(settings)
     monkeypatch.setattr(versioned, "version", "v2")
-    engines._built.cache_clear()
+    engines._built.clear()
     after = _keys(settings)
     changed = {stage for stage in before if before[stage] != after[stage]}
     assert changed == {"lipsync", "blend"}
@@ -61,3 +61,23 @@ def test_a_new_mouth_model_changes_the_lipsync_and_qa_keys_only(tmp_path):
     assert {s for s in shipped if shipped[s] != retrained[s]} == {"lipsync", "qa"}
     phones = _keys(base.replace(planner="phones"))
     assert phones["lipsync"] != shipped["lipsync"] and phones["track_faces"] == shipped["track_faces"]
+
+
+def test_an_engines_own_setting_changes_its_stages_only(tmp_path):
+    base = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a")
+    before = _keys(base)
+    after = _keys(base.replace(engine_options={"exemplar_max_open_stretch": "1.2"}))
+    assert {s for s in before if before[s] != after[s]} == {"lipsync", "blend"}
+
+
+def test_the_trackers_declared_version_changes_the_track_key_only(tmp_path, monkeypatch):
+    from heygem_core.track import backends, tracker
+
+    base = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a")
+    before = _keys(base)
+    monkeypatch.setattr(tracker, "VERSION", tracker.VERSION + "-next")
+    after = _keys(base)
+    assert {s for s in before if before[s] != after[s]} == {"track_faces"}
+    monkeypatch.undo()
+    monkeypatch.setattr(backends.DlibBackend, "version", "dlib-next")
+    assert {s for s in before if before[s] != _keys(base)[s]} == {"track_faces"}

@@ -7,40 +7,19 @@ import pytest
 
 from heygem_core import engines, media, pipeline
 from heygem_core.config import Settings
-from heygem_core.engines import EngineJob, Motion
+from heygem_core.config import SettingsError
+from tests.heygem_core.engines.loudness_engine import LoudnessEngine
 from tests.paths import LANGUAGE_AUDIO, VIDEOS
-
-
-class LoudnessEngine:
-    """A trivial engine: it decides nothing but records the new audio's level per frame
-    (proving drive() hears the sound), and keeps every frame as recorded."""
-
-    name = "loudness"
-    version = "loudness-1"
-    built = 0
-
-    def __init__(self, settings: Settings):
-        type(self).built += 1
-
-    def drive(self, job: EngineJob) -> Motion:
-        assert job.sound is not None and job.sound.sr > 0
-        per_frame = np.array_split(job.sound.pcm, len(job.base_index))
-        level = np.array([float(np.sqrt(np.mean(c.astype(np.float64) ** 2))) if len(c) else 0.0 for c in per_frame])
-        return Motion(engine=self.version, base_index=np.asarray(job.base_index, np.int64),
-                      arrays={"level": level.astype(np.float32)})
-
-    def patches(self, job, motion):
-        for _ in range(motion.n_frames):
-            yield None
 
 
 @pytest.fixture
 def loudness_engine(monkeypatch):
-    monkeypatch.setitem(engines.ENGINES, "loudness", LoudnessEngine)  # the one registry line
-    engines._built.cache_clear()
+    # the one registry line (as a "module:Class" string, like the shipped engines)
+    monkeypatch.setitem(engines.ENGINES, "loudness", "tests.heygem_core.engines.loudness_engine:LoudnessEngine")
+    engines._built.clear()
     LoudnessEngine.built = 0
     yield LoudnessEngine
-    engines._built.cache_clear()
+    engines._built.clear()
 
 
 def test_a_new_engine_runs_end_to_end_and_hears_the_audio(tmp_path, loudness_engine):
@@ -59,12 +38,35 @@ def test_a_new_engine_runs_end_to_end_and_hears_the_audio(tmp_path, loudness_eng
     assert loudness_engine.built == 1
 
 
-def test_engines_are_built_once_per_settings(loudness_engine, tmp_path):
+def test_engines_are_built_once_per_own_settings(loudness_engine, tmp_path):
     a = Settings(cache_dir=tmp_path, engine="loudness")
-    assert engines.get_engine("loudness", a) is engines.get_engine("loudness", replace(a))
-    other = engines.get_engine("loudness", replace(a, max_open_stretch=1.1))
-    assert other is not engines.get_engine("loudness", a)
+    assert engines.get_engine("loudness", a) is engines.get_engine("loudness", replace(a, crf=30))
+    other = engines.get_engine("loudness", a.replace(engine_options={"loudness_floor": "0.01"}))
+    assert other is not engines.get_engine("loudness", a) and other.options.floor == 0.01
     assert loudness_engine.built == 2
+
+
+def test_an_engine_reads_its_own_namespaced_settings(loudness_engine):
+    env = {"HEYGEM_ENGINE": "loudness", "HEYGEM_LOUDNESS_FLOOR": "0.02"}
+    settings = Settings.from_env(env).check()
+    assert engines.options_for("loudness", settings).floor == 0.02
+    for bad, says in (("abc", "HEYGEM_LOUDNESS_FLOOR=abc: must be a number"),
+                      ("7", "HEYGEM_LOUDNESS_FLOOR=7.0: must be from 0 to 1")):
+        with pytest.raises(SettingsError, match=says):
+            Settings.from_env({**env, "HEYGEM_LOUDNESS_FLOOR": bad}).check()
+    with pytest.raises(SettingsError, match="HEYGEM_LOUDNESS_FLOR: engine loudness has no setting 'flor'"):
+        Settings.from_env({**env, "HEYGEM_LOUDNESS_FLOR": "1"}).check()
+
+
+def test_the_old_name_of_an_engine_setting_still_works(caplog, monkeypatch):
+    from heygem_core import config
+
+    monkeypatch.setattr(config, "_warned", set())  # said once per process
+    settings = Settings.from_env({"HEYGEM_MAX_OPEN_STRETCH": "1.2"})
+    assert engines.options_for("exemplar", settings).max_open_stretch == 1.2
+    assert "HEYGEM_MAX_OPEN_STRETCH is deprecated: use HEYGEM_EXEMPLAR_MAX_OPEN_STRETCH" in caplog.text
+    new = Settings.from_env({"HEYGEM_EXEMPLAR_MAX_OPEN_STRETCH": "1.1"})
+    assert engines.options_for("exemplar", new).max_open_stretch == 1.1
 
 
 def test_an_unknown_engine_is_named():

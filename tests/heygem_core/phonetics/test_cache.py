@@ -51,7 +51,7 @@ def test_a_damaged_entry_is_aligned_again(fixture_audio, tmp_path, counted, capl
     path.write_text("{not json")
     with caplog.at_level(logging.WARNING, logger=cache.__name__):
         assert cache.aligned(pcm, 16000, cache_dir=tmp_path) == first
-    assert "unreadable phone cache" in caplog.text and len(counted) == 2
+    assert "ignoring damaged phone cache" in caplog.text and len(counted) == 2
     assert cache.aligned(pcm, 16000, cache_dir=tmp_path) == first and len(counted) == 2  # rewritten
 
 

@@ -35,6 +35,19 @@ def test_tracks_every_frame_and_caches_once(settings):
     np.testing.assert_array_equal(second.lost, first.lost)
 
 
+def test_a_new_tracker_version_tracks_again(settings, monkeypatch):
+    from heygem_core.track import tracker
+
+    info = media.probe_video(VIDEOS["katie_8s"])
+    track_video(info, settings)
+    runs = track_stats["runs"]
+    track_video(info, settings)
+    assert track_stats["runs"] == runs
+    monkeypatch.setattr(tracker, "VERSION", tracker.VERSION + "-next")  # the tracker's code changed
+    track_video(info, settings)
+    assert track_stats["runs"] == runs + 1, "a track made by the old tracker was reused"
+
+
 def test_parquet_schema_and_metadata(settings):
     info = media.probe_video(VIDEOS["chaplin_7s"])
     track = track_video(info, settings)

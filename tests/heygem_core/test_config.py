@@ -1,0 +1,77 @@
+"""Every setting with a bad value stops the command before any work: one line naming the
+variable, the value and what is allowed, exit 2, no traceback, no output."""
+from dataclasses import fields
+
+import pytest
+
+from heygem_core.cli import main
+from heygem_core.config import Settings, SettingsError
+from tests.paths import LANGUAGE_AUDIO, VIDEOS
+
+S3 = {"HEYGEM_STORE": "s3", "HEYGEM_S3_ENDPOINT": "127.0.0.1:9"}
+
+# variable -> (bad value, words the message must hold, other variables it needs)
+BAD = {
+    "CACHE_DIR": ("{file}", ["is a file"], {}),
+    "TARGET_LUFS": ("loud", ["must be a number"], {}),
+    "CRF": ("abc", ["must be a whole number"], {}),
+    "X264_PRESET": ("warp", ["choose one of", "veryfast"], {}),
+    "AUDIO_BITRATE": ("lots", ["192k"], {}),
+    "ENGINE": ("nobody", ["choose one of", "exemplar"], {}),
+    "PLANNER": ("nobody", ["choose one of", "learned"], {}),
+    "MOUTH_MODEL": ("{missing}", ["no such file"], {}),
+    "TRACKER": ("nope", ["choose one of", "dlib"], {}),
+    "DETECT_EVERY": ("0", ["from 1"], {}),
+    "DETECT_MAX_SIDE": ("big", ["whole number"], {}),
+    "SPEAKER": ("nobody", ["largest", "central"], {}),
+    "INSIGHTFACE_ROOT": ("{missing}", ["no such folder"], {}),
+    "TRACKING_PROCESSES": ("-1", ["from 0"], {}),
+    "EXTEND_MODE": ("bogus", ["pingpong", "loop"], {}),
+    "EXEMPLAR_MAX_OPEN_STRETCH": ("9", ["from 1 to 3"], {}),
+    "STORE": ("ftp", ["choose one of", "local", "s3"], {}),
+    "ARTIFACT_DIR": ("{file}", ["is a file"], {}),
+    "S3_ENDPOINT": ("http://a/b", ["host:port"], {"HEYGEM_STORE": "s3"}),
+    "S3_BUCKET": ("Bad_Bucket", ["bucket name"], S3),
+    "S3_SECURE": ("maybe", ["true or false"], {}),
+    "LINK_EXPIRY_HOURS": ("0", ["from 1"], {}),
+    "INPUT_ROOTS": ("{missing}", ["is not a folder"], {}),
+    "MAX_SHEET_ROWS": ("0", ["from 1"], {}),
+    "WORKERS": ("0", ["from 1"], {}),
+    "RETRY_DELAY_S": ("soon", ["must be a number"], {}),
+    "LIPSYNC_DEPLOYMENT": ("justaname", ["flow/deployment"], {}),
+    "QA_MIN_COVERAGE": ("2", ["from 0 to 1"], {}),
+    "QA_MIN_SYNC": ("high", ["must be a number"], {}),
+    "PREFECT_PORT": ("70000", ["from 1 to 65535"], {}),
+}
+# Any value is a valid one (credentials, a region name).
+FREE_FORM = {"S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_REGION"}
+
+
+def test_every_setting_has_a_bad_value_case():
+    names = {f.name.upper() for f in fields(Settings)} - {"ENGINE_OPTIONS"}
+    assert names - FREE_FORM - set(BAD) == set(), "a new setting needs a bad-value case here"
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_a_bad_setting_stops_the_command_with_one_line(name, tmp_path, capsys, monkeypatch):
+    value, words, needs = BAD[name]
+    (tmp_path / "file").write_text("not a folder")
+    value = value.format(file=tmp_path / "file", missing=tmp_path / "missing")
+    for var, v in {**needs, f"HEYGEM_{name}": value}.items():
+        monkeypatch.setenv(var, v)
+    out = tmp_path / "out.mp4"
+    code = main(["lipsync", "--video", str(VIDEOS["katie_8s"]), "--audio", str(LANGUAGE_AUDIO["de"]),
+                 "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert f"HEYGEM_{name}" in err and all(w in err for w in words), err
+    assert not out.exists()
+
+
+def test_good_values_are_read_with_their_types(tmp_path):
+    s = Settings.from_env({"HEYGEM_CRF": " 20 ", "HEYGEM_S3_SECURE": "yes", "HEYGEM_TARGET_LUFS": "-23",
+                           "HEYGEM_INPUT_ROOTS": str(tmp_path), "MINIO_BUCKET": "lectures"})
+    assert (s.crf, s.s3_secure, s.target_lufs, s.input_roots, s.s3_bucket) == (20, True, -23.0, (tmp_path,), "lectures")
+    with pytest.raises(SettingsError, match="HEYGEM_CRF=52"):
+        s.replace(crf=52)  # flags and flow parameters are checked as the environment is
