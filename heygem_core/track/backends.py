@@ -56,7 +56,8 @@ class DlibBackend:
 
     name = "dlib"
     # Bump when this backend's boxes or points for the same frame change.
-    version = "dlib-hog-68-1"
+    # 2: images handed to dlib contiguous (a strided crop read differently from run to run)
+    version = "dlib-hog-68-2"
     wants_gray = True
 
     def __init__(self, settings=None):
@@ -70,6 +71,10 @@ class DlibBackend:
         self._predictor = dlib.shape_predictor(str(model))
 
     def detect(self, image: np.ndarray, upsample: int = 0) -> list[Detection]:
+        # dlib reads a strided view (the tracker's crop around the last face) unreliably: the
+        # same crop found a face on one call and none on the next (sun_silent_22s, frame 70),
+        # so the same video tracked differently from run to run.
+        image = np.ascontiguousarray(image)
         rects, scores, _ = self._detector.run(image, upsample, 0.0)
         return [Detection(np.array([r.left(), r.top(), r.right(), r.bottom()], np.float32), float(s))
                 for r, s in zip(rects, scores)]
@@ -77,7 +82,7 @@ class DlibBackend:
     def landmarks(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
         rect = self._dlib.rectangle(int(round(box[0])), int(round(box[1])),
                                     int(round(box[2])), int(round(box[3])))
-        shape = self._predictor(image, rect)
+        shape = self._predictor(np.ascontiguousarray(image), rect)
         return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
 
 
