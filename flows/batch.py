@@ -30,6 +30,7 @@ def batch(audio: str, videos: list[str], language: str = "en", transcript: str |
         language: BCP-47 tag of the audio's language.
         transcript: optional UTF-8 text of what the audio says (better lip sync).
     """
-    rows = validate_jobs(batch_records(audio, videos, language, transcript), f"batch of {len(videos)}",
-                         input_roots, overrides)
-    return produce(rows, kind="batch", overrides=overrides)
+    # A bad video fails its own row (listed in the report); the others run.
+    checked = validate_jobs(batch_records(audio, videos, language, transcript), f"batch of {len(videos)}",
+                            input_roots, overrides, skip_invalid=True)
+    return produce(checked["rows"], kind="batch", overrides=overrides, skipped=checked["skipped"])

@@ -7,11 +7,13 @@ given in the environment, or a local one on SQLite that this module starts (or r
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import time
+import traceback
 import urllib.request
 from pathlib import Path
 
@@ -71,36 +73,64 @@ def dashboard_url(api_url: str, flow_run_id: str) -> str:
     return f"{base.rstrip('/')}/runs/flow-run/{flow_run_id}"
 
 
-def _check_sheet(sheet: Path, input_roots: list[Path], settings: Settings) -> None:
-    """Validate before starting anything, so a bad sheet costs no server and no run."""
-    from heygem_core.intake import read_sheet
+def _check_sheet(sheet: Path, input_roots: list[Path], settings: Settings, skip_invalid: bool = False) -> None:
+    """Validate before starting anything, so a bad sheet costs no server and no run. With
+    ``skip_invalid`` the rows that will be left out are said, one line each."""
+    from heygem_core.intake import check_sheet
     from heygem_core.store import open_store
 
     store_exists = open_store(settings).exists if settings.store == "s3" else None
-    read_sheet(sheet, input_roots=tuple(input_roots) or settings.input_roots,
-               store_exists=store_exists, max_rows=settings.max_sheet_rows)
+    _, skipped = check_sheet(sheet, input_roots=tuple(input_roots) or settings.input_roots,
+                             store_exists=store_exists, max_rows=settings.max_sheet_rows,
+                             skip_invalid=skip_invalid)
+    for s in skipped:
+        print(f"heygem: row {s.row} ({s.output}) will not be run: {s.message}", file=sys.stderr)
 
 
 def run_command(args) -> int:
     settings = Settings.from_env()
     roots = [Path(r).resolve() for r in (args.input_root or [])]
-    _check_sheet(args.sheet, roots, settings)
+    _check_sheet(args.sheet, roots, settings, args.skip_invalid)
     api_url = ensure_server()
+    _quiet_console(args.verbose)
     from flows.course_matrix import course_matrix
 
     state = course_matrix(str(args.sheet.resolve()), [str(r) for r in roots] or None, _overrides(args),
-                          return_state=True)
+                          args.skip_invalid, return_state=True)
     return _finish(state, api_url, args.output)
 
 
 def batch_command(args) -> int:
     api_url = ensure_server()
+    _quiet_console(args.verbose)
     from flows.batch import batch
 
     state = batch(str(args.audio.resolve()), [str(v.resolve()) for v in args.videos], args.language,
                   str(args.transcript.resolve()) if args.transcript else None, None, _overrides(args),
                   return_state=True)
     return _finish(state, api_url, args.output)
+
+
+class _RunProblems(logging.Filter):
+    """Keeps a flow's warnings and errors (task failures with their tracebacks) off the
+    terminal: they go to the dashboard and the run's run.log, and the summary printed at the
+    end says each failure once, in plain words. ``-v`` shows them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.WARNING and record.name.startswith(("prefect.flow_runs",
+                                                                                  "prefect.task_runs")))
+
+
+def _quiet_console(verbose: bool) -> None:
+    if verbose:
+        return
+    from prefect.logging.configuration import setup_logging
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    setup_logging()  # now, so that its console handler exists to be filtered (Prefect keeps it)
+    for handler in logging.getLogger().handlers + logging.getLogger("prefect").handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.addFilter(_RunProblems())
 
 
 def server_command(args) -> int:
@@ -120,6 +150,8 @@ def _finish(state, api_url: str, output: Path | None) -> int:
     link = dashboard_url(api_url, flow_run_id)
     if not state.is_completed():
         err = state.result(raise_on_failure=False)
+        if isinstance(err, BaseException) and not isinstance(err, HeygemError):  # a bug: show it whole
+            traceback.print_exception(err)
         message = str(err) if isinstance(err, BaseException) else (state.message or state.name)
         print(f"heygem: error: {message}", file=sys.stderr)
         print(f"dashboard: {link}", file=sys.stderr)
@@ -131,6 +163,8 @@ def _finish(state, api_url: str, output: Path | None) -> int:
     for f in summary["failures"]:
         where = f"row {f['row']}" if f.get("row") is not None else f["output"]
         print(f"  failed: {where} ({f['output']}): {f['message']}")
+    for f in summary.get("flags", []):
+        print(f"  flagged: {f['output']}: {f['reasons']}")
     print(f"dashboard: {link}")
     print(f"store:     {summary['store']}, prefix {summary['run_prefix']}/")
     if local:

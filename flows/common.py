@@ -44,8 +44,9 @@ def row_label(row: Row) -> str:
     return f"{row.lecturer}/{row.language}"
 
 
-def produce(rows: list[Row], *, kind: str, overrides: dict | None = None) -> dict:
-    """Run every row; returns the run summary (also stored as manifest/report/zip)."""
+def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skipped: list[dict] = ()) -> dict:
+    """Run every row; returns the run summary (also stored as manifest/report/zip). ``skipped``
+    rows (left out for their problems) are reported as failed with those problems."""
     logger = get_run_logger()
     settings = settings_for(overrides)
     store = store_for(settings)
@@ -56,7 +57,8 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None) -> dic
     # Held while it runs: `heygem gc` keeps what this run uses from now on.
     with hold(store, run_id):
         with _log_capture(str(flow_run.id)) as log_file:
-            logger.info("run %s: %d output(s), store: %s", run_id, len(rows), store.describe())
+            logger.info("run %s: %d output(s)%s, store: %s", run_id, len(rows),
+                        f", {len(skipped)} left out" if skipped else "", store.describe())
             progress = create_progress_artifact(progress=0.0, description=f"{run_id}: videos finished")
 
             assets, ingest_errors = _ingest_all(rows, overrides)
@@ -83,7 +85,7 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None) -> dic
                 lip_f = lip.submit(v, track_f, a, t, row.language, rr.label, overrides)  # beside the normalising
                 blend_f = blend.submit(v, track_f, lip_f, rr.label, overrides)
                 rr.mux = mux.submit(blend_f, audio_f, rr.label, overrides)
-                rr.qa = qa.submit(rr.mux, audio_f, rr.label, overrides)
+                rr.qa = qa.submit(rr.mux, audio_f, rr.label, overrides, track_f)
                 rr.futures = [track_f, audio_f, lip_f, blend_f, rr.mux]
 
             finals = [rr.qa for rr in runs if rr.qa is not None]
@@ -92,6 +94,8 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None) -> dic
                 update_progress_artifact(progress, progress=100.0 * n / max(len(finals), 1))
 
             entries = [_entry(rr, ingest_errors, run_prefix, overrides, logger) for rr in runs]
+            entries += [_skipped(s, logger) for s in skipped]
+            entries.sort(key=lambda e: e.row if e.row is not None else 0)
             done = sum(e.status == "done" for e in entries)
             failed = len(entries) - done
             flagged = sum(bool(e.qa and e.qa.get("flagged")) for e in entries)
@@ -108,6 +112,8 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None) -> dic
         "outputs": [e.output_key for e in entries if e.status == "done"],
         "failures": [{"row": e.row, "output": e.output_name, "message": e.message}
                      for e in entries if e.status != "done"],
+        "flags": [{"row": e.row, "output": e.output_name, "reasons": e.message}
+                  for e in entries if e.status == "done" and e.qa and e.qa.get("flagged")],
         **keys,
     }
     _artifacts(summary, entries, store)
@@ -128,6 +134,13 @@ def _ingest_all(rows: list[Row], overrides) -> tuple[dict, dict]:
         else:
             errors[ref] = _message(fut.state)
     return assets, errors
+
+
+def _skipped(s: dict, logger) -> OutputEntry:
+    logger.warning("row %s (%s) skipped: %s", s["row"], s["output"], s["message"])
+    return OutputEntry(row=s["row"], lecturer=s["lecturer"], language=s["language"], title="",
+                       output_name=s["output"], output_key=None, sha256=None, duration=None, engine=None,
+                       status="failed", message=f"not run: {s['message']}")
 
 
 def _entry(rr: RowRun, ingest_errors: dict, run_prefix: str, overrides, logger) -> OutputEntry:

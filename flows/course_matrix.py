@@ -20,7 +20,8 @@ def _name() -> str:
 
 @flow(name="course_matrix", flow_run_name=_name, log_prints=True,
       task_runner=ThreadPoolTaskRunner(max_workers=Settings.from_env().workers))
-def course_matrix(sheet: str, input_roots: list[str] | None = None, overrides: dict | None = None) -> dict:
+def course_matrix(sheet: str, input_roots: list[str] | None = None, overrides: dict | None = None,
+                  skip_invalid: bool = False) -> dict:
     """Produce one video per sheet row (lecturer × language), a zip and a report.
 
     Args:
@@ -29,6 +30,9 @@ def course_matrix(sheet: str, input_roots: list[str] | None = None, overrides: d
             the sheet's own folder).
         overrides: per-run settings, e.g. ``{"crf": 16, "engine": "exemplar"}`` (no secrets:
             store credentials come from each worker's environment).
+        skip_invalid: run the valid rows of a sheet with bad ones (listed as failed in the
+            report) instead of refusing the sheet.
     """
-    rows = validate_sheet(sheet, input_roots, overrides)
-    return produce(rows, kind=f"course-{Path(sheet).stem}", overrides=overrides)
+    checked = validate_sheet(sheet, input_roots, overrides, skip_invalid)
+    return produce(checked["rows"], kind=f"course-{Path(sheet).stem}", overrides=overrides,
+                   skipped=checked["skipped"])

@@ -6,7 +6,7 @@ from pathlib import Path
 from prefect import task
 
 from heygem_core.errors import SheetError
-from heygem_core.intake import Row, read_sheet, validate_rows
+from heygem_core.intake import Row, check_sheet, skipped_rows, validate_rows
 from tasks.runtime import settings_for, store_for
 
 
@@ -16,8 +16,10 @@ def _roots(input_roots: list[str] | None, overrides) -> tuple[Path, ...]:
 
 
 @task(name="validate_sheet", task_run_name="validate {sheet}")
-def validate_sheet(sheet: str, input_roots: list[str] | None = None, overrides: dict | None = None) -> list[Row]:
-    """Every problem of the sheet at once, before any work; no retries (it is the input)."""
+def validate_sheet(sheet: str, input_roots: list[str] | None = None, overrides: dict | None = None,
+                   skip_invalid: bool = False) -> dict:
+    """Every problem of the sheet at once, before any work; no retries (it is the input).
+    Returns ``{"rows": [Row], "skipped": [Skipped as dict]}`` (skipped: only with ``skip_invalid``)."""
     settings = settings_for(overrides)
     store = store_for(settings)
     if sheet.startswith("store:"):
@@ -26,8 +28,9 @@ def validate_sheet(sheet: str, input_roots: list[str] | None = None, overrides: 
         if path != local:
             path.write_bytes(local.read_bytes())
         sheet = str(path)
-    return read_sheet(sheet, input_roots=_roots(input_roots, overrides), store_exists=store.exists,
-                      max_rows=settings.max_sheet_rows)
+    rows, skipped = check_sheet(sheet, input_roots=_roots(input_roots, overrides), store_exists=store.exists,
+                                max_rows=settings.max_sheet_rows, skip_invalid=skip_invalid)
+    return {"rows": rows, "skipped": [s.as_dict() for s in skipped]}
 
 
 def _ref(value: str) -> str:
@@ -36,16 +39,17 @@ def _ref(value: str) -> str:
 
 @task(name="validate_jobs", task_run_name="validate {label}")
 def validate_jobs(records: list[dict], label: str, input_roots: list[str] | None = None,
-                  overrides: dict | None = None) -> list[Row]:
-    """Rows for the batch and single flows, checked by the same rules as a sheet's."""
+                  overrides: dict | None = None, skip_invalid: bool = False) -> dict:
+    """Rows for the batch and single flows, checked by the same rules as a sheet's. With
+    ``skip_invalid`` a bad item is left out (``skipped``) unless no good one is left."""
     store = store_for(settings_for(overrides))
     roots = _roots(input_roots, overrides) or (Path("/"),)
     numbered = [(i, {k: _ref(v) if k in ("video", "audio", "transcript") and v else v for k, v in r.items()})
                 for i, r in enumerate(records, start=1)]
     rows, problems = validate_rows(numbered, base_dir=Path.cwd(), input_roots=roots, store_exists=store.exists)
-    if problems:
+    if problems and not (skip_invalid and rows):
         raise SheetError(label, problems)
-    return rows
+    return {"rows": rows, "skipped": [s.as_dict() for s in skipped_rows(numbered, problems)]}
 
 
 def batch_records(audio: str, videos: list[str], language: str, transcript: str | None = None) -> list[dict]:

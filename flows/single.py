@@ -32,5 +32,5 @@ def single(video: str, audio: str, language: str = "en", transcript: str | None 
     """
     record = {"lecturer": lecturer or Path(video).stem, "video": video, "language": language,
               "audio": audio, "transcript": transcript or "", "title": "", "output": output or ""}
-    rows = validate_jobs([record], Path(video).name, input_roots, overrides)
+    rows = validate_jobs([record], Path(video).name, input_roots, overrides)["rows"]
     return produce(rows, kind="single", overrides=overrides)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import logging
 import sys
 from pathlib import Path
@@ -10,8 +11,9 @@ from pathlib import Path
 from .config import Settings
 from .errors import HeygemError, InputError, ProcessingError
 
-EXIT_INPUT = 2
-EXIT_FAILURE = 1
+EXIT_FAILURE = 1  # the job (or some rows of a run) failed; a run's other rows are done
+EXIT_INPUT = 2  # bad input or settings: nothing was done
+EXIT_FLAGGED = 3  # --strict: made, but flagged by QA
 PREFECT_COMMANDS = ("run", "batch", "server", "ui")
 
 
@@ -47,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how the video fills a longer audio (default pingpong)")
     ls.add_argument("--speaker", choices=["largest", "central"],
                     help="which face speaks when several are visible (default largest)")
+    ls.add_argument("--strict", action="store_true",
+                    help="exit 3 when QA flags the output (the file is kept, with a .qa.json beside it)")
+    ls.add_argument("--no-qa", action="store_true",
+                    help="skip the QA reading of the output (about 1 s for 10 s of video)")
     ls.add_argument("--planner", choices=["learned", "phones"],
                     help="what plans the mouth from the audio: the learned sound-to-mouth model "
                     "(default) or the phone aligners alone (env HEYGEM_PLANNER)")
@@ -64,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "or the sheet's folder)")
     rn.add_argument("--crf", type=int, help="x264 quality (default 18)")
     rn.add_argument("--engine", help="lip-sync engine (default exemplar)")
+    rn.add_argument("--skip-invalid", action="store_true",
+                    help="run the valid rows of a sheet with bad ones (each bad row is said and listed "
+                    "as failed in the report) instead of refusing the sheet")
+    rn.add_argument("-v", "--verbose", action="store_true",
+                    help="also show the flow's warnings and task failures (tracebacks) here")
 
     bt = sub.add_parser("batch", help="one audio × many videos, as a Prefect flow run")
     bt.add_argument("--audio", required=True, type=Path, help="the new audio")
@@ -73,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("-o", "--output", type=Path, help="also copy the videos, zip and report here")
     bt.add_argument("--crf", type=int, help="x264 quality (default 18)")
     bt.add_argument("--engine", help="lip-sync engine (default exemplar)")
+    bt.add_argument("-v", "--verbose", action="store_true",
+                    help="also show the flow's warnings and task failures (tracebacks) here")
 
     sv = sub.add_parser("server", help="start (or find) the local Prefect server and print its URL")
     sv.add_argument("--port", type=int, help="port on 127.0.0.1 (default 4200, env HEYGEM_PREFECT_PORT)")
@@ -192,8 +205,9 @@ def _lipsync(args, settings: Settings) -> int:
         video, audio = video.result(), audio.result()  # a bad video is reported before bad audio
     try:
         with _Progress() as progress:
-            result = lipsync(video, audio, args.output, transcript=transcript,
-                             language=args.language, settings=settings, progress=progress)
+            result = lipsync(video, audio, args.output, transcript=transcript, language=args.language,
+                             settings=settings, progress=progress, warn=progress.warn,
+                             qa=args.strict or not args.no_qa)
     except ProcessingError as err:
         plain = _output_failure(err, args.output)
         if plain is None:
@@ -203,7 +217,18 @@ def _lipsync(args, settings: Settings) -> int:
     print(f"wrote {result.output} ({result.width}x{result.height}, {result.fps:g} fps, "
           f"{result.duration:.2f} s, {result.n_frames} frames) in {result.timings['total']:.1f} s")
     for note in result.notes:
-        print(f"note: {note}")
+        if not note.startswith("the source's mouth"):  # said as a warning already
+            print(f"note: {note}")
+    if result.qa is None:
+        return 0
+    from .report import qa_line
+
+    print(qa_line(result.qa, settings))
+    if args.strict and result.qa.flagged:
+        side = Path(args.output).with_suffix(".qa.json")
+        side.write_text(json.dumps(result.qa.as_dict(), indent=1), encoding="utf-8")
+        print(f"heygem: flagged by QA (--strict): {args.output} kept; figures in {side}", file=sys.stderr)
+        return EXIT_FLAGGED
     return 0
 
 
@@ -270,6 +295,14 @@ class _Progress:
             self.bar = tqdm(total=total, desc=stage, unit="frame", leave=False)
         self.bar.n = done
         self.bar.refresh()
+
+    def warn(self, message: str) -> None:
+        """Said at once, above any progress bar."""
+        line = f"heygem: warning: {message}"
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def __enter__(self):
         return self

@@ -138,6 +138,20 @@ class Table:
 # Public entry point
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A row left out of a run for its problems (``--skip-invalid``, or a batch's bad video)."""
+
+    row: int
+    lecturer: str
+    language: str
+    output: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
 def read_sheet(
     path: str | os.PathLike,
     *,
@@ -146,6 +160,21 @@ def read_sheet(
     max_rows: int = 2000,
 ) -> list[Row]:
     """Read and validate a course sheet; return its rows or raise ``SheetError``/``InputError``."""
+    rows, _ = check_sheet(path, input_roots=input_roots, store_exists=store_exists, max_rows=max_rows)
+    return rows
+
+
+def check_sheet(
+    path: str | os.PathLike,
+    *,
+    input_roots: Sequence[Path] = (),
+    store_exists: Callable[[str], bool] | None = None,
+    max_rows: int = 2000,
+    skip_invalid: bool = False,
+) -> tuple[list[Row], list[Skipped]]:
+    """``read_sheet``; with ``skip_invalid`` a row's problems leave that row out (returned as
+    ``Skipped``) instead of stopping the sheet. Problems of the sheet itself, or no valid row
+    left, still raise ``SheetError``."""
     sheet = _sheet_path(path)
     table = load_table(sheet, max_rows=max_rows)
     problems = list(table.problems)
@@ -170,11 +199,30 @@ def read_sheet(
     rows, row_problems = validate_rows(
         records, base_dir=sheet.parent, input_roots=roots, store_exists=store_exists,
         present_columns=columns.keys())
+    skipped: list[Skipped] = []
+    if skip_invalid and not problems and rows:
+        skipped, row_problems = skipped_rows(records, row_problems), []
     problems.extend(row_problems)
     if problems:
         problems.sort(key=lambda p: (p.row is not None, p.row or 0))
         raise SheetError(sheet, problems)
-    return rows
+    return rows, skipped
+
+
+def skipped_rows(records: Iterable[tuple[int, Mapping[str, str]]], problems: Iterable[Problem]) -> list[Skipped]:
+    """The rows ``problems`` name, each with its problems in one message."""
+    by_row: dict[int, list[str]] = {}
+    for p in problems:
+        if p.row is not None:
+            by_row.setdefault(p.row, []).append(f"{p.column}: {p.message}" if p.column else p.message)
+    out = []
+    for number, record in records:
+        if number in by_row:
+            lecturer = _clean(str(record.get("lecturer") or ""))
+            language = _clean(str(record.get("language") or ""))
+            output = _clean(str(record.get("output") or "")) or (_default_output(lecturer, language) if lecturer else "")
+            out.append(Skipped(number, lecturer, language, output, "; ".join(by_row[number])))
+    return out
 
 
 def _sheet_path(path: str | os.PathLike) -> Path:

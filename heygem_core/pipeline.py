@@ -45,6 +45,7 @@ class LipsyncResult:
     frames_without_face: int
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    qa: object | None = None  # report.QAFigures, when asked for
 
 
 def analyse_audio(audio: str | Path | media.AudioStreamInfo, fps: float, transcript: str | None,
@@ -209,9 +210,12 @@ def run_ahead(items: Iterator, depth: int = 4) -> Iterator:
 
 def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.AudioStreamInfo,
             output: str | Path, *, transcript: str | None = None, language: str = "en",
-            settings: Settings | None = None, progress: Progress | None = None) -> LipsyncResult:
+            settings: Settings | None = None, progress: Progress | None = None,
+            warn: Callable[[str], None] | None = None, qa: bool = False) -> LipsyncResult:
     """The whole job in one process: the same stages the Prefect tasks run one by one.
-    ``video`` and ``audio`` are paths, or their probes when the caller has them already."""
+    ``video`` and ``audio`` are paths, or their probes when the caller has them already.
+    ``warn(message)`` hears, as soon as it is known, that the source cannot show speech (also
+    in the result's notes); with ``qa`` the result carries the output's QA figures."""
     t0 = time.perf_counter()
     settings = settings or Settings.from_env()
     planners.warm(settings, transcript)  # models load beside the probes and normalisation
@@ -245,6 +249,13 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
         timings["track"] = time.perf_counter() - t
         if track.lost.any():
             notes.append(describe_lost(track))
+        from .quality import source_warning
+
+        unsuitable = source_warning(track)
+        if unsuitable is not None:
+            notes.append(unsuitable)
+            if warn is not None:
+                warn(unsuitable)
 
         t = time.perf_counter()
         report("lipsync", 0, 1)
@@ -258,9 +269,18 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
         # The audio is muxed while encoding: no second pass over the finished video.
         render(info, track, motion, output, settings, report, audio=wav)
         timings["render"] = time.perf_counter() - t
+    figures = None
+    if qa:
+        from .report import job_qa
+
+        t = time.perf_counter()
+        figures = job_qa(output, track, motion.base_index, heard.sound, settings)
+        timings["qa"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     log.info("%s: %s", output, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
-    return result_for(info, track, motion, output, engine.version, transcript, notes, timings)
+    result = result_for(info, track, motion, output, engine.version, transcript, notes, timings)
+    result.qa = figures
+    return result
 
 
 def _probed(media_file, kind: type, probe: Callable):

@@ -135,3 +135,48 @@ def expected_opening(clip: audio_mod.Audio, fps: float, n_frames: int, settings:
 
     settings = settings or Settings.from_env()
     return predict(clip.pcm, clip.sr, settings.mouth_model).at(fps, n_frames).opening
+
+
+# How far a source's mouth must open (dlib inner-lip gap / eye distance, 95th minus 5th
+# percentile over its frames) for the exemplar engine to show speech: it reuses the source's
+# own mouths, opened at most ``max_open_stretch`` further. 18 real speaking faces (the corpus
+# and the fixtures) range 0.086-0.27; a presenter listening (sun_silent_22s) 0.017.
+MIN_SOURCE_RANGE = 0.03
+
+
+def source_range(track) -> float:
+    """The spread of the source's mouth opening over its tracked frames."""
+    found = ~np.asarray(track.lost, bool)
+    if found.sum() < 2:
+        return 0.0
+    opening = mouth.opening(track.landmarks[found])
+    return float(np.percentile(opening, 95) - np.percentile(opening, 5))
+
+
+def source_warning(track) -> str | None:
+    """Plain words when the source cannot show what new speech needs, else None."""
+    spread = source_range(track)
+    if spread >= MIN_SOURCE_RANGE:
+        return None
+    return (f"the source's mouth barely opens (it moves {spread:.3f} eye distances; a speaking face "
+            f"0.09-0.27): the output will hardly move; use a take where the lecturer speaks")
+
+
+def output_series(output: media.VideoInfo, track, base_index: np.ndarray, every: int = 1) -> MouthSeries:
+    """An output's mouth opening read by FaceMesh, placed from the *source's* track at the
+    source frame under each output frame (the output keeps the source's head): no second
+    tracking of the output. ``every``: read one frame in that many (NaN between)."""
+    from . import facemesh
+
+    mesh = facemesh.shared()
+    opening = np.full(len(base_index), np.nan)
+    for i, frame in enumerate(media.read_frames(output)):
+        if i >= len(base_index):
+            break
+        k = int(base_index[i])
+        if i % every or track.lost[k]:
+            continue
+        points = mesh.landmarks(frame, track.landmarks[k])
+        if points is not None:
+            opening[i] = float(facemesh.mouth_opening(points))
+    return MouthSeries(fps=float(output.fps), opening=opening, found=np.isfinite(opening))

@@ -61,8 +61,9 @@ def _finite(x: float, digits: int) -> float | None:
 
 
 def qa_figures(series: MouthSeries, expected: np.ndarray, settings: Settings | None = None,
-               measured: MouthSeries | None = None) -> QAFigures:
-    """Figures for one output; flagged below ``settings.qa_min_coverage`` / ``qa_min_sync``.
+               measured: MouthSeries | None = None, source: str | None = None) -> QAFigures:
+    """Figures for one output; flagged below ``settings.qa_min_coverage`` / ``qa_min_sync``,
+    or with ``source`` (why the source cannot show speech, ``quality.source_warning``).
     Coverage is ``series``' (the tracker's); sync correlates ``measured``' opening (default
     ``series``') with ``expected`` (per frame)."""
     settings = settings or Settings.from_env()
@@ -82,6 +83,8 @@ def qa_figures(series: MouthSeries, expected: np.ndarray, settings: Settings | N
     if found.any() and sync < settings.qa_min_sync:
         reasons.append(f"mouth hardly follows the audio: sync {sync:.2f} "
                        f"(threshold {settings.qa_min_sync:.2f})")
+    if source:
+        reasons.append(source)
     return QAFigures(sync=sync, coverage=coverage, frames=frames, duration=duration,
                      flagged=bool(reasons), reasons=tuple(reasons))
 
@@ -334,8 +337,30 @@ def opening_plot(series: MouthSeries, loudness_db: np.ndarray, out_png: str | Pa
 # --------------------------------------------------------------------------- all at once
 
 
+def job_qa(output: str | Path, track: FaceTrack, base_index: np.ndarray, clip: audio_mod.Audio,
+           settings: Settings | None = None) -> QAFigures:
+    """QA figures of a job just made, without tracking its output again: coverage and the
+    FaceMesh reading come from the source's track at each output frame's source frame."""
+    settings = settings or Settings.from_env()
+    info = media.probe_video(output)
+    found = ~np.asarray(track.lost, bool)[base_index]
+    series = MouthSeries(fps=float(info.fps), opening=np.where(found, 0.0, np.nan), found=found)
+    # Every second frame: the figure moves by ~0.01 (katie + de 0.87 both ways), FaceMesh's
+    # cost halves (~0.25 s of a 9 s job).
+    measured = quality.output_series(info, track, base_index, every=2)
+    expected = quality.expected_opening(clip, float(info.fps), len(base_index), settings)
+    return qa_figures(series, expected, settings, measured=measured, source=quality.source_warning(track))
+
+
+def qa_line(figures: QAFigures, settings: Settings) -> str:
+    """One line for a terminal: sync, coverage, and what is flagged."""
+    line = (f"QA: sync {figures.sync:.2f} (pass {settings.qa_min_sync:.2f}), face in {_pct(figures.coverage)} "
+            f"of frames")
+    return line + (f"; FLAGGED: {'; '.join(figures.reasons)}" if figures.flagged else "; not flagged")
+
+
 def output_qa(video: str | Path, audio: str | Path, out_dir: str | Path, settings: Settings | None = None,
-              title: str = "") -> tuple[QAFigures, Path, Path]:
+              title: str = "", source_track: FaceTrack | None = None) -> tuple[QAFigures, Path, Path]:
     """Track ``video`` (an output), compare its mouth with ``audio`` (the new track), and
     write ``<stem>_contact.png`` and ``<stem>_opening.png`` into ``out_dir``.
 
@@ -352,7 +377,8 @@ def output_qa(video: str | Path, audio: str | Path, out_dir: str | Path, setting
     loud = audio_mod.loudness_envelope(clip, series.fps, len(series.opening))
     expected = quality.expected_opening(clip, series.fps, len(series.opening), settings)
     measured = quality.independent_series(info, settings, track) if track is not None else series
-    figures = qa_figures(series, expected, settings, measured=measured)
+    source = quality.source_warning(source_track) if source_track is not None else None
+    figures = qa_figures(series, expected, settings, measured=measured, source=source)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = info.path.stem

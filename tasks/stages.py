@@ -14,7 +14,7 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
-from heygem_core import media, pipeline, report
+from heygem_core import media, pipeline, quality, report
 from heygem_core.assets import Asset, ingest as ingest_ref
 from heygem_core.engines import Motion, get_engine
 from heygem_core.errors import InputError, ProcessingError
@@ -120,6 +120,9 @@ def lipsync(video: Asset, track_key: str, audio: Asset, transcript: Asset | None
     with _named(store, video) as src:
         info = media.probe_video(src)
     track = read_track(store.local_path(track_key))
+    unsuitable = quality.source_warning(track)
+    if unsuitable:
+        get_run_logger().warning("%s: %s", label, unsuitable)
     text = None
     if transcript:
         with _named(store, transcript) as src:
@@ -198,22 +201,25 @@ def mux(silent_key: str, audio_key: str, label: str, overrides: Overrides = None
 
 
 # -- QA ------------------------------------------------------------------------------------
-QA = Stage("qa", ".json", lambda p: {"output": p["output_key"], "audio": p["audio_key"]})
+QA = Stage("qa", ".json", lambda p: {"output": p["output_key"], "audio": p["audio_key"],
+                                     "source_track": p.get("track_key")})
 
 
 @task(name="qa", task_run_name="qa {label}",
       cache_key_fn=QA.cache_key_fn, persist_result=True, **RETRIES)
-def qa(output_key: str, audio_key: str, label: str, overrides: Overrides = None) -> dict:
+def qa(output_key: str, audio_key: str, label: str, overrides: Overrides = None, track_key: str | None = None) -> dict:
     """Sync and coverage figures of a finished video, and two pictures a person can check at
-    a glance: mouth crops over time and mouth opening against the audio."""
+    a glance: mouth crops over time and mouth opening against the audio. With the source's
+    track, a source whose mouth barely opens flags the output too."""
     settings, store = _ctx(overrides)
-    key = QA.key(dict(output_key=output_key, audio_key=audio_key, overrides=overrides))
+    key = QA.key(dict(output_key=output_key, audio_key=audio_key, track_key=track_key, overrides=overrides))
     if store.exists(key):
         return json.loads(store.get_bytes(key))
     stem = key[:-len(".json")]
+    source = read_track(store.local_path(track_key)) if track_key else None
     with _scratch(settings) as tmp:
         figures, contact, plot = report.output_qa(store.local_path(output_key), store.local_path(audio_key),
-                                                  Path(tmp), settings, title=label)
+                                                  Path(tmp), settings, title=label, source_track=source)
         pictures = {"contact_sheet": f"{stem}.contact.png", "opening_plot": f"{stem}.plot.png"}
         store.put_file(pictures["contact_sheet"], contact, "image/png")
         store.put_file(pictures["opening_plot"], plot, "image/png")

@@ -71,6 +71,25 @@ def media_factory(tmp_path_factory: pytest.TempPathFactory) -> MediaFactory:
 
 
 @pytest.fixture(scope="session")
+def quiet_source(media_factory, tmp_path_factory) -> Path:
+    """A presenter who barely moves the mouth: katie_8s's 15% most closed frames (by her
+    tracked mouth), in their order, as a 1.2 s video."""
+    import numpy as np
+
+    from heygem_core import mouth
+    from heygem_core.config import Settings
+    from heygem_core.track import track_video
+
+    source = FIXTURES_DIR / "video" / "katie_8s.mp4"
+    track = track_video(source, Settings(cache_dir=tmp_path_factory.mktemp("quiet-cache")))
+    opening = mouth.opening(track.landmarks)
+    keep = np.sort(np.argsort(opening)[: int(len(opening) * 0.15)])
+    frames = "+".join(f"eq(n\\,{k})" for k in keep)
+    return media_factory.ffmpeg("quiet_katie.mp4", "-i", str(source), "-vf", f"select='{frames}',setpts=N/25/TB",
+                                "-an", "-r", "25", "-pix_fmt", "yuv420p")
+
+
+@pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory):
     """A real Prefect API for the session (``prefect_test_harness``: a temporary server on
     SQLite), with its own result storage; yields what another process needs to join it."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from heygem_core.errors import HeygemError, SheetError
+from heygem_core.errors import HeygemError, InputError, SheetError
 from heygem_core.intake import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 
 from . import jobs
@@ -105,7 +105,7 @@ def _table(items: list[jobs.Item]) -> list[list[str]]:
         if it.status == "failed":
             details = it.message or "failed"
         elif it.status == "done":
-            details = it.output
+            details = f"{it.output} ({it.message})" if it.message else it.output
         else:
             details = it.stage
         rows.append([str(it.number), it.title, STATUS_HTML.get(it.status, _esc(it.status)), details])
@@ -340,7 +340,8 @@ def build_app(ctx: WebContext, ui: UISettings) -> gr.Blocks:
             ctx.models_warm = True
             path = str(jobs.result_file(ctx, it.key))
             flagged = summary.get("flagged")
-            note = " The automatic check flagged it: please watch it before using it." if flagged else ""
+            why = "; ".join(f.get("reasons", "") for f in summary.get("flags", []))
+            note = (f" The automatic check flagged it ({why}): please watch it before using it." if flagged else "")
             yield (f"<span class='hg-ok'><b>Done:</b> {_esc(it.output)}.</span>{_esc(note)}\n\n{link}",
                    path, gr.update(value=path, visible=True))
 
@@ -357,7 +358,15 @@ def build_app(ctx: WebContext, ui: UISettings) -> gr.Blocks:
                 a = jobs.check_upload(audio, "an audio file", AUDIO_EXTENSIONS, ctx)
                 if not videos:
                     raise HeygemError("please add at least one video")
-                vs = [jobs.check_upload(v, "a video", VIDEO_EXTENSIONS, ctx) for v in videos]
+                # A video that cannot be used fails its own row; the others are made.
+                vs, refused = [], []
+                for v in videos:
+                    try:
+                        vs.append(jobs.check_upload(v, "a video", VIDEO_EXTENSIONS, ctx))
+                    except InputError as err:
+                        refused.append((Path(v).name, str(err)))
+                if not vs:
+                    raise InputError(refused[0][1])
                 yield ("Receiving the files…", *nothing)
                 aref = jobs.stage_upload(a, ctx)
                 vrefs = [jobs.stage_upload(v, ctx) for v in vs]
@@ -374,6 +383,9 @@ def build_app(ctx: WebContext, ui: UISettings) -> gr.Blocks:
                 yield (_error_md("Cannot start:", err), *nothing)
                 return
             items = jobs.items_for(rows)
+            items += [jobs.Item(number=len(items) + k, video_name=name, title=name, label="", output=name,
+                                status="failed", stage="failed", message=why, fraction=1.0)
+                      for k, (name, why) in enumerate(refused, start=1)]
             job = _start_job(ctx, "batch", dict(audio=aref, videos=vrefs, language=rows[0].language,
                                                 transcript=tref))
             for snap in jobs.follow(job, items):

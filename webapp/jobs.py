@@ -561,9 +561,12 @@ def finish_items(items: list[Item], summary: dict) -> None:
     """Final statuses from the flow's summary (the authority), matched by output name."""
     done = {k.rsplit("/", 1)[-1]: k for k in summary.get("outputs", [])}
     failures = {f.get("output"): f.get("message", "") for f in summary.get("failures", [])}
+    flags = {f.get("output"): f.get("reasons", "") for f in summary.get("flags", [])}
     for it in items:
         if it.output in done:
-            it.status, it.stage, it.key, it.fraction, it.message = "done", "done", done[it.output], 1.0, ""
+            # a flagged output (QA, or a source whose mouth barely opens) says why beside it
+            note = f"flagged: {flags[it.output]}" if flags.get(it.output) else ""
+            it.status, it.stage, it.key, it.fraction, it.message = "done", "done", done[it.output], 1.0, note
         elif it.output in failures:
             it.status, it.stage, it.message = "failed", "failed", failures[it.output] or "failed"
 

@@ -197,7 +197,8 @@ def test_local_path_is_a_readable_copy_and_reused(store, store_settings, katie):
     before = first.stat()
     second = store.local_path("sources/k.mp4")
     assert second == first
-    assert (second.stat().st_ino, second.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # the same file, not fetched again (only marked used, for heygem gc)
+    assert second.stat().st_ino == before.st_ino and second.stat().st_mtime_ns >= before.st_mtime_ns
     if store.kind == "s3":
         assert first.suffix == ".mp4"
         assert store_settings.cache_dir in first.parents
