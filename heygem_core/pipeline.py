@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 
+import numpy as np
+
 from . import audio as audio_mod
 from . import media, planners
 from .blend import composite_i420
@@ -128,10 +130,12 @@ def _normalised(sound: media.AudioStreamInfo, out_wav: Path, settings: Settings)
 
 
 def render(info: media.VideoInfo, track: FaceTrack, motion: Motion, out_video: Path,
-           settings: Settings, progress: Progress | None = None, audio: Path | None = None) -> Path:
+           settings: Settings, progress: Progress | None = None, audio: Path | None = None,
+           watch: Callable[[int, np.ndarray], None] | None = None) -> Path:
     """Stage 4 (blend): stream the source frames in output order, composite each frame's
     patch, encode the video (silent, or with ``audio`` muxed in the same pass). Only the lower
-    face changes; every other pixel reaches the encoder exactly as decoded."""
+    face changes; every other pixel reaches the encoder exactly as decoded. ``watch(t, frame)``
+    sees each composed frame (I420) once it is handed to the encoder."""
     report = progress or (lambda stage, done, total: None)
     engine = get_engine(settings.engine, settings)
     base_index = motion.base_index
@@ -155,6 +159,8 @@ def render(info: media.VideoInfo, track: FaceTrack, motion: Motion, out_video: P
         # release the GIL, so the two overlap on the second core.
         for t_out, frame in enumerate(run_ahead(composed(), depth=4)):
             writer.write(frame)
+            if watch is not None:  # while the encoder works on the frame in its own process
+                watch(t_out, frame)
             if t_out % 10 == 0:
                 report("render", t_out, n_out)
     report("render", n_out, n_out)
@@ -267,14 +273,19 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
 
         t = time.perf_counter()
         # The audio is muxed while encoding: no second pass over the finished video.
-        render(info, track, motion, output, settings, report, audio=wav)
+        reader = None
+        if qa:  # the output's mouth is read as it is rendered, not decoded again afterwards
+            from .quality import OutputReader
+
+            reader = OutputReader(track, motion.base_index)
+        render(info, track, motion, output, settings, report, audio=wav, watch=reader)
         timings["render"] = time.perf_counter() - t
     figures = None
-    if qa:
+    if reader is not None:
         from .report import job_qa
 
         t = time.perf_counter()
-        figures = job_qa(output, track, motion.base_index, heard.sound, settings)
+        figures = job_qa(reader.series(float(info.fps)), track, motion.base_index, heard.sound, settings)
         timings["qa"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     log.info("%s: %s", output, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))

@@ -162,21 +162,30 @@ def source_warning(track) -> str | None:
             f"0.09-0.27): the output will hardly move; use a take where the lecturer speaks")
 
 
-def output_series(output: media.VideoInfo, track, base_index: np.ndarray, every: int = 1) -> MouthSeries:
-    """An output's mouth opening read by FaceMesh, placed from the *source's* track at the
-    source frame under each output frame (the output keeps the source's head): no second
-    tracking of the output. ``every``: read one frame in that many (NaN between)."""
-    from . import facemesh
+class OutputReader:
+    """An output's mouth opening read by FaceMesh while it is rendered (each composed frame,
+    one in ``every``, before it is encoded: no second decode of the output), placed from the
+    *source's* track at the source frame under each output frame (the output keeps the
+    source's head). NaN where FaceMesh sees no face and between read frames."""
 
-    mesh = facemesh.shared()
-    opening = np.full(len(base_index), np.nan)
-    for i, frame in enumerate(media.read_frames(output)):
-        if i >= len(base_index):
-            break
-        k = int(base_index[i])
-        if i % every or track.lost[k]:
-            continue
-        points = mesh.landmarks(frame, track.landmarks[k])
+    def __init__(self, track, base_index: np.ndarray, every: int = 2):
+        from . import facemesh
+
+        self.mesh = facemesh.shared()
+        self.track, self.base_index, self.every = track, np.asarray(base_index), every
+        self.opening = np.full(len(self.base_index), np.nan)
+
+    def __call__(self, t: int, frame_i420: np.ndarray) -> None:
+        import cv2
+
+        from . import facemesh
+
+        k = int(self.base_index[t])
+        if t % self.every or self.track.lost[k]:
+            return
+        points = self.mesh.landmarks(cv2.cvtColor(frame_i420, cv2.COLOR_YUV2BGR_I420), self.track.landmarks[k])
         if points is not None:
-            opening[i] = float(facemesh.mouth_opening(points))
-    return MouthSeries(fps=float(output.fps), opening=opening, found=np.isfinite(opening))
+            self.opening[t] = float(facemesh.mouth_opening(points))
+
+    def series(self, fps: float) -> MouthSeries:
+        return MouthSeries(fps=fps, opening=self.opening, found=np.isfinite(self.opening))

@@ -337,18 +337,15 @@ def opening_plot(series: MouthSeries, loudness_db: np.ndarray, out_png: str | Pa
 # --------------------------------------------------------------------------- all at once
 
 
-def job_qa(output: str | Path, track: FaceTrack, base_index: np.ndarray, clip: audio_mod.Audio,
+def job_qa(measured: MouthSeries, track: FaceTrack, base_index: np.ndarray, clip: audio_mod.Audio,
            settings: Settings | None = None) -> QAFigures:
-    """QA figures of a job just made, without tracking its output again: coverage and the
-    FaceMesh reading come from the source's track at each output frame's source frame."""
+    """QA figures of a job just made, without tracking its output again: ``measured`` is the
+    output read while rendered (``quality.OutputReader``); coverage comes from the source's
+    track at each output frame's source frame."""
     settings = settings or Settings.from_env()
-    info = media.probe_video(output)
     found = ~np.asarray(track.lost, bool)[base_index]
-    series = MouthSeries(fps=float(info.fps), opening=np.where(found, 0.0, np.nan), found=found)
-    # Every second frame: the figure moves by ~0.01 (katie + de 0.87 both ways), FaceMesh's
-    # cost halves (~0.25 s of a 9 s job).
-    measured = quality.output_series(info, track, base_index, every=2)
-    expected = quality.expected_opening(clip, float(info.fps), len(base_index), settings)
+    series = MouthSeries(fps=measured.fps, opening=np.where(found, 0.0, np.nan), found=found)
+    expected = quality.expected_opening(clip, measured.fps, len(base_index), settings)
     return qa_figures(series, expected, settings, measured=measured, source=quality.source_warning(track))
 
 
