@@ -140,7 +140,7 @@ def main() -> None:
                 for kept in ("tracks", "library", "phones", "files"):  # what a new video has not got yet
                     shutil.rmtree(cache / kept, ignore_errors=True)
                 # The job itself; its QA reading of the output (on by default) is timed apart below.
-                job = [sys.executable, "-m", "heygem_core.cli", "lipsync", "-v", "--no-qa", "--video",
+                job = [sys.executable, "-m", "cli", "lipsync", "-v", "--no-qa", "--video",
                        str(args.video), "--audio", str(audio), "-o", str(tmp / "out.mp4"), "--cache-dir", str(cache)]
                 w, r, _ = timed(job)
                 cold.append(w), rss_c.append(r)

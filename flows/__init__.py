@@ -2,7 +2,7 @@
 
 All three validate their input into ``Row``s and hand them to ``common.produce``: one code path.
 Import a flow from its module (``from flows.course_matrix import course_matrix``); this package
-imports nothing itself, so ``flows.cli`` can point Prefect at a server before Prefect reads
+imports nothing itself, so ``flows.server`` can point Prefect at a server before Prefect reads
 its settings.
 """
 import os

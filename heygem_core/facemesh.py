@@ -11,8 +11,12 @@ MediaPipe places it from its own detector), so it needs a face track of the same
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import os
+import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -42,6 +46,27 @@ def model_path() -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _without_banner():
+    """LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on the process's
+    stderr when an interpreter is made, whatever the log settings: a second line under a
+    command's one-line error. Caught at the file descriptor; anything else it printed passes."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            rest = [line for line in caught.read().decode(errors="replace").splitlines(True)
+                    if "XNNPACK delegate" not in line]
+            if rest:
+                sys.stderr.write("".join(rest))
+
+
 class FaceMesh:
     """One interpreter; not thread-safe (a lock makes ``landmarks`` callable from threads)."""
 
@@ -51,8 +76,9 @@ class FaceMesh:
         except ImportError as err:
             raise ModelMissing("FaceMesh needs the ai-edge-litert package (bash scripts/install.sh "
                                "installs it)") from err
-        self._net = Interpreter(model_path=str(path or model_path()), num_threads=1)
-        self._net.allocate_tensors()
+        with _without_banner():
+            self._net = Interpreter(model_path=str(path or model_path()), num_threads=1)
+            self._net.allocate_tensors()
         self._input = self._net.get_input_details()[0]["index"]
         outputs = self._net.get_output_details()
         self._points = next(o["index"] for o in outputs if int(np.prod(o["shape"])) >= 468 * 3)

@@ -1,7 +1,7 @@
 """``heygem ui``: the web app (Gradio) over the same Prefect flows as the command line.
 
 Order matters at start: the bind address and login are checked first (a refused start costs
-nothing), then the Prefect server is found or started (``flows.cli.ensure_server`` sets
+nothing), then the Prefect server is found or started (``flows.server.ensure_server`` sets
 ``PREFECT_API_URL``), and only then are Gradio, Prefect and the flows imported.
 
 Settings (environment): ``HEYGEM_UI_CONCURRENCY`` (jobs at once, default 1),
@@ -24,7 +24,7 @@ def ui_command(args) -> int:
     ui = UISettings.from_env()
     auth = login_for(host, ui)  # InputError (exit 2) before anything starts
 
-    from flows.cli import ensure_server
+    from flows.server import ensure_server
 
     api_url = ensure_server()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

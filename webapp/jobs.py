@@ -10,7 +10,7 @@ API: the flow run is found by a tag unique to the job, its task runs (``lipsync 
 themselves.
 
 Prefect (and ``flows``) is imported only inside functions: the app calls
-``flows.cli.ensure_server()`` first, so ``PREFECT_API_URL`` is set before Prefect reads it.
+``flows.server.ensure_server()`` first, so ``PREFECT_API_URL`` is set before Prefect reads it.
 """
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ class WebContext:
         ui = os.environ.get("PREFECT_UI_URL", "").rstrip("/")
         if ui:
             return f"{ui}/runs/flow-run/{flow_run_id}"
-        from flows.cli import dashboard_url
+        from flows.server import dashboard_url
 
         return dashboard_url(self.api_url, flow_run_id)
 

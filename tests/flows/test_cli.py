@@ -13,7 +13,7 @@ from heygem_core import media
 from tests.flows.conftest import write_sheet
 from tests.paths import LANGUAGE_AUDIO, REPO, VIDEOS
 
-HEYGEM = [sys.executable, "-m", "heygem_core.cli"]
+HEYGEM = [sys.executable, "-m", "cli"]
 
 
 def test_run_rejects_a_bad_sheet_before_starting_anything(tmp_path):

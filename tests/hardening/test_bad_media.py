@@ -32,7 +32,7 @@ from tests.flows.conftest import heygem_env  # noqa: F401  (fixture: local store
 from tests.hardening import badmedia as bm
 from tests.paths import REPO, VIDEOS
 
-# Runs ``python -m heygem_core.cli ARGS`` inside this wrapper, then writes getrusage figures
+# Runs ``python -m cli ARGS`` inside this wrapper, then writes getrusage figures
 # (kB) to the file named by the first argument. An uncaught exception still propagates: its
 # traceback reaches stderr, where the tests look for it.
 _WRAPPER = """\
@@ -41,7 +41,7 @@ sys.path[0] = os.getcwd()  # as ``python -m`` has it (``-c`` puts '' there)
 report = sys.argv.pop(1)
 sys.argv[0] = "heygem"
 try:
-    runpy.run_module("heygem_core.cli", run_name="__main__", alter_sys=True)
+    runpy.run_module("cli", run_name="__main__", alter_sys=True)
 finally:
     # VmHWM, not RUSAGE_SELF: ru_maxrss survives exec, so it would report the RSS of whatever
     # forked this process (a pytest grown past 1 GB in a full run), not this job's own peak.

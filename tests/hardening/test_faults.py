@@ -39,7 +39,7 @@ from tests.s3server import OutageProxy, S3Server, free_port
 
 pytestmark = pytest.mark.slow
 
-HEYGEM = [sys.executable, "-m", "heygem_core.cli"]
+HEYGEM = [sys.executable, "-m", "cli"]
 PREFECT = str(Path(sys.executable).parent / "prefect")
 ACCESS_KEY = "faults-access"
 SECRET_KEY = "faults-secret-9d2b7c"  # must never appear in anything a user or the dashboard sees
@@ -339,7 +339,7 @@ def test_disk_full_message_is_one_line_naming_the_output_and_the_cause(disk_full
 def test_os_error_while_writing_is_one_line_without_traceback(tmp_path, capsys):
     """The machine refusing a write (here: the output's folder cannot be made, a file is in the
     way) ends in one line naming the path, exit 1, not a traceback."""
-    from heygem_core.cli import main
+    from cli import main
 
     (tmp_path / "taken").write_text("a file, not a folder\n")
     output = tmp_path / "taken" / "out.mp4"
@@ -538,7 +538,7 @@ def test_scratch_sweep_removes_only_dead_processes_of_this_host(tmp_path):
 
 class PrefectServer:
     """``prefect server start`` on 127.0.0.1:port with its own PREFECT_HOME (SQLite there),
-    started the way flows/cli.py ensure_server starts one."""
+    started the way flows/server.py ensure_server starts one."""
 
     def __init__(self, home: Path, port: int):
         self.home, self.port = home, port

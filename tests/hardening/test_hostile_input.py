@@ -40,7 +40,7 @@ from tests.flows.conftest import s3_endpoint, write_sheet  # noqa: F401  (s3_end
 from tests.hardening.web_util import running_web_app, short_audio, small_clip
 from tests.paths import FIXTURES, REPO
 
-HEYGEM = [sys.executable, "-m", "heygem_core.cli"]
+HEYGEM = [sys.executable, "-m", "cli"]
 CANARY = "PWNED"
 META_VIDEO = "a;b $(touch PWNED) `x` 'q\" & |.mp4"
 UNICODE_VIDEO = "Zoë façade 講義.mp4"

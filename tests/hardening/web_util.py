@@ -1,6 +1,6 @@
 """Helpers for the hardening tests that drive the real web app (``heygem ui``) over HTTP.
 
-``running_web_app`` starts ``python -m heygem_core.cli ui`` as a subprocess on 127.0.0.1 (a
+``running_web_app`` starts ``python -m cli ui`` as a subprocess on 127.0.0.1 (a
 free port) against the session's real Prefect test server, as ``tests/webapp/conftest.py``
 does, but with settings chosen by the caller (concurrency, upload limit, login, store).
 ``RssSampler`` reads a process's resident memory from ``/proc`` in a background thread.
@@ -68,7 +68,7 @@ def running_web_app(root: Path, prefect_api: dict, *, concurrency: int = 1, uplo
     env.update(extra_env or {})
     log = root / "ui.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "heygem_core.cli", "ui", "--port", str(port)], cwd=REPO,
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "ui", "--port", str(port)], cwd=REPO,
                                 env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     app = RunningApp(f"http://127.0.0.1:{port}/", root, log, proc, env)

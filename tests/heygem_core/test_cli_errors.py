@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from heygem_core.cli import main
+from cli import main
 from tests.paths import LANGUAGE_AUDIO, VIDEOS
 
 
@@ -73,7 +73,7 @@ def test_missing_files(tmp_path, capsys):
 
 
 def test_help_is_complete():
-    out = subprocess.run([sys.executable, "-m", "heygem_core.cli", "lipsync", "--help"],
+    out = subprocess.run([sys.executable, "-m", "cli", "lipsync", "--help"],
                          capture_output=True, text=True)
     assert out.returncode == 0
     for flag in ("--video", "--audio", "--output", "--transcript", "--engine", "--tracker", "--language"):

@@ -3,7 +3,7 @@ front when the source's mouth barely opens, and with ``--strict`` exit 3 for a f
 import json
 
 from heygem_core import quality
-from heygem_core.cli import EXIT_FLAGGED, main
+from cli import EXIT_FLAGGED, main
 from heygem_core.config import Settings
 from heygem_core.track import track_video
 from tests.paths import LANGUAGE_AUDIO, VIDEOS

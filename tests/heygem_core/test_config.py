@@ -4,7 +4,7 @@ from dataclasses import fields
 
 import pytest
 
-from heygem_core.cli import main
+from cli import main
 from heygem_core.config import Settings, SettingsError
 from tests.paths import LANGUAGE_AUDIO, VIDEOS
 

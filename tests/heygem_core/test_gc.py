@@ -7,7 +7,7 @@ import time
 import pytest
 
 from heygem_core import gc
-from heygem_core.cli import main
+from cli import main
 
 
 def _local(cache_dir, rel, data=b"x" * 100, used=None):

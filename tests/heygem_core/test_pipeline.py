@@ -7,7 +7,7 @@ import pytest
 
 from heygem_core import audio as audio_mod
 from heygem_core import media
-from heygem_core.cli import main
+from cli import main
 from tests.paths import LANGUAGE_AUDIO, VIDEOS
 
 

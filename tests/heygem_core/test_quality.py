@@ -3,7 +3,7 @@ footage, and ``heygem sync`` reports it."""
 import numpy as np
 
 from heygem_core import facemesh, media, mouth, quality
-from heygem_core.cli import main
+from cli import main
 from heygem_core.config import Settings
 from heygem_core.track import track_video
 from tests.paths import VIDEOS

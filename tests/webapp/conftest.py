@@ -48,7 +48,7 @@ def web_app(tmp_path_factory, prefect_api):
     })
     log = root / "ui.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "heygem_core.cli", "ui", "--port", str(port)], cwd=REPO,
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "ui", "--port", str(port)], cwd=REPO,
                                 env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     app = WebApp(f"http://127.0.0.1:{port}/", root, log, proc)

@@ -21,7 +21,7 @@ from tests.paths import FIXTURES, LANGUAGE_AUDIO, REPO, VIDEOS
 from webapp import jobs
 from webapp.auth import UISettings, is_loopback, login_for
 
-HEYGEM = [sys.executable, "-m", "heygem_core.cli"]
+HEYGEM = [sys.executable, "-m", "cli"]
 
 
 # ----------------------------------------------------------------------------- binding and login
@@ -76,12 +76,12 @@ def test_ui_settings_from_env():
 
 
 def test_ui_command_defaults():
-    from heygem_core.cli import PREFECT_COMMANDS, build_parser
+    from cli import PREFECT_COMMANDS, build_parser
 
     args = build_parser().parse_args(["ui"])
     assert (args.host, args.port) == ("127.0.0.1", 7860) and "ui" in PREFECT_COMMANDS
     # heygem_core and the refusal path never import Gradio or Prefect
-    code = ("import sys, heygem_core.cli, webapp, webapp.auth;"
+    code = ("import sys, cli, webapp, webapp.auth;"
             "print(any(m.split('.')[0] in ('gradio', 'prefect', 'flows') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
@@ -190,6 +190,15 @@ def test_progress_follows_each_items_task_runs():
                               "failures": [{"row": 4, "output": "broken_de.mp4", "message": "broken.mp4: bad"}]})
     assert [it.status for it in items] == ["done", "done", "failed"]
     assert katie.key == "runs/r/videos/katie_de.mp4" and broken.message == "broken.mp4: bad"
+    assert katie.message == ""
+
+    # a finished video that QA flags (here: a source whose mouth barely opens) says why in the table
+    jobs.finish_items(items, {"outputs": ["runs/r/videos/katie_de.mp4"],
+                              "flags": [{"output": "katie_de.mp4", "reasons": "the source's mouth barely opens"}]})
+    assert katie.status == "done" and katie.message == "flagged: the source's mouth barely opens"
+    from webapp.app import _table
+
+    assert "katie_de.mp4 (flagged: the source's mouth barely opens)" in [row[3] for row in _table(items)]
 
 
 class _FakeState:

@@ -1,4 +1,6 @@
-"""``heygem`` command line. Errors a user can fix print one line and exit non-zero."""
+"""The ``heygem`` command line, above everything else: ``heygem_core`` (lipsync, sync, gc), the
+Prefect flows (run, batch, server: ``cli.prefect_commands``) and the web app (ui). Errors a user
+can fix print one line and exit with one of ``cli.codes``; heygem_core knows nothing of it."""
 from __future__ import annotations
 
 import argparse
@@ -8,12 +10,10 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import Settings
-from .errors import HeygemError, InputError, ProcessingError
+from heygem_core.config import Settings
+from heygem_core.errors import HeygemError, InputError, ProcessingError
 
-EXIT_FAILURE = 1  # the job (or some rows of a run) failed; a run's other rows are done
-EXIT_INPUT = 2  # bad input or settings: nothing was done
-EXIT_FLAGGED = 3  # --strict: made, but flagged by QA
+from .codes import EXIT_FAILURE, EXIT_FLAGGED, EXIT_INPUT, EXIT_OK  # noqa: F401 - EXIT_* are the API
 PREFECT_COMMANDS = ("run", "batch", "server", "ui")
 
 
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             return ui_command(args)
         if args.command in PREFECT_COMMANDS:
             # Prefect is imported only for these commands (flows/ is the Prefect layer).
-            from flows import cli as flow_cli
+            from . import prefect_commands as flow_cli
 
             return getattr(flow_cli, f"{args.command}_command")(args)
     except InputError as err:
@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _gc(args, settings: Settings) -> int:
-    from . import gc
-    from .store import open_store
+    from heygem_core import gc
+    from heygem_core.store import open_store
 
     older = gc.parse_age(args.older_than) if args.older_than else None
     size = gc.parse_size(args.max_size) if args.max_size else None
@@ -182,24 +182,24 @@ def _gc(args, settings: Settings) -> int:
         logging.getLogger("heygem_core.gc").info("%s %s %s (%d bytes)", "would remove" if args.dry_run else "removed",
                                                  item.where, item.name, item.size)
     print(f"heygem gc ({settings.cache_dir}, store {store.describe()}): {report.summary()}")
-    return 0
+    return EXIT_OK
 
 
 def _lipsync(args, settings: Settings) -> int:
     if args.transcript is None and settings.planner == "phones":
-        from . import sphinx
+        from heygem_core import sphinx
 
         sphinx.warm()  # the phone recognisers load their model while heygem imports the rest
     # The probes (ffprobe, ~0.1 s each) run beside the imports of the rest of heygem (~0.4 s).
     from concurrent.futures import ThreadPoolExecutor
 
-    from .probe import probe_audio, probe_video
+    from heygem_core.probe import probe_audio, probe_video
 
     with ThreadPoolExecutor(2, thread_name_prefix="heygem-probe") as probes:
         video = probes.submit(probe_video, args.video, settings.cache_dir)  # known videos: from the cache
         audio = probes.submit(probe_audio, args.audio)
         settings.check()
-        from .pipeline import lipsync, read_transcript
+        from heygem_core.pipeline import lipsync, read_transcript
 
         transcript = read_transcript(args.transcript)
         video, audio = video.result(), audio.result()  # a bad video is reported before bad audio
@@ -220,8 +220,8 @@ def _lipsync(args, settings: Settings) -> int:
         if not note.startswith("the source's mouth"):  # said as a warning already
             print(f"note: {note}")
     if result.qa is None:
-        return 0
-    from .report import qa_line
+        return EXIT_OK
+    from heygem_core.report import qa_line
 
     print(qa_line(result.qa, settings))
     if args.strict and result.qa.flagged:
@@ -229,7 +229,7 @@ def _lipsync(args, settings: Settings) -> int:
         side.write_text(json.dumps(result.qa.as_dict(), indent=1), encoding="utf-8")
         print(f"heygem: flagged by QA (--strict): {args.output} kept; figures in {side}", file=sys.stderr)
         return EXIT_FLAGGED
-    return 0
+    return EXIT_OK
 
 
 # What a tool's stderr (ffmpeg prints strerror()) or an OSError says, in a user's words.
@@ -266,13 +266,13 @@ def _output_failure(err: ProcessingError, output: Path) -> ProcessingError | Non
 
 
 def _sync(args, settings: Settings) -> int:
-    from .quality import sync_report
+    from heygem_core.quality import sync_report
 
     rep = sync_report(args.video, args.audio, settings)
     print(f"sync {rep.agreement:+.3f} (the mouth, read by FaceMesh, against the mouth expected for the "
           f"audio; QA's pass mark {settings.qa_min_sync:.2f}); loudness correlation {rep.correlation:+.3f}; "
           f"over {rep.frames} frames (face in {rep.coverage:.0%})")
-    return 0
+    return EXIT_OK
 
 
 class _Progress:
@@ -310,7 +310,3 @@ class _Progress:
     def __exit__(self, *exc):
         if self.bar is not None:
             self.bar.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
