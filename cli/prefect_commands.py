@@ -95,14 +95,14 @@ def _finish(state, api_url: str, output: Path | None) -> int:
     flow_run_id = str(state.state_details.flow_run_id)
     link = dashboard_url(api_url, flow_run_id)
     if not state.is_completed():
-        err = state.result(raise_on_failure=False)
+        err = state.result(raise_on_failure=False, _sync=True)
         if isinstance(err, BaseException) and not isinstance(err, HeygemError):  # a bug: show it whole
             traceback.print_exception(err)
         message = str(err) if isinstance(err, BaseException) else (state.message or state.name)
         print(f"heygem: error: {message}", file=sys.stderr)
         print(f"dashboard: {link}", file=sys.stderr)
         return EXIT_INPUT if isinstance(err, InputError) else EXIT_FAILURE
-    summary = state.result()
+    summary = state.result(_sync=True)
     local = _download(summary, output) if output else None
     print(f"run {summary['run_id']}: {summary['done']} done, {summary['failed']} failed, "
           f"{summary['flagged']} flagged by QA")

@@ -1,6 +1,7 @@
 """The ``prefect`` command line, with one fix for the server versions this project installs.
 
-After creating each deployment, ``prefect deploy`` (Prefect 3.8.8) asks the server whether the
+After creating each deployment, ``prefect deploy`` (Prefect 3.8.8; kept for 3.9.1, where the
+slow deployment test passes through it) asks the server whether the
 work pool has online workers, sending ``"limit": null, "offset": null``. The FastAPI release
 installed here (0.154) validates an explicit null against the server's ``int`` parameters and
 answers 422, so ``prefect deploy --all`` stops after its first deployment. The patched call

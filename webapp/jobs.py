@@ -393,11 +393,11 @@ class FlowJob:
         if state is None:
             raise HeygemError("the job ended without a result")
         if not state.is_completed():
-            err = state.result(raise_on_failure=False)
+            err = state.result(raise_on_failure=False, _sync=True)
             if isinstance(err, BaseException):
                 raise _as_heygem(err)
             raise HeygemError(state.message or f"the run ended as {state.name}")
-        return state.result()
+        return state.result(_sync=True)
 
 
 _malloc_trim = None

@@ -75,7 +75,7 @@ def test_prefect_accepts_the_file(doc):
 
     model = PrefectYamlModel.model_validate(doc)
     assert model.name == "heygem"
-    assert model.prefect_version == "3.8.8"
+    assert model.prefect_version == "3.9.1"
     assert [d.name for d in model.deployments] == list(EXPECTED)
 
 

@@ -210,7 +210,7 @@ class _FakeState:
     def is_completed(self):
         return True
 
-    def result(self, raise_on_failure=True):
+    def result(self, raise_on_failure=True, _sync=None):  # as Prefect's State.result
         return self.value
 
 
