@@ -140,7 +140,8 @@ def expected_opening(clip: audio_mod.Audio, fps: float, n_frames: int, settings:
 # How far a source's mouth must open (dlib inner-lip gap / eye distance, 95th minus 5th
 # percentile over its frames) for the exemplar engine to show speech: it reuses the source's
 # own mouths, opened at most ``max_open_stretch`` further. 18 real speaking faces (the corpus
-# and the fixtures) range 0.086-0.27; a presenter listening (sun_silent_22s) 0.017.
+# and the fixtures) range 0.082-0.27 (benchmarks/source_range.py), chaplin_7s 0.033; a presenter
+# who does not speak (sun_silent_22s) 0.019.
 MIN_SOURCE_RANGE = 0.03
 
 
@@ -159,7 +160,7 @@ def source_warning(track) -> str | None:
     if spread >= MIN_SOURCE_RANGE:
         return None
     return (f"the source's mouth barely opens (it moves {spread:.3f} eye distances; a speaking face "
-            f"0.09-0.27): the output will hardly move; use a take where the lecturer speaks")
+            f"0.08-0.27): the output will hardly move; use a take where the lecturer speaks")
 
 
 class OutputReader:
