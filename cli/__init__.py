@@ -217,8 +217,7 @@ def _lipsync(args, settings: Settings) -> int:
     print(f"wrote {result.output} ({result.width}x{result.height}, {result.fps:g} fps, "
           f"{result.duration:.2f} s, {result.n_frames} frames) in {result.timings['total']:.1f} s")
     for note in result.notes:
-        if not note.startswith("the source's mouth"):  # said as a warning already
-            print(f"note: {note}")
+        print(f"note: {note}")
     if result.qa is None:
         return EXIT_OK
     from heygem_core.report import qa_line

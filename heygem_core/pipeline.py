@@ -26,6 +26,7 @@ from .config import Settings
 from .engines import EngineJob, Motion, get_engine
 from .errors import InputError, MissingFile
 from .plan import MouthPlan
+from .quality import OutputReader, source_warning
 from .track import describe_lost, track_video
 from .track.model import FaceTrack
 
@@ -47,6 +48,7 @@ class LipsyncResult:
     frames_without_face: int
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # said through ``warn`` as they were found
     qa: object | None = None  # report.QAFigures, when asked for
 
 
@@ -255,13 +257,9 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
         timings["track"] = time.perf_counter() - t
         if track.lost.any():
             notes.append(describe_lost(track))
-        from .quality import source_warning
-
         unsuitable = source_warning(track)
-        if unsuitable is not None:
-            notes.append(unsuitable)
-            if warn is not None:
-                warn(unsuitable)
+        if unsuitable is not None and warn is not None:
+            warn(unsuitable)
 
         t = time.perf_counter()
         report("lipsync", 0, 1)
@@ -273,11 +271,8 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
 
         t = time.perf_counter()
         # The audio is muxed while encoding: no second pass over the finished video.
-        reader = None
-        if qa:  # the output's mouth is read as it is rendered, not decoded again afterwards
-            from .quality import OutputReader
-
-            reader = OutputReader(track, motion.base_index)
+        # the output's mouth is read as it is rendered, not decoded again afterwards
+        reader = OutputReader(track, motion.base_index) if qa else None
         render(info, track, motion, output, settings, report, audio=wav, watch=reader)
         timings["render"] = time.perf_counter() - t
     figures = None
@@ -285,11 +280,13 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
         from .report import job_qa
 
         t = time.perf_counter()
-        figures = job_qa(reader.series(float(info.fps)), track, motion.base_index, heard.sound, settings)
+        figures = job_qa(reader.series(float(info.fps)), track, motion.base_index, heard.sound, settings,
+                         source=unsuitable)
         timings["qa"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     log.info("%s: %s", output, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
     result = result_for(info, track, motion, output, engine.version, transcript, notes, timings)
+    result.warnings = [unsuitable] if unsuitable else []
     result.qa = figures
     return result
 

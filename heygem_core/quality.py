@@ -123,10 +123,16 @@ def independent_series(video: str | Path | media.VideoInfo, settings: Settings |
             break
         if track.lost[i]:
             continue
-        points = mesh.landmarks(frame, track.landmarks[i])
-        if points is not None:
-            opening[i] = float(facemesh.mouth_opening(points))
+        opening[i] = _mesh_opening(mesh, frame, track.landmarks[i])
     return MouthSeries(fps=track.fps, opening=opening, found=np.isfinite(opening))
+
+
+def _mesh_opening(mesh, frame_bgr: np.ndarray, face68: np.ndarray) -> float:
+    """FaceMesh's mouth opening of the face dlib's points ``face68`` locate; NaN if none."""
+    from . import facemesh
+
+    points = mesh.landmarks(frame_bgr, face68)
+    return float(facemesh.mouth_opening(points)) if points is not None else float("nan")
 
 
 def expected_opening(clip: audio_mod.Audio, fps: float, n_frames: int, settings: Settings | None = None) -> np.ndarray:
@@ -179,14 +185,11 @@ class OutputReader:
     def __call__(self, t: int, frame_i420: np.ndarray) -> None:
         import cv2
 
-        from . import facemesh
-
         k = int(self.base_index[t])
         if t % self.every or self.track.lost[k]:
             return
-        points = self.mesh.landmarks(cv2.cvtColor(frame_i420, cv2.COLOR_YUV2BGR_I420), self.track.landmarks[k])
-        if points is not None:
-            self.opening[t] = float(facemesh.mouth_opening(points))
+        frame = cv2.cvtColor(frame_i420, cv2.COLOR_YUV2BGR_I420)
+        self.opening[t] = _mesh_opening(self.mesh, frame, self.track.landmarks[k])
 
     def series(self, fps: float) -> MouthSeries:
         return MouthSeries(fps=fps, opening=self.opening, found=np.isfinite(self.opening))

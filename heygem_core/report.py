@@ -338,15 +338,16 @@ def opening_plot(series: MouthSeries, loudness_db: np.ndarray, out_png: str | Pa
 
 
 def job_qa(measured: MouthSeries, track: FaceTrack, base_index: np.ndarray, clip: audio_mod.Audio,
-           settings: Settings | None = None) -> QAFigures:
+           settings: Settings | None = None, source: str | None = None) -> QAFigures:
     """QA figures of a job just made, without tracking its output again: ``measured`` is the
     output read while rendered (``quality.OutputReader``); coverage comes from the source's
-    track at each output frame's source frame."""
+    track at each output frame's source frame; ``source`` is the job's
+    ``quality.source_warning``, if any."""
     settings = settings or Settings.from_env()
     found = ~np.asarray(track.lost, bool)[base_index]
     series = MouthSeries(fps=measured.fps, opening=np.where(found, 0.0, np.nan), found=found)
     expected = quality.expected_opening(clip, measured.fps, len(base_index), settings)
-    return qa_figures(series, expected, settings, measured=measured, source=quality.source_warning(track))
+    return qa_figures(series, expected, settings, measured=measured, source=source)
 
 
 def qa_line(figures: QAFigures, settings: Settings) -> str:

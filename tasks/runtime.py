@@ -6,6 +6,8 @@ never travel as parameters either; each process reads them from its own environm
 """
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import re
 import shutil
@@ -69,7 +71,7 @@ def _mouth_model(settings: Settings) -> str:
 
 def _declared(module: str, name: str) -> Callable[[Settings], str]:
     def version(settings: Settings) -> str:
-        return str(getattr(__import__(module, fromlist=[name]), name))
+        return str(getattr(importlib.import_module(module), name))
     return version
 
 
@@ -96,7 +98,14 @@ def settings_for(overrides: dict[str, Any] | None) -> Settings:
     unknown = set(overrides) - OVERRIDABLE
     if unknown:
         raise InputError(f"these settings cannot be set per run: {', '.join(sorted(unknown))}")
-    return Settings.from_env().replace(**overrides).check()
+    return _checked(Settings.from_env().replace(**overrides))
+
+
+@functools.lru_cache(maxsize=64)
+def _checked(settings: Settings) -> Settings:
+    # Once per settings value: a task and its cache key ask several times, and checking an s3
+    # store's settings builds a client.
+    return settings.check()
 
 
 def store_for(settings: Settings) -> ArtifactStore:
