@@ -25,7 +25,8 @@ def _check_sheet(sheet: Path, input_roots: list[Path], settings: Settings, skip_
     from heygem_core.intake import check_sheet
     from heygem_core.store import open_store
 
-    store_exists = open_store(settings).exists if settings.store == "s3" else None
+    store = open_store(settings)
+    store_exists = store.exists if store.remote else None
     _, skipped = check_sheet(sheet, input_roots=tuple(input_roots) or settings.input_roots,
                              store_exists=store_exists, max_rows=settings.max_sheet_rows,
                              skip_invalid=skip_invalid)

@@ -255,7 +255,7 @@ def _artifacts(summary: dict, entries: list[OutputEntry], store) -> None:
     if flagged:
         lines += ["", "## Flagged by QA", ""] + [f"- `{e.output_name}`: {e.message}" for e in flagged]
     pictures = [(e, kind, key) for e in entries for kind, key in e.pictures.items()]
-    if pictures and store.kind == "s3":
+    if pictures and store.links:
         lines += ["", "## Pictures", ""] + [f"![{e.output_name} {kind}]({store.url(key)})" for e, kind, key in pictures]
     create_markdown_artifact(markdown="\n".join(lines), key="summary", description="Run summary")
     create_link_artifact(link=summary["zip_url"], link_text=f"{summary['run_id']}.zip", key="zip",

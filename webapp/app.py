@@ -598,7 +598,7 @@ def launch(demo: gr.Blocks, ctx: WebContext, ui: UISettings, host: str, port: in
     """Start serving (queue on, size limit, login, the store's folder readable for results)."""
     demo.queue(default_concurrency_limit=ctx.concurrency, max_size=None)
     allowed = [str(ctx.scratch)]
-    if ctx.store.kind == "local":
+    if not ctx.store.remote:
         allowed.append(str(Path(ctx.settings.artifact_dir).expanduser().absolute()))
     return demo.launch(server_name=host, server_port=port, auth=auth, auth_message="Sign in to heygem",
                        max_file_size=ui.max_upload_bytes, allowed_paths=allowed, prevent_thread_lock=not block,

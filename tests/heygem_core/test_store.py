@@ -85,6 +85,15 @@ def test_open_store_gives_the_configured_backend(store, store_settings):
     assert isinstance(store, {"local": LocalStore, "s3": S3Store}[store.kind])
 
 
+def test_capabilities_say_what_the_store_does(store, store_settings):
+    # Callers branch on these, never on ``kind``: each flag must match what the store does.
+    store.put_bytes("runs/r1/pic.png", b"not really a picture")
+    here = store.local_path("runs/r1/pic.png")
+    assert store.remote == (store_settings.artifact_dir not in here.parents)
+    assert store.links == store.url("runs/r1/pic.png").startswith(("http://", "https://"))
+    assert {"local": (False, False), "s3": (True, True)}[store.kind] == (store.remote, store.links)
+
+
 def test_bytes_round_trip(store, tmp_path):
     data = b"\x00heygem\xff" * 1000
     obj = store.put_bytes("runs/r1/notes.bin", data)
