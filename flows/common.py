@@ -4,6 +4,10 @@ a report, with each row's failure confined to that row.
 The DAG, per run: ingest every distinct input once → track each distinct video once →
 normalise each distinct audio once → per row: lipsync → blend → mux → qa → publish; then one
 package. Dependencies are passed as futures, so independent rows run side by side.
+
+What a run tells while it goes (``flows.runs``): every task run is tagged with its stage and the
+rows it serves, and rows that fail are published at once as the ``row-failures`` artifact; the
+summary this returns (and the manifest) is the final word.
 """
 from __future__ import annotations
 
@@ -11,11 +15,10 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger
+from prefect import get_run_logger, tags
 from prefect.artifacts import (create_link_artifact, create_markdown_artifact,
                                create_progress_artifact, create_table_artifact,
                                update_progress_artifact)
@@ -29,6 +32,8 @@ from tasks.publish import package, publish
 from tasks.runtime import settings_for, store_for
 from tasks.stages import (blend, engine_version, ingest, lipsync, lipsync_remote, mux, normalize_audio, qa,
                           track_faces)
+
+from . import runs as run_ids
 
 
 @dataclass
@@ -44,6 +49,32 @@ def row_label(row: Row) -> str:
     return f"{row.lecturer}/{row.language}"
 
 
+def _submit(task, stage: str, rows, *args):
+    """``task.submit(*args)``, its task run tagged with its stage and the rows it serves."""
+    with tags(run_ids.stage_tag(stage), *run_ids.row_tags(rows)):
+        return task.submit(*args)
+
+
+class _Failures:
+    """Rows that failed, published as they are found (``flows.runs.FAILURES_ARTIFACT``: each
+    version holds the rows found since the last one), so a watcher need not wait for the end."""
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        self.said: set = set()
+
+    def add(self, found: list[dict]) -> None:
+        new = [f for f in found if f["row"] not in self.said]
+        if not new:
+            return
+        self.said.update(f["row"] for f in new)
+        try:
+            create_table_artifact(table=new, key=run_ids.FAILURES_ARTIFACT,
+                                  description=f"{self.run_id}: rows that failed since the previous version")
+        except Exception as err:  # noqa: BLE001 - telling early is a courtesy; the summary still says it
+            get_run_logger().debug("could not publish failures: %s", err)
+
+
 def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skipped: list[dict] = ()) -> dict:
     """Run every row; returns the run summary (also stored as manifest/report/zip). ``skipped``
     rows (left out for their problems) are reported as failed with those problems."""
@@ -51,8 +82,8 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
     settings = settings_for(overrides)
     store = store_for(settings)
     flow_run = get_run_context().flow_run
-    run_id = f"{kind}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{str(flow_run.id)[:8]}"
-    run_prefix = f"runs/{run_id}"
+    run_id = run_ids.new_run_id(kind, str(flow_run.id))
+    run_prefix = run_ids.run_prefix(run_id)
     started = time.perf_counter()
     # Held while it runs: `heygem gc` keeps what this run uses from now on.
     with hold(store, run_id):
@@ -61,15 +92,21 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
                         f", {len(skipped)} left out" if skipped else "", store.describe())
             progress = create_progress_artifact(progress=0.0, description=f"{run_id}: videos finished")
 
+            failures = _Failures(run_id)
+            failures.add([{"row": s["row"], "output": s["output"], "message": f"not run: {s['message']}"}
+                          for s in skipped])
             assets, ingest_errors = _ingest_all(rows, overrides)
+            failures.add([{"row": row.number, "output": row.output, "message": message}
+                          for row in rows if (message := _ingest_failure(row, ingest_errors)) is not None])
             tracks = {}
             audios = {}
+            by_video, by_audio = _served(rows, assets, "video"), _served(rows, assets, "audio")
             for row in rows:
                 v, a = assets.get(row.video), assets.get(row.audio)
                 if v is not None and v.sha256 not in tracks:
-                    tracks[v.sha256] = track_faces.submit(v, overrides)
+                    tracks[v.sha256] = _submit(track_faces, "track_faces", by_video[v.sha256], v, overrides)
                 if a is not None and a.sha256 not in audios:
-                    audios[a.sha256] = normalize_audio.submit(a, overrides)
+                    audios[a.sha256] = _submit(normalize_audio, "normalize_audio", by_audio[a.sha256], a, overrides)
 
             runs: list[RowRun] = []
             for row in rows:
@@ -82,15 +119,21 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
                 t = assets[row.transcript] if row.transcript else None
                 track_f, audio_f = tracks[v.sha256], audios[a.sha256]
                 lip = lipsync_remote if settings.lipsync_deployment else lipsync
-                lip_f = lip.submit(v, track_f, a, t, row.language, rr.label, overrides)  # beside the normalising
-                blend_f = blend.submit(v, track_f, lip_f, rr.label, overrides)
-                rr.mux = mux.submit(blend_f, audio_f, rr.label, overrides)
-                rr.qa = qa.submit(rr.mux, audio_f, rr.label, overrides, track_f)
+                one = [row.number]
+                lip_f = _submit(lip, "lipsync", one, v, track_f, a, t, row.language, rr.label,
+                                overrides)  # beside the normalising
+                blend_f = _submit(blend, "blend", one, v, track_f, lip_f, rr.label, overrides)
+                rr.mux = _submit(mux, "mux", one, blend_f, audio_f, rr.label, overrides)
+                rr.qa = _submit(qa, "qa", one, rr.mux, audio_f, rr.label, overrides, track_f)
                 rr.futures = [track_f, audio_f, lip_f, blend_f, rr.mux]
 
-            finals = [rr.qa for rr in runs if rr.qa is not None]
-            for n, fut in enumerate(as_completed(finals), start=1):
+            finals = {rr.qa: rr for rr in runs if rr.qa is not None}
+            for n, fut in enumerate(as_completed(list(finals)), start=1):
                 fut.wait()
+                rr = finals[fut]
+                message = _row_failure(rr)
+                if message is not None:
+                    failures.add([{"row": rr.row.number, "output": rr.row.output, "message": message}])
                 update_progress_artifact(progress, progress=100.0 * n / max(len(finals), 1))
 
             entries = [_entry(rr, ingest_errors, run_prefix, overrides, logger) for rr in runs]
@@ -104,7 +147,7 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
             extra = {"kind": kind, "flow_run_id": str(flow_run.id), "store": store.describe(),
                      "seconds": round(time.perf_counter() - started, 1)}
             log_text = log_file.read_text(encoding="utf-8", errors="replace")
-        keys = package.submit(run_id, run_prefix, entries, extra, log_text, overrides).result()
+        keys = _submit(package, "package", (), run_id, run_prefix, entries, extra, log_text, overrides).result()
     summary = {
         "run_id": run_id, "run_prefix": run_prefix, "store": store.describe(),
         "flow_run_id": str(flow_run.id),
@@ -114,18 +157,33 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
                      for e in entries if e.status != "done"],
         "flags": [{"row": e.row, "output": e.output_name, "reasons": e.message}
                   for e in entries if e.status == "done" and e.qa and e.qa.get("flagged")],
+        # one per row, in row order: what a caller matches its rows against
+        "rows": [{"row": e.row, "output": e.output_name, "status": e.status, "key": e.output_key,
+                  "message": e.message, "flagged": bool(e.qa and e.qa.get("flagged"))} for e in entries],
         **keys,
     }
     _artifacts(summary, entries, store)
     return summary
 
 
+def _served(rows: list[Row], assets: dict, what: str) -> dict[str, list[int]]:
+    """The rows each distinct ingested video (or audio) serves, by its content hash."""
+    out: dict[str, list[int]] = {}
+    for row in rows:
+        asset = assets.get(getattr(row, what))
+        if asset is not None:
+            out.setdefault(asset.sha256, []).append(row.number)
+    return out
+
+
 def _ingest_all(rows: list[Row], overrides) -> tuple[dict, dict]:
-    refs: dict[SourceRef, Any] = {}
+    served: dict[SourceRef, list[int]] = {}
     for row in rows:
         for ref in (row.video, row.audio, row.transcript):
-            if ref is not None and ref not in refs:
-                refs[ref] = ingest.submit(ref.kind, ref.value, ref.name, overrides)
+            if ref is not None:
+                served.setdefault(ref, []).append(row.number)
+    refs: dict[SourceRef, Any] = {ref: _submit(ingest, "ingest", numbers, ref.kind, ref.value, ref.name, overrides)
+                                  for ref, numbers in served.items()}
     assets, errors = {}, {}
     for ref, fut in refs.items():
         fut.wait()
@@ -143,17 +201,26 @@ def _skipped(s: dict, logger) -> OutputEntry:
                        status="failed", message=f"not run: {s['message']}")
 
 
+def _ingest_failure(row: Row, ingest_errors: dict) -> str | None:
+    return next((ingest_errors[r] for r in (row.video, row.audio, row.transcript) if r in ingest_errors), None)
+
+
+def _row_failure(rr: RowRun) -> str | None:
+    """The message of the first of the row's stages that did not complete (None: all did)."""
+    for fut in rr.futures:
+        fut.wait()
+        if not fut.state.is_completed():
+            return _message(fut.state)
+    return None
+
+
 def _entry(rr: RowRun, ingest_errors: dict, run_prefix: str, overrides, logger) -> OutputEntry:
     row = rr.row
     base = dict(row=row.number, lecturer=row.lecturer, language=row.language, title=row.title,
                 output_name=row.output)
-    message = next((ingest_errors[r] for r in (row.video, row.audio, row.transcript) if r in ingest_errors), None)
+    message = _ingest_failure(row, ingest_errors)
     if message is None:
-        for fut in rr.futures:
-            fut.wait()
-            if not fut.state.is_completed():
-                message = _message(fut.state)
-                break
+        message = _row_failure(rr)
     if message is not None:
         logger.error("%s (%s) failed: %s", rr.label, row.output, message)
         return OutputEntry(**base, output_key=None, sha256=None, duration=None, engine=None,
@@ -165,7 +232,8 @@ def _entry(rr: RowRun, ingest_errors: dict, run_prefix: str, overrides, logger) 
     else:
         note = f"QA could not run: {_message(rr.qa.state)}"
         logger.warning("%s: %s", rr.label, note)
-    published = publish.submit(rr.mux.result(), qa_result, run_prefix, row.output, overrides)
+    published = _submit(publish, "publish", [row.number], rr.mux.result(), qa_result, run_prefix, row.output,
+                        overrides)
     published.wait()
     if not published.state.is_completed():
         message = f"finished, but could not be stored: {_message(published.state)}"

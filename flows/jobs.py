@@ -9,13 +9,15 @@ from heygem_core.errors import SheetError
 from heygem_core.intake import Row, check_sheet, skipped_rows, validate_rows
 from tasks.runtime import settings_for, store_for
 
+from .runs import stage_tag
+
 
 def _roots(input_roots: list[str] | None, overrides) -> tuple[Path, ...]:
     settings = settings_for(overrides)
     return tuple(Path(r) for r in (input_roots or ())) or settings.input_roots
 
 
-@task(name="validate_sheet", task_run_name="validate {sheet}")
+@task(name="validate_sheet", task_run_name="validate {sheet}", tags=[stage_tag("validate")])
 def validate_sheet(sheet: str, input_roots: list[str] | None = None, overrides: dict | None = None,
                    skip_invalid: bool = False) -> dict:
     """Every problem of the sheet at once, before any work; no retries (it is the input).
@@ -37,7 +39,7 @@ def _ref(value: str) -> str:
     return value if value.startswith(("store:", "s3://")) else str(Path(value).expanduser().resolve())
 
 
-@task(name="validate_jobs", task_run_name="validate {label}")
+@task(name="validate_jobs", task_run_name="validate {label}", tags=[stage_tag("validate")])
 def validate_jobs(records: list[dict], label: str, input_roots: list[str] | None = None,
                   overrides: dict | None = None, skip_invalid: bool = False) -> dict:
     """Rows for the batch and single flows, checked by the same rules as a sheet's. With
