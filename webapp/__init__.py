@@ -28,11 +28,11 @@ def ui_command(args) -> int:
 
     api_url = ensure_server()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from .app import build_app, launch
+    from .app import create_app, launch
     from .jobs import WebContext
 
     ctx = WebContext.create(api_url, concurrency=ui.concurrency, max_upload_bytes=ui.max_upload_bytes)
-    demo = build_app(ctx, ui)
+    demo = create_app(ctx, ui)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     print(f"heygem web app: http://{shown}:{args.port}/  (login {'on' if auth else 'off'}; "
           f"{ui.concurrency} job{'s' if ui.concurrency != 1 else ''} at a time; uploads up to "

@@ -1,22 +1,20 @@
 """What the web app does, without the web page: stage uploads, check them, run the Prefect
-flows, follow their progress, and read past runs back from the artifact store.
+flows and follow their progress.
 
 Every job runs one of the three flows (``flows.single.single``, ``flows.batch.batch``,
 ``flows.course_matrix.course_matrix``) in a worker thread of this process, exactly as the
 ``heygem`` command does, so it appears in the Prefect dashboard and writes the same
-``runs/<run-id>/`` folder (videos, manifest, report, zip). Progress is read from the Prefect
-API: the flow run is found by a tag unique to the job, its task runs (``lipsync katie/de``,
-``publish katie_de.mp4``…) are matched to the job's items by the names the tasks give
-themselves.
+``runs/<run-id>/`` folder (videos, manifest, report, zip). The flow run is found by a tag unique
+to the job; what its items are doing is read from its task runs' tags and states
+(``webapp.progress``). Past runs are ``flows.runs``' (History and ``heygem runs`` share it).
 
-Prefect (and ``flows``) is imported only inside functions: the app calls
+Prefect (and the flows themselves) is imported only inside functions: the app calls
 ``flows.server.ensure_server()`` first, so ``PREFECT_API_URL`` is set before Prefect reads it.
 """
 from __future__ import annotations
 
 import ctypes
 import hashlib
-import json
 import logging
 import os
 import re
@@ -30,34 +28,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from flows import runs
 from heygem_core.config import Settings
 from heygem_core.errors import HeygemError, InputError, SheetError
 from heygem_core.intake import (AUDIO_EXTENSIONS, TRANSCRIPT_EXTENSIONS, VIDEO_EXTENSIONS, Problem, Row,
                                 read_sheet, validate_rows)
 from heygem_core.media import sha256_file
-from heygem_core.store import ArtifactStore, open_store, validate_key
+from heygem_core.store import ArtifactStore, open_store
+
+from .progress import Item, Snapshot, poll
 
 log = logging.getLogger("heygem.webapp")
 
 SHEET_EXTENSIONS = (".csv", ".xlsx")
 UPLOAD_PREFIX = "uploads"
-RUNS_PREFIX = "runs"
-
-# Task name -> what a person is told is happening, in pipeline order.
-STAGES: dict[str, str] = {
-    "validate_jobs": "checking the files",
-    "validate_sheet": "checking the sheet",
-    "ingest": "reading the file",
-    "track_faces": "finding the face",
-    "normalize_audio": "preparing the audio",
-    "lipsync": "planning the mouth movements",
-    "blend": "drawing the new mouth",
-    "mux": "adding the new audio",
-    "qa": "checking the result",
-    "publish": "saving the video",
-    "package": "packing the zip",
-}
-ITEM_STAGES = ("ingest", "track_faces", "lipsync", "blend", "mux", "qa", "publish")
 FIRST_USE_NOTICE = ("First job since the app started: the face and speech models are loading, "
                     "so this one takes a little longer.")
 
@@ -274,66 +258,6 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 # ----------------------------------------------------------------------------- running
 
-
-@dataclass
-class Item:
-    """One output the job makes, and the names its task runs carry."""
-
-    number: int
-    video_name: str
-    title: str  # what the page calls it: the video's name, or "lecturer (language)" for a sheet row
-    label: str  # "<lecturer>/<language>", as flows.common.row_label
-    output: str
-    status: str = "waiting"  # waiting | working | done | failed
-    stage: str = ""
-    message: str = ""
-    fraction: float = 0.0
-    key: str | None = None  # store key of the finished video
-    stage_key: str = ""  # the task name behind ``stage``
-
-    def task_names(self) -> dict[str, str]:
-        return {f"ingest {self.video_name}": "ingest", f"track faces {self.video_name}": "track_faces",
-                f"lipsync {self.label}": "lipsync", f"lipsync on gpu pool {self.label}": "lipsync",
-                f"blend {self.label}": "blend",
-                f"mux {self.label}": "mux", f"qa {self.label}": "qa", f"publish {self.output}": "publish"}
-
-
-def items_for(rows: list[Row], by_row: bool = False) -> list[Item]:
-    return [Item(number=i, video_name=row.video.name, label=f"{row.lecturer}/{row.language}", output=row.output,
-                 title=f"{row.lecturer} ({row.language})" if by_row else row.video.name)
-            for i, row in enumerate(rows, start=1)]
-
-
-@dataclass
-class Snapshot:
-    """What the page shows while a job runs."""
-
-    flow_run_id: str | None
-    items: list[Item]
-    global_stage: str = ""  # a stage that is not one item's (checking, audio, zip)
-    waiting_for_slot: bool = False
-
-    @property
-    def fraction(self) -> float:
-        if not self.items:
-            return 0.0
-        return sum(1.0 if it.status in ("done", "failed") else it.fraction for it in self.items) / len(self.items)
-
-    @property
-    def finished(self) -> int:
-        return sum(it.status in ("done", "failed") for it in self.items)
-
-    def lines(self) -> list[str]:
-        n = len(self.items)
-        out = []
-        for it in self.items:
-            if it.status == "working":
-                out.append(f"{it.number}/{n}: {it.title} — {it.stage}")
-        if not out and self.global_stage:
-            out.append(self.global_stage)
-        return out
-
-
 class FlowJob:
     """A flow called in a worker thread (at most ``ctx.concurrency`` at once), tagged so that
     its flow run can be found in the Prefect API while it runs."""
@@ -396,7 +320,7 @@ class FlowJob:
             err = state.result(raise_on_failure=False, _sync=True)
             if isinstance(err, BaseException):
                 raise _as_heygem(err)
-            raise HeygemError(state.message or f"the run ended as {state.name}")
+            raise HeygemError(_ended(state))
         return state.result(_sync=True)
 
 
@@ -428,6 +352,17 @@ def release_memory() -> bool:
     return True
 
 
+def _ended(state) -> str:
+    """Why a flow run without an exception of its own did not complete, from its state's type."""
+    kind = getattr(state.type, "value", str(state.type)).lower()
+    if kind == "cancelled":
+        return "the run was cancelled (in the Prefect dashboard or by a worker)"
+    if kind == "crashed":
+        return ("the run crashed: its process or worker stopped; "
+                "the run's log in the Prefect dashboard has the details")
+    return f"the run ended {kind}; the run's log in the Prefect dashboard has the details"
+
+
 def _as_heygem(err: BaseException) -> HeygemError:
     if isinstance(err, HeygemError):
         return err
@@ -449,7 +384,7 @@ def follow(job: FlowJob, items: list[Item], every: float = 1.0) -> Iterator[Snap
             except Exception as err:  # the API hiccuped: keep the last picture
                 log.debug("progress poll failed: %s", err)
             key = (snap.flow_run_id, snap.global_stage,
-                   tuple((it.status, it.stage, round(it.fraction, 2)) for it in snap.items))
+                   tuple((it.status, it.stage, it.message, round(it.fraction, 2)) for it in snap.items))
         if key != last:
             last = key
             yield snap
@@ -463,112 +398,9 @@ def follow(job: FlowJob, items: list[Item], every: float = 1.0) -> Iterator[Snap
     yield snap
 
 
-def _client():
-    from prefect.client.orchestration import get_client
-
-    return get_client(sync_client=True)
-
-
 def _poll(job: FlowJob, snap: Snapshot) -> None:
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterTags
-    from prefect.client.schemas.sorting import FlowRunSort, TaskRunSort
-
-    with _client() as client:
-        if snap.flow_run_id is None:
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[job.tag])),
-                                         sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1)
-            if not runs:
-                return
-            snap.flow_run_id = str(runs[0].id)
-            job.flow_run_id = job.flow_run_id or snap.flow_run_id
-        task_runs, offset = [], 0
-        while True:
-            page = client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[snap.flow_run_id])),
-                sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200, offset=offset)
-            task_runs.extend(page)
-            if len(page) < 200 or offset >= 4000:
-                break
-            offset += 200
-    _apply(task_runs, snap)
-
-
-def _state_kind(tr) -> str:
-    st = tr.state
-    if st is None:
-        return "pending"
-    t = st.type.value if hasattr(st.type, "value") else str(st.type)
-    if t == "COMPLETED":
-        return "completed"
-    if t == "RUNNING":
-        return "running"
-    if t in ("FAILED", "CRASHED", "CANCELLED"):
-        return "failed"
-    return "pending"  # SCHEDULED (incl. AwaitingRetry), PENDING, PAUSED
-
-
-_EXC_PREFIX = re.compile(r"^Task run encountered an exception(?: [A-Za-z_][\w.]*)?:\s*")
-
-
-def _failure_text(tr) -> str:
-    """A failed task's own message, without Prefect's wording around it."""
-    msg = (tr.state.message or "") if tr.state else ""
-    return _EXC_PREFIX.sub("", msg).strip()
-
-
-def _apply(task_runs: list, snap: Snapshot) -> None:
-    by_name: dict[str, list] = {}
-    for tr in task_runs:
-        by_name.setdefault(tr.name, []).append(tr)
-    order = {s: i for i, s in enumerate(ITEM_STAGES)}
-    for it in snap.items:
-        if it.status in ("done", "failed"):
-            continue
-        kinds: dict[str, set] = {}
-        for name, stage in it.task_names().items():
-            for tr in by_name.get(name, ()):
-                kinds.setdefault(_state_kind(tr), set()).add(stage)
-        completed, running = kinds.get("completed", set()), kinds.get("running", set())
-        if "publish" in completed:
-            it.status, it.stage, it.stage_key, it.fraction = "done", "done", "publish", 1.0
-        elif kinds.get("failed"):
-            it.status, it.stage = "failed", "failed"
-            it.message = next((_failure_text(tr) for name in it.task_names() for tr in by_name.get(name, ())
-                               if _state_kind(tr) == "failed"), "") or it.message
-        elif running or completed:
-            if running:
-                current = max(running, key=order.__getitem__)
-            else:  # between two tasks: name the next one
-                current = ITEM_STAGES[min(max(order[s] for s in completed) + 1, len(ITEM_STAGES) - 1)]
-            it.status, it.stage, it.stage_key = "working", STAGES[current], current
-            if current == "publish" and not running and len(snap.items) > 1:  # saved when all are checked
-                it.stage = "ready, saved when the others are finished"
-            it.fraction = min(0.95, len(completed) / len(ITEM_STAGES))
-    running_global = [tr.name.split(" ", 1)[0] for tr in task_runs if _state_kind(tr) == "running"
-                      and tr.name.split(" ", 1)[0] in ("validate", "normalize", "package")]
-    if running_global:
-        snap.global_stage = {"validate": "Checking the files…", "normalize": "Preparing the audio…",
-                             "package": "Packing the zip…"}[running_global[-1]]
-    elif snap.items and all(it.status in ("done", "failed") for it in snap.items):
-        snap.global_stage = "Packing the zip…"
-    elif not task_runs:
-        snap.global_stage = "Starting…"
-    else:
-        snap.global_stage = ""
-
-
-def finish_items(items: list[Item], summary: dict) -> None:
-    """Final statuses from the flow's summary (the authority), matched by output name."""
-    done = {k.rsplit("/", 1)[-1]: k for k in summary.get("outputs", [])}
-    failures = {f.get("output"): f.get("message", "") for f in summary.get("failures", [])}
-    flags = {f.get("output"): f.get("reasons", "") for f in summary.get("flags", [])}
-    for it in items:
-        if it.output in done:
-            # a flagged output (QA, or a source whose mouth barely opens) says why beside it
-            note = f"flagged: {flags[it.output]}" if flags.get(it.output) else ""
-            it.status, it.stage, it.key, it.fraction, it.message = "done", "done", done[it.output], 1.0, note
-        elif it.output in failures:
-            it.status, it.stage, it.message = "failed", "failed", failures[it.output] or "failed"
+    poll(job.tag, snap)
+    job.flow_run_id = job.flow_run_id or snap.flow_run_id
 
 
 # ----------------------------------------------------------------------------- results
@@ -609,84 +441,7 @@ def thumbnail(ctx: WebContext, video: Path, width: int = 320) -> Path | None:
     return None
 
 
-# ----------------------------------------------------------------------------- history
-
-
-_RUN_TIME = re.compile(r"(\d{8}-\d{6})-[0-9a-f]{8}$")
-
-
-@dataclass
-class RunInfo:
-    run_id: str
-    created: datetime | None
-    kind: str
-    done: int
-    failed: int
-    size: int
-    videos: list[str]  # store keys
-    zip: str | None
-    manifest: dict | None
-
-    @property
-    def title(self) -> str:
-        when = self.created.astimezone().strftime("%Y-%m-%d %H:%M") if self.created else "unknown time"
-        return f"{when} · {self.kind} · {self.done} video{'s' if self.done != 1 else ''}"
-
-
-def _kind(run_id: str, manifest: dict | None) -> str:
-    kind = (manifest or {}).get("kind")
-    if not kind:
-        m = _RUN_TIME.search(run_id)
-        kind = run_id[:m.start()].rstrip("-") if m else run_id.split("-", 1)[0]
-    if kind == "single":
-        return "one video"
-    if kind == "batch":
-        return "many videos"
-    if kind.startswith("course-"):
-        return f"course “{kind[len('course-'):]}”"
-    return kind
-
-
-def _created(run_id: str, manifest: dict | None) -> datetime | None:
-    text = (manifest or {}).get("created")
-    if text:
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            pass
-    m = _RUN_TIME.search(run_id)
-    if m:
-        return datetime.strptime(m.group(1), "%Y%m%d-%H%M%S").replace(tzinfo=timezone.utc)
-    return None
-
-
-def list_runs(ctx: WebContext) -> list[RunInfo]:
-    """Past runs in the store, newest first."""
-    groups: dict[str, list] = {}
-    for obj in ctx.store.list(f"{RUNS_PREFIX}/"):
-        parts = obj.key.split("/")
-        if len(parts) >= 3:
-            groups.setdefault(parts[1], []).append(obj)
-    runs = []
-    for run_id, objs in groups.items():
-        keys = {o.key for o in objs}
-        manifest = None
-        mkey = f"{RUNS_PREFIX}/{run_id}/manifest.json"
-        if mkey in keys:
-            try:
-                manifest = json.loads(ctx.store.get_bytes(mkey))
-            except Exception:
-                manifest = None
-        videos = sorted(k for k in keys if k.startswith(f"{RUNS_PREFIX}/{run_id}/videos/"))
-        counts = (manifest or {}).get("counts") or {}
-        zip_key = f"{RUNS_PREFIX}/{run_id}/{run_id}.zip"
-        runs.append(RunInfo(run_id=run_id, created=_created(run_id, manifest), kind=_kind(run_id, manifest),
-                            done=int(counts.get("done", len(videos))), failed=int(counts.get("failed", 0)),
-                            size=sum(o.size for o in objs), videos=videos,
-                            zip=zip_key if zip_key in keys else None, manifest=manifest))
-    far_past = datetime.min.replace(tzinfo=timezone.utc)
-    runs.sort(key=lambda r: r.created or far_past, reverse=True)
-    return runs
+# ----------------------------------------------------------------------------- space
 
 
 def disk_usage(ctx: WebContext) -> dict[str, int]:
@@ -698,44 +453,15 @@ def disk_usage(ctx: WebContext) -> dict[str, int]:
     return usage
 
 
-def human_size(n: int | float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
-
-
-def _check_run_id(run_id: str) -> str:
-    """A run id as the flows make them: ``<kind>-<time>-<id>``, where a course's kind is its
-    sheet's file name, spaces, accents and all (``course-Spring 2026 (Zoë)-…``). Anything that
-    is one segment of a valid store key; never a path (no ``/``, ``..`` or backslash)."""
-    try:
-        if not run_id or "/" in run_id:
-            raise InputError("empty or a path")
-        validate_key(f"{RUNS_PREFIX}/{run_id}/manifest.json")
-    except InputError:
-        raise InputError(f"not a run: {run_id!r}") from None
-    return run_id
-
-
-def delete_run(ctx: WebContext, run_id: str) -> int:
-    _check_run_id(run_id)
-    return ctx.store.delete_prefix(f"{RUNS_PREFIX}/{run_id}/")
-
-
 def cleanup(ctx: WebContext, days: float, now: datetime | None = None) -> tuple[int, int]:
-    """Delete runs (and uploads) older than ``days``; returns (runs deleted, bytes freed)."""
+    """History's clean-up: the runs older than ``days`` (``flows.runs.clean``: never a running
+    one) and the uploads of days before that; returns (runs deleted, bytes freed)."""
     if days is None or days < 0:
         raise InputError("the number of days must be 0 or more")
     now = now or datetime.now(timezone.utc)
+    cleaned = runs.clean(ctx.store, days * 86400, now=now)
+    freed = cleaned.freed
     cutoff = now - timedelta(days=days)
-    runs, freed = 0, 0
-    for run in list_runs(ctx):
-        if run.created is not None and run.created < cutoff:
-            delete_run(ctx, run.run_id)
-            runs += 1
-            freed += run.size
     day_dirs: dict[str, int] = {}
     for obj in ctx.store.list(f"{UPLOAD_PREFIX}/"):
         day = obj.key.split("/")[1]
@@ -748,4 +474,4 @@ def cleanup(ctx: WebContext, days: float, now: datetime | None = None) -> tuple[
         if when < cutoff:
             ctx.store.delete_prefix(f"{UPLOAD_PREFIX}/{day}/")
             freed += size
-    return runs, freed
+    return len(cleaned.removed), freed

@@ -182,6 +182,7 @@ def test_lipsync_cli_with_hostile_file_names(tmp_path, media_factory):
 
 @pytest.mark.slow
 def test_course_sheet_with_hostile_names_via_heygem_run(tmp_path, media_factory, prefect_api):
+    from flows import runs
     from webapp import jobs
 
     course = tmp_path / "Kurs Zoë; $(touch PWNED)"
@@ -238,10 +239,10 @@ def test_course_sheet_with_hostile_names_via_heygem_run(tmp_path, media_factory,
     settings = Settings(artifact_dir=tmp_path / "store", cache_dir=tmp_path / "cache", input_roots=(course,))
     ctx = jobs.WebContext(settings=settings, store=LocalStore(settings.artifact_dir), api_url="http://127.0.0.1:1/api",
                           scratch=tmp_path / "cache" / "web")
-    [run] = jobs.list_runs(ctx)
+    [run] = runs.list_runs(ctx.store)
     assert run.run_id == summary["run_id"] and run.done == 2 and run.zip
-    assert jobs.delete_run(ctx, run.run_id) > 0, "History cannot delete a run whose sheet name has a space"
-    assert jobs.list_runs(ctx) == []
+    assert runs.delete_run(ctx.store, run.run_id) > 0, "History cannot delete a run whose sheet name has a space"
+    assert runs.list_runs(ctx.store) == []
     assert _pwned(tmp_path) == []
 
 
@@ -256,6 +257,7 @@ def test_history_deletes_and_cleans_up_runs_named_after_any_sheet(tmp_path):
     from heygem_core.config import Settings
     from heygem_core.errors import InputError
     from heygem_core.store import LocalStore
+    from flows import runs
     from webapp import jobs
 
     settings = Settings(artifact_dir=tmp_path / "store", cache_dir=tmp_path / "cache")
@@ -267,13 +269,13 @@ def test_history_deletes_and_cleans_up_runs_named_after_any_sheet(tmp_path):
         ctx.store.put_bytes(f"runs/{run_id}/videos/x.mp4", b"v")
         ctx.store.put_bytes(f"runs/{run_id}/{run_id}.zip", b"z")
     ctx.store.put_bytes("cache/keep.bin", b"c")
-    assert sorted(r.run_id for r in jobs.list_runs(ctx)) == sorted(names)
-    assert jobs.delete_run(ctx, names[0]) == 2
+    assert sorted(r.run_id for r in runs.list_runs(ctx.store)) == sorted(names)
+    assert runs.delete_run(ctx.store, names[0]) == 2
     assert jobs.cleanup(ctx, 30, now=datetime(2024, 6, 1, tzinfo=timezone.utc)) == (2, 4)
-    assert jobs.list_runs(ctx) == [] and ctx.store.exists("cache/keep.bin")
+    assert runs.list_runs(ctx.store) == [] and ctx.store.exists("cache/keep.bin")
     for bad in ("", "..", "../cache", "runs/../cache", "a\\b", "x\ny", "."):
         with pytest.raises(InputError, match="not a run"):
-            jobs.delete_run(ctx, bad)
+            runs.delete_run(ctx.store, bad)
     assert ctx.store.exists("cache/keep.bin")
 
 
@@ -285,7 +287,7 @@ def test_web_job_keeps_a_hostile_upload_name_and_sanitises_the_output(tmp_path, 
                                                                       monkeypatch):
     """``webapp.jobs`` as the page uses it, with a name Gradio would not even let through."""
     from heygem_core.config import Settings
-    from webapp import jobs
+    from webapp import jobs, progress
 
     for name, value in prefect_api.items():  # the flow runs in a worker thread, which reads Prefect's env
         monkeypatch.setenv(name, value)
@@ -308,8 +310,8 @@ def test_web_job_keeps_a_hostile_upload_name_and_sanitises_the_output(tmp_path, 
     job = jobs.FlowJob(ctx, "single", dict(video=vref, audio=aref, language="en", transcript=tref)).start()
     assert job.done.wait(600)
     summary = job.summary()
-    items = jobs.items_for(rows)
-    jobs.finish_items(items, summary)
+    items = progress.items_for(rows)
+    progress.finish_items(items, summary)
     assert items[0].status == "done", items[0]
     path = jobs.result_file(ctx, items[0].key)
     assert path.name == "ab_touch_PWNED_x_q_en.mp4" and media.probe_video(path).width == 256

@@ -18,7 +18,8 @@ from heygem_core.config import Settings
 from heygem_core.errors import InputError
 from heygem_core.store import LocalStore
 from tests.paths import FIXTURES, LANGUAGE_AUDIO, REPO, VIDEOS
-from webapp import jobs
+from flows import runs
+from webapp import jobs, progress
 from webapp.auth import UISettings, is_loopback, login_for
 
 HEYGEM = [sys.executable, "-m", "cli"]
@@ -154,51 +155,99 @@ def test_a_sheet_with_a_bad_row_lists_it_and_files_uploaded_beside_it_count(ctx,
 # ----------------------------------------------------------------------------- progress
 
 
-def _tr(name: str, state: str, message: str = "", state_name: str | None = None):
-    return SimpleNamespace(name=name, state=SimpleNamespace(type=SimpleNamespace(value=state), message=message,
-                                                            name=state_name or state.title()))
+def _tr(stage: str | None, rows, state: str, name: str = "whatever Prefect calls it", extra_tags=()):
+    """A task run as the API gives it: only its tags and its state's type count."""
+    tags = ([runs.stage_tag(stage)] if stage else []) + runs.row_tags(rows) + list(extra_tags)
+    return SimpleNamespace(name=name, tags=tags,
+                           state=SimpleNamespace(type=state, name="Anything", message="Task run encountered..."))
 
 
-def test_progress_follows_each_items_task_runs():
+def _row(n, video):
     from heygem_core.intake import Row, SourceRef
 
-    def row(n, video):
-        return Row(number=n, lecturer=Path(video).stem, video=SourceRef("store", f"uploads/x/{video}"),
-                   language="de", audio=SourceRef("store", "uploads/y/de_9s.wav"), transcript=None, title="",
-                   output=f"{Path(video).stem}_de.mp4")
+    return Row(number=n, lecturer=Path(video).stem, video=SourceRef("store", f"uploads/x/{video}"), language="de",
+               audio=SourceRef("store", "uploads/y/de_9s.wav"), transcript=None, title="",
+               output=f"{Path(video).stem}_de.mp4")
 
-    items = jobs.items_for([row(2, "katie.mp4"), row(3, "chaplin.mp4"), row(4, "broken.mp4")])
-    snap = jobs.Snapshot(flow_run_id="f", items=items)
-    jobs._apply([
-        _tr("validate batch of 3", "COMPLETED"),
-        _tr("ingest katie.mp4", "COMPLETED"), _tr("ingest chaplin.mp4", "COMPLETED"),
-        _tr("ingest broken.mp4", "COMPLETED"), _tr("normalize audio de_9s.wav", "COMPLETED", state_name="Cached"),
-        _tr("track faces katie.mp4", "COMPLETED"), _tr("lipsync katie/de", "COMPLETED"),
-        _tr("blend katie/de", "RUNNING"),
-        _tr("track faces chaplin.mp4", "RUNNING"),
-        _tr("track faces broken.mp4", "FAILED",
-            "Task run encountered an exception UnsupportedMedia: broken.mp4: corrupt or truncated MP4"),
-    ], snap)
+
+def test_progress_follows_each_rows_task_runs_by_tags_and_state_types():
+    items = progress.items_for([_row(2, "katie.mp4"), _row(3, "chaplin.mp4"), _row(4, "broken.mp4")])
+    assert [(it.number, it.row) for it in items] == [(1, 2), (2, 3), (3, 4)]
+    snap = progress.Snapshot(flow_run_id="f", items=items)
+    task_runs = [
+        _tr("validate", (), "COMPLETED"),
+        _tr("ingest", [2], "COMPLETED"), _tr("ingest", [3], "COMPLETED"), _tr("ingest", [4], "COMPLETED"),
+        _tr("ingest", [2, 3, 4], "COMPLETED"),  # the shared audio
+        _tr("normalize_audio", [2, 3, 4], "RUNNING"),
+        _tr("track_faces", [2], "COMPLETED"), _tr("lipsync", [2], "COMPLETED"), _tr("blend", [2], "RUNNING"),
+        _tr("track_faces", [3], "RUNNING"),
+        _tr("track_faces", [4], "FAILED"),
+        _tr(None, [3], "FAILED"),  # a task run without a stage tag is not ours: ignored
+    ]
+    progress.apply(task_runs, snap, failures={})
     katie, chaplin, broken = items
-    assert (katie.status, katie.stage) == ("working", "drawing the new mouth")
+    assert (katie.status, katie.stage, katie.stage_key) == ("working", "drawing the new mouth", "blend")
     assert (chaplin.status, chaplin.stage) == ("working", "finding the face")
-    assert broken.status == "failed" and broken.message == "broken.mp4: corrupt or truncated MP4"
+    assert (broken.status, broken.stage_key, broken.message) == ("failed", "track_faces", "")
+    assert snap.global_stage == "Preparing the audio…"  # the run's own stage, not a row's
     assert snap.lines() == ["1/3: katie.mp4 — drawing the new mouth", "2/3: chaplin.mp4 — finding the face"]
     assert 0 < snap.fraction < 1 and snap.finished == 1
+    # the failed row's own words arrive with the flow's failures artifact, a poll later
+    progress.apply(task_runs, snap, failures={4: "broken.mp4: corrupt or truncated MP4"})
+    assert broken.message == "broken.mp4: corrupt or truncated MP4"
+    # a row between two tasks is said to be at the next one; published is done
+    progress.apply([_tr("mux", [2], "COMPLETED"), _tr("publish", [3], "COMPLETED")], snap)
+    assert (katie.status, katie.stage) == ("working", "checking the result") and chaplin.status == "done"
 
-    jobs.finish_items(items, {"outputs": ["runs/r/videos/katie_de.mp4", "runs/r/videos/chaplin_de.mp4"],
-                              "failures": [{"row": 4, "output": "broken_de.mp4", "message": "broken.mp4: bad"}]})
+    progress.finish_items(items, {"rows": [
+        {"row": 2, "output": "katie_de.mp4", "status": "done", "key": "runs/r/videos/katie_de.mp4", "message": "",
+         "flagged": False},
+        {"row": 3, "output": "chaplin_de.mp4", "status": "done", "key": "runs/r/videos/chaplin_de.mp4",
+         "message": "", "flagged": False},
+        {"row": 4, "output": "broken_de.mp4", "status": "failed", "key": None, "message": "broken.mp4: bad",
+         "flagged": False}]})
     assert [it.status for it in items] == ["done", "done", "failed"]
     assert katie.key == "runs/r/videos/katie_de.mp4" and broken.message == "broken.mp4: bad"
     assert katie.message == ""
 
     # a finished video that QA flags (here: a source whose mouth barely opens) says why in the table
-    jobs.finish_items(items, {"outputs": ["runs/r/videos/katie_de.mp4"],
-                              "flags": [{"output": "katie_de.mp4", "reasons": "the source's mouth barely opens"}]})
+    progress.finish_items(items, {"rows": [{"row": 2, "output": "katie_de.mp4", "status": "done",
+                                            "key": "runs/r/videos/katie_de.mp4", "flagged": True,
+                                            "message": "the source's mouth barely opens"}]})
     assert katie.status == "done" and katie.message == "flagged: the source's mouth barely opens"
-    from webapp.app import _table
+    from webapp.tabs.common import table
 
-    assert "katie_de.mp4 (flagged: the source's mouth barely opens)" in [row[3] for row in _table(items)]
+    assert "katie_de.mp4 (flagged: the source's mouth barely opens)" in [row[3] for row in table(items)]
+
+
+def test_progress_reads_no_task_run_names_and_every_stage_has_words():
+    """The same task runs under other names give the same picture: names are never read."""
+    items = progress.items_for([_row(1, "a.mp4")])
+    snap = progress.Snapshot(flow_run_id="f", items=items)
+    progress.apply([_tr("ingest", [1], "COMPLETED", name="x"), _tr("track_faces", [1], "RUNNING", name="y")], snap)
+    assert (items[0].status, items[0].stage) == ("working", "finding the face")
+    assert set(progress.STAGE_WORDS) == set(runs.STAGES)
+    assert set(progress.ITEM_STAGES) <= set(runs.STAGES) and set(progress.RUN_STAGES) <= set(runs.STAGES)
+    # retries wait as SCHEDULED, a row behind a failed one as PENDING: neither is a failure
+    items = progress.items_for([_row(1, "a.mp4")])
+    progress.apply([_tr("ingest", [1], "COMPLETED"), _tr("track_faces", [1], "SCHEDULED"),
+                    _tr("lipsync", [1], "PENDING"), _tr("blend", [1], "CRASHED")],
+                   progress.Snapshot(flow_run_id="f", items=items))
+    assert items[0].status == "failed" and items[0].stage_key == "blend"
+    # the artifact's versions (JSON text, as the API returns a table) back to row -> message
+    assert progress.failures_from('[{"row": 3, "output": "x.mp4", "message": "x: bad"}]') == {3: "x: bad"}
+    assert progress.failures_from("not json") == {} and progress.failures_from([{"row": "3"}]) == {}
+
+
+def test_the_web_app_reads_no_prefect_wording():
+    """No task-run name literal and no pattern over Prefect's messages anywhere in webapp/."""
+    import re
+
+    for path in sorted((REPO / "webapp").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert "Task run encountered" not in text, path
+        assert not re.search(r"\.name\.split\(|tr\.name\b|state\.message", text), path
+        assert not re.search(r"f\"(ingest|track faces|lipsync|blend|mux|qa|publish|package) \{", text), path
 
 
 class _FakeState:
@@ -264,6 +313,8 @@ def _run(ctx, run_id: str, created: str | None, done=1, failed=0, size=1000):
 
 
 def test_history_lists_sizes_deletes_and_cleans_up(ctx):
+    from webapp.tabs import history
+
     _run(ctx, "single-20240101-100000-aaaaaaaa", "2024-01-01T10:00:00+00:00")
     _run(ctx, "batch-20240301-100000-bbbbbbbb", "2024-03-01T10:00:00+00:00", done=2, failed=1, size=3000)
     _run(ctx, "course-spring-20240401-100000-cccccccc", None)  # no manifest: time from the run id
@@ -271,19 +322,24 @@ def test_history_lists_sizes_deletes_and_cleans_up(ctx):
     ctx.store.put_bytes(f"uploads/{datetime.now(timezone.utc):%Y-%m-%d}/def/new.mp4", b"u" * 20)
     ctx.store.put_bytes("cache/blend/x.mp4", b"c" * 5)
 
-    runs = jobs.list_runs(ctx)
-    assert [r.run_id[:6] for r in runs] == ["course", "batch-", "single"]
-    assert runs[0].kind == "course “spring”" and runs[1].kind == "many videos" and runs[2].kind == "one video"
-    assert (runs[1].done, runs[1].failed) == (2, 1) and runs[1].zip.endswith(".zip")
+    found = runs.list_runs(ctx.store)
+    assert [r.run_id[:6] for r in found] == ["course", "batch-", "single"]
+    assert [history.kind_words(r.kind) for r in found] == ["course “spring”", "many videos", "one video"]
+    assert (found[1].done, found[1].failed) == (2, 1) and found[1].zip.endswith(".zip")
     usage = jobs.disk_usage(ctx)
-    assert usage["uploads"] == 30 and usage["cache"] == 5 and usage["runs"] == sum(r.size for r in runs)
+    assert usage["uploads"] == 30 and usage["cache"] == 5 and usage["runs"] == sum(r.size for r in found)
+    usage_md, table, picker, ids = history.overview(ctx)
+    assert "3 results" in usage_md and ids == [r.run_id for r in found] and picker["value"] == ids[0]
+    assert table[0][1:] == ["course “spring”", 1, 0, "1001 bytes"]  # a video and a zip, no manifest yet
+    january = found[2].size
 
-    assert jobs.delete_run(ctx, "batch-20240301-100000-bbbbbbbb") == 3
+    assert runs.delete_run(ctx.store, "batch-20240301-100000-bbbbbbbb") == 3
     with pytest.raises(InputError):
-        jobs.delete_run(ctx, "../cache")
+        runs.delete_run(ctx.store, "../cache")
+    assert history.open_run(ctx, "batch-20240301-100000-bbbbbbbb")[-1] == "That result is gone (deleted or cleaned up)."
     deleted, freed = jobs.cleanup(ctx, 30, now=datetime(2024, 4, 15, tzinfo=timezone.utc))
-    assert deleted == 1 and freed >= 1000 + 10  # the January run and January's uploads
-    assert [r.run_id[:6] for r in jobs.list_runs(ctx)] == ["course"]
+    assert deleted == 1 and freed == january + 10  # the January run and January's uploads
+    assert [r.run_id[:6] for r in runs.list_runs(ctx.store)] == ["course"]
     assert not ctx.store.exists("uploads/2024-01-01/abc/old.mp4") and ctx.store.exists("cache/blend/x.mp4")
     with pytest.raises(InputError):
         jobs.cleanup(ctx, -1)
@@ -297,10 +353,10 @@ def test_the_login_guards_the_app(ctx):
     import urllib.request
     from http.cookiejar import CookieJar
 
-    from webapp.app import build_app, launch
+    from webapp.app import create_app, launch
 
     ui = UISettings.from_env({"HEYGEM_UI_USER": "teacher", "HEYGEM_UI_PASSWORD": "correct horse"})
-    demo = build_app(ctx, ui)
+    demo = create_app(ctx, ui)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

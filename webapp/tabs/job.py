@@ -1,0 +1,108 @@
+"""The one way a tab runs a job: submit → follow → show.
+
+A tab gives ``run_job`` two things: ``prepare`` (a generator that checks and stages the
+input, may yield a status line such as “Receiving the files…”, and returns a ``Submission``:
+which flow, its parameters, the items to show) and a ``JobView`` (how that tab shows each
+moment: a refusal, progress, a failed job, the finished job). Everything else — the queue,
+following the flow run, reading its summary, the wording of errors — is here, once, for the
+single, batch and course tabs alike.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Generator
+
+from heygem_core.errors import HeygemError, SheetError
+
+from ..jobs import FlowJob, WebContext, follow
+from ..progress import Item, Snapshot, finish_items
+from .common import dashboard_md, error_md, job_problems, progress_md
+
+
+class Refused(Exception):
+    """The input cannot be used; ``markdown`` says why (shown as it is)."""
+
+    def __init__(self, markdown: str):
+        super().__init__(markdown)
+        self.markdown = markdown
+
+
+@dataclass
+class Submission:
+    flow: str  # "single" | "batch" | "course_matrix" (webapp.jobs.FlowJob)
+    kwargs: dict
+    items: list[Item]
+    failed_title: str  # above the message when the flow itself fails
+    sheet_failed_title: str | None = None  # ... when it fails for the sheet's problems
+    plain: Callable[[str], str] = str  # a message in the user's words (their file names)
+    cleanup: Callable[[], None] = field(default=lambda: None)  # once the flow has ended
+
+
+class JobView:
+    """How a tab shows a job; each method returns the tab's outputs, in its handler's order."""
+
+    def receiving(self, md: str) -> tuple:  # a status line before the flow starts
+        return self.refused(md)
+
+    def refused(self, md: str) -> tuple:  # the input was refused: nothing runs
+        raise NotImplementedError
+
+    def working(self, snap: Snapshot, md: str) -> tuple:
+        raise NotImplementedError
+
+    def failed(self, md: str, items: list[Item]) -> tuple:  # the flow run itself failed
+        raise NotImplementedError
+
+    def finished(self, items: list[Item], summary: dict, link: str) -> tuple:
+        raise NotImplementedError
+
+    def progress_desc(self, snap: Snapshot) -> str:
+        return f"{snap.finished}/{len(snap.items)} finished"
+
+
+Prepare = Callable[[], Generator[str, None, Submission]]
+
+
+def run_job(ctx: WebContext, view: JobView, prepare: Prepare, progress) -> Generator[tuple, None, None]:
+    """A Gradio job handler's body: yields the tab's outputs from the first check to the end."""
+    try:
+        sub = yield from _prepared(view, prepare)
+    except Refused as err:
+        yield view.refused(err.markdown)
+        return
+    except SheetError as err:
+        yield view.refused(error_md("Please check your input:", err, job_problems(err, [])))
+        return
+    except HeygemError as err:
+        yield view.refused(error_md("Cannot start:", err))
+        return
+    try:
+        job = FlowJob(ctx, sub.flow, sub.kwargs).start()
+        for snap in follow(job, sub.items):
+            progress(snap.fraction, desc=view.progress_desc(snap))
+            yield view.working(snap, progress_md(snap, ctx))
+        try:
+            summary = job.summary()
+        except SheetError as err:
+            title = sub.sheet_failed_title or sub.failed_title
+            yield view.failed(error_md(title, err, [sub.plain(str(p)) for p in err.problems]), sub.items)
+            return
+        except HeygemError as err:
+            yield view.failed(error_md(sub.failed_title, sub.plain(str(err))), sub.items)
+            return
+    finally:
+        sub.cleanup()
+    finish_items(sub.items, summary)
+    if any(it.status == "done" for it in sub.items):
+        ctx.models_warm = True
+    yield view.finished(sub.items, summary, dashboard_md(ctx, summary["flow_run_id"]))
+
+
+def _prepared(view: JobView, prepare: Prepare):
+    gen = prepare()
+    while True:
+        try:
+            line = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield view.receiving(line)
