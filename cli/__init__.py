@@ -1,5 +1,6 @@
 """The ``heygem`` command line, above everything else: ``heygem_core`` (lipsync, sync, gc), the
-Prefect flows (run, batch, server: ``cli.prefect_commands``) and the web app (ui). Errors a user
+Prefect flows (run, batch, server: ``cli.prefect_commands``), the runs they keep (runs:
+``cli.runs_command``, no Prefect) and the web app (ui). Errors a user
 can fix print one line and exit with one of ``cli.codes``; heygem_core knows nothing of it."""
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from heygem_core.config import Settings
 from heygem_core.errors import HeygemError, InputError, ProcessingError
 
 from .codes import EXIT_FAILURE, EXIT_FLAGGED, EXIT_INPUT, EXIT_OK  # noqa: F401 - EXIT_* are the API
+from . import runs_command as runs_cli
 PREFECT_COMMANDS = ("run", "batch", "server", "ui")
 
 
@@ -113,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--dry-run", action="store_true", help="only say what would be freed")
     _add_common(gc)
 
+    runs_cli.add_parser(sub)
+
     sy = sub.add_parser("sync", help="measure how well a video's mouth follows an audio track")
     sy.add_argument("video", type=Path)
     sy.add_argument("--audio", type=Path, help="audio to compare with (default: the video's own)")
@@ -145,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sync(args, settings)
         if args.command == "gc":
             return _gc(args, settings)
+        if args.command == "runs":
+            return runs_cli.runs_command(args, settings)
         if args.command == "ui":
             # Gradio and Prefect are imported only by the web app itself (webapp/).
             from webapp import ui_command
