@@ -5,14 +5,13 @@ can fix print one line and exit with one of ``cli.codes``; heygem_core knows not
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import logging
 import sys
 from pathlib import Path
 
 from heygem_core.config import Settings
-from heygem_core.errors import HeygemError, InputError, ProcessingError
+from heygem_core.errors import HeygemError, InputError, ProcessingError, os_reason
 
 from .codes import EXIT_FAILURE, EXIT_FLAGGED, EXIT_INPUT, EXIT_OK  # noqa: F401 - EXIT_* are the API
 from . import runs_command as runs_cli
@@ -165,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"heygem: error: {err}", file=sys.stderr)
         return EXIT_INPUT
     except HeygemError as err:
-        print(f"heygem: failed: {err}", file=sys.stderr)
+        print(f"heygem: failed: {_said(err)}", file=sys.stderr)
+        if getattr(err, "detail", ""):  # a tool's own last lines: for -v, not for the line above
+            logging.getLogger("heygem_core").info("the tool said:\n%s", err.detail)
         return EXIT_FAILURE
     except OSError as err:  # the machine, not the input: a full disk, a folder we may not write
         print(f"heygem: failed: {_os_error(err)}", file=sys.stderr)
@@ -237,18 +238,13 @@ def _lipsync(args, settings: Settings) -> int:
     return EXIT_OK
 
 
-# What a tool's stderr (ffmpeg prints strerror()) or an OSError says, in a user's words.
-_CAUSES = (
-    ("No space left on device", "no space left on device (disk full)"),
-    ("Disk quota exceeded", "disk quota exceeded"),
-    ("File too large", "file too large (file size limit)"),
-    ("SIGXFSZ", "file size limit exceeded"),
-)
-_ERRNO_CAUSES = {errno.ENOSPC: _CAUSES[0][1], errno.EDQUOT: _CAUSES[1][1], errno.EFBIG: _CAUSES[2][1]}
+def _said(err: HeygemError) -> str:
+    """An error as the CLI's one line: where, what, what to do; a tool's detail goes to -v."""
+    return err.headline + (f"; {err.hint}" if err.hint else "")
 
 
 def _os_error(err: OSError) -> str:
-    reason = _ERRNO_CAUSES.get(err.errno) or (err.strerror or type(err).__name__).lower()
+    reason = os_reason(err)
     return f"{err.filename}: {reason}" if err.filename else reason
 
 
@@ -256,18 +252,13 @@ def _output_failure(err: ProcessingError, output: Path) -> ProcessingError | Non
     """One line for a failure while writing the output: it names the user's output file (not
     the temp file or the ``heygem-*`` temp folder beside it, which are gone by now) and the
     cause in words, where the tool's stderr tells it (a full disk). None for any other failure."""
-    text = str(err)
-    cause = next((words for marker, words in _CAUSES if marker in text), None)
-    first = text.splitlines()[0].rstrip().rstrip(":") if text else type(err).__name__
-    where, sep, what = first.partition(": ")
     out = Path(output).absolute()
-    here = Path(where).absolute() if sep else None
+    here = err.path.absolute() if err.path is not None else None
     ours = here is not None and (here == out or (here.parent.name.startswith("heygem-")
                                                  and here.parent.parent == out.parent))
-    if not ours and cause is None:
+    if not ours and err.cause is None:
         return None
-    line = f"{output}: {what}" if ours else first
-    return ProcessingError(line + (f": {cause}" if cause else ""))
+    return ProcessingError(err.reason, output if ours else err.path, cause=err.cause)
 
 
 def _sync(args, settings: Settings) -> int:

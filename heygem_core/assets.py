@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import media
-from .errors import InputError, MissingFile, ObjectMissing
+from .errors import InputError, MissingFile, ObjectMissing, os_reason
 from .store import ArtifactStore
 
 
@@ -29,7 +29,7 @@ def ingest_path(path: str | Path, store: ArtifactStore) -> Asset:
     try:
         sha = media.sha256_file(path)
     except OSError as err:
-        raise InputError(f"cannot read file: {err.strerror or err}", path) from err
+        raise InputError(f"cannot read file: {os_reason(err)}", path) from err
     key = f"sources/{sha}{path.suffix.lower()}"
     if not store.exists(key):
         store.put_file(key, path)

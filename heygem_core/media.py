@@ -24,7 +24,7 @@ from typing import IO
 import cv2
 import numpy as np
 
-from heygem_core.errors import ProcessingError, UnsupportedMedia
+from heygem_core.errors import ProcessingError, UnsupportedMedia, os_cause
 # Probing lives in its own numpy-free module (the command line starts it before numpy is
 # loaded); its names stay reachable here, where callers have always found them.
 from heygem_core.probe import (  # noqa: F401
@@ -221,7 +221,9 @@ def _decode(info: VideoInfo, start_frame: int, wanted: int, form: str = "bgr") -
         _stop(proc)
         proc.stdout.close()
     if rc != 0:
-        raise ProcessingError(f"{info.path}: ffmpeg failed decoding from frame {start_frame}:\n{tail.text()}")
+        detail = tail.text()
+        raise ProcessingError(f"ffmpeg failed decoding from frame {start_frame}", info.path,
+                              cause=os_cause(detail), detail=detail)
     if delivered < wanted:
         raise UnsupportedMedia(
             f"corrupt or truncated: decoding stopped at frame {start_frame + delivered} of "
@@ -394,7 +396,7 @@ class FrameWriter:
             return self.out_path
         if self.frames_written == 0:
             self.abort()
-            raise ProcessingError(f"{self.out_path}: no frames were written")
+            raise ProcessingError("no frames were written", self.out_path)
         try:
             self._proc.stdin.close()
         except (BrokenPipeError, OSError):
@@ -428,8 +430,8 @@ class FrameWriter:
         how = _how_it_ended(self._proc.returncode)
         self.abort()
         detail = self._tail.text()
-        return ProcessingError(f"{self.out_path}: {what}" + (f" ({how})" if how else "")
-                               + (f":\n{detail}" if detail else ""))
+        return ProcessingError(what + (f" ({how})" if how else ""), self.out_path, cause=os_cause(detail),
+                               detail=detail)
 
 
 # Bump when mux's output for the same video and audio changes.
@@ -444,6 +446,7 @@ def mux(video_path: str | Path, audio_path: str | Path, out_path: str | Path,
     with atomic_output(out_path) as tmp:
         done = run_tool(mux_args(video_path, audio_path, tmp, audio_bitrate))
         if done.returncode != 0:
-            raise ProcessingError(f"{out_path}: ffmpeg failed muxing {video_path} with {audio_path}:\n"
-                                  f"{stderr_tail(done.stderr)}")
+            detail = stderr_tail(done.stderr)
+            raise ProcessingError(f"ffmpeg failed muxing {video_path} with {audio_path}", out_path,
+                                  cause=os_cause(detail), detail=detail)
     return Path(out_path)

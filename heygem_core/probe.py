@@ -160,7 +160,7 @@ def probe(path: str | Path) -> dict:
     try:
         data = json.loads(done.stdout)
     except json.JSONDecodeError as err:
-        raise ProcessingError(f"{p}: ffprobe printed unreadable output") from err
+        raise ProcessingError("ffprobe printed unreadable output", p) from err
     if data.get("format", {}).get("format_name") in _NON_MEDIA_FORMATS:
         raise UnsupportedMedia("not a media file (looks like text)", p)
     if not data.get("streams"):
@@ -264,7 +264,7 @@ def _count_decoded_frames(path: Path, stream_index: int, fps: Fraction) -> int:
         raise UnsupportedMedia(f"video cannot be decoded: {stderr_tail(done.stderr, 3)}", path)
     counts = re.findall(rb"^frame=(\d+)", done.stdout, flags=re.MULTILINE)
     if not counts:
-        raise ProcessingError(f"{path}: ffmpeg reported no frame count")
+        raise ProcessingError("ffmpeg reported no frame count", path)
     return int(counts[-1])
 
 

@@ -40,10 +40,7 @@ def _named(store, asset: Asset):
     except InputError as err:
         if err.path is None or Path(err.path) != Path(local):
             raise
-        plain = str(err)[len(f"{err.path}: "):]
-        renamed = type(err).__new__(type(err))
-        InputError.__init__(renamed, plain, asset.name)
-        raise renamed from err
+        raise err.about(asset.name) from err
 
 
 def _scratch(settings):

@@ -146,11 +146,9 @@ def describe_upload(path: str | os.PathLike | None, kind: str, ctx: WebContext) 
         info = media.probe_audio(p)
         return True, f"{info.duration:.1f} s of audio: the result will be this long."
     except HeygemError as err:
-        msg = str(err)
-        where = getattr(err, "path", None)
-        if where is not None:
-            msg = msg.replace(str(where), p.name)
-        return False, msg
+        if err.path is not None and err.path.name == p.name:  # told about the upload, by its name
+            err = err.about(p.name)
+        return False, err.headline + (f"; {err.hint}" if err.hint else "")
 
 
 def stage_upload(path: Path, ctx: WebContext) -> str:

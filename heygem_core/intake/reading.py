@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from heygem_core.errors import InputError, MissingFile, SheetError
+from heygem_core.errors import InputError, MissingFile, SheetError, os_reason
 
 from .records import KNOWN_COLUMNS, REQUIRED_COLUMNS, SHEET_EXTENSIONS, Problem
 
@@ -43,7 +43,7 @@ def _sheet_path(path: str | os.PathLike) -> Path:
     except FileNotFoundError:
         raise MissingFile("sheet not found", sheet) from None
     except (OSError, ValueError) as err:
-        raise InputError(f"cannot read the sheet ({_os_reason(err)})", sheet) from None
+        raise InputError(f"cannot read the sheet ({os_reason(err)})", sheet) from None
     if stat.S_ISDIR(st.st_mode):
         raise InputError("is a folder, not a sheet", sheet)
     if not stat.S_ISREG(st.st_mode):
@@ -91,7 +91,7 @@ def _csv_lines(sheet: Path) -> Iterator[tuple[int, list[str], list[int]]]:
     except UnicodeDecodeError:
         raise InputError("the CSV is not UTF-8 text; save it as 'CSV UTF-8'", sheet) from None
     except OSError as err:
-        raise InputError(f"cannot read the sheet ({_os_reason(err)})", sheet) from None
+        raise InputError(f"cannot read the sheet ({os_reason(err)})", sheet) from None
     if "\x00" in text:
         raise InputError("the CSV contains NUL bytes; it is not a text sheet", sheet)
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -181,15 +181,6 @@ def _map_header(header: list[str]) -> tuple[dict[str, int], list[Problem]]:
         if name not in seen:
             problems.append(Problem(None, name, "missing from the header"))
     return {name: places[0] for name, places in seen.items()}, problems
-
-
-def _os_reason(err: BaseException) -> str:
-    if isinstance(err, OSError) and err.strerror:
-        return err.strerror.lower()
-    if isinstance(err, (RuntimeError, ValueError)) and str(err).strip():
-        text = str(err).strip().splitlines()[0][:160]  # "Symlink loop from ...", "embedded null byte"
-        return text[:1].lower() + text[1:]
-    return _short(err)
 
 
 def _short(err: BaseException) -> str:

@@ -7,7 +7,8 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
-from .reading import _os_reason
+from heygem_core.errors import os_reason
+
 from .records import SourceRef
 
 
@@ -42,7 +43,7 @@ def _check_source(text: str, column: str, allowed: frozenset[str], base_dir: Pat
     try:
         resolved = full.resolve(strict=False)
     except (OSError, RuntimeError, ValueError) as err:
-        problem(column, f"not a usable path {text!r} ({_os_reason(err)})")
+        problem(column, f"not a usable path {text!r} ({os_reason(err)})")
         return None
     if not any(_is_under(resolved, root) for root in roots):
         allowed_dirs = ", ".join(str(r) for r in roots) or "none configured"
@@ -55,7 +56,7 @@ def _check_source(text: str, column: str, allowed: frozenset[str], base_dir: Pat
         problem(column, f"file not found: {resolved}")
         return None
     except (OSError, ValueError) as err:
-        problem(column, f"cannot access {resolved} ({_os_reason(err)})")
+        problem(column, f"cannot access {resolved} ({os_reason(err)})")
         return None
     if stat.S_ISDIR(st.st_mode):
         problem(column, f"is a folder, not a file: {resolved}")
@@ -70,7 +71,7 @@ def _check_source(text: str, column: str, allowed: frozenset[str], base_dir: Pat
         with open(resolved, "rb"):
             pass
     except OSError as err:
-        problem(column, f"file cannot be read ({_os_reason(err)}): {resolved}")
+        problem(column, f"file cannot be read ({os_reason(err)}): {resolved}")
         return None
     return SourceRef("path", str(resolved))
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from heygem_core.config import Settings
-from heygem_core.errors import HeygemError, MissingFile, StoreError
+from heygem_core.errors import HeygemError, MissingFile, StoreError, os_reason
 from heygem_core.media import sha256_file
 
 from .base import (
@@ -77,7 +77,7 @@ class LocalStore(StoreBase):
         except HeygemError:
             raise
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
+            reason = os_reason(exc)
             raise StoreError(f"artifact store {self.describe()}: {action} {key} failed: {reason}") from exc
 
     def _read_meta(self, key: str) -> dict | None:

@@ -27,6 +27,7 @@ from heygem_core.errors import (
     ObjectMissing,
     StoreError,
     StoreUnavailable,
+    os_reason,
 )
 from heygem_core.media import sha256_file
 
@@ -70,7 +71,7 @@ def _short_reason(exc: BaseException) -> str:
         if isinstance(e, socket.gaierror):
             return "host name not found"
         if isinstance(e, OSError) and e.strerror:
-            return e.strerror.lower()
+            return os_reason(e)
         todo.extend([getattr(e, "reason", None), e.__cause__, e.__context__])
         todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
     if timeout:
