@@ -5,11 +5,10 @@ from pathlib import Path
 
 from prefect import flow
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 
-from heygem_core.config import Settings
 
-from .common import produce
+from .common import produce, task_tags
+from .runner import WorkersTaskRunner
 from .jobs import batch_records, validate_jobs
 
 
@@ -19,7 +18,7 @@ def _name() -> str:
 
 
 @flow(name="batch", flow_run_name=_name, log_prints=True,
-      task_runner=ThreadPoolTaskRunner(max_workers=Settings.from_env().workers))
+      task_runner=WorkersTaskRunner())
 def batch(audio: str, videos: list[str], language: str = "en", transcript: str | None = None,
           input_roots: list[str] | None = None, overrides: dict | None = None) -> dict:
     """Re-voice every video with the same audio; a failing video fails alone.
@@ -31,6 +30,7 @@ def batch(audio: str, videos: list[str], language: str = "en", transcript: str |
         transcript: optional UTF-8 text of what the audio says (better lip sync).
     """
     # A bad video fails its own row (listed in the report); the others run.
-    checked = validate_jobs(batch_records(audio, videos, language, transcript), f"batch of {len(videos)}",
-                            input_roots, overrides, skip_invalid=True)
+    with task_tags():
+        checked = validate_jobs(batch_records(audio, videos, language, transcript), f"batch of {len(videos)}",
+                                input_roots, overrides, skip_invalid=True)
     return produce(checked["rows"], kind="batch", overrides=overrides, skipped=checked["skipped"])

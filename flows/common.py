@@ -5,13 +5,15 @@ The DAG, per run: ingest every distinct input once → track each distinct video
 normalise each distinct audio once → per row: lipsync → blend → mux → qa → publish; then one
 package. Dependencies are passed as futures, so independent rows run side by side.
 
-What a run tells while it goes (``flows.runs``): every task run is tagged with its stage and the
-rows it serves, and rows that fail are published at once as the ``row-failures`` artifact; the
-summary this returns (and the manifest) is the final word.
+What a run tells while it goes (``flows.runs``): every task run is tagged with its stage, the
+rows each serves are published as the ``row-tasks`` artifact, and rows that fail are published
+at once as the ``row-failures`` artifact; the summary this returns (and the manifest) is the
+final word.
 """
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, tags
+from prefect.context import TagsContext
 from prefect.artifacts import (create_link_artifact, create_markdown_artifact,
                                create_progress_artifact, create_table_artifact,
                                update_progress_artifact)
@@ -29,7 +32,7 @@ from heygem_core.gc import hold
 from heygem_core.intake import Row, SourceRef
 from heygem_core.package import OutputEntry
 from tasks.publish import package, publish
-from tasks.runtime import settings_for, store_for
+from tasks.runtime import retry_delays, settings_for, store_for
 from tasks.stages import (blend, engine_version, ingest, lipsync, lipsync_remote, mux, normalize_audio, qa,
                           track_faces)
 
@@ -49,10 +52,43 @@ def row_label(row: Row) -> str:
     return f"{row.lecturer}/{row.language}"
 
 
-def _submit(task, stage: str, rows, *args):
-    """``task.submit(*args)``, its task run tagged with its stage and the rows it serves."""
-    with tags(run_ids.stage_tag(stage), *run_ids.row_tags(rows)):
-        return task.submit(*args)
+@contextmanager
+def task_tags(*names: str):
+    """Task runs submitted inside carry ``names`` (and their tasks' own tags) only: not the
+    caller's tags, e.g. the web app's per-job tag (see ``_Tasks``)."""
+    with TagsContext(current_tags=set()), tags(*names):
+        yield
+
+
+class _Tasks:
+    """Submits the run's tasks, each tagged with its stage only, and publishes the rows each
+    serves (``flows.runs.TASKS_ARTIFACT``, one version per ``flush``).
+
+    The caller's tags (the web app's job tag) are kept off the task runs: the set of tags a task
+    run carries must be one of a few, or Prefect's per-tag-set services pile up (flows.runs)."""
+
+    def __init__(self, run_id: str, settings):
+        self.run_id = run_id
+        self.delays = retry_delays(settings)  # the run's own waits (its overrides included)
+        self.new: list[dict] = []
+
+    def submit(self, task, stage: str, rows, *args):
+        if task.retries:
+            task = task.with_options(retry_delay_seconds=self.delays)
+        with task_tags(run_ids.stage_tag(stage)):
+            fut = task.submit(*args)
+        self.new.append(run_ids.task_record(fut.task_run_id, rows))
+        return fut
+
+    def flush(self) -> None:
+        if not self.new:
+            return
+        table, self.new = self.new, []
+        try:
+            create_table_artifact(table=table, key=run_ids.TASKS_ARTIFACT,
+                                  description=f"{self.run_id}: the rows each task run serves")
+        except Exception as err:  # noqa: BLE001 - a courtesy to watchers; the summary still says it all
+            get_run_logger().debug("could not publish the task map: %s", err)
 
 
 class _Failures:
@@ -93,9 +129,10 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
             progress = create_progress_artifact(progress=0.0, description=f"{run_id}: videos finished")
 
             failures = _Failures(run_id)
+            jobs = _Tasks(run_id, settings)
             failures.add([{"row": s["row"], "output": s["output"], "message": f"not run: {s['message']}"}
                           for s in skipped])
-            assets, ingest_errors = _ingest_all(rows, overrides)
+            assets, ingest_errors = _ingest_all(rows, overrides, jobs)
             failures.add([{"row": row.number, "output": row.output, "message": message}
                           for row in rows if (message := _ingest_failure(row, ingest_errors)) is not None])
             tracks = {}
@@ -104,9 +141,9 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
             for row in rows:
                 v, a = assets.get(row.video), assets.get(row.audio)
                 if v is not None and v.sha256 not in tracks:
-                    tracks[v.sha256] = _submit(track_faces, "track_faces", by_video[v.sha256], v, overrides)
+                    tracks[v.sha256] = jobs.submit(track_faces, "track_faces", by_video[v.sha256], v, overrides)
                 if a is not None and a.sha256 not in audios:
-                    audios[a.sha256] = _submit(normalize_audio, "normalize_audio", by_audio[a.sha256], a, overrides)
+                    audios[a.sha256] = jobs.submit(normalize_audio, "normalize_audio", by_audio[a.sha256], a, overrides)
 
             runs: list[RowRun] = []
             for row in rows:
@@ -120,13 +157,14 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
                 track_f, audio_f = tracks[v.sha256], audios[a.sha256]
                 lip = lipsync_remote if settings.lipsync_deployment else lipsync
                 one = [row.number]
-                lip_f = _submit(lip, "lipsync", one, v, track_f, a, t, row.language, rr.label,
+                lip_f = jobs.submit(lip, "lipsync", one, v, track_f, a, t, row.language, rr.label,
                                 overrides)  # beside the normalising
-                blend_f = _submit(blend, "blend", one, v, track_f, lip_f, rr.label, overrides)
-                rr.mux = _submit(mux, "mux", one, blend_f, audio_f, rr.label, overrides)
-                rr.qa = _submit(qa, "qa", one, rr.mux, audio_f, rr.label, overrides, track_f)
+                blend_f = jobs.submit(blend, "blend", one, v, track_f, lip_f, rr.label, overrides)
+                rr.mux = jobs.submit(mux, "mux", one, blend_f, audio_f, rr.label, overrides)
+                rr.qa = jobs.submit(qa, "qa", one, rr.mux, audio_f, rr.label, overrides, track_f)
                 rr.futures = [track_f, audio_f, lip_f, blend_f, rr.mux]
 
+            jobs.flush()
             finals = {rr.qa: rr for rr in runs if rr.qa is not None}
             for n, fut in enumerate(as_completed(list(finals)), start=1):
                 fut.wait()
@@ -136,7 +174,7 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
                     failures.add([{"row": rr.row.number, "output": rr.row.output, "message": message}])
                 update_progress_artifact(progress, progress=100.0 * n / max(len(finals), 1))
 
-            entries = [_entry(rr, ingest_errors, run_prefix, overrides, logger) for rr in runs]
+            entries = [_entry(rr, ingest_errors, run_prefix, overrides, logger, jobs) for rr in runs]
             entries += [_skipped(s, logger) for s in skipped]
             entries.sort(key=lambda e: e.row if e.row is not None else 0)
             done = sum(e.status == "done" for e in entries)
@@ -147,7 +185,7 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
             extra = {"kind": kind, "flow_run_id": str(flow_run.id), "store": store.describe(),
                      "seconds": round(time.perf_counter() - started, 1)}
             log_text = log_file.read_text(encoding="utf-8", errors="replace")
-        keys = _submit(package, "package", (), run_id, run_prefix, entries, extra, log_text, overrides).result()
+        keys = jobs.submit(package, "package", (), run_id, run_prefix, entries, extra, log_text, overrides).result()
     summary = {
         "run_id": run_id, "run_prefix": run_prefix, "store": store.describe(),
         "flow_run_id": str(flow_run.id),
@@ -176,14 +214,16 @@ def _served(rows: list[Row], assets: dict, what: str) -> dict[str, list[int]]:
     return out
 
 
-def _ingest_all(rows: list[Row], overrides) -> tuple[dict, dict]:
+def _ingest_all(rows: list[Row], overrides, jobs: _Tasks) -> tuple[dict, dict]:
     served: dict[SourceRef, list[int]] = {}
     for row in rows:
         for ref in (row.video, row.audio, row.transcript):
             if ref is not None:
                 served.setdefault(ref, []).append(row.number)
-    refs: dict[SourceRef, Any] = {ref: _submit(ingest, "ingest", numbers, ref.kind, ref.value, ref.name, overrides)
+    refs: dict[SourceRef, Any] = {ref: jobs.submit(ingest, "ingest", numbers, ref.kind, ref.value, ref.name,
+                                                   overrides)
                                   for ref, numbers in served.items()}
+    jobs.flush()
     assets, errors = {}, {}
     for ref, fut in refs.items():
         fut.wait()
@@ -214,7 +254,7 @@ def _row_failure(rr: RowRun) -> str | None:
     return None
 
 
-def _entry(rr: RowRun, ingest_errors: dict, run_prefix: str, overrides, logger) -> OutputEntry:
+def _entry(rr: RowRun, ingest_errors: dict, run_prefix: str, overrides, logger, jobs: _Tasks) -> OutputEntry:
     row = rr.row
     base = dict(row=row.number, lecturer=row.lecturer, language=row.language, title=row.title,
                 output_name=row.output)
@@ -232,8 +272,9 @@ def _entry(rr: RowRun, ingest_errors: dict, run_prefix: str, overrides, logger) 
     else:
         note = f"QA could not run: {_message(rr.qa.state)}"
         logger.warning("%s: %s", rr.label, note)
-    published = _submit(publish, "publish", [row.number], rr.mux.result(), qa_result, run_prefix, row.output,
+    published = jobs.submit(publish, "publish", [row.number], rr.mux.result(), qa_result, run_prefix, row.output,
                         overrides)
+    jobs.flush()
     published.wait()
     if not published.state.is_completed():
         message = f"finished, but could not be stored: {_message(published.state)}"

@@ -5,11 +5,10 @@ from pathlib import Path
 
 from prefect import flow
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 
-from heygem_core.config import Settings
 
-from .common import produce
+from .common import produce, task_tags
+from .runner import WorkersTaskRunner
 from .jobs import validate_sheet
 
 
@@ -19,7 +18,7 @@ def _name() -> str:
 
 
 @flow(name="course_matrix", flow_run_name=_name, log_prints=True,
-      task_runner=ThreadPoolTaskRunner(max_workers=Settings.from_env().workers))
+      task_runner=WorkersTaskRunner())
 def course_matrix(sheet: str, input_roots: list[str] | None = None, overrides: dict | None = None,
                   skip_invalid: bool = False) -> dict:
     """Produce one video per sheet row (lecturer × language), a zip and a report.
@@ -33,6 +32,7 @@ def course_matrix(sheet: str, input_roots: list[str] | None = None, overrides: d
         skip_invalid: run the valid rows of a sheet with bad ones (listed as failed in the
             report) instead of refusing the sheet.
     """
-    checked = validate_sheet(sheet, input_roots, overrides, skip_invalid)
+    with task_tags():
+        checked = validate_sheet(sheet, input_roots, overrides, skip_invalid)
     return produce(checked["rows"], kind=f"course-{Path(sheet).stem}", overrides=overrides,
                    skipped=checked["skipped"])

@@ -7,9 +7,13 @@ imports no Prefect, so ``heygem runs`` starts no server.
 
 * A run id is ``<kind>-<UTC start, YYYYmmdd-HHMMSS>-<first 8 hex digits of the flow run id>``;
   a course's kind is ``course-<sheet file name>``, spaces and accents and all.
-* Every task run of a run is tagged ``stage:<stage>`` (one of ``STAGES``) and ``row:<n>`` for
-  each row it serves (a video tracked once for three rows carries three row tags), so progress
-  is read from tags and states, never from task-run names.
+* Every task run of a run is tagged ``stage:<stage>`` (one of ``STAGES``), and the rows each
+  task run serves (a video tracked once for three rows serves three) are published as versions
+  of the table artifact ``TASKS_ARTIFACT`` (``{"task_run", "rows"}``), so progress is read from
+  tags, states and the flow's own records, never from task-run names. Rows are not tags: Prefect
+  keeps a concurrency-slot service (a client of its own) for every distinct set of task-run
+  tags for the life of the process, so per-row (or per-job) tags grow a long-lived process
+  such as the web app by about a megabyte per set.
 * Rows that fail while the run goes on are published as versions of the table artifact
   ``FAILURES_ARTIFACT`` (each version: the rows that failed since the last one, as
   ``{"row", "output", "message"}``); the run's summary and manifest are the final word.
@@ -28,11 +32,11 @@ from heygem_core.store import validate_key
 
 RUNS_PREFIX = "runs"
 STAGE_TAG = "stage:"
-ROW_TAG = "row:"
 # In pipeline order; "validate", "normalize_audio" and "package" are the run's, the others a row's.
 STAGES = ("validate", "ingest", "track_faces", "normalize_audio", "lipsync", "blend", "mux", "qa", "publish",
           "package")
 FAILURES_ARTIFACT = "row-failures"
+TASKS_ARTIFACT = "row-tasks"
 
 _TIME_FORMAT = "%Y%m%d-%H%M%S"
 _ID = re.compile(r"^(?P<kind>.+)-(?P<time>\d{8}-\d{6})-(?P<flow>[0-9a-f]{8})$")
@@ -90,19 +94,26 @@ def stage_tag(stage: str) -> str:
     return f"{STAGE_TAG}{stage}"
 
 
-def row_tags(rows: Iterable[int | None]) -> list[str]:
-    return sorted({f"{ROW_TAG}{n}" for n in rows if n is not None})
-
-
 def stage_of(tags: Iterable[str]) -> str | None:
     return next((t[len(STAGE_TAG):] for t in tags if t.startswith(STAGE_TAG)), None)
 
 
-def rows_of(tags: Iterable[str]) -> set[int]:
-    out = set()
-    for t in tags:
-        if t.startswith(ROW_TAG) and t[len(ROW_TAG):].isdigit():
-            out.add(int(t[len(ROW_TAG):]))
+def task_record(task_run_id, rows: Iterable[int | None]) -> dict:
+    """One line of ``TASKS_ARTIFACT``: a task run and the rows it serves."""
+    return {"task_run": str(task_run_id), "rows": sorted({int(n) for n in rows if n is not None})}
+
+
+def rows_by_task(data) -> dict[str, set[int]]:
+    """One version of ``TASKS_ARTIFACT`` (a table: JSON text or a list) as task run id -> rows."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return {}
+    out: dict[str, set[int]] = {}
+    for rec in data if isinstance(data, list) else ():
+        if isinstance(rec, dict) and isinstance(rec.get("task_run"), str) and isinstance(rec.get("rows"), list):
+            out.setdefault(rec["task_run"], set()).update(n for n in rec["rows"] if isinstance(n, int))
     return out
 
 

@@ -171,8 +171,17 @@ def retry_transient(task, task_run, state) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS + (OSError, TimeoutError, ConnectionError))
 
 
-RETRIES = dict(retries=4,
-               retry_delay_seconds=exponential_backoff(backoff_factor=Settings.from_env().retry_delay_s),
+RETRY_COUNT = 4
+
+
+def retry_delays(settings: Settings) -> list[float]:
+    """The waits before each retry of a transient failure (``HEYGEM_RETRY_DELAY_S`` doubling)."""
+    return exponential_backoff(backoff_factor=settings.retry_delay_s)(RETRY_COUNT)
+
+
+# The decorators' waits are the built-in default's (nothing is read from the environment at
+# import); a run submits its tasks with its own settings' waits (flows.common._Tasks).
+RETRIES = dict(retries=RETRY_COUNT, retry_delay_seconds=retry_delays(Settings()),
                retry_jitter_factor=0.3, retry_condition_fn=retry_transient)
 
 

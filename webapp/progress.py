@@ -1,8 +1,9 @@
 """A running job as the page shows it, worked out from structured data only.
 
-* Which stage each item is at: the job's task runs in the Prefect API, by their tags
-  (``stage:<stage>``, ``row:<n>``: ``flows.runs``) and their state *types* (running,
-  completed, failed…); an item is its row's number, never a task run's name.
+* Which stage each item is at: the job's task runs in the Prefect API, by their stage tags
+  (``stage:<stage>``: ``flows.runs``), the rows each serves (the flow's ``row-tasks``
+  artifact) and their state *types* (running, completed, failed…); an item is its row's
+  number, never a task run's name.
 * Why an item failed, while the job runs: the flow's ``row-failures`` artifact (each row's
   own message, published as the row fails); when it ends: the flow's summary (``rows``).
 
@@ -128,23 +129,38 @@ def read_task_runs(flow_run_id: str, page: int = 200, most: int = 4000) -> list:
             offset += page
 
 
-def read_failures(flow_run_id: str, page: int = 200) -> dict[int, str]:
-    """Row number -> its failure message, from every version of the flow's failures artifact."""
+def _artifact_versions(flow_run_id: str, key: str, page: int = 200):
+    """The data of every version of the flow run's artifact ``key``, newest first."""
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
     from prefect.client.schemas.sorting import ArtifactSort
 
-    flt = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
-                         key=ArtifactFilterKey(any_=[runs.FAILURES_ARTIFACT]))
-    out: dict[int, str] = {}
+    flt = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]), key=ArtifactFilterKey(any_=[key]))
     offset = 0
     with _client() as client:
         while True:
             got = client.read_artifacts(artifact_filter=flt, sort=ArtifactSort.ID_DESC, limit=page, offset=offset)
             for art in got:
-                out.update(failures_from(art.data))
+                yield art.data
             if len(got) < page:
-                return out
+                return
             offset += page
+
+
+def read_failures(flow_run_id: str) -> dict[int, str]:
+    """Row number -> its failure message, from every version of the flow's failures artifact."""
+    out: dict[int, str] = {}
+    for data in _artifact_versions(flow_run_id, runs.FAILURES_ARTIFACT):
+        out.update(failures_from(data))
+    return out
+
+
+def read_task_rows(flow_run_id: str) -> dict[str, set[int]]:
+    """Task run id -> the rows it serves, from every version of the flow's task map."""
+    out: dict[str, set[int]] = {}
+    for data in _artifact_versions(flow_run_id, runs.TASKS_ARTIFACT):
+        for task_run, rows in runs.rows_by_task(data).items():
+            out.setdefault(task_run, set()).update(rows)
+    return out
 
 
 def failures_from(data) -> dict[int, str]:
@@ -169,7 +185,8 @@ def poll(tag: str, snap: Snapshot) -> None:
             return
     task_runs = read_task_runs(snap.flow_run_id)
     failed_rows = any(state_kind(tr) == "failed" for tr in task_runs)
-    apply(task_runs, snap, read_failures(snap.flow_run_id) if failed_rows else {})
+    apply(task_runs, snap, read_failures(snap.flow_run_id) if failed_rows else {},
+          read_task_rows(snap.flow_run_id) if task_runs else {})
 
 
 # ----------------------------------------------------------------------------- working it out
@@ -192,10 +209,12 @@ def state_kind(tr) -> str:
     return "pending"  # SCHEDULED (incl. awaiting a retry), PENDING (incl. not ready), PAUSED, CANCELLING
 
 
-def apply(task_runs: list, snap: Snapshot, failures: dict[int, str] | None = None) -> None:
-    """Each unfinished item's status and stage from its row's task runs (by tags and state
-    types); a failed item's message from ``failures`` (row -> the flow's own words)."""
-    failures = failures or {}
+def apply(task_runs: list, snap: Snapshot, failures: dict[int, str] | None = None,
+          task_rows: dict[str, set[int]] | None = None) -> None:
+    """Each unfinished item's status and stage from its row's task runs (stage tags, the rows
+    each serves from ``task_rows``: task run id -> rows, and state types); a failed item's
+    message from ``failures`` (row -> the flow's own words)."""
+    failures, task_rows = failures or {}, task_rows or {}
     per_row: dict[int, dict[str, set[str]]] = {}  # row -> kind -> stages
     running_run_stages = []
     for tr in task_runs:
@@ -203,7 +222,7 @@ def apply(task_runs: list, snap: Snapshot, failures: dict[int, str] | None = Non
         if stage is None:
             continue
         kind = state_kind(tr)
-        for row in runs.rows_of(tr.tags):
+        for row in task_rows.get(str(tr.id), ()):
             per_row.setdefault(row, {}).setdefault(kind, set()).add(stage)
         if kind == "running" and stage in RUN_STAGES:
             running_run_stages.append(stage)

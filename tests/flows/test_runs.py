@@ -33,13 +33,17 @@ def test_a_run_id_is_written_and_read_back_by_one_module():
             runs.check_run_id(bad)
 
 
-def test_task_run_tags_name_one_stage_and_the_rows_served():
-    tags = [runs.stage_tag("track_faces"), *runs.row_tags([3, 2, 3, None]), "gpu"]
-    assert tags == ["stage:track_faces", "row:2", "row:3", "gpu"]
-    assert runs.stage_of(tags) == "track_faces" and runs.rows_of(tags) == {2, 3}
-    assert runs.stage_of(["io"]) is None and runs.rows_of(["row:x", "rows:2"]) == set()
+def test_task_runs_carry_their_stage_and_the_task_map_the_rows_served():
+    tags = [runs.stage_tag("track_faces"), "gpu"]
+    assert tags == ["stage:track_faces", "gpu"] and runs.stage_of(tags) == "track_faces"
+    assert runs.stage_of(["io"]) is None
     with pytest.raises(ValueError):
         runs.stage_tag("lipsync on gpu pool")
+    version = [runs.task_record("a1", [3, 2, 3, None]), runs.task_record("b2", [])]
+    assert version == [{"task_run": "a1", "rows": [2, 3]}, {"task_run": "b2", "rows": []}]
+    assert runs.rows_by_task(json.dumps(version)) == {"a1": {2, 3}, "b2": set()}
+    assert runs.rows_by_task(version) == {"a1": {2, 3}, "b2": set()}
+    assert runs.rows_by_task("not json") == {} and runs.rows_by_task([{"task_run": 1, "rows": [2]}]) == {}
 
 
 def _put_run(store, run_id, *, created=None, videos=("a.mp4",), done=None, failed=0, flagged=0):

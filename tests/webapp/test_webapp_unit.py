@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -156,10 +157,17 @@ def test_a_sheet_with_a_bad_row_lists_it_and_files_uploaded_beside_it_count(ctx,
 
 
 def _tr(stage: str | None, rows, state: str, name: str = "whatever Prefect calls it", extra_tags=()):
-    """A task run as the API gives it: only its tags and its state's type count."""
-    tags = ([runs.stage_tag(stage)] if stage else []) + runs.row_tags(rows) + list(extra_tags)
-    return SimpleNamespace(name=name, tags=tags,
+    """A task run as the API gives it (only its id, tags and state's type count), and the rows
+    the flow's task map says it serves."""
+    tags = ([runs.stage_tag(stage)] if stage else []) + list(extra_tags)
+    return SimpleNamespace(id=uuid.uuid4(), name=name, tags=tags, rows=list(rows),
                            state=SimpleNamespace(type=state, name="Anything", message="Task run encountered..."))
+
+
+def _apply(task_runs, snap, failures=None):
+    """progress.apply with the task map as the flow publishes it (flows.runs.TASKS_ARTIFACT)."""
+    table = [runs.task_record(tr.id, tr.rows) for tr in task_runs]
+    progress.apply(task_runs, snap, failures, runs.rows_by_task(json.dumps(table)))
 
 
 def _row(n, video):
@@ -184,7 +192,7 @@ def test_progress_follows_each_rows_task_runs_by_tags_and_state_types():
         _tr("track_faces", [4], "FAILED"),
         _tr(None, [3], "FAILED"),  # a task run without a stage tag is not ours: ignored
     ]
-    progress.apply(task_runs, snap, failures={})
+    _apply(task_runs, snap, failures={})
     katie, chaplin, broken = items
     assert (katie.status, katie.stage, katie.stage_key) == ("working", "drawing the new mouth", "blend")
     assert (chaplin.status, chaplin.stage) == ("working", "finding the face")
@@ -193,10 +201,10 @@ def test_progress_follows_each_rows_task_runs_by_tags_and_state_types():
     assert snap.lines() == ["1/3: katie.mp4 — drawing the new mouth", "2/3: chaplin.mp4 — finding the face"]
     assert 0 < snap.fraction < 1 and snap.finished == 1
     # the failed row's own words arrive with the flow's failures artifact, a poll later
-    progress.apply(task_runs, snap, failures={4: "broken.mp4: corrupt or truncated MP4"})
+    _apply(task_runs, snap, failures={4: "broken.mp4: corrupt or truncated MP4"})
     assert broken.message == "broken.mp4: corrupt or truncated MP4"
     # a row between two tasks is said to be at the next one; published is done
-    progress.apply([_tr("mux", [2], "COMPLETED"), _tr("publish", [3], "COMPLETED")], snap)
+    _apply([_tr("mux", [2], "COMPLETED"), _tr("publish", [3], "COMPLETED")], snap)
     assert (katie.status, katie.stage) == ("working", "checking the result") and chaplin.status == "done"
 
     progress.finish_items(items, {"rows": [
@@ -224,13 +232,13 @@ def test_progress_reads_no_task_run_names_and_every_stage_has_words():
     """The same task runs under other names give the same picture: names are never read."""
     items = progress.items_for([_row(1, "a.mp4")])
     snap = progress.Snapshot(flow_run_id="f", items=items)
-    progress.apply([_tr("ingest", [1], "COMPLETED", name="x"), _tr("track_faces", [1], "RUNNING", name="y")], snap)
+    _apply([_tr("ingest", [1], "COMPLETED", name="x"), _tr("track_faces", [1], "RUNNING", name="y")], snap)
     assert (items[0].status, items[0].stage) == ("working", "finding the face")
     assert set(progress.STAGE_WORDS) == set(runs.STAGES)
     assert set(progress.ITEM_STAGES) <= set(runs.STAGES) and set(progress.RUN_STAGES) <= set(runs.STAGES)
     # retries wait as SCHEDULED, a row behind a failed one as PENDING: neither is a failure
     items = progress.items_for([_row(1, "a.mp4")])
-    progress.apply([_tr("ingest", [1], "COMPLETED"), _tr("track_faces", [1], "SCHEDULED"),
+    _apply([_tr("ingest", [1], "COMPLETED"), _tr("track_faces", [1], "SCHEDULED"),
                     _tr("lipsync", [1], "PENDING"), _tr("blend", [1], "CRASHED")],
                    progress.Snapshot(flow_run_id="f", items=items))
     assert items[0].status == "failed" and items[0].stage_key == "blend"
