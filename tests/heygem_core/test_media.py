@@ -213,13 +213,6 @@ def test_gray_frames_are_the_bgr_frames_in_grey(fixtures_dir, name, start):
         media.read_gray_frames(info, info.n_frames + 1)
 
 
-def test_read_frames_decode_speed(katie):
-    started = time.perf_counter()
-    n = sum(1 for _ in media.read_frames(katie))
-    print(f"\nread_frames {katie.path.name} {katie.width}x{katie.height}: "
-          f"{n / (time.perf_counter() - started):.0f} fps")
-
-
 @pytest.mark.parametrize("name, starts", [
     (KATIE, [1, 11, 12, 13, 100, 187, 199]),  # keyframe every 12 frames
     (SUN, [13, 249, 250, 251, 549]),  # keyframes at 250 and 500
