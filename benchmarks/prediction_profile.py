@@ -11,6 +11,12 @@ unless its manifest says so) it prints:
           prediction far above real footage follows loudness more than mouths do.
   minus loudness: mean r with the real mouth of z(prediction) - lam * z(loudness), with lam
           chosen leave-one-clip-out: whether taking loudness out of the prediction helps.
+  phones: r of the phone planner's opening (pocketsphinx, blind) with the real mouth, and of
+          the plan from the transcript's phones (espeak + DTW) where the clip has one (GRID):
+          whether the model's kind of target, well aligned, is its ceiling.
+  English blend: mean r of z(prediction) + w * z(blind phones' opening) on the English clips
+          (GRID, may, interview, katie, chaplin; the others keep the prediction), w chosen
+          leave-one-clip-out.
 
     .venv/bin/python benchmarks/prediction_profile.py [--model FILE] [--cache-dir DIR]
 """
@@ -27,13 +33,25 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "scripts"))
 
 from heygem_core import audio as audio_mod  # noqa: E402
-from heygem_core import media, quality  # noqa: E402
+from heygem_core import media, phonetics, quality  # noqa: E402
+from heygem_core.phonetics.features import energy_db  # noqa: E402
+from heygem_core.plan import build_plan  # noqa: E402
 from heygem_core.config import Settings  # noqa: E402
 from heygem_core.soundmouth import data, predict  # noqa: E402
 import train_mouth  # noqa: E402
 
 LAGS = range(-4, 5)
 LAMS = np.linspace(-0.4, 1.0, 15)
+BLEND = (0.0, 0.25, 0.5, 0.75, 1.0)
+ENGLISH = ("grid_", "may_", "interview_", "katie_", "chaplin_")
+TRANSCRIPTS = HERE.parent / "shared" / "corpus" / "transcripts"
+
+
+def phone_opening(clip: Path, sound, fps: float, n: int, transcript: str | None, settings) -> np.ndarray:
+    phones = phonetics.aligned(sound.pcm, sound.sr, transcript=transcript, language="en", cache_dir=settings.cache_dir)
+    ana = audio_mod.analysis_audio(clip)
+    loud = energy_db(ana.pcm, ana.sr)
+    return build_plan(phones, np.interp(np.arange(n) / fps, np.arange(len(loud)) / 100.0, loud), fps).opening
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -61,7 +79,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     settings = Settings(cache_dir=args.cache_dir)
     clips = data.real_clips([r for r in train_mouth.DEFAULT_REAL if r.exists()])
-    lag_rows, lam_rows, env_real, env_pred = [], [], [], []
+    lag_rows, lam_rows, env_real, env_pred, blend_rows, blind_r, scripted = [], [], [], [], [], [], []
     print(f"{'clip':20s} " + " ".join(f"{k:+5d}" for k in LAGS) + "  best  env r real / prediction")
     for clip in clips:
         fps = float(media.probe_video(clip).fps)
@@ -74,6 +92,14 @@ def main(argv=None) -> int:
         env_real.append(quality.correlation(real, loud))
         env_pred.append(quality.correlation(pred, loud))
         lam_rows.append([pearson(z(pred) - lam * z(loud), real) for lam in LAMS])
+        blind = phone_opening(clip, sound, fps, len(real), None, settings)
+        blind_r.append(pearson(blind, real))
+        english = clip.stem.startswith(ENGLISH)
+        blend_rows.append([pearson(z(pred) + w * z(blind), real) if english else rs[4] for w in BLEND])
+        script = TRANSCRIPTS / f"{clip.stem}.txt"
+        if script.exists():
+            plan = phone_opening(clip, sound, fps, len(real), script.read_text().strip(), settings)
+            scripted.append((pearson(plan, real), rs[4], blind_r[-1]))
         print(f"{clip.stem:20s} " + " ".join(f"{r:+.2f}" for r in rs)
               + f"  {list(LAGS)[int(np.argmax(rs))]:+d}    {env_real[-1]:+.3f} / {env_pred[-1]:+.3f}", flush=True)
     lag_rows, lam_rows = np.array(lag_rows), np.array(lam_rows)
@@ -84,6 +110,12 @@ def main(argv=None) -> int:
     at0 = lam_rows[:, int(np.argmin(abs(LAMS)))].mean()
     print("minus loudness: " + " ".join(f"{lam:+.1f}:{v:.3f}" for lam, v in zip(LAMS, lam_rows.mean(0))))
     print(f"  lam chosen leave-one-clip-out: r {np.mean(loo):.3f} vs {at0:.3f} without")
+    print(f"phones: blind opening mean r {np.mean(blind_r):+.3f}; on the {len(scripted)} clips with a transcript: "
+          "scripted plan {:+.3f}, model {:+.3f}, blind phones {:+.3f}".format(*np.mean(scripted, 0)))
+    blend_rows = np.array(blend_rows)
+    loo = [blend_rows[i, np.argmax(np.delete(blend_rows, i, 0).mean(0))] for i in range(len(blend_rows))]
+    print("English blend: " + " ".join(f"w {w:.2f}: {v:.3f}" for w, v in zip(BLEND, blend_rows.mean(0)))
+          + f"; w chosen leave-one-clip-out: {np.mean(loo):.3f}")
     return 0
 
 

@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     p.add_argument("--synthetic", type=int, default=4000, help="espeak utterances (default 4000)")
     p.add_argument("--festival", type=int, default=1500,
                    help="Festival utterances, where Festival is installed (default 1500)")
+    p.add_argument("--festival-languages", default="en",
+                   help="Festival voices of these languages, comma-separated (default en; 'all': en,it,cs,fi,ru,ca)")
     p.add_argument("--real-share", type=float, default=train.TrainConfig.real_share,
                    help="share of each batch from real clips (default 0: none are used)")
     p.add_argument("--steps", type=int, default=train.TrainConfig.steps)
@@ -58,9 +60,11 @@ def main(argv=None) -> int:
     if share <= 0:
         real = []
     cfg = train.TrainConfig(steps=steps, seed=args.seed, real_share=share)
+    languages = (tuple(sorted({lang for lang, _ in data.FESTIVAL_VOICES.values()})) if args.festival_languages == "all"
+                 else tuple(x.strip() for x in args.festival_languages.split(",") if x.strip()))
     t0 = time.perf_counter()
     utts, manifest = train.material(real, n_synth, settings, hold_out=args.hold_out, seed=args.seed,
-                                    n_festival=n_fest)
+                                    n_festival=n_fest, festival_languages=languages)
     print(f"material: {sum(u.kind == 'real' for u in utts)} real windows, "
           f"{sum(u.kind != 'real' for u in utts)} synthetic ({time.perf_counter() - t0:.0f} s)", flush=True)
     weights = train.train(utts, cfg, device=args.device,

@@ -249,10 +249,27 @@ def augmented(utt: Utterance, path: Path, copies: int, seed: int) -> list[Uttera
 # --------------------------------------------------------------------------- Festival voices
 
 # Festival's diphone and HTS voices sound more like a recorded person than espeak's formant
-# synthesis; their segment timings are exact too. English phones (Festival's radio set, which
-# is ARPAbet in lower case). Debian packages: festival festvox-kallpc16k festvox-kdlpc16k
-# festvox-us-slt-hts.
-FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
+# synthesis; their segment timings are exact too. English phones are Festival's radio set
+# (ARPAbet in lower case); the other languages' voices use SAMPA-like symbols, read like
+# espeak's. Each voice: (language, the text encoding its front end reads). Debian packages:
+# festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts; for the other languages
+# (``--festival-languages``) festvox-italp16k festvox-itapc16k festvox-czech-dita
+# festvox-czech-machac festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru festvox-ca-ona-hts.
+FESTIVAL_VOICES = {
+    "kal_diphone": ("en", "ascii"), "ked_diphone": ("en", "ascii"), "cmu_us_slt_arctic_hts": ("en", "ascii"),
+    "lp_diphone": ("it", "latin-1"), "pc_diphone": ("it", "latin-1"),
+    "czech_dita": ("cs", "iso-8859-2"), "czech_machac": ("cs", "iso-8859-2"),
+    "suo_fi_lj_diphone": ("fi", "latin-1"), "hy_fi_mv_diphone": ("fi", "latin-1"),
+    "msu_ru_nsh_clunits": ("ru", "utf-8"), "upc_ca_ona_hts": ("ca", "latin-1"),
+}
+# With other languages' voices, this share of Festival utterances stays English.
+FESTIVAL_ENGLISH_SHARE = 0.5
+_FESTIVAL_PAUSES = {"pau", "h#", "brth", "#", "_"}
+_FESTIVAL_LETTERS = {
+    "cs": ("b p m f v t d s z k g n l r h ch š ž č ř j c", "a e i o u á é í ú ů y ě"),
+    "fi": ("b p m v t d s k g n l r h j ng nn kk tt pp ss", "a e i o u y ä ö aa ii uu ää"),
+    "ca": ("b p m f v t d s z k g n l r rr ny ll x tx j", "a e i o u ia ui"),
+}
 _ENGLISH_WORDS = ("bin blue at by in with lay place set green red white now please again soon "
                   "one two three four five six seven eight nine zero a b c d e f g h i j k l m n o p q r s t u v "
                   "x y z the course lecture today we will look at how this works and why it matters mouth "
@@ -260,14 +277,42 @@ _ENGLISH_WORDS = ("bin blue at by in with lay place set green red white now plea
                   "number power paper map mom baby bubble open apple father water morning evening").split()
 
 
-def festival_voices() -> list[str]:
-    """The Festival voices installed here (none when Festival is missing)."""
+def festival_voices(languages: tuple[str, ...] = ("en",)) -> list[str]:
+    """The Festival voices installed here for ``languages`` (none when Festival is missing)."""
     import shutil
 
     if shutil.which("festival") is None:
         return []
     root = Path("/usr/share/festival/voices")
-    return [v for v in FESTIVAL_VOICES if any(root.glob(f"*/{v}"))]
+    return [v for v, (lang, _) in FESTIVAL_VOICES.items() if lang in languages and any(root.glob(f"*/{v}"))]
+
+
+def _festival_text(language: str, rng: np.random.Generator) -> str:
+    if language == "en":
+        return _english_text(rng)
+    if language in _FESTIVAL_LETTERS:
+        consonants, vowels = (s.split() for s in _FESTIVAL_LETTERS[language])
+        words = []
+        for _ in range(int(rng.integers(6, 15))):
+            syl = int(rng.integers(1, 4))
+            words.append("".join(str(rng.choice(consonants)) * int(rng.random() < 0.85) + str(rng.choice(vowels))
+                                 for _ in range(syl)))
+            if rng.random() < 0.1:
+                words[-1] += ","
+        return " ".join(words) + "."
+    return pseudo_text(language, rng, int(rng.integers(6, 15))) + "."
+
+
+def festival_viseme(label: str, language: str) -> str:
+    from ..phonetics.visemes import espeak_viseme, sphinx_viseme
+
+    if label in _FESTIVAL_PAUSES:
+        return "sil"
+    if language == "en":
+        return sphinx_viseme(label)
+    if label.rstrip("0123456789") in {"ax", "@"}:  # schwa (Catalan, Russian reduced vowels)
+        return "E"
+    return espeak_viseme(label)
 
 
 def _english_text(rng: np.random.Generator) -> str:
@@ -279,48 +324,58 @@ def _english_text(rng: np.random.Generator) -> str:
     return " ".join(words) + "."
 
 
-def festival_utterances(seeds: list[int], workdir: Path, augment: bool = True) -> list[Utterance]:
+def festival_utterances(seeds: list[int], workdir: Path, augment: bool = True,
+                        languages: tuple[str, ...] = ("en",)) -> list[Utterance]:
     """One Festival utterance per seed (voice, text, tempo drawn from it), synthesized in one
     Festival process, with targets from its own segment timings."""
     import subprocess
 
     from ..phonetics.types import Phone
-    from ..phonetics.visemes import sphinx_viseme
 
-    voices = festival_voices()
+    voices = festival_voices(languages)
+    english = [v for v in voices if FESTIVAL_VOICES[v][0] == "en"]
+    others = [v for v in voices if FESTIVAL_VOICES[v][0] != "en"]
     if not voices:
         return []
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    lines, plans = [], []
+    lines, plans, encodings = [], [], []
     for seed in seeds:
         rng = np.random.default_rng([7, seed])
-        voice = voices[int(rng.integers(len(voices)))]
-        text = _english_text(rng).replace('"', "")
+        # English only: no draw here, so the English material is what it always was
+        pool = english if (not others or (english and rng.random() < FESTIVAL_ENGLISH_SHARE)) else others
+        voice = pool[int(rng.integers(len(pool)))]
+        language, encoding = FESTIVAL_VOICES[voice]
+        text = _festival_text(language, rng).replace('"', "")
         stretch = float(rng.uniform(0.85, 1.25))
         stem = workdir / f"f{seed}"
-        lines.append(f'(voice_{voice})(Parameter.set \'Duration_Stretch {stretch:.3f})'
+        # a text some voice's front end cannot say fails alone (unwind-protect), not the batch
+        lines.append(f'(unwind-protect (begin (voice_{voice})(Parameter.set \'Duration_Stretch {stretch:.3f})'
                      f'(set! utt (Utterance Text "{text}"))(utt.synth utt)'
-                     f'(utt.save.wave utt "{stem}.wav" \'riff)(utt.save.segs utt "{stem}.segs")')
+                     f'(utt.save.wave utt "{stem}.wav" \'riff)(utt.save.segs utt "{stem}.segs")) nil)')
         plans.append((seed, voice, stem, rng))
+        encodings.append(encoding)
     script = workdir / "batch.scm"
-    script.write_text("\n".join(lines) + "\n")
-    subprocess.run(["festival", "-b", str(script)], check=True, capture_output=True, timeout=3600)
+    # each voice's front end reads its own encoding, so the lines are encoded one by one
+    script.write_bytes(b"".join((ln + "\n").encode(enc, errors="replace") for ln, enc in zip(lines, encodings)))
+    subprocess.run(["festival", "-b", str(script)], capture_output=True, timeout=3600)
     out = []
     for seed, voice, stem, rng in plans:
+        language = FESTIVAL_VOICES[voice][0]
         try:
             clip = audio_mod.load_audio(f"{stem}.wav", 16000)
-            segs = [ln.split() for ln in Path(f"{stem}.segs").read_text().splitlines()[1:] if ln.strip()]
+            segs = [ln.split() for ln in Path(f"{stem}.segs").read_text(errors="replace").splitlines()[1:]
+                    if ln.strip()]
         except Exception as err:  # noqa: BLE001 - one failed utterance is skipped, not fatal
             log.warning("festival utterance %s skipped: %s", stem, err)
             continue
         phones, start = [], 0.0
         for end, _, label in segs:
             end = float(end)
-            phones.append(Phone(start, end, label, "sil" if label in {"pau", "h#", "brth"} else sphinx_viseme(label)))
+            phones.append(Phone(start, end, label, festival_viseme(label, language)))
             start = end
         out.append(_from_phones(f"festival-{seed}", f"festival-{voice}", clip.pcm, clip.sr, phones, rng, augment,
-                                language="en"))
+                                language=language))
     return out
 
 

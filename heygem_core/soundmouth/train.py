@@ -206,7 +206,8 @@ def config_dict(cfg: TrainConfig) -> dict:
 
 
 def material(real_paths: Sequence[Path], n_synthetic: int, settings, hold_out: Sequence[str] = (),
-             real_copies: int = 3, seed: int = 0, n_festival: int = 0) -> tuple[list[Utterance], dict]:
+             real_copies: int = 3, seed: int = 0, n_festival: int = 0,
+             festival_languages: tuple[str, ...] = ("en",)) -> tuple[list[Utterance], dict]:
     """The training set and its manifest: every real clip in ``real_paths`` not of a held-out
     speaker (and ``real_copies`` augmented copies of each), ``n_synthetic`` espeak utterances
     and ``n_festival`` Festival ones (where Festival is installed). The manifest lists exactly
@@ -232,12 +233,12 @@ def material(real_paths: Sequence[Path], n_synthetic: int, settings, hold_out: S
     with tempfile.TemporaryDirectory(prefix="heygem-festival-") as tmp:
         for a in range(0, n_festival, 250):  # one Festival process per 250 utterances
             festival += data.festival_utterances([seed * 1_000_003 + k for k in range(a, min(n_festival, a + 250))],
-                                                 Path(tmp))
+                                                 Path(tmp), languages=tuple(festival_languages))
     utts.extend(synth + festival)
     languages = sorted({u.extra.get("language", "?") for u in synth + festival})
     manifest = {"real": real_manifest, "held_out": list(hold_out),
                 "synthetic": {"utterances": len(synth) + len(festival), "espeak": len(synth),
-                              "festival": len(festival), "festival_voices": data.festival_voices() if festival else [],
+                              "festival": len(festival), "festival_voices": data.festival_voices(tuple(festival_languages)) if festival else [],
                               "seconds": round(sum(len(u) for u in synth + festival) / 100.0, 1),
                               "languages": languages, "seed": seed, "data_version": data.DATA_VERSION}}
     return utts, manifest
