@@ -53,14 +53,15 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x[ok], y[ok])[0, 1])
 
 
+def at_lag(x: np.ndarray, y: np.ndarray, k: int) -> float:
+    """r of x at frame t+k with y at frame t."""
+    if k >= 0:
+        return pearson(x[k:], y[: len(y) - k] if k else y)
+    return pearson(x[:k], y[-k:])
+
+
 def best_lag(x: np.ndarray, y: np.ndarray, lags: int = LAGS) -> float:
-    rs = []
-    for k in range(-lags, lags + 1):
-        if k >= 0:
-            rs.append(pearson(x[k:], y[: len(y) - k] if k else y))
-        else:
-            rs.append(pearson(x[:k], y[-k:]))
-    rs = [r for r in rs if np.isfinite(r)]
+    rs = [r for r in (at_lag(x, y, k) for k in range(-lags, lags + 1)) if np.isfinite(r)]
     return max(rs) if rs else float("nan")
 
 
@@ -116,6 +117,7 @@ def one_way(clip: Path, series: np.ndarray, times: np.ndarray, src: tuple[float,
         measured = quality.independent_series(out, settings).opening
         row[planner] = pearson(measured, real)
         row[f"{planner}_lag"] = best_lag(measured, real)
+        row[f"{planner}_profile"] = [at_lag(measured, real, k) for k in range(-LAGS, LAGS + 1)]
     return row
 
 
@@ -147,12 +149,15 @@ def main(argv=None) -> int:
                 row = one_way(clip, series, times, src, dst, model, work, planners)
                 rows.append(row)
                 print("  " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                                       for k, v in row.items()), flush=True)
+                                       for k, v in row.items() if not k.endswith("_profile")), flush=True)
     keys = ["do_nothing", "loudness", "prediction"] + [k for pl in planners for k in (pl, f"{pl}_lag")]
     print("\nmean over", len(rows), "re-voicings of", len(clips), "clips:")
     for k in keys:
         vals = np.array([r[k] for r in rows], float)
         print(f"  {k:14s} {np.nanmean(vals):+.3f}  (median {np.nanmedian(vals):+.3f})")
+    for pl in planners:  # a profile peaking off 0 would be a delay heygem adds; per-clip bests are recordings
+        profile = np.nanmean(np.array([r[f"{pl}_profile"] for r in rows], float), axis=0)
+        print(f"  {pl} at lags {-LAGS}..{LAGS}: " + " ".join(f"{v:+.3f}" for v in profile))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -5,10 +5,9 @@ The DAG, per run: ingest every distinct input once → track each distinct video
 normalise each distinct audio once → per row: lipsync → blend → mux → qa → publish; then one
 package. Dependencies are passed as futures, so independent rows run side by side.
 
-What a run tells while it goes (``flows.runs``): every task run is tagged with its stage, the
-rows each serves are published as the ``row-tasks`` artifact, and rows that fail are published
-at once as the ``row-failures`` artifact; the summary this returns (and the manifest) is the
-final word.
+What a run tells while it goes (``flows.runs``): each task run's stage and the rows it serves
+are published as the ``row-tasks`` artifact, and rows that fail at once as the ``row-failures``
+artifact; the summary this returns (and the manifest) is the final word.
 """
 from __future__ import annotations
 
@@ -61,11 +60,12 @@ def task_tags(*names: str):
 
 
 class _Tasks:
-    """Submits the run's tasks, each tagged with its stage only, and publishes the rows each
-    serves (``flows.runs.TASKS_ARTIFACT``, one version per ``flush``).
+    """Submits the run's tasks and publishes each one's stage and the rows it serves
+    (``flows.runs.TASKS_ARTIFACT``, one version per ``flush``).
 
-    The caller's tags (the web app's job tag) are kept off the task runs: the set of tags a task
-    run carries must be one of a few, or Prefect's per-tag-set services pile up (flows.runs)."""
+    The caller's tags (the web app's job tag) are kept off the task runs, and no tag is added:
+    a tagged task run costs a concurrency-slot round trip, and Prefect keeps a service per
+    distinct tag set for the life of the process (flows.runs)."""
 
     def __init__(self, run_id: str, settings):
         self.run_id = run_id
@@ -75,9 +75,9 @@ class _Tasks:
     def submit(self, task, stage: str, rows, *args):
         if task.retries:
             task = task.with_options(retry_delay_seconds=self.delays)
-        with task_tags(run_ids.stage_tag(stage)):
+        with task_tags():
             fut = task.submit(*args)
-        self.new.append(run_ids.task_record(fut.task_run_id, rows))
+        self.new.append(run_ids.task_record(fut.task_run_id, stage, rows))
         return fut
 
     def flush(self) -> None:
@@ -185,7 +185,9 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
             extra = {"kind": kind, "flow_run_id": str(flow_run.id), "store": store.describe(),
                      "seconds": round(time.perf_counter() - started, 1)}
             log_text = log_file.read_text(encoding="utf-8", errors="replace")
-        keys = jobs.submit(package, "package", (), run_id, run_prefix, entries, extra, log_text, overrides).result()
+        packed = jobs.submit(package, "package", (), run_id, run_prefix, entries, extra, log_text, overrides)
+        jobs.flush()
+        keys = packed.result()
     summary = {
         "run_id": run_id, "run_prefix": run_prefix, "store": store.describe(),
         "flow_run_id": str(flow_run.id),

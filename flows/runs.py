@@ -7,13 +7,15 @@ imports no Prefect, so ``heygem runs`` starts no server.
 
 * A run id is ``<kind>-<UTC start, YYYYmmdd-HHMMSS>-<first 8 hex digits of the flow run id>``;
   a course's kind is ``course-<sheet file name>``, spaces and accents and all.
-* Every task run of a run is tagged ``stage:<stage>`` (one of ``STAGES``), and the rows each
-  task run serves (a video tracked once for three rows serves three) are published as versions
-  of the table artifact ``TASKS_ARTIFACT`` (``{"task_run", "rows"}``), so progress is read from
-  tags, states and the flow's own records, never from task-run names. Rows are not tags: Prefect
-  keeps a concurrency-slot service (a client of its own) for every distinct set of task-run
-  tags for the life of the process, so per-row (or per-job) tags grow a long-lived process
-  such as the web app by about a megabyte per set.
+* The stage of each task run of a run (one of ``STAGES``) and the rows it serves (a video
+  tracked once for three rows serves three) are published by the flow as versions of the table
+  artifact ``TASKS_ARTIFACT`` (``{"task_run", "stage", "rows"}``), so progress is read from the
+  flow's own records and the runs' states, never from task-run names. Only the validation task,
+  which runs before there is a map, says its stage by a tag (``stage:validate``). Neither is a
+  tag on every task run on purpose: a task run with any tag asks the server for concurrency
+  slots (the fixture course took 98 s instead of 72 s with a stage tag on each), and Prefect
+  keeps a slot service with a client of its own for every distinct set of tags for the life
+  of the process (per-row or per-job tags grew the web app by ~10 MiB a job).
 * Rows that fail while the run goes on are published as versions of the table artifact
   ``FAILURES_ARTIFACT`` (each version: the rows that failed since the last one, as
   ``{"row", "output", "message"}``); the run's summary and manifest are the final word.
@@ -98,22 +100,26 @@ def stage_of(tags: Iterable[str]) -> str | None:
     return next((t[len(STAGE_TAG):] for t in tags if t.startswith(STAGE_TAG)), None)
 
 
-def task_record(task_run_id, rows: Iterable[int | None]) -> dict:
-    """One line of ``TASKS_ARTIFACT``: a task run and the rows it serves."""
-    return {"task_run": str(task_run_id), "rows": sorted({int(n) for n in rows if n is not None})}
+def task_record(task_run_id, stage: str, rows: Iterable[int | None]) -> dict:
+    """One line of ``TASKS_ARTIFACT``: a task run, its stage and the rows it serves."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}")
+    return {"task_run": str(task_run_id), "stage": stage, "rows": sorted({int(n) for n in rows if n is not None})}
 
 
-def rows_by_task(data) -> dict[str, set[int]]:
-    """One version of ``TASKS_ARTIFACT`` (a table: JSON text or a list) as task run id -> rows."""
+def task_map(data) -> dict[str, tuple[str, set[int]]]:
+    """One version of ``TASKS_ARTIFACT`` (a table: JSON text or a list) as task run id ->
+    (stage, rows); lines that are not such records are left out."""
     if isinstance(data, str):
         try:
             data = json.loads(data)
         except ValueError:
             return {}
-    out: dict[str, set[int]] = {}
+    out: dict[str, tuple[str, set[int]]] = {}
     for rec in data if isinstance(data, list) else ():
-        if isinstance(rec, dict) and isinstance(rec.get("task_run"), str) and isinstance(rec.get("rows"), list):
-            out.setdefault(rec["task_run"], set()).update(n for n in rec["rows"] if isinstance(n, int))
+        if (isinstance(rec, dict) and isinstance(rec.get("task_run"), str) and rec.get("stage") in STAGES
+                and isinstance(rec.get("rows"), list)):
+            out[rec["task_run"]] = (rec["stage"], {n for n in rec["rows"] if isinstance(n, int)})
     return out
 
 

@@ -1,9 +1,9 @@
 """A running job as the page shows it, worked out from structured data only.
 
-* Which stage each item is at: the job's task runs in the Prefect API, by their stage tags
-  (``stage:<stage>``: ``flows.runs``), the rows each serves (the flow's ``row-tasks``
-  artifact) and their state *types* (running, completed, failed…); an item is its row's
-  number, never a task run's name.
+* Which stage each item is at: the job's task runs in the Prefect API, their stage and the
+  rows each serves from the flow's ``row-tasks`` artifact (``flows.runs``; validation by its
+  ``stage:validate`` tag), and their state *types* (running, completed, failed…); an item is
+  its row's number, never a task run's name.
 * Why an item failed, while the job runs: the flow's ``row-failures`` artifact (each row's
   own message, published as the row fails); when it ends: the flow's summary (``rows``).
 
@@ -154,12 +154,11 @@ def read_failures(flow_run_id: str) -> dict[int, str]:
     return out
 
 
-def read_task_rows(flow_run_id: str) -> dict[str, set[int]]:
-    """Task run id -> the rows it serves, from every version of the flow's task map."""
-    out: dict[str, set[int]] = {}
+def read_task_map(flow_run_id: str) -> dict[str, tuple[str, set[int]]]:
+    """Task run id -> (its stage, the rows it serves), from every version of the flow's task map."""
+    out: dict[str, tuple[str, set[int]]] = {}
     for data in _artifact_versions(flow_run_id, runs.TASKS_ARTIFACT):
-        for task_run, rows in runs.rows_by_task(data).items():
-            out.setdefault(task_run, set()).update(rows)
+        out.update(runs.task_map(data))
     return out
 
 
@@ -186,7 +185,7 @@ def poll(tag: str, snap: Snapshot) -> None:
     task_runs = read_task_runs(snap.flow_run_id)
     failed_rows = any(state_kind(tr) == "failed" for tr in task_runs)
     apply(task_runs, snap, read_failures(snap.flow_run_id) if failed_rows else {},
-          read_task_rows(snap.flow_run_id) if task_runs else {})
+          read_task_map(snap.flow_run_id) if task_runs else {})
 
 
 # ----------------------------------------------------------------------------- working it out
@@ -210,19 +209,19 @@ def state_kind(tr) -> str:
 
 
 def apply(task_runs: list, snap: Snapshot, failures: dict[int, str] | None = None,
-          task_rows: dict[str, set[int]] | None = None) -> None:
+          task_map: dict[str, tuple[str, set[int]]] | None = None) -> None:
     """Each unfinished item's status and stage from its row's task runs (stage tags, the rows
-    each serves from ``task_rows``: task run id -> rows, and state types); a failed item's
+    each serves from ``task_map``: task run id -> (stage, rows), and state types); a failed item's
     message from ``failures`` (row -> the flow's own words)."""
-    failures, task_rows = failures or {}, task_rows or {}
+    failures, task_map = failures or {}, task_map or {}
     per_row: dict[int, dict[str, set[str]]] = {}  # row -> kind -> stages
     running_run_stages = []
     for tr in task_runs:
-        stage = runs.stage_of(tr.tags or ())
+        stage, rows = task_map.get(str(tr.id), (runs.stage_of(tr.tags or ()), set()))
         if stage is None:
             continue
         kind = state_kind(tr)
-        for row in task_rows.get(str(tr.id), ()):
+        for row in rows:
             per_row.setdefault(row, {}).setdefault(kind, set()).add(stage)
         if kind == "running" and stage in RUN_STAGES:
             running_run_stages.append(stage)

@@ -33,17 +33,21 @@ def test_a_run_id_is_written_and_read_back_by_one_module():
             runs.check_run_id(bad)
 
 
-def test_task_runs_carry_their_stage_and_the_task_map_the_rows_served():
+def test_the_task_map_names_each_task_runs_stage_and_rows():
     tags = [runs.stage_tag("track_faces"), "gpu"]
     assert tags == ["stage:track_faces", "gpu"] and runs.stage_of(tags) == "track_faces"
     assert runs.stage_of(["io"]) is None
     with pytest.raises(ValueError):
         runs.stage_tag("lipsync on gpu pool")
-    version = [runs.task_record("a1", [3, 2, 3, None]), runs.task_record("b2", [])]
-    assert version == [{"task_run": "a1", "rows": [2, 3]}, {"task_run": "b2", "rows": []}]
-    assert runs.rows_by_task(json.dumps(version)) == {"a1": {2, 3}, "b2": set()}
-    assert runs.rows_by_task(version) == {"a1": {2, 3}, "b2": set()}
-    assert runs.rows_by_task("not json") == {} and runs.rows_by_task([{"task_run": 1, "rows": [2]}]) == {}
+    version = [runs.task_record("a1", "track_faces", [3, 2, 3, None]), runs.task_record("b2", "package", [])]
+    assert version == [{"task_run": "a1", "stage": "track_faces", "rows": [2, 3]},
+                       {"task_run": "b2", "stage": "package", "rows": []}]
+    want = {"a1": ("track_faces", {2, 3}), "b2": ("package", set())}
+    assert runs.task_map(json.dumps(version)) == want and runs.task_map(version) == want
+    assert runs.task_map("not json") == {} and runs.task_map([{"task_run": 1, "stage": "mux", "rows": [2]}]) == {}
+    assert runs.task_map([{"task_run": "c", "stage": "dance", "rows": []}]) == {}
+    with pytest.raises(ValueError):
+        runs.task_record("a1", "lipsync on gpu pool", [1])
 
 
 def _put_run(store, run_id, *, created=None, videos=("a.mp4",), done=None, failed=0, flagged=0):

@@ -157,17 +157,17 @@ def test_a_sheet_with_a_bad_row_lists_it_and_files_uploaded_beside_it_count(ctx,
 
 
 def _tr(stage: str | None, rows, state: str, name: str = "whatever Prefect calls it", extra_tags=()):
-    """A task run as the API gives it (only its id, tags and state's type count), and the rows
-    the flow's task map says it serves."""
-    tags = ([runs.stage_tag(stage)] if stage else []) + list(extra_tags)
-    return SimpleNamespace(id=uuid.uuid4(), name=name, tags=tags, rows=list(rows),
+    """A task run as the API gives it (only its id, tags and state's type count), and its stage
+    and rows as the flow's task map says (validation says its stage by its tag)."""
+    tags = ([runs.stage_tag(stage)] if stage == "validate" else []) + list(extra_tags)
+    return SimpleNamespace(id=uuid.uuid4(), name=name, tags=tags, rows=list(rows), stage=stage,
                            state=SimpleNamespace(type=state, name="Anything", message="Task run encountered..."))
 
 
 def _apply(task_runs, snap, failures=None):
     """progress.apply with the task map as the flow publishes it (flows.runs.TASKS_ARTIFACT)."""
-    table = [runs.task_record(tr.id, tr.rows) for tr in task_runs]
-    progress.apply(task_runs, snap, failures, runs.rows_by_task(json.dumps(table)))
+    table = [runs.task_record(tr.id, tr.stage, tr.rows) for tr in task_runs if tr.stage not in (None, "validate")]
+    progress.apply(task_runs, snap, failures, runs.task_map(json.dumps(table)))
 
 
 def _row(n, video):
