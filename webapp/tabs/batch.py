@@ -13,7 +13,7 @@ from heygem_core.intake import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 from .. import jobs
 from ..jobs import WebContext
 from ..progress import items_for, refused_item
-from .common import (JOBS_QUEUE, describe_on_upload, done_md, error_md, guarded, items_table, job_problems,
+from .common import (JOBS_QUEUE, describe_on_upload, done_md, error_md, guarded, hidden, items_table, job_problems,
                      language_box, note_box, script_box, status_box, table, zip_button)
 from .job import JobView, Refused, Submission, run_job
 
@@ -44,30 +44,23 @@ def render(ctx: WebContext) -> SimpleNamespace:
                            paths=paths)
 
 
-def _hidden():
-    return gr.update(visible=False)
-
-
 class View(JobView):
     """Outputs: status, table, zip button, the finished videos' paths, gallery."""
 
-    def __init__(self, ctx: WebContext):
-        self.ctx = ctx
-
     def refused(self, md):
-        return md, None, _hidden(), [], _hidden()
+        return md, None, hidden(), [], hidden()
 
     def working(self, snap, md):
-        return md, table(snap.items), _hidden(), [], _hidden()
+        return md, table(snap.items), hidden(), [], hidden()
 
     def failed(self, md, items):
-        return md, table(items), _hidden(), [], _hidden()
+        return md, table(items), hidden(), [], hidden()
 
     def finished(self, items, summary, link):
         done = [it for it in items if it.status == "done"]
         paths = [str(jobs.result_file(self.ctx, it.key)) for it in done]
         thumbs = [(str(t), it.output) for it, p in zip(done, paths) if (t := jobs.thumbnail(self.ctx, Path(p)))]
-        zip_update = _hidden()
+        zip_update = hidden()
         if done and summary.get("zip"):
             zip_update = gr.update(value=str(jobs.result_file(self.ctx, summary["zip"])), visible=True)
         return (done_md(items) + "\n\n" + link, table(items), zip_update, paths,

@@ -162,3 +162,8 @@ def guarded(n_outputs: int):
                        *[gr.update()] * (n_outputs - 1))
         return handler
     return wrap
+
+
+def hidden():
+    """A component's update that hides it."""
+    return gr.update(visible=False)

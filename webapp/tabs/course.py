@@ -12,7 +12,7 @@ from heygem_core.intake import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 from .. import jobs
 from ..jobs import WebContext
 from ..progress import items_for
-from .common import JOBS_QUEUE, done_md, error_md, guarded, items_table, status_box, table, zip_button
+from .common import JOBS_QUEUE, done_md, error_md, guarded, hidden, items_table, status_box, table, zip_button
 from .job import JobView, Refused, Submission, run_job
 
 TITLE, ID = "Course sheet", "course"
@@ -63,27 +63,20 @@ def render(ctx: WebContext) -> SimpleNamespace:
                            status=status, table=videos_table, zip=zip_)
 
 
-def _hidden():
-    return gr.update(visible=False)
-
-
 class View(JobView):
     """Outputs: status, table, zip button."""
 
-    def __init__(self, ctx: WebContext):
-        self.ctx = ctx
-
     def refused(self, md):
-        return md, _hidden(), _hidden()
+        return md, hidden(), hidden()
 
     def working(self, snap, md):
-        return md, gr.update(value=table(snap.items), visible=True), _hidden()
+        return md, gr.update(value=table(snap.items), visible=True), hidden()
 
     def failed(self, md, items):
         return self.refused(md)
 
     def finished(self, items, summary, link):
-        zip_update = _hidden()
+        zip_update = hidden()
         if any(it.status == "done" for it in items) and summary.get("zip"):
             zip_update = gr.update(value=str(jobs.result_file(self.ctx, summary["zip"])), visible=True)
         return done_md(items) + "\n\n" + link, gr.update(value=table(items), visible=True), zip_update

@@ -41,6 +41,9 @@ class Submission:
 class JobView:
     """How a tab shows a job; each method returns the tab's outputs, in its handler's order."""
 
+    def __init__(self, ctx: WebContext):
+        self.ctx = ctx
+
     def receiving(self, md: str) -> tuple:  # a status line before the flow starts
         return self.refused(md)
 

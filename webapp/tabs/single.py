@@ -40,9 +40,6 @@ def render(ctx: WebContext) -> SimpleNamespace:
 class View(JobView):
     """Outputs: status, result video, download button."""
 
-    def __init__(self, ctx: WebContext):
-        self.ctx = ctx
-
     def receiving(self, md):
         return md, None, gr.update(visible=False)
 
