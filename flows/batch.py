@@ -7,7 +7,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 
-from .common import produce, task_tags
+from .common import produce, without_caller_tags
 from .runner import WorkersTaskRunner
 from .jobs import batch_records, validate_jobs
 
@@ -30,7 +30,7 @@ def batch(audio: str, videos: list[str], language: str = "en", transcript: str |
         transcript: optional UTF-8 text of what the audio says (better lip sync).
     """
     # A bad video fails its own row (listed in the report); the others run.
-    with task_tags():
+    with without_caller_tags():
         checked = validate_jobs(batch_records(audio, videos, language, transcript), f"batch of {len(videos)}",
                                 input_roots, overrides, skip_invalid=True)
     return produce(checked["rows"], kind="batch", overrides=overrides, skipped=checked["skipped"])

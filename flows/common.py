@@ -12,14 +12,14 @@ artifact; the summary this returns (and the manifest) is the final word.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 import tempfile
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, tags
+from prefect import get_run_logger
 from prefect.context import TagsContext
 from prefect.artifacts import (create_link_artifact, create_markdown_artifact,
                                create_progress_artifact, create_table_artifact,
@@ -45,6 +45,7 @@ class RowRun:
     futures: list = field(default_factory=list)  # in dependency order
     mux: Any = None
     qa: Any = None
+    failure: str | None = None  # the first failed stage's message, once its QA has ended
 
 
 def row_label(row: Row) -> str:
@@ -52,11 +53,20 @@ def row_label(row: Row) -> str:
 
 
 @contextmanager
-def task_tags(*names: str):
-    """Task runs submitted inside carry ``names`` (and their tasks' own tags) only: not the
-    caller's tags, e.g. the web app's per-job tag (see ``_Tasks``)."""
-    with TagsContext(current_tags=set()), tags(*names):
+def without_caller_tags():
+    """Task runs submitted inside carry their tasks' own tags only, not the caller's (e.g. the
+    web app's per-job tag; see ``_Tasks``)."""
+    with TagsContext(current_tags=set()):
         yield
+
+
+def _publish_table(key: str, table: list[dict], description: str) -> None:
+    """A version of the table artifact ``key``: a courtesy to watchers (the summary says it all),
+    so a failure to publish is logged, not raised."""
+    try:
+        create_table_artifact(table=table, key=key, description=description)
+    except Exception as err:  # noqa: BLE001
+        get_run_logger().debug("could not publish %s: %s", key, err)
 
 
 class _Tasks:
@@ -71,24 +81,25 @@ class _Tasks:
         self.run_id = run_id
         self.delays = retry_delays(settings)  # the run's own waits (its overrides included)
         self.new: list[dict] = []
+        self._tasks: dict = {}  # each task with the run's waits, made once per run
+
+    def with_delays(self, task):
+        if not task.retries:
+            return task
+        if task not in self._tasks:
+            self._tasks[task] = task.with_options(retry_delay_seconds=self.delays)
+        return self._tasks[task]
 
     def submit(self, task, stage: str, rows, *args):
-        if task.retries:
-            task = task.with_options(retry_delay_seconds=self.delays)
-        with task_tags():
-            fut = task.submit(*args)
+        with without_caller_tags():
+            fut = self.with_delays(task).submit(*args)
         self.new.append(run_ids.task_record(fut.task_run_id, stage, rows))
         return fut
 
     def flush(self) -> None:
-        if not self.new:
-            return
-        table, self.new = self.new, []
-        try:
-            create_table_artifact(table=table, key=run_ids.TASKS_ARTIFACT,
-                                  description=f"{self.run_id}: the rows each task run serves")
-        except Exception as err:  # noqa: BLE001 - a courtesy to watchers; the summary still says it all
-            get_run_logger().debug("could not publish the task map: %s", err)
+        if self.new:
+            table, self.new = self.new, []
+            _publish_table(run_ids.TASKS_ARTIFACT, table, f"{self.run_id}: each task run's stage and rows")
 
 
 class _Failures:
@@ -104,11 +115,7 @@ class _Failures:
         if not new:
             return
         self.said.update(f["row"] for f in new)
-        try:
-            create_table_artifact(table=new, key=run_ids.FAILURES_ARTIFACT,
-                                  description=f"{self.run_id}: rows that failed since the previous version")
-        except Exception as err:  # noqa: BLE001 - telling early is a courtesy; the summary still says it
-            get_run_logger().debug("could not publish failures: %s", err)
+        _publish_table(run_ids.FAILURES_ARTIFACT, new, f"{self.run_id}: rows that failed since the previous version")
 
 
 def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skipped: list[dict] = ()) -> dict:
@@ -169,9 +176,9 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
             for n, fut in enumerate(as_completed(list(finals)), start=1):
                 fut.wait()
                 rr = finals[fut]
-                message = _row_failure(rr)
-                if message is not None:
-                    failures.add([{"row": rr.row.number, "output": rr.row.output, "message": message}])
+                rr.failure = _row_failure(rr)
+                if rr.failure is not None:
+                    failures.add([{"row": rr.row.number, "output": rr.row.output, "message": rr.failure}])
                 update_progress_artifact(progress, progress=100.0 * n / max(len(finals), 1))
 
             entries = [_entry(rr, ingest_errors, run_prefix, overrides, logger, jobs) for rr in runs]
@@ -260,9 +267,7 @@ def _entry(rr: RowRun, ingest_errors: dict, run_prefix: str, overrides, logger, 
     row = rr.row
     base = dict(row=row.number, lecturer=row.lecturer, language=row.language, title=row.title,
                 output_name=row.output)
-    message = _ingest_failure(row, ingest_errors)
-    if message is None:
-        message = _row_failure(rr)
+    message = _ingest_failure(row, ingest_errors) or rr.failure
     if message is not None:
         logger.error("%s (%s) failed: %s", rr.label, row.output, message)
         return OutputEntry(**base, output_key=None, sha256=None, duration=None, engine=None,

@@ -7,7 +7,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 
-from .common import produce, task_tags
+from .common import produce, without_caller_tags
 from .runner import WorkersTaskRunner
 from .jobs import validate_sheet
 
@@ -32,7 +32,7 @@ def course_matrix(sheet: str, input_roots: list[str] | None = None, overrides: d
         skip_invalid: run the valid rows of a sheet with bad ones (listed as failed in the
             report) instead of refusing the sheet.
     """
-    with task_tags():
+    with without_caller_tags():
         checked = validate_sheet(sheet, input_roots, overrides, skip_invalid)
     return produce(checked["rows"], kind=f"course-{Path(sheet).stem}", overrides=overrides,
                    skipped=checked["skipped"])

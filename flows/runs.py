@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
-from heygem_core.errors import InputError, ObjectMissing
-from heygem_core.gc import HOLD_MAX_S, HOLDS
+from heygem_core.errors import InputError
+from heygem_core.gc import held_runs
 from heygem_core.store import validate_key
 
 RUNS_PREFIX = "runs"
@@ -172,21 +172,7 @@ def _created(run_id: str, manifest: dict | None, newest: float) -> datetime:
 def running_runs(store, now: datetime | None = None) -> set[str]:
     """Run ids whose flow holds the store now (``heygem_core.gc.hold``; a hold older than
     ``HOLD_MAX_S`` is a dead run's)."""
-    now_s = (now or datetime.now(timezone.utc)).timestamp()
-    out = set()
-    for obj in store.list(HOLDS):
-        name = obj.key[len(HOLDS):]
-        if not name.endswith(".json"):
-            continue
-        try:
-            started = float(json.loads(store.get_bytes(obj.key))["started"])
-        except ObjectMissing:
-            continue  # it ended while we listed
-        except Exception:  # noqa: BLE001 - unreadable: judge it by its write time
-            started = obj.modified
-        if now_s - started < HOLD_MAX_S:
-            out.add(name[:-len(".json")])
-    return out
+    return set(held_runs(store, (now or datetime.now(timezone.utc)).timestamp())[0])
 
 
 def _info(store, run_id: str, objs: list, running: set[str]) -> RunInfo:

@@ -6,7 +6,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.runtime import flow_run
 
-from .common import produce, task_tags
+from .common import produce, without_caller_tags
 from .jobs import validate_jobs
 
 
@@ -32,6 +32,6 @@ def single(video: str, audio: str, language: str = "en", transcript: str | None 
     """
     record = {"lecturer": lecturer or Path(video).stem, "video": video, "language": language,
               "audio": audio, "transcript": transcript or "", "title": "", "output": output or ""}
-    with task_tags():
+    with without_caller_tags():
         rows = validate_jobs([record], Path(video).name, input_roots, overrides)["rows"]
     return produce(rows, kind="single", overrides=overrides)

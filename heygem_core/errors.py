@@ -36,7 +36,7 @@ class HeygemError(Exception):
         self.reason = reason
         self.path = Path(path) if path is not None else None
         self.hint = hint
-        super().__init__(self.headline + (f"; {hint}" if hint else ""))
+        super().__init__(self._text())
 
     @property
     def headline(self) -> str:
@@ -54,9 +54,6 @@ class HeygemError(Exception):
 
     def _text(self) -> str:
         return self.headline + (f"; {self.hint}" if self.hint else "")
-
-    def __str__(self) -> str:
-        return self._text() if hasattr(self, "reason") else super().__str__()
 
     def __reduce__(self):
         # Prefect pickles a failed task's exception; rebuilding from the fields (not by calling

@@ -112,10 +112,12 @@ def hold(store, run_id: str) -> Iterator[None]:
             pass
 
 
-def live_holds(store, now: float) -> tuple[list[float], list[str]]:
-    """Start times of the running jobs' holds, and the keys of stale ones."""
-    started, stale = [], []
+def held_runs(store, now: float) -> tuple[dict[str, float], list[str]]:
+    """The runs holding the store now (run id -> when its hold began), and the keys of stale holds."""
+    live, stale = {}, []
     for obj in store.list(HOLDS):
+        if not obj.key.endswith(".json"):
+            continue
         try:
             when = float(json.loads(store.get_bytes(obj.key))["started"])
         except ObjectMissing:
@@ -123,10 +125,16 @@ def live_holds(store, now: float) -> tuple[list[float], list[str]]:
         except Exception:  # noqa: BLE001 - unreadable: judge it by its write time
             when = obj.modified
         if now - when < HOLD_MAX_S:
-            started.append(when)
+            live[obj.key[len(HOLDS):-len(".json")]] = when
         else:
             stale.append(obj.key)
-    return started, stale
+    return live, stale
+
+
+def live_holds(store, now: float) -> tuple[list[float], list[str]]:
+    """Start times of the running jobs' holds, and the keys of stale ones."""
+    live, stale = held_runs(store, now)
+    return list(live.values()), stale
 
 
 # -- what there is -------------------------------------------------------------------------

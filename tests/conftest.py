@@ -106,3 +106,37 @@ def prefect_api(tmp_path_factory):
 
             yield {"PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOCAL_STORAGE_PATH": str(results),
                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+@pytest.fixture
+def web_context(tmp_path, prefect_api, monkeypatch):
+    """``make(max_upload_bytes)``: the web app's context as ``heygem ui`` builds it, on the
+    session's Prefect API, a local store and a cache in the test's folder."""
+    from webapp import jobs
+
+    from tests.paths import FIXTURES
+
+    for name, value in prefect_api.items():  # the flow runs in a worker thread, which reads Prefect's env
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HEYGEM_STORE", "local")
+    monkeypatch.setenv("HEYGEM_ARTIFACT_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("HEYGEM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HEYGEM_INPUT_ROOTS", str(FIXTURES))
+    return lambda max_upload_bytes: jobs.WebContext.create(prefect_api["PREFECT_API_URL"],
+                                                           max_upload_bytes=max_upload_bytes)
+
+
+def short_batch_inputs(media_factory, folder: Path) -> tuple[Path, Path, Path]:
+    """A 2 s katie clip that works, 2 s of German audio and a 2 s faceless clip, in ``folder``."""
+    import shutil
+
+    from tests.paths import LANGUAGE_AUDIO, VIDEOS
+
+    clip = Path(shutil.copy(media_factory.ffmpeg("katie_2s.mp4", "-i", str(VIDEOS["katie_8s"]), "-t", "2", "-c:v",
+                                                 "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-an"),
+                            folder))
+    audio = Path(shutil.copy(media_factory.ffmpeg("de_2s.wav", "-i", str(LANGUAGE_AUDIO["de"]), "-t", "2"), folder))
+    faceless = folder / "faceless.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
+                    "-pix_fmt", "yuv420p", str(faceless)], check=True)
+    return clip, audio, faceless

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flows import runs
 from heygem_core.intake import Row
@@ -75,6 +75,8 @@ class Snapshot:
     items: list[Item]
     global_stage: str = ""  # a stage that is not one item's (checking, audio, zip)
     waiting_for_slot: bool = False
+    # the flow's task map as read so far: read again only when a task run is not in it yet
+    task_map: dict[str, tuple[str, set[int]]] = field(default_factory=dict)
 
     @property
     def fraction(self) -> float:
@@ -184,8 +186,9 @@ def poll(tag: str, snap: Snapshot) -> None:
             return
     task_runs = read_task_runs(snap.flow_run_id)
     failed_rows = any(state_kind(tr) == "failed" for tr in task_runs)
-    apply(task_runs, snap, read_failures(snap.flow_run_id) if failed_rows else {},
-          read_task_map(snap.flow_run_id) if task_runs else {})
+    if any(str(tr.id) not in snap.task_map and runs.stage_of(tr.tags or ()) is None for tr in task_runs):
+        snap.task_map.update(read_task_map(snap.flow_run_id))
+    apply(task_runs, snap, read_failures(snap.flow_run_id) if failed_rows else {}, snap.task_map)
 
 
 # ----------------------------------------------------------------------------- working it out

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -17,7 +16,8 @@ from flows import runs
 from heygem_core.gc import hold
 from heygem_core.package import OutputEntry
 from heygem_core.store import LocalStore
-from tests.paths import LANGUAGE_AUDIO, REPO, VIDEOS
+from tests.conftest import short_batch_inputs
+from tests.paths import REPO, VIDEOS
 
 HEYGEM = [sys.executable, "-m", "cli"]
 
@@ -126,12 +126,7 @@ def test_a_real_batch_run_is_tagged_listed_shown_and_cleaned(heygem_env, prefect
     from tests.flows.conftest import task_runs
 
     # inside the allowed input folders (the fixtures and the test's own folder)
-    clip = shutil.copy(media_factory.ffmpeg("katie_2s.mp4", "-i", str(VIDEOS["katie_8s"]), "-t", "2", "-c:v",
-                                            "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-an"), heygem_env)
-    audio = shutil.copy(media_factory.ffmpeg("de_2s.wav", "-i", str(LANGUAGE_AUDIO["de"]), "-t", "2"), heygem_env)
-    faceless = heygem_env / "faceless.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
-                    "-pix_fmt", "yuv420p", str(faceless)], check=True)
+    clip, audio, faceless = short_batch_inputs(media_factory, heygem_env)
     empty = heygem_env / "empty.mp4"
     empty.write_bytes(b"")
     env = {**os.environ, **prefect_api}

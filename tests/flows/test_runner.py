@@ -29,8 +29,15 @@ def test_the_pool_is_sized_by_the_settings_at_each_run(monkeypatch):
 
 
 def test_a_run_retries_with_its_own_waits():
+    from flows.common import _Tasks
     from heygem_core.config import Settings
-    from tasks.runtime import RETRIES, retry_delays
+    from tasks.runtime import retry_delays
+    from tasks.stages import blend
 
     assert retry_delays(Settings(retry_delay_s=1.0)) == [1.0, 2.0, 4.0, 8.0]
-    assert RETRIES["retry_delay_seconds"] == retry_delays(Settings())
+    assert blend.retry_delay_seconds == [2.0, 4.0, 8.0, 16.0]  # the decorator's: the built-in default
+    run = _Tasks("batch-x", Settings(retry_delay_s=0.5))
+    mine = run.with_delays(blend)
+    assert mine.retry_delay_seconds == [0.5, 1.0, 2.0, 4.0] and mine.retries == blend.retries
+    assert run.with_delays(blend) is mine  # made once per run
+    assert blend.retry_delay_seconds == [2.0, 4.0, 8.0, 16.0]  # the shared task is untouched

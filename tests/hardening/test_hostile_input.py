@@ -38,7 +38,7 @@ import pytest
 from heygem_core import media
 from tests.flows.conftest import s3_endpoint, write_sheet  # noqa: F401  (s3_endpoint: a session fixture)
 from tests.hardening.web_util import running_web_app, short_audio, small_clip
-from tests.paths import FIXTURES, REPO
+from tests.paths import REPO
 
 HEYGEM = [sys.executable, "-m", "cli"]
 CANARY = "PWNED"
@@ -283,19 +283,12 @@ def test_history_deletes_and_cleans_up_runs_named_after_any_sheet(tmp_path):
 
 
 @pytest.mark.slow
-def test_web_job_keeps_a_hostile_upload_name_and_sanitises_the_output(tmp_path, media_factory, prefect_api,
-                                                                      monkeypatch):
+def test_web_job_keeps_a_hostile_upload_name_and_sanitises_the_output(tmp_path, media_factory, web_context):
     """``webapp.jobs`` as the page uses it, with a name Gradio would not even let through."""
     from heygem_core.config import Settings
     from webapp import jobs, progress
 
-    for name, value in prefect_api.items():  # the flow runs in a worker thread, which reads Prefect's env
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("HEYGEM_STORE", "local")
-    monkeypatch.setenv("HEYGEM_ARTIFACT_DIR", str(tmp_path / "store"))
-    monkeypatch.setenv("HEYGEM_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("HEYGEM_INPUT_ROOTS", str(FIXTURES))
-    ctx = jobs.WebContext.create(prefect_api["PREFECT_API_URL"], max_upload_bytes=5 << 20)
+    ctx = web_context(5 << 20)
     assert isinstance(ctx.settings, Settings)
     up = tmp_path / "gradio" / "0123abcd"
     video = jobs.check_upload(_copy(small_clip(media_factory), up / META_VIDEO), "a video", jobs.VIDEO_EXTENSIONS, ctx)

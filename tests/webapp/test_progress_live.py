@@ -3,34 +3,21 @@ session's Prefect server, ``follow`` reads its task runs' tags and states and th
 failures artifact; what it shows must agree with the flow's own summary."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.paths import FIXTURES, LANGUAGE_AUDIO, VIDEOS
+from tests.conftest import short_batch_inputs
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_batch_job_is_followed_from_tags_states_and_the_failures_artifact(tmp_path, media_factory, prefect_api,
-                                                                             monkeypatch):
+def test_a_batch_job_is_followed_from_the_task_map_states_and_the_failures_artifact(tmp_path, media_factory,
+                                                                                     web_context):
     from webapp import jobs, progress
 
-    for name, value in prefect_api.items():  # the flow runs in a worker thread, which reads Prefect's env
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("HEYGEM_STORE", "local")
-    monkeypatch.setenv("HEYGEM_ARTIFACT_DIR", str(tmp_path / "store"))
-    monkeypatch.setenv("HEYGEM_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("HEYGEM_INPUT_ROOTS", str(FIXTURES))
-    ctx = jobs.WebContext.create(prefect_api["PREFECT_API_URL"], max_upload_bytes=20 << 20)
-    clip = shutil.copy(media_factory.ffmpeg("katie_2s.mp4", "-i", str(VIDEOS["katie_8s"]), "-t", "2", "-c:v",
-                                            "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-an"), tmp_path)
-    audio = shutil.copy(media_factory.ffmpeg("de_2s.wav", "-i", str(LANGUAGE_AUDIO["de"]), "-t", "2"), tmp_path)
-    faceless = tmp_path / "faceless.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
-                    "-pix_fmt", "yuv420p", str(faceless)], check=True)
+    ctx = web_context(20 << 20)
+    clip, audio, faceless = short_batch_inputs(media_factory, tmp_path)
 
     aref = jobs.stage_upload(jobs.check_upload(audio, "an audio file", jobs.AUDIO_EXTENSIONS, ctx), ctx)
     vrefs = [jobs.stage_upload(jobs.check_upload(v, "a video", jobs.VIDEO_EXTENSIONS, ctx), ctx)
