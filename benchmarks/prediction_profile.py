@@ -17,6 +17,12 @@ unless its manifest says so) it prints:
   English blend: mean r of z(prediction) + w * z(blind phones' opening) on the English clips
           (GRID, may, interview, katie, chaplin; the others keep the prediction), w chosen
           leave-one-clip-out.
+  linear baseline: ridge regression from +-200 ms of the same per-clip normalised log-mel
+          (every 20 ms, standardised) to the tracker's (dlib's) mouth opening, fitted on the
+          real clips of every other speaker (leave-one-speaker-out) at a few penalties, against
+          the model, which saw no real clip. Figures at lag 0 and at each recording's own lag
+          (benchmarks/selfdub.recording_lag: found from loudness, no model), for all clips, the
+          GRID clips and the others apart.
 
     .venv/bin/python benchmarks/prediction_profile.py [--model FILE] [--cache-dir DIR]
 """
@@ -33,16 +39,21 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "scripts"))
 
 from heygem_core import audio as audio_mod  # noqa: E402
-from heygem_core import media, phonetics, quality  # noqa: E402
+from heygem_core import media, mouth, phonetics, quality  # noqa: E402
 from heygem_core.phonetics.features import energy_db  # noqa: E402
 from heygem_core.plan import build_plan  # noqa: E402
 from heygem_core.config import Settings  # noqa: E402
-from heygem_core.soundmouth import data, predict  # noqa: E402
+from heygem_core.soundmouth import data, features, predict  # noqa: E402
+from heygem_core.track import track_video  # noqa: E402
 import train_mouth  # noqa: E402
+sys.path.insert(0, str(HERE / "benchmarks"))
+from selfdub import at_lag, recording_lag  # noqa: E402
 
 LAGS = range(-4, 5)
 LAMS = np.linspace(-0.4, 1.0, 15)
 BLEND = (0.0, 0.25, 0.5, 0.75, 1.0)
+RIDGE_PENALTIES = (3e3, 3e4, 1e5)
+RIDGE_SPAN, RIDGE_STEP = 20, 2  # +-200 ms of 10 ms feature frames, every second one
 ENGLISH = ("grid_", "may_", "interview_", "katie_", "chaplin_")
 TRANSCRIPTS = HERE.parent / "shared" / "corpus" / "transcripts"
 
@@ -80,6 +91,7 @@ def main(argv=None) -> int:
     settings = Settings(cache_dir=args.cache_dir)
     clips = data.real_clips([r for r in train_mouth.DEFAULT_REAL if r.exists()])
     lag_rows, lam_rows, env_real, env_pred, blend_rows, blind_r, scripted = [], [], [], [], [], [], []
+    linear = {"clips": [], "speakers": [], "inputs": [], "targets": [], "real": [], "pred": [], "rec_lag": []}
     print(f"{'clip':20s} " + " ".join(f"{k:+5d}" for k in LAGS) + "  best  env r real / prediction")
     for clip in clips:
         fps = float(media.probe_video(clip).fps)
@@ -96,6 +108,7 @@ def main(argv=None) -> int:
         blind_r.append(pearson(blind, real))
         english = clip.stem.startswith(ENGLISH)
         blend_rows.append([pearson(z(pred) + w * z(blind), real) if english else rs[4] for w in BLEND])
+        _gather_linear(linear, clip, sound, real, pred, loud, settings)
         script = TRANSCRIPTS / f"{clip.stem}.txt"
         if script.exists():
             plan = phone_opening(clip, sound, fps, len(real), script.read_text().strip(), settings)
@@ -104,8 +117,9 @@ def main(argv=None) -> int:
               + f"  {list(LAGS)[int(np.argmax(rs))]:+d}    {env_real[-1]:+.3f} / {env_pred[-1]:+.3f}", flush=True)
     lag_rows, lam_rows = np.array(lag_rows), np.array(lam_rows)
     print(f"{'mean':20s} " + " ".join(f"{r:+.2f}" for r in lag_rows.mean(0)))
-    print(f"env r: real mouths {np.mean(env_real):+.3f} (median {np.median(env_real):+.3f}), "
-          f"prediction {np.mean(env_pred):+.3f}")
+    grid = np.array([c.stem.startswith("grid_") for c in clips])
+    print(f"env r: real mouths {np.mean(env_real):+.3f} (median {np.median(env_real):+.3f}; GRID, in step, "
+          f"{np.mean(np.array(env_real)[grid]):+.3f}), prediction {np.mean(env_pred):+.3f}")
     loo = [lam_rows[i, np.argmax(np.delete(lam_rows, i, 0).mean(0))] for i in range(len(lam_rows))]
     at0 = lam_rows[:, int(np.argmin(abs(LAMS)))].mean()
     print("minus loudness: " + " ".join(f"{lam:+.1f}:{v:.3f}" for lam, v in zip(LAMS, lam_rows.mean(0))))
@@ -116,7 +130,59 @@ def main(argv=None) -> int:
     loo = [blend_rows[i, np.argmax(np.delete(blend_rows, i, 0).mean(0))] for i in range(len(blend_rows))]
     print("English blend: " + " ".join(f"w {w:.2f}: {v:.3f}" for w, v in zip(BLEND, blend_rows.mean(0)))
           + f"; w chosen leave-one-clip-out: {np.mean(loo):.3f}")
+    linear_baseline(linear)
     return 0
+
+
+def _gather_linear(acc: dict, clip: Path, sound, real: np.ndarray, pred: np.ndarray, loud: np.ndarray,
+                   settings) -> None:
+    """One clip's inputs and targets for the linear baseline."""
+    track = track_video(clip, settings)
+    gap = np.full(track.n_frames, np.nan)
+    gap[~track.lost] = mouth.opening(track.landmarks[~track.lost])
+    feats = features.clip_features(sound.pcm, sound.sr)
+    at = np.clip(np.round(np.asarray(track.time) * features.RATE).astype(int), 0, len(feats) - 1)
+    offsets = np.arange(-RIDGE_SPAN, RIDGE_SPAN + 1, RIDGE_STEP)
+    n = min(len(at), len(real))
+    acc["clips"].append(clip.stem)
+    acc["speakers"].append(data.speaker_of(clip))
+    acc["inputs"].append(feats[np.clip(at[:n, None] + offsets, 0, len(feats) - 1)].reshape(n, -1))
+    acc["targets"].append((gap[:n] - np.nanmean(gap)) / np.nanstd(gap))
+    acc["real"].append(real[:n])
+    acc["pred"].append(pred[:n])
+    acc["rec_lag"].append(recording_lag(real, loud))
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, penalty: float):
+    ok = np.isfinite(y)
+    x, y = x[ok], y[ok]
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    x = (x - mu) / sd
+    w = np.linalg.solve(x.T @ x + penalty * np.eye(x.shape[1]), x.T @ (y - y.mean()))
+    return lambda z: ((z - mu) / sd) @ w + y.mean()
+
+
+def linear_baseline(acc: dict) -> None:
+    speakers = np.array(acc["speakers"])
+    grid = np.array([c.startswith("grid_") for c in acc["clips"]])
+
+    def figures(series: list[np.ndarray]) -> str:
+        at0 = np.array([pearson(p, r) for p, r in zip(series, acc["real"])])
+        rec = np.array([at_lag(p, r, k) for p, r, k in zip(series, acc["real"], acc["rec_lag"])])
+        return (f"lag 0 {at0.mean():.3f} (GRID {at0[grid].mean():.3f}, others {at0[~grid].mean():.3f}); "
+                f"at recording lags {rec.mean():.3f} (GRID {rec[grid].mean():.3f}, others {rec[~grid].mean():.3f})")
+
+    print("linear baseline (ridge on real clips, leave-one-speaker-out) vs the model (no real clip):")
+    for penalty in RIDGE_PENALTIES:
+        held_out = []
+        for i, who in enumerate(speakers):
+            train = [j for j in range(len(speakers)) if speakers[j] != who]
+            fit = _ridge(np.concatenate([acc["inputs"][j] for j in train]),
+                         np.concatenate([acc["targets"][j] for j in train]), penalty)
+            held_out.append(fit(acc["inputs"][i]))
+        print(f"  ridge, penalty {penalty:8.0f}: {figures(held_out)}")
+    print(f"  model:                   {figures(acc['pred'])}")
+    print("  recording lags: " + ", ".join(f"{c} {k:+d}" for c, k in zip(acc["clips"], acc["rec_lag"]) if k))
 
 
 if __name__ == "__main__":
