@@ -13,9 +13,8 @@ from heygem_core.files import sha256_file
 from heygem_core.plan import PAUSE_MIN_S, relative_loudness
 from heygem_core.soundmouth import net
 from heygem_core.soundmouth.predict import learned_plan, predict
-from tests.paths import FIXTURES, LANGUAGE_AUDIO
+from tests.paths import CORPUS, LANGUAGE_AUDIO
 
-CORPUS = FIXTURES.parent / "corpus" / "video"
 HELD_OUT = [CORPUS / "presenter_suit_6s.mp4", CORPUS / "grid_bbaf2n.mpg"]
 
 

@@ -9,7 +9,7 @@ from heygem_core.config import Settings
 from heygem_core.errors import NoFaceFound
 from heygem_core.track import describe_lost, track_stats, track_video
 from heygem_core.track.store import SCHEMA, SCHEMA_VERSION, read_track, track_path, write_track
-from tests.paths import VIDEOS
+from tests.paths import CORPUS, VIDEOS
 
 
 @pytest.fixture()
@@ -184,3 +184,28 @@ def test_the_same_video_tracks_the_same_every_time(tmp_path):
     one, two = (track_video(info, Settings(cache_dir=tmp_path / n, tracking_processes=1), use_cache=False)
                 for n in ("a", "b"))
     np.testing.assert_array_equal(one.landmarks, two.landmarks)
+
+
+def test_a_tilted_head_the_detector_misses_is_looked_for_at_its_tilt(tmp_path, monkeypatch):
+    # The interviewee's head is tilted ~17 degrees and turned: from about 3.7 s dlib's HOG
+    # detector misses his face on keyframes, and it was lost from about 5.7 s to the end (left
+    # as it was, not re-voiced). Looked for again in the frame turned by his own roll, it is
+    # found.
+    from heygem_core.track import tracker
+
+    clip = CORPUS / "interview_7s.mp4"
+    if not clip.exists():
+        pytest.fail(f"the shared corpus clip {clip} is missing")
+    info = media.probe_video(clip)
+
+    def track(name):
+        return track_video(info, Settings(cache_dir=tmp_path / name, tracking_processes=1), use_cache=False)
+
+    found = track("upright")
+    assert not found.lost.any()
+    # the recovered frames hold a face where FaceMesh, placed from dlib's points, finds one too
+    from heygem_core import quality
+
+    assert quality.independent_series(info, Settings(cache_dir=tmp_path / "upright"), found).found[-30:].all()
+    monkeypatch.setattr(tracker, "UPRIGHT_ROLL", 360.0)  # no second look: the loss it mends
+    assert track("plain").lost[-30:].all()
