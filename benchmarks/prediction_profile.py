@@ -95,7 +95,8 @@ def main(argv=None) -> int:
     print(f"{'clip':20s} " + " ".join(f"{k:+5d}" for k in LAGS) + "  best  env r real / prediction")
     for clip in clips:
         fps = float(media.probe_video(clip).fps)
-        real = quality.independent_series(clip, settings).opening
+        track = track_video(clip, settings)  # read once, for FaceMesh's placing and the linear baseline
+        real = quality.independent_series(clip, settings, track).opening
         sound = audio_mod.load_audio(clip, 16000)
         loud = audio_mod.loudness_envelope(sound, fps, len(real))
         pred = predict.predict(sound.pcm, sound.sr, args.model).at(fps, len(real)).opening
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
         blind_r.append(pearson(blind, real))
         english = clip.stem.startswith(ENGLISH)
         blend_rows.append([pearson(z(pred) + w * z(blind), real) if english else rs[4] for w in BLEND])
-        _gather_linear(linear, clip, sound, real, pred, loud, settings)
+        _gather_linear(linear, clip, track, sound, real, pred, loud)
         script = TRANSCRIPTS / f"{clip.stem}.txt"
         if script.exists():
             plan = phone_opening(clip, sound, fps, len(real), script.read_text().strip(), settings)
@@ -134,10 +135,9 @@ def main(argv=None) -> int:
     return 0
 
 
-def _gather_linear(acc: dict, clip: Path, sound, real: np.ndarray, pred: np.ndarray, loud: np.ndarray,
-                   settings) -> None:
-    """One clip's inputs and targets for the linear baseline."""
-    track = track_video(clip, settings)
+def _gather_linear(acc: dict, clip: Path, track, sound, real: np.ndarray, pred: np.ndarray,
+                   loud: np.ndarray) -> None:
+    """One clip's inputs and targets (dlib's mouth in ``track``) for the linear baseline."""
     gap = np.full(track.n_frames, np.nan)
     gap[~track.lost] = mouth.opening(track.landmarks[~track.lost])
     feats = features.clip_features(sound.pcm, sound.sr)

@@ -4,10 +4,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from heygem_core import media
+from heygem_core import media, quality
 from heygem_core.config import Settings
 from heygem_core.errors import NoFaceFound
-from heygem_core.track import describe_lost, track_stats, track_video
+from heygem_core.track import describe_lost, track_stats, track_video, tracker
 from heygem_core.track.store import SCHEMA, SCHEMA_VERSION, read_track, track_path, write_track
 from tests.paths import CORPUS, VIDEOS
 
@@ -36,8 +36,6 @@ def test_tracks_every_frame_and_caches_once(settings):
 
 
 def test_a_new_tracker_version_tracks_again(settings, monkeypatch):
-    from heygem_core.track import tracker
-
     info = media.probe_video(VIDEOS["katie_8s"])
     track_video(info, settings)
     runs = track_stats["runs"]
@@ -191,8 +189,6 @@ def test_a_tilted_head_the_detector_misses_is_looked_for_at_its_tilt(tmp_path, m
     # detector misses his face on keyframes, and it was lost from about 5.7 s to the end (left
     # as it was, not re-voiced). Looked for again in the frame turned by his own roll, it is
     # found.
-    from heygem_core.track import tracker
-
     clip = CORPUS / "interview_7s.mp4"
     if not clip.exists():
         pytest.fail(f"the shared corpus clip {clip} is missing")
@@ -204,8 +200,6 @@ def test_a_tilted_head_the_detector_misses_is_looked_for_at_its_tilt(tmp_path, m
     found = track("upright")
     assert not found.lost.any()
     # the recovered frames hold a face where FaceMesh, placed from dlib's points, finds one too
-    from heygem_core import quality
-
     assert quality.independent_series(info, Settings(cache_dir=tmp_path / "upright"), found).found[-30:].all()
     monkeypatch.setattr(tracker, "UPRIGHT_ROLL", 360.0)  # no second look: the loss it mends
     assert track("plain").lost[-30:].all()
