@@ -43,7 +43,7 @@ from heygem_core import media, mouth, phonetics, quality  # noqa: E402
 from heygem_core.phonetics.features import energy_db  # noqa: E402
 from heygem_core.plan import build_plan  # noqa: E402
 from heygem_core.config import Settings  # noqa: E402
-from heygem_core.soundmouth import data, features, predict  # noqa: E402
+from heygem_core.soundmouth import data, features, net, predict  # noqa: E402
 from heygem_core.track import track_video  # noqa: E402
 import train_mouth  # noqa: E402
 sys.path.insert(0, str(HERE / "benchmarks"))
@@ -85,7 +85,9 @@ def z(x: np.ndarray) -> np.ndarray:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, help="weights (default: the shipped model)")
+    p.add_argument("--model", type=Path, default=net.JUDGE_PATH,
+                   help="weights (default: the synthetic-only model, which saw no real clip; the shipped "
+                        "model saw most of these clips: judge it with benchmarks/fold_models.py)")
     p.add_argument("--cache-dir", type=Path, default=Path("/tmp/heygem-profile"))
     args = p.parse_args(argv)
     settings = Settings(cache_dir=args.cache_dir)

@@ -2,14 +2,15 @@
 """Where QA's sync pass mark sits: the figure on real footage with its own sound, and on the
 same footage with another clip's sound.
 
-QA's sync is the Pearson r between a video's mouth read by FaceMesh and the opening the
-learned model expects for the audio (quality.expected_opening). For each real clip with its
+QA's sync is the Pearson r between a video's mouth read by FaceMesh and the opening QA's judge
+model (the learned mouth trained on synthetic speech alone, net.JUDGE_PATH: it never saw
+these clips) expects for the audio (quality.expected_opening). For each real clip with its
 own sound this prints that figure, then two controls: its own sound shuffled in time (0.4 s
 blocks, 5 orders), and every other speaker's clip's sound (cut or padded with silence to
 length; GRID clips all start and end in silence, so they match each other's pauses), and the
 share of each that passes at a few thresholds.
 
-    .venv/bin/python benchmarks/qa_calibration.py [--model FILE]
+    .venv/bin/python benchmarks/qa_calibration.py
 """
 from __future__ import annotations
 
@@ -35,11 +36,10 @@ THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path)
     args = p.parse_args(argv)
     clips = data.real_clips([r for r in train_mouth.DEFAULT_REAL if r.exists()])
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(cache_dir=Path(tmp), mouth_model=args.model)
+        settings = Settings(cache_dir=Path(tmp))
         mouths, sounds, fps = {}, {}, {}
         for clip in clips:
             info = media.probe_video(clip)

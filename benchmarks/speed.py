@@ -137,7 +137,7 @@ def main() -> None:
                 plain.append(timed(plain_args(args.video, audio, tmp / "plain.mp4", s, loop))[0])
                 # Each audio counts as new (its phones are not kept from before), except in the
                 # re-run: same video, same audio (a retry, or one audio onto many videos).
-                for kept in ("tracks", "library", "phones", "files"):  # what a new video has not got yet
+                for kept in ("tracks", "library", "adapt", "phones", "files"):  # what a new video has not got yet
                     shutil.rmtree(cache / kept, ignore_errors=True)
                 # The job itself; its QA reading of the output (on by default) is timed apart below.
                 job = [sys.executable, "-m", "cli", "lipsync", "-v", "--no-qa", "--video",

@@ -32,7 +32,7 @@ from heygem_core.intake import Row, SourceRef
 from heygem_core.package import OutputEntry
 from tasks.publish import package, publish
 from tasks.runtime import retry_delays, settings_for, store_for
-from tasks.stages import (blend, engine_version, ingest, lipsync, lipsync_remote, mux, normalize_audio, qa,
+from tasks.stages import (adapt_mouth, blend, engine_version, ingest, lipsync, lipsync_remote, mux, normalize_audio, qa,
                           track_faces)
 
 from . import runs as run_ids
@@ -143,12 +143,16 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
             failures.add([{"row": row.number, "output": row.output, "message": message}
                           for row in rows if (message := _ingest_failure(row, ingest_errors)) is not None])
             tracks = {}
+            adapted = {}
             audios = {}
             by_video, by_audio = _served(rows, assets, "video"), _served(rows, assets, "audio")
             for row in rows:
                 v, a = assets.get(row.video), assets.get(row.audio)
                 if v is not None and v.sha256 not in tracks:
                     tracks[v.sha256] = jobs.submit(track_faces, "track_faces", by_video[v.sha256], v, overrides)
+                    # the learned mouth adapted to this lecturer: once per source, for every language
+                    adapted[v.sha256] = jobs.submit(adapt_mouth, "adapt_mouth", by_video[v.sha256], v,
+                                                    tracks[v.sha256], overrides)
                 if a is not None and a.sha256 not in audios:
                     audios[a.sha256] = jobs.submit(normalize_audio, "normalize_audio", by_audio[a.sha256], a, overrides)
 
@@ -165,11 +169,11 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
                 lip = lipsync_remote if settings.lipsync_deployment else lipsync
                 one = [row.number]
                 lip_f = jobs.submit(lip, "lipsync", one, v, track_f, a, t, row.language, rr.label,
-                                overrides)  # beside the normalising
+                                    overrides, adapted[v.sha256])  # beside the normalising
                 blend_f = jobs.submit(blend, "blend", one, v, track_f, lip_f, rr.label, overrides)
                 rr.mux = jobs.submit(mux, "mux", one, blend_f, audio_f, rr.label, overrides)
                 rr.qa = jobs.submit(qa, "qa", one, rr.mux, audio_f, rr.label, overrides, track_f)
-                rr.futures = [track_f, audio_f, lip_f, blend_f, rr.mux]
+                rr.futures = [track_f, adapted[v.sha256], audio_f, lip_f, blend_f, rr.mux]
 
             jobs.flush()
             finals = {rr.qa: rr for rr in runs if rr.qa is not None}

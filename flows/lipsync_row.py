@@ -14,7 +14,7 @@ from tasks.stages import lipsync
 
 @flow(name="lipsync_row", flow_run_name="lipsync {label}")
 def lipsync_row(video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
-                label: str, overrides: dict | None = None) -> str:
+                label: str, overrides: dict | None = None, adapt_key: str | None = None) -> str:
     """Plan one row's mouth motion on a GPU machine.
 
     Args:
@@ -25,5 +25,6 @@ def lipsync_row(video: Asset, track_key: str, audio: Asset, transcript: Asset | 
         language: BCP-47 tag of the audio.
         label: lecturer/language, for names and logs.
         overrides: per-run settings (no secrets).
+        adapt_key: store key of the learned mouth's adaptation to this lecturer (adapt_mouth).
     """
-    return lipsync(video, track_key, audio, transcript, language, label, overrides)
+    return lipsync(video, track_key, audio, transcript, language, label, overrides, adapt_key)

@@ -35,8 +35,8 @@ from heygem_core.store import validate_key
 RUNS_PREFIX = "runs"
 STAGE_TAG = "stage:"
 # In pipeline order; "validate", "normalize_audio" and "package" are the run's, the others a row's.
-STAGES = ("validate", "ingest", "track_faces", "normalize_audio", "lipsync", "blend", "mux", "qa", "publish",
-          "package")
+STAGES = ("validate", "ingest", "track_faces", "adapt_mouth", "normalize_audio", "lipsync", "blend", "mux", "qa",
+          "publish", "package")
 FAILURES_ARTIFACT = "row-failures"
 TASKS_ARTIFACT = "row-tasks"
 

@@ -53,7 +53,7 @@ class LipsyncResult:
 
 
 def analyse_audio(audio: str | Path | media.AudioStreamInfo, fps: float, transcript: str | None,
-                  language: str, settings: Settings) -> tuple[MouthPlan, int, audio_mod.Audio]:
+                  language: str, settings: Settings, adaptation=None) -> tuple[MouthPlan, int, audio_mod.Audio]:
     """The mouth plan for the whole new audio (as given: a path or its probe), the number of
     output frames, and the audio as analysed. It does not wait for the normalised file: the
     planners hear the audio at a fixed loudness (audio.analysis_audio) and the plan's
@@ -62,7 +62,7 @@ def analyse_audio(audio: str | Path | media.AudioStreamInfo, fps: float, transcr
     clip = audio_mod.analysis_audio(audio)
     n_out = max(1, int(round(clip.duration * fps)))
     loud = audio_mod.loudness_envelope(clip, fps, n_out)
-    return planners.plan(clip, loud, fps, transcript, language, settings), n_out, clip
+    return planners.plan(clip, loud, fps, transcript, language, settings, adaptation), n_out, clip
 
 
 def read_transcript(path: str | Path | None) -> str | None:
@@ -87,11 +87,20 @@ def prepare_audio(audio: str | Path | media.AudioStreamInfo, out_wav: Path, sett
     return audio_mod.normalize_loudness(info, out_wav, settings.target_lufs)
 
 
+# ``drive``'s adaptation argument when the caller has none at hand: it is worked out (or read
+# from the cache) for the source.
+FIND = "find"
+
+
 def drive(info: media.VideoInfo, track: FaceTrack, audio: str | Path | media.AudioStreamInfo, *,
-          transcript: str | None, language: str, settings: Settings) -> Motion:
+          transcript: str | None, language: str, settings: Settings, adaptation=FIND) -> Motion:
     """Stage 3 (the lip-sync proper): phonetic plan of the new audio (as given, not
-    normalised), then the engine's decision for every output frame."""
-    plan, n_out, clip = analyse_audio(audio, float(info.fps), transcript, language, settings)
+    normalised), then the engine's decision for every output frame. The learned mouth is
+    adapted to the source's lecturer (``adaptation``: soundmouth.adapt.Adaptation, None for the
+    general model, or FIND to work it out here, kept in the cache: once per source)."""
+    if isinstance(adaptation, str) and adaptation == FIND:
+        adaptation = planners.adaptation(info.path, track, settings)
+    plan, n_out, clip = analyse_audio(audio, float(info.fps), transcript, language, settings, adaptation)
     return decide(info, track, plan, n_out, settings, clip)
 
 
@@ -266,6 +275,16 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
         wav, timings["normalise"] = normalising.result()  # its error first: it names what is wrong
         heard = hearing.result()
         timings["analyse"] = heard.seconds
+        t_adapt = time.perf_counter()
+        adaptation = planners.adaptation(info.path, track, settings)
+        if adaptation is not None:
+            if adaptation.used or adaptation.seconds >= adapt_min_seconds():  # short sources: nothing to say
+                notes.append(adaptation.reason)
+            if adaptation.used:  # the plan heard before the track was whole, now the lecturer's
+                loud = audio_mod.loudness_envelope(heard.sound, float(info.fps), heard.n_out)
+                heard.plan = planners.plan(heard.sound, loud, float(info.fps), transcript, language, settings,
+                                           adaptation)
+        timings["adapt"] = time.perf_counter() - t_adapt
         motion = decide(info, track, heard.plan, heard.n_out, settings, heard.sound)
         timings["lipsync"] = time.perf_counter() - t
 
@@ -289,6 +308,12 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
     result.warnings = [unsuitable] if unsuitable else []
     result.qa = figures
     return result
+
+
+def adapt_min_seconds() -> float:
+    from .soundmouth.adapt import MIN_SECONDS
+
+    return MIN_SECONDS
 
 
 def _probed(media_file, kind: type, probe: Callable):

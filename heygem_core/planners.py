@@ -26,7 +26,9 @@ def check(settings: Settings) -> str:
 
 
 def plan(clip: Audio, loudness_db: np.ndarray, fps: float, transcript: str | None, language: str,
-         settings: Settings) -> MouthPlan:
+         settings: Settings, adaptation=None) -> MouthPlan:
+    """The mouth plan for ``clip``; the learned planner's opening is adapted to the lecturer
+    where ``adaptation`` (soundmouth.adapt.Adaptation) says so."""
     scripted = phonetics.has_script(transcript)
     phones = None
     if scripted or check(settings) == "phones":
@@ -36,7 +38,35 @@ def plan(clip: Audio, loudness_db: np.ndarray, fps: float, transcript: str | Non
         return build_plan(phones, loudness_db, fps)
     from .soundmouth.predict import learned_plan, predict
 
-    return learned_plan(predict(clip.pcm, clip.sr, settings.mouth_model), loudness_db, fps, phones)
+    return learned_plan(predict(clip.pcm, clip.sr, settings.mouth_model, adaptation), loudness_db, fps, phones,
+                        lead_s=settings.mouth_lead_ms / 1000.0)
+
+
+def adaptation(video_path, track, settings: Settings):
+    """The learned mouth adapted to the lecturer of ``video_path`` (its own sound against its
+    tracked ``track``), kept in the cache by the source's content; None where the planner or
+    the settings use no adaptation. A source without sound gets the general model."""
+    if check(settings) != "learned" or settings.adapt == "off":
+        return None
+    from . import cache
+    from .audio import load_audio
+    from .errors import NoAudio
+    from .soundmouth import adapt, net
+    from .track import version as tracker_version
+
+    weights = net.load(settings.mouth_model)
+    path = cache.entry(settings.cache_dir, "adapt",
+                       adapt.cache_key(track.source_sha256, tracker_version(settings), weights), ".npz")
+    kept = cache.read(path, adapt.load, "lecturer adaptation")
+    if kept is not None:
+        return kept
+    try:
+        sound = load_audio(video_path, 16000)
+    except NoAudio:
+        return adapt.not_used("the source video has no sound to adapt to: general model")
+    fitted = adapt.fit(track.landmarks, track.lost, track.fps, sound.pcm, sound.sr, weights)
+    adapt.keep(path, fitted)
+    return fitted
 
 
 def version(settings: Settings) -> str:
@@ -45,7 +75,7 @@ def version(settings: Settings) -> str:
         return "phones"
     from .soundmouth import net
 
-    return net.load(settings.mouth_model).version
+    return f"{net.load(settings.mouth_model).version} lead={settings.mouth_lead_ms:g}ms"
 
 
 def warm(settings: Settings, transcript: str | None) -> None:

@@ -136,11 +136,16 @@ def _mesh_opening(mesh, frame_bgr: np.ndarray, face68: np.ndarray) -> float:
 
 
 def expected_opening(clip: audio_mod.Audio, fps: float, n_frames: int, settings: Settings | None = None) -> np.ndarray:
-    """The opening the learned model expects at each of ``n_frames`` frames for ``clip``."""
+    """The opening QA's judge model expects at each of ``n_frames`` frames for ``clip``: the
+    learned mouth trained on synthetic speech alone (net.JUDGE_PATH), never the planner's
+    model, which learned from the real clips QA's pass mark is calibrated on and drives the
+    render QA judges. It is read ``settings.mouth_lead_ms`` ahead, as the planner reads its own:
+    a mouth is expected to move a little before its sound."""
+    from .soundmouth import net
     from .soundmouth.predict import predict
 
     settings = settings or Settings.from_env()
-    return predict(clip.pcm, clip.sr, settings.mouth_model).at(fps, n_frames).opening
+    return predict(clip.pcm, clip.sr, net.JUDGE_PATH).at(fps, n_frames, settings.mouth_lead_ms / 1000.0).opening
 
 
 # How far a source's mouth must open (dlib inner-lip gap / eye distance, 95th minus 5th

@@ -1,17 +1,25 @@
 #!/usr/bin/env python
 """Train the learned mouth (heygem_core/soundmouth) and write its weights file.
 
-    .venv/bin/python scripts/train_mouth.py                      # the shipped model
-    .venv/bin/python scripts/train_mouth.py --hold-out katie_8s -o /tmp/no_katie.npz
+The shipped model, in two steps (the first is heygem_core/models/mouth_net_synthetic.npz,
+also QA's judge; the second fine-tunes it on real talking heads at scale):
+
+    .venv/bin/python scripts/train_mouth.py -o heygem_core/models/mouth_net_synthetic.npz
+    .venv/bin/python scripts/train_mouth.py --corpus --init heygem_core/models/mouth_net_synthetic.npz \
+        --real-share 0.5 --steps 800 --lr 1e-3 --synthetic 1500 --festival 500 \
+        --hold-out presenter_suit_6s --hold-out grid_lbax4n
+    # a leave-speakers-out model for benchmarks/selfdub.py and fold_models.py: add --fold K -o DIR/foldK.npz
     .venv/bin/python scripts/train_mouth.py --tiny -o /tmp/t.npz # a few seconds, for CI
 
 Synthetic: espeak-ng speech in many languages and Festival's English voices (diphone and
-HTS, closer to a recorded voice), with exact phone timings, augmented. Real
-(with --real-share above 0): ../shared/corpus/video and the two fixture clips with their own
-sound, each speaker's own sound -> their own tracked mouth. The shipped model uses no real
-clip (--real-share 0): held-out real speakers scored lower when real clips were in training,
-and so every real clip stays free to judge it on. Seeded: the same command on the same data
-gives the same weights on the CPU. The file's manifest lists every clip it saw.
+HTS, closer to a recorded voice), with exact phone timings, augmented; kept in the cache dir
+once made. Real (--corpus): every clip of ../shared/corpus (the single clips, GRID s1, the
+Arabic anchors) and the two fixture clips with their own sound, each speaker's own sound ->
+their own tracked mouth, each single clip's sound offset from its picture measured over the
+whole clip and taken out (bulk windows are too short to measure and their sets are in step).
+--hold-out keeps a speaker out; --fold K keeps out the speakers of fold K
+(soundmouth/corpus.fold_of). Seeded: the same command on the same data gives the same weights
+on the CPU. The file's manifest lists every clip it (and its --init) saw.
 """
 from __future__ import annotations
 
@@ -34,6 +42,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--out", type=Path, default=net.DEFAULT_PATH, help="weights file to write")
     p.add_argument("--real", type=Path, action="append", help="real clip or folder (repeatable)")
+    p.add_argument("--corpus", action="store_true",
+                   help="real material at scale: every clip of ../shared/corpus (single clips, GRID s1, "
+                        "the Arabic anchors) and the fixture clips with their own sound")
+    p.add_argument("--fold", type=int, action="append", default=[],
+                   help="leave out the speakers of this fold (soundmouth/corpus.fold_of; repeatable)")
+    p.add_argument("--init", type=Path, help="start from these weights (a fine-tune)")
+    p.add_argument("--lr", type=float, default=train.TrainConfig.lr)
     p.add_argument("--synthetic", type=int, default=4000, help="espeak utterances (default 4000)")
     p.add_argument("--festival", type=int, default=1500,
                    help="Festival utterances, where Festival is installed (default 1500)")
@@ -53,13 +68,18 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     settings = Settings.from_env()
-    real = data.real_clips(args.real or [r for r in DEFAULT_REAL if r.exists()])
+    from heygem_core.soundmouth import corpus
+
+    if args.corpus:
+        real = [c.path for c in corpus.all_clips(SHARED) if corpus.fold_of(c.speaker) not in args.fold]
+    else:
+        real = data.real_clips(args.real or [r for r in DEFAULT_REAL if r.exists()])
     steps, n_synth, n_fest, share = args.steps, args.synthetic, args.festival, args.real_share
     if args.tiny:  # every kind of material, a few steps
         real, steps, n_synth, n_fest, share = real[:2], 20, 8, 4, 0.5
     if share <= 0:
         real = []
-    cfg = train.TrainConfig(steps=steps, seed=args.seed, real_share=share)
+    cfg = train.TrainConfig(steps=steps, seed=args.seed, real_share=share, lr=args.lr)
     languages = (tuple(sorted({lang for lang, _ in data.FESTIVAL_VOICES.values()})) if args.festival_languages == "all"
                  else tuple(x.strip() for x in args.festival_languages.split(",") if x.strip()))
     t0 = time.perf_counter()
@@ -67,10 +87,15 @@ def main(argv=None) -> int:
                                     n_festival=n_fest, festival_languages=languages)
     print(f"material: {sum(u.kind == 'real' for u in utts)} real windows, "
           f"{sum(u.kind != 'real' for u in utts)} synthetic ({time.perf_counter() - t0:.0f} s)", flush=True)
-    weights = train.train(utts, cfg, device=args.device,
+    init = net.load(args.init) if args.init else None
+    weights = train.train(utts, cfg, device=args.device, init=init.arrays if init else None,
                           report=lambda step, loss: print(f"step {step:5d}  loss {loss:.4f}", flush=True))
     manifest.update(config=train.config_dict(cfg), torch=torch.__version__,
-                    seconds=round(time.perf_counter() - t0, 1))
+                    seconds=round(time.perf_counter() - t0, 1), folds_held_out=args.fold,
+                    init=({"file": args.init.name, "version": init.version, "real": init.manifest.get("real", []),
+                           "synthetic": init.manifest.get("synthetic")} if init else None))
+    if init:  # every real clip the weights ever saw, for leave-speakers-out checks
+        manifest["real"] = manifest["real"] + init.manifest.get("real", [])
     path = net.save(args.out, weights, cfg.arch, manifest)
     w = net.load(path)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {w.n_parameters} parameters, {w.version})")

@@ -30,7 +30,7 @@ from heygem_core.store import ArtifactStore, open_store
 # store location) comes from the worker's own environment.
 OVERRIDABLE = {
     "target_lufs", "crf", "x264_preset", "audio_bitrate", "engine", "engine_options", "planner", "tracker",
-    "detect_every", "detect_max_side", "speaker", "extend_mode", "qa_min_coverage", "qa_min_sync",
+    "detect_every", "detect_max_side", "speaker", "extend_mode", "qa_min_coverage", "qa_min_sync", "adapt",
 }
 
 # Which settings each stage's output depends on: they enter its cache key, nothing else does.
@@ -38,10 +38,11 @@ OVERRIDABLE = {
 STAGE_SETTINGS = {
     "normalize_audio": ("target_lufs",),
     "track_faces": ("tracker", "detect_every", "detect_max_side", "speaker"),
-    "lipsync": ("engine", "planner", "extend_mode"),
+    "adapt_mouth": ("planner", "adapt"),
+    "lipsync": ("engine", "planner", "extend_mode", "adapt", "mouth_lead_ms"),
     "blend": ("engine", "crf", "x264_preset"),
     "mux": ("audio_bitrate",),
-    "qa": ("qa_min_coverage", "qa_min_sync"),
+    "qa": ("qa_min_coverage", "qa_min_sync", "mouth_lead_ms"),
 }
 
 
@@ -69,6 +70,12 @@ def _mouth_model(settings: Settings) -> str:
     return net.load(settings.mouth_model).version
 
 
+def _judge_model(settings: Settings) -> str:
+    from heygem_core.soundmouth import net
+
+    return net.load(net.JUDGE_PATH).version
+
+
 def _declared(module: str, name: str) -> Callable[[Settings], str]:
     def version(settings: Settings) -> str:
         return str(getattr(importlib.import_module(module), name))
@@ -82,10 +89,11 @@ def _declared(module: str, name: str) -> Callable[[Settings], str]:
 STAGE_PRODUCERS: dict[str, dict[str, Callable[[Settings], str]]] = {
     "normalize_audio": {"normalize": _declared("heygem_core.audio", "NORMALIZE_VERSION")},
     "track_faces": {"tracker": _tracker},
+    "adapt_mouth": {"mouth_model": _mouth_model, "adapt": _declared("heygem_core.soundmouth.adapt", "ADAPT_VERSION")},
     "lipsync": {"engine": _engine, "planner": _planner},
     "blend": {"engine": _engine, "blend": _declared("heygem_core.blend", "VERSION")},
     "mux": {"mux": _declared("heygem_core.media", "MUX_VERSION")},
-    "qa": {"qa": _declared("heygem_core.report", "QA_VERSION"), "expected_mouth": _mouth_model},
+    "qa": {"qa": _declared("heygem_core.report", "QA_VERSION"), "expected_mouth": _judge_model},
 }
 STAGES = tuple(STAGE_SETTINGS)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
-from heygem_core import media, pipeline, quality, report
+from heygem_core import media, pipeline, planners, quality, report
 from heygem_core.assets import Asset, ingest as ingest_ref
 from heygem_core.engines import Motion, get_engine
 from heygem_core.errors import InputError, ProcessingError
@@ -97,21 +97,58 @@ def track_faces(video: Asset, overrides: Overrides = None) -> str:
     return key
 
 
+# -- the learned mouth adapted to the lecturer (once per source video) ---------------------
+ADAPT = Stage("adapt_mouth", ".npz", lambda p: {"video": p["video"].sha256, "track": p["track_key"]})
+
+
+@task(name="adapt_mouth", task_run_name="adapt the mouth to {video.name}", tags=["gpu"],
+      cache_key_fn=ADAPT.cache_key_fn, persist_result=True, **RETRIES)
+def adapt_mouth(video: Asset, track_key: str, overrides: Overrides = None) -> str:
+    """The learned mouth's head for this source's lecturer (heygem_core.soundmouth.adapt), or
+    the record that none is used and why: made once per source, read by every row's lipsync."""
+    from heygem_core.soundmouth import adapt
+
+    settings, store = _ctx(overrides)
+    key = ADAPT.key({"video": video, "track_key": track_key, "overrides": overrides})
+    if store.exists(key):
+        return key
+    track = read_track(store.local_path(track_key))
+    with _named(store, video) as src:
+        fitted = planners.adaptation(src, track, settings)
+    if fitted is None:
+        fitted = adapt.not_used(f"no adaptation (planner {settings.planner}, HEYGEM_ADAPT={settings.adapt})")
+    get_run_logger().info("%s: %s", video.name, fitted.reason)
+    with _scratch(settings) as tmp:
+        store.put_file(key, adapt.save(Path(tmp) / "adapt.npz", fitted))
+    return key
+
+
+def _adaptation(store, adapt_key: str | None, settings):
+    """The adaptation ``adapt_mouth`` stored (None: the general model)."""
+    from heygem_core.soundmouth import adapt
+
+    if adapt_key is None or settings.planner != "learned" or settings.adapt == "off":
+        return None
+    return adapt.load(store.local_path(adapt_key))
+
+
 # -- lip-sync (the engine's decision; GPU-bound for neural engines) -------------------------
 LIPSYNC = Stage("lipsync", ".npz", lambda p: {
     "video": p["video"].sha256, "track": p["track_key"], "audio": p["audio"].sha256,
-    "transcript": p["transcript"].sha256 if p.get("transcript") else None, "language": p["language"]})
+    "transcript": p["transcript"].sha256 if p.get("transcript") else None, "language": p["language"],
+    "adaptation": p.get("adapt_key")})
 
 
 @task(name="lipsync", task_run_name="lipsync {label}", tags=["gpu"],
       cache_key_fn=LIPSYNC.cache_key_fn, persist_result=True, **RETRIES)
 def lipsync(video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
-            label: str, overrides: Overrides = None) -> str:
+            label: str, overrides: Overrides = None, adapt_key: str | None = None) -> str:
     """The mouth motion of one row, planned from the new audio as given (it does not wait
-    for the normalised audio, which only the mux needs)."""
+    for the normalised audio, which only the mux needs), with the lecturer's adaptation
+    (``adapt_mouth``'s key; without one it is worked out here)."""
     settings, store = _ctx(overrides)
-    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio=audio,
-                           transcript=transcript, language=language, overrides=overrides))
+    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio=audio, transcript=transcript,
+                           language=language, overrides=overrides, adapt_key=adapt_key))
     if store.exists(key):
         return key
     with _named(store, video) as src:
@@ -124,8 +161,10 @@ def lipsync(video: Asset, track_key: str, audio: Asset, transcript: Asset | None
     if transcript:
         with _named(store, transcript) as src:
             text = pipeline.read_transcript(src)
+    adaptation = _adaptation(store, adapt_key, settings) if adapt_key else pipeline.FIND
     with _named(store, audio) as src:
-        motion = pipeline.drive(info, track, src, transcript=text, language=language, settings=settings)
+        motion = pipeline.drive(info, track, src, transcript=text, language=language, settings=settings,
+                                adaptation=adaptation)
     get_run_logger().info("%s: %d frames planned by the %s planner%s", label, motion.n_frames, settings.planner,
                           " with the transcript" if text else "")
     with _scratch(settings) as tmp:
@@ -135,20 +174,20 @@ def lipsync(video: Asset, track_key: str, audio: Asset, transcript: Asset | None
 
 @task(name="lipsync_remote", task_run_name="lipsync on gpu pool {label}")
 def lipsync_remote(video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
-                   label: str, overrides: Overrides = None) -> str:
+                   label: str, overrides: Overrides = None, adapt_key: str | None = None) -> str:
     """``lipsync`` run as the ``gpu-lipsync`` deployment on a GPU worker. No ``gpu`` tag here:
     holding a slot while the sub-flow waits for one would deadlock at a limit of 1."""
     from prefect.deployments import run_deployment
 
     settings, store = _ctx(overrides)
-    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio=audio,
-                           transcript=transcript, language=language, overrides=overrides))
+    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio=audio, transcript=transcript,
+                           language=language, overrides=overrides, adapt_key=adapt_key))
     if store.exists(key):
         return key
     run = run_deployment(settings.lipsync_deployment, timeout=None, parameters=dict(
         video=asdict(video), track_key=track_key, audio=asdict(audio),
         transcript=asdict(transcript) if transcript else None, language=language, label=label,
-        overrides=overrides))
+        overrides=overrides, adapt_key=adapt_key))
     if not run.state.is_completed():
         raise ProcessingError(f"{label}: lip-sync on the gpu pool ended {run.state.name}: {run.state.message}")
     if not store.exists(key):

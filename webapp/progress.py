@@ -25,6 +25,7 @@ STAGE_WORDS: dict[str, str] = {
     "validate": "checking the files",
     "ingest": "reading the file",
     "track_faces": "finding the face",
+    "adapt_mouth": "learning the lecturer's mouth",
     "normalize_audio": "preparing the audio",
     "lipsync": "planning the mouth movements",
     "blend": "drawing the new mouth",
@@ -34,7 +35,7 @@ STAGE_WORDS: dict[str, str] = {
     "package": "packing the zip",
 }
 # A row's own stages, in order (the audio is the run's: shared, and said as the run's stage).
-ITEM_STAGES = ("ingest", "track_faces", "lipsync", "blend", "mux", "qa", "publish")
+ITEM_STAGES = ("ingest", "track_faces", "adapt_mouth", "lipsync", "blend", "mux", "qa", "publish")
 RUN_STAGES = {"validate": "Checking the files…", "normalize_audio": "Preparing the audio…",
               "package": "Packing the zip…"}
 

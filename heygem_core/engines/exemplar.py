@@ -84,7 +84,8 @@ class ExemplarOptions:
 class ExemplarEngine:
     name = "exemplar"
     # .2: gaps rest open, pose weighs more, top-2 candidates, pose mismatch capped at 0.1 eye distances
-    version = f"exemplar-{LIBRARY_VERSION}.2"
+    # .3: entries described by the steady opening (inner and outer lips together)
+    version = f"exemplar-{LIBRARY_VERSION}.3"
     Options = ExemplarOptions
 
     def __init__(self, settings: Settings, options: ExemplarOptions | None = None, max_library: int = 3000):
@@ -102,9 +103,12 @@ class ExemplarEngine:
         origins = np.array([crop_origin(track.landmarks[f], size) for f in frames], np.int32)
         crops = self._crops(source, track, frames, origins, size)
         pts = track.landmarks[frames] - origins[:, None, :]
-        shape = mouth.measure(track.landmarks[frames])
+        # the steady opening: an entry chosen for its inner gap alone showed another opening
+        # wherever the inner contour slipped (conversational clips' render followed its plan
+        # at r 0.78 against GRID's 0.91, read by FaceMesh)
+        opening = mouth.steady_opening(track.landmarks[frames])
         return Library(frames=frames, origins=origins, crops=crops, points=pts,
-                       opening=shape.opening, width=shape.width, pose=pose_descriptor(track.landmarks[frames], pose_reference(track)))
+                       opening=opening, width=mouth.width(track.landmarks[frames]), pose=pose_descriptor(track.landmarks[frames], pose_reference(track)))
 
     def _crops(self, source, track, frames, origins, size) -> np.ndarray:
         w, h = size

@@ -36,7 +36,11 @@ CLOSED_GAP = 0.035
 MIN_FULL = 0.08
 
 # Files of one person share a speaker name: leave-one-speaker-out holds out all of them.
-SPEAKERS = {"grid_pwij3p": "grid_pw", "grid_swwp2s": "grid_pw"}
+# grid_bbaf2n is GRID speaker s1, the man of the corpus's grid_s1 set.
+SPEAKERS = {"grid_pwij3p": "grid_pw", "grid_swwp2s": "grid_pw", "grid_bbaf2n": "grid_s1"}
+# The corpus's bulk sets, by folder: one speaker each. Which Arabic anchor speaks in which
+# window is not labelled, so all of them count as one.
+BULK_SPEAKERS = {"grid_s1": "grid_s1", "arabic_words": "arabic_anchors"}
 
 DATA_VERSION = 1
 
@@ -58,6 +62,9 @@ class Utterance:
 
 
 def speaker_of(path: Path) -> str:
+    path = Path(path)
+    if path.parent.name == "video" and path.parent.parent.name in BULK_SPEAKERS:
+        return BULK_SPEAKERS[path.parent.parent.name]
     return SPEAKERS.get(path.stem, path.stem)
 
 
@@ -86,6 +93,7 @@ def real_utterance(path: Path, settings, cache_dir: Path | None = None) -> Utter
         kept_at = cache.entry(cache_dir, "soundmouth", key, ".npz")
         kept = cache.read(kept_at, _load, "training clip")
         if kept is not None:
+            kept.speaker = speaker_of(path)  # the names may have been told apart since
             return kept
     info = media.probe_video(path)
     track = track_video(info, settings)
@@ -106,6 +114,32 @@ def real_utterance(path: Path, settings, cache_dir: Path | None = None) -> Utter
     if kept_at is not None:
         _save(kept_at, utt)
     return utt
+
+
+def with_lag(utt: Utterance, lag_frames: int) -> Utterance:
+    """A real utterance whose recording plays its sound ``lag_frames`` video frames after its
+    picture, with that offset taken out of its targets (mouth frame i goes with the sound at
+    (i + lag) / fps)."""
+    if not lag_frames:
+        return utt
+    gap, landmarks, lost = utt.extra["gap"], utt.extra["landmarks"], np.asarray(utt.extra["lost"], bool)
+    wid = np.full(len(gap), np.nan)
+    wid[~lost] = mouth.width(landmarks[~lost])
+    times = np.asarray(utt.extra["times"], np.float64) + lag_frames / float(utt.extra["fps"])
+    return Utterance(name=utt.name, speaker=utt.speaker, kind=utt.kind, feats=utt.feats,
+                     **relative_targets(gap, wid, times, len(utt.feats)), viseme=utt.viseme,
+                     extra=dict(utt.extra, lag=lag_frames))
+
+
+def recording_lag(utt: Utterance, path: Path, model=None) -> int:
+    """The real clip's sound-after-picture offset over the whole clip (adapt.source_lag)."""
+    from .adapt import source_lag
+    from .predict import predict
+
+    fps, gap = float(utt.extra["fps"]), utt.extra["gap"]
+    sound = audio_mod.load_audio(path, sr=16000)
+    loud = audio_mod.loudness_envelope(sound, fps, len(gap))
+    return source_lag(gap, loud, predict(sound.pcm, sound.sr, model).at(fps, len(gap)).opening)
 
 
 def relative_targets(gap: np.ndarray, wid: np.ndarray, times: np.ndarray, n: int) -> dict:

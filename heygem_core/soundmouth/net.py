@@ -30,6 +30,10 @@ WIDTH_MAX = 1.5
 DEFAULT_ARCH = {"n_in": N_FEATURES, "width": 64, "kernel_in": 5, "dilations": [1, 2, 4, 8, 4],
                 "n_out": VISEMES_AT + len(VISEMES)}
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "models" / "mouth_net.npz"
+# Trained on synthetic speech alone (espeak and Festival, exact phone timings): the start the
+# shipped model was fine-tuned from on real talking heads, and QA's judge of sync, which must
+# not be the model that drives the render nor one that saw the clips its pass mark is set on.
+JUDGE_PATH = DEFAULT_PATH.parent / "mouth_net_synthetic.npz"
 
 
 @dataclass(frozen=True)
@@ -100,9 +104,19 @@ def _conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray, dilation: int = 1) -> n
 
 def forward(weights: Weights, feats: np.ndarray) -> np.ndarray:
     """(T, n_out) raw outputs for (T, N_FEATURES) features."""
+    return outputs(weights, hidden(weights, feats))
+
+
+def hidden(weights: Weights, feats: np.ndarray) -> np.ndarray:
+    """(T, width): the last layer before the heads, what a per-lecturer head reads."""
     a = weights.arrays
     x = np.asarray(feats, np.float32)
     h = np.maximum(_conv1d(x, a["inp.w"], a["inp.b"]), 0.0)
     for k, d in enumerate(weights.arch["dilations"]):
         h = h + np.maximum(_conv1d(h, a[f"block{k}.w"], a[f"block{k}.b"], d), 0.0)
-    return _conv1d(h, a["head.w"], a["head.b"])
+    return h
+
+
+def outputs(weights: Weights, h: np.ndarray) -> np.ndarray:
+    """The heads' raw outputs (T, n_out) from ``hidden``'s layer."""
+    return _conv1d(h, weights.arrays["head.w"], weights.arrays["head.b"])

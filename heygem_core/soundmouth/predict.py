@@ -33,21 +33,30 @@ class MouthPrediction:
 
     rate = features.RATE
 
-    def at(self, fps: float, n_frames: int) -> "MouthPrediction":
-        """The same outputs at each video frame's time i / fps."""
-        times = np.arange(n_frames) / fps
+    def at(self, fps: float, n_frames: int, lead_s: float = 0.0) -> "MouthPrediction":
+        """The same outputs at each video frame's time i / fps (``lead_s`` later: frame i
+        shows the mouth of i / fps + lead_s)."""
+        times = np.arange(n_frames) / fps + lead_s
         return MouthPrediction(features.at_times(self.opening, times), features.at_times(self.width, times),
                                features.at_times(self.closed, times), features.at_times(self.visemes, times),
                                self.version)
 
 
-def predict(pcm: np.ndarray, sr: int, model: str | Path | None = None) -> MouthPrediction:
+def predict(pcm: np.ndarray, sr: int, model: str | Path | None = None, adaptation=None) -> MouthPrediction:
+    """The network's outputs for the audio; with ``adaptation`` (adapt.Adaptation, fitted for
+    the same model) the opening is the lecturer's."""
     weights = net.load(model)
-    out = net.forward(weights, features.clip_features(pcm, sr)).astype(np.float64)
+    h = net.hidden(weights, features.clip_features(pcm, sr))
+    out = net.outputs(weights, h).astype(np.float64)
     logits = out[:, net.VISEMES_AT:]
     vis = np.exp(logits - logits.max(1, keepdims=True))
+    opening = net.OPEN_MAX / (1 + np.exp(-out[:, net.OPENING]))
+    if adaptation is not None and adaptation.used:
+        if adaptation.model_version != weights.version:
+            raise ValueError(f"adaptation made for {adaptation.model_version}, not {weights.version}")
+        opening = adaptation.opening(h, opening)
     return MouthPrediction(
-        opening=net.OPEN_MAX / (1 + np.exp(-out[:, net.OPENING])),
+        opening=opening,
         width=net.WIDTH_MAX * np.tanh(out[:, net.WIDTH]),
         closed=1 / (1 + np.exp(-out[:, net.CLOSED])),
         visemes=vis / vis.sum(1, keepdims=True),
@@ -55,13 +64,16 @@ def predict(pcm: np.ndarray, sr: int, model: str | Path | None = None) -> MouthP
 
 
 def learned_plan(pred: MouthPrediction, loudness_db: np.ndarray, fps: float,
-                 phones: Sequence | None = None) -> MouthPlan:
+                 phones: Sequence | None = None, lead_s: float = 0.0) -> MouthPlan:
     """The plan from the network's prediction (``pred`` at 100 Hz; ``loudness_db`` per output
     frame). Pauses close the lips as in the phone plan. With ``phones`` (a transcript's
-    aligned phones) their closures and visemes are kept, and the opening is shared."""
+    aligned phones) their closures and visemes are kept, and the opening is shared.
+    ``lead_s``: the mouth moves this much ahead of the sound it makes (the prediction and
+    the loudness that opens and closes it are read that much later; phones keep their own
+    timing, which already leads closures)."""
     n = len(loudness_db)
-    at = pred.at(fps, n)
-    loud = relative_loudness(loudness_db)
+    at = pred.at(fps, n, lead_s)
+    loud = relative_loudness(ahead(np.asarray(loudness_db, np.float64), lead_s * fps))
     silent = loud <= 0.02
     pause = pause_frames(silent, fps)
     speech = ~silent
@@ -78,6 +90,14 @@ def learned_plan(pred: MouthPrediction, loudness_db: np.ndarray, fps: float,
         viseme = scripted.viseme
     opening = np.where(closed, 0.0, np.clip(opening, 0, 1))
     return MouthPlan(fps=fps, opening=opening, width=width, closed=np.asarray(closed, bool), viseme=viseme)
+
+
+def ahead(series: np.ndarray, frames: float) -> np.ndarray:
+    """``series`` read ``frames`` later (linearly between frames; the ends held)."""
+    if not frames:
+        return series
+    idx = np.arange(len(series), dtype=np.float64)
+    return np.interp(idx + frames, idx, series)
 
 
 def stretch(opening: np.ndarray, speech: np.ndarray) -> np.ndarray:

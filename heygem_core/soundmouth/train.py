@@ -27,8 +27,8 @@ class TrainConfig:
     chunk: int = 256  # frames (2.56 s) per training window
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    # Share of each batch from real clips. 0 by default: in leave-one-speaker-out runs, real
-    # clips in training lowered the held-out speakers' figures (see README, "Learned mouth").
+    # Share of each batch from real clips. 0 by default (the synthetic-only model); the shipped
+    # model is fine-tuned from that one at 0.5 on the corpus at scale (docs/learned_mouth.md).
     real_share: float = 0.0
     # loss weights
     w_open_real: float = 1.0
@@ -205,6 +205,46 @@ def config_dict(cfg: TrainConfig) -> dict:
     return asdict(cfg)
 
 
+def synthetic_material(n_synthetic: int, n_festival: int, seed: int, festival_languages: tuple[str, ...],
+                       cache_dir: Path | None) -> tuple[list[Utterance], list[Utterance]]:
+    """``n_synthetic`` espeak and ``n_festival`` Festival utterances, kept in ``cache_dir``
+    (minutes to make, the same for every fold of a leave-speakers-out run)."""
+    import pickle
+    import tempfile
+
+    from .. import cache
+    from . import data
+
+    kept_at = None
+    if cache_dir is not None:
+        key = cache.key("synthetic", made_by={"data": data.DATA_VERSION},
+                        settings={"espeak": n_synthetic, "festival": n_festival, "seed": seed,
+                                  "languages": list(festival_languages),
+                                  "voices": data.festival_voices(festival_languages) if n_festival else []})
+        kept_at = cache.entry(cache_dir, "soundmouth", key, ".pkl")
+
+        def load(path: Path):
+            with open(path, "rb") as fh:
+                return pickle.load(fh)  # our own file, written below
+
+        kept = cache.read(kept_at, load, "synthetic training material")
+        if kept is not None:
+            return kept
+    synth = [data.synthetic_utterance(seed * 1_000_003 + 1000 + k) for k in range(n_synthetic)]
+    festival = []
+    with tempfile.TemporaryDirectory(prefix="heygem-festival-") as tmp:
+        for a in range(0, n_festival, 250):  # one Festival process per 250 utterances
+            festival += data.festival_utterances([seed * 1_000_003 + k for k in range(a, min(n_festival, a + 250))],
+                                                 Path(tmp), languages=tuple(festival_languages))
+    if kept_at is not None:
+        def save(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                pickle.dump((synth, festival), fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+        cache.write(kept_at, save, "synthetic training material")
+    return synth, festival
+
+
 def material(real_paths: Sequence[Path], n_synthetic: int, settings, hold_out: Sequence[str] = (),
              real_copies: int = 3, seed: int = 0, n_festival: int = 0,
              festival_languages: tuple[str, ...] = ("en",)) -> tuple[list[Utterance], dict]:
@@ -212,28 +252,28 @@ def material(real_paths: Sequence[Path], n_synthetic: int, settings, hold_out: S
     speaker (and ``real_copies`` augmented copies of each), ``n_synthetic`` espeak utterances
     and ``n_festival`` Festival ones (where Festival is installed). The manifest lists exactly
     the real clips trained on."""
-    import tempfile
-
     from ..files import sha256_file
     from . import data
 
     utts: list[Utterance] = []
     real_manifest = []
     for path in real_paths:
-        speaker = data.speaker_of(Path(path))
+        path = Path(path)
+        speaker = data.speaker_of(path)
         if speaker in hold_out:
             continue
-        utt = data.real_utterance(Path(path), settings, cache_dir=settings.cache_dir)
+        utt = data.real_utterance(path, settings, cache_dir=settings.cache_dir)
+        # a bulk set's windows (1-3 s) are too short to measure an offset on; their sets are
+        # in step (corpus README)
+        bulk = speaker in data.BULK_SPEAKERS.values()
+        lag = 0 if bulk else data.recording_lag(utt, path)
+        utt = data.with_lag(utt, lag)
         utts.append(utt)
-        utts.extend(data.augmented(utt, Path(path), real_copies, seed))
-        real_manifest.append({"file": Path(path).name, "speaker": speaker, "sha256": sha256_file(path),
-                              "seconds": round(len(utt) / 100.0, 2)})
-    synth = [data.synthetic_utterance(seed * 1_000_003 + 1000 + k) for k in range(n_synthetic)]
-    festival = []
-    with tempfile.TemporaryDirectory(prefix="heygem-festival-") as tmp:
-        for a in range(0, n_festival, 250):  # one Festival process per 250 utterances
-            festival += data.festival_utterances([seed * 1_000_003 + k for k in range(a, min(n_festival, a + 250))],
-                                                 Path(tmp), languages=tuple(festival_languages))
+        if not bulk:
+            utts.extend(data.augmented(utt, path, real_copies, seed))
+        real_manifest.append({"file": path.name, "speaker": speaker, "sha256": sha256_file(path),
+                              "seconds": round(len(utt) / 100.0, 2), "lag_frames": lag})
+    synth, festival = synthetic_material(n_synthetic, n_festival, seed, tuple(festival_languages), settings.cache_dir)
     utts.extend(synth + festival)
     languages = sorted({u.extra.get("language", "?") for u in synth + festival})
     manifest = {"real": real_manifest, "held_out": list(hold_out),

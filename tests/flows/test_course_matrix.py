@@ -25,6 +25,9 @@ def test_matrix_completes_tracks_once_per_video_and_reruns_only_what_changed(hey
     assert first["done"] == 15 and first["failed"] == 0, first["failures"]
     # Face tracking of the sources ran once per video (QA tracks each output on top of that).
     assert ran(first["flow_run_id"])["track_faces"] == 3
+    # the learned mouth is adapted to each lecturer once, for all five languages
+    assert ran(first["flow_run_id"])["adapt_mouth"] == 3
+    assert len(store_keys := open_store(Settings.from_env()).list("cache/adapt_mouth/")) == 3, store_keys
     assert ran(first["flow_run_id"])["lipsync"] == 15
     store = open_store(Settings.from_env())
     assert len(store.list("cache/track_faces/")) == 3
@@ -49,6 +52,7 @@ def test_matrix_completes_tracks_once_per_video_and_reruns_only_what_changed(hey
     did, hit = ran(second["flow_run_id"]), cached(second["flow_run_id"])
     assert len(store.list("cache/track_faces/")) == 3
     assert did["track_faces"] == 0 and hit["track_faces"] == 3
+    assert did["adapt_mouth"] == 0 and hit["adapt_mouth"] == 3
     assert did["normalize_audio"] == 1 and hit["normalize_audio"] == 4
     for stage in ("lipsync", "blend", "mux", "qa"):
         assert did[stage] == 3, (stage, did)

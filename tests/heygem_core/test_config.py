@@ -20,6 +20,8 @@ BAD = {
     "ENGINE": ("nobody", ["choose one of", "exemplar"], {}),
     "PLANNER": ("nobody", ["choose one of", "learned"], {}),
     "MOUTH_MODEL": ("{missing}", ["no such file"], {}),
+    "MOUTH_LEAD_MS": ("500", ["from -200 to 200"], {}),
+    "ADAPT": ("always", ["choose one of", "auto", "off"], {}),
     "TRACKER": ("nope", ["choose one of", "dlib"], {}),
     "DETECT_EVERY": ("0", ["from 1"], {}),
     "DETECT_MAX_SIDE": ("big", ["whole number"], {}),

@@ -1,12 +1,13 @@
 """The independent mouth measure (FaceMesh) reads the same mouths as the tracker on real
 footage, and ``heygem sync`` reports it."""
 import numpy as np
+import pytest
 
 from heygem_core import facemesh, media, mouth, quality
 from cli import main
 from heygem_core.config import Settings
 from heygem_core.track import track_video
-from tests.paths import VIDEOS
+from tests.paths import CORPUS, VIDEOS
 
 
 def test_facemesh_and_dlib_read_the_same_mouth_movements(tmp_path):
@@ -37,3 +38,18 @@ def test_heygem_sync_prints_both_figures(tmp_path, capsys):
     assert main(["sync", str(VIDEOS["katie_8s"]), "--cache-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "read by FaceMesh" in out and "loudness correlation" in out and "face in 100%" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("video", [VIDEOS["chaplin_7s"], CORPUS / "trump_address_10s.mp4"], ids=lambda p: p.stem)
+def test_the_steady_opening_follows_a_second_model_better_where_the_inner_lips_slip(video, tmp_path):
+    # under a mustache, and on a face whose inner contour dlib places on the teeth, the outer
+    # lips keep the reading honest (the engine describes its entries by the steady opening)
+    settings = Settings(cache_dir=tmp_path)
+    info = media.probe_video(video)
+    track = track_video(info, settings)
+    mesh = quality.independent_series(info, settings, track)
+    ok = mesh.found & ~track.lost
+    inner = np.corrcoef(mesh.opening[ok], mouth.opening(track.landmarks)[ok])[0, 1]
+    steady = np.corrcoef(mesh.opening[ok], mouth.steady_opening(track.landmarks)[ok])[0, 1]
+    assert steady > inner + 0.05, f"steady {steady:.3f}, inner gap {inner:.3f}"

@@ -41,7 +41,7 @@ def test_an_engine_version_changes_its_own_stages_only(tmp_path, versioned, monk
     assert changed == {"lipsync", "blend"}
 
 
-def test_a_new_mouth_model_changes_the_lipsync_and_qa_keys_only(tmp_path):
+def test_a_new_mouth_model_changes_the_adaptation_and_lipsync_keys_only(tmp_path):
     import shutil
 
     import numpy as np
@@ -57,10 +57,20 @@ def test_a_new_mouth_model_changes_the_lipsync_and_qa_keys_only(tmp_path):
     base = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a")
     shipped, copied, retrained = (_keys(base.replace(mouth_model=m)) for m in (None, same, other))
     assert shipped == copied  # the weights' content is the key, not their path
-    # the plan comes from the model, and QA compares the output with the model's expectation
-    assert {s for s in shipped if shipped[s] != retrained[s]} == {"lipsync", "qa"}
+    # the plan and the lecturer's head come from the model; QA judges with its own fixed model
+    assert {s for s in shipped if shipped[s] != retrained[s]} == {"adapt_mouth", "lipsync"}
     phones = _keys(base.replace(planner="phones"))
     assert phones["lipsync"] != shipped["lipsync"] and phones["track_faces"] == shipped["track_faces"]
+
+
+def test_the_mouths_lead_and_the_lecturer_adaptation_change_their_stages_keys_only(tmp_path):
+    base = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a")
+    before = _keys(base)
+    # the lead moves the plan and QA's expectation alike, not the lecturer's head
+    for changed, stages in ((base.replace(mouth_lead_ms=0.0), {"lipsync", "qa"}),
+                            (base.replace(adapt="off"), {"adapt_mouth", "lipsync"})):
+        after = _keys(changed)
+        assert {s for s in before if before[s] != after[s]} == stages
 
 
 def test_an_engines_own_setting_changes_its_stages_only(tmp_path):

@@ -38,3 +38,19 @@ def test_training_is_seeded(tmp_path):
     a = train.train(utts, cfg, device="cpu")
     b = train.train(utts, cfg, device="cpu")
     assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_fine_tune_on_the_corpus_leaves_its_fold_out_and_says_what_it_started_from(tmp_path):
+    from heygem_core.soundmouth import corpus
+
+    out = tmp_path / "fold.npz"
+    env = dict(os.environ, HEYGEM_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "train_mouth.py"), "--tiny", "--corpus",
+                           "--fold", "0", "--init", str(net.JUDGE_PATH), "-o", str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    w = net.load(out)
+    assert w.manifest["folds_held_out"] == [0]
+    assert w.manifest["init"]["version"] == net.load(net.JUDGE_PATH).version
+    trained_on = [c for c in w.manifest["real"] if c.get("lag_frames") is not None]
+    assert trained_on and all(corpus.fold_of(c["speaker"]) != 0 for c in trained_on)

@@ -1,0 +1,221 @@
+"""Per-lecturer adaptation: the general model's opening, corrected by a small head fitted on
+the source video's own sound -> its own mouth.
+
+A lecture source is minutes of the lecturer's own speech, and that speaker's mouth is what
+the output must look like. The head is a ridge regression from the general network's last
+hidden layer (a little context around each frame) to the source's tracked opening. How much
+of it to use is chosen on parts of the source held back from the fit (each quarter predicted
+by a head fitted on the other three); where the head does not beat the general model there,
+or the source is too short to tell, the general model is used alone (``weight`` 0), and the job's notes say why.
+
+The source's own sound may be offset from its picture (footage found in the wild often is):
+that lag is measured over the whole source and taken out first, so the head learns the
+speaker's mouth and not the recording's offset.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import cache, mouth
+from . import features, net
+
+log = logging.getLogger(__name__)
+
+ADAPT_VERSION = 1
+# Seconds of tracked source under which no head is fitted: its held-back quarters would be a
+# sentence each, too few to choose a weight on.
+MIN_SECONDS = 8.0
+# The weight is chosen by blocked cross-validation: each of BLOCKS contiguous stretches of the
+# source is predicted by a head fitted on the others (never on itself).
+BLOCKS = 4
+WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+# The head is used only where it beats the general model on the held-back slice by this much.
+MARGIN = 0.03
+PENALTY = 300.0
+# Hidden-layer frames (100 Hz) read around each video frame.
+CONTEXT = (-10, -5, 0, 5, 10)
+# The source's lag: searched within +-MAX_LAG video frames, taken where loudness and the
+# general model agree (within a frame) that it beats lag 0 by LAG_MARGIN in r, at MIN_LAG
+# frames or more (real mouths lead their sound by 0-3 frames on their own).
+MAX_LAG, LAG_MARGIN, MIN_LAG = 10, 0.1, 3
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """A fitted head (or the decision not to use one) for one source and one model."""
+
+    weight: float  # share of the head in the opening; 0: the general model alone
+    lag_frames: int  # the source's sound after its picture, taken out before fitting
+    general_r: float  # on the held-back slice, against the source's own (tracked) mouth
+    adapted_r: float
+    seconds: float  # of tracked source fitted on
+    model_version: str
+    reason: str  # one line for the job's notes
+    coef: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def used(self) -> bool:
+        return self.weight > 0
+
+    def opening(self, hidden: np.ndarray, general: np.ndarray) -> np.ndarray:
+        """The adapted opening at 100 Hz: the general model's (``general``) and the head's,
+        mixed as z-scores and put back on the general opening's scale."""
+        if not self.used:
+            return general
+        head = _contextual(hidden, np.arange(len(hidden))) @ self.coef
+        mixed = (1 - self.weight) * _z(general) + self.weight * _z(head)
+        return np.clip(general.mean() + general.std() * mixed, 0.0, net.OPEN_MAX)
+
+
+def not_used(reason: str) -> Adaptation:
+    """The record that no head is used (the general model), and why."""
+    return Adaptation(0.0, 0, float("nan"), float("nan"), 0.0, "", reason)
+
+
+def fit(landmarks: np.ndarray, lost: np.ndarray, fps: float, pcm: np.ndarray, sr: int,
+        weights: net.Weights) -> Adaptation:
+    """The head for a source whose tracked ``landmarks`` (frames x 68 x 2; ``lost`` frames
+    have no face) were filmed with sound ``pcm``."""
+    feats = features.clip_features(pcm, sr)
+    h = net.hidden(weights, feats)
+    general = _general_opening(weights, h)
+    n = min(len(lost), int(len(feats) / features.RATE * fps))
+    gap = np.full(n, np.nan)
+    found = ~np.asarray(lost[:n], bool)
+    gap[found] = mouth.steady_opening(np.asarray(landmarks[:n])[found])
+    seconds = float(found.sum() / fps)
+    if seconds < MIN_SECONDS:
+        return _fallback(weights, seconds, 0, f"source too short to adapt to ({seconds:.0f} s of face, "
+                                              f"{MIN_SECONDS:.0f} s needed): general model")
+    from ..audio import Audio, loudness_envelope
+
+    loud = loudness_envelope(Audio(np.asarray(pcm, np.float32), sr), fps, n)
+    lag = source_lag(gap, loud, features.at_times(general, np.arange(n) / fps))
+    # mouth frame i goes with the sound at i/fps + lag/fps
+    at = np.clip(np.round((np.arange(n) + lag) / fps * features.RATE).astype(int), 0, len(feats) - 1)
+    x = _contextual(h, at)
+    y = _z(gap)
+    g = general[at]
+    ok = np.isfinite(y)
+    if ok.sum() < MIN_SECONDS * fps:
+        return _fallback(weights, seconds, lag, "too little tracked source to adapt to: general model")
+    # each of BLOCKS stretches of the source predicted by a head fitted on the others
+    block = np.minimum(np.arange(n) * BLOCKS // n, BLOCKS - 1)
+    head = np.full(n, np.nan)
+    for b in range(BLOCKS):
+        coef, mean, scale = _ridge(x[ok & (block != b)], y[ok & (block != b)])
+        head[block == b] = _z(((x[block == b] - mean) / scale) @ coef)
+    g_z = np.concatenate([_z(np.where(ok, g, np.nan)[block == b]) for b in range(BLOCKS)])
+    r_general = _pearson(g_z, y)
+    tried = {w: _pearson((1 - w) * g_z + w * head, y) for w in WEIGHTS}
+    best = max(tried, key=lambda w: tried[w])
+    if not tried[best] >= r_general + MARGIN:
+        return _fallback(weights, seconds, lag, f"adaptation did not help on held-back parts of the source "
+                                                f"(r {tried[best]:.2f} vs {r_general:.2f}): general model",
+                         r_general, tried[best])
+    coef, mean, scale = _ridge(x[ok], y[ok])
+    # folded so that ``opening`` needs no separate standardisation step
+    folded = coef / scale
+    return Adaptation(weight=best, lag_frames=lag, general_r=r_general, adapted_r=tried[best], seconds=seconds,
+                      model_version=weights.version,
+                      reason=f"adapted to the lecturer ({seconds:.0f} s; r {r_general:.2f} -> {tried[best]:.2f} "
+                             f"on the last quarter, head weight {best:g}"
+                             + (f", source sound {lag * 1000 / fps:+.0f} ms off its picture taken out" if lag else "")
+                             + ")",
+                      coef=folded, mean=mean, scale=scale)
+
+
+def source_lag(gap: np.ndarray, loudness: np.ndarray, general: np.ndarray) -> int:
+    """The frames by which a recording's sound comes after its picture, over the whole
+    recording: where its loudness and the general model both follow its mouth best at the
+    same lag (within a frame), clearly better than at 0; else 0."""
+    def best(ref: np.ndarray) -> tuple[int, float]:
+        rs = np.array([_at_lag(ref, gap, k) for k in range(-MAX_LAG, MAX_LAG + 1)])
+        if not np.isfinite(rs).any() or not np.isfinite(rs[MAX_LAG]):
+            return 0, 0.0
+        k = int(np.nanargmax(rs))
+        return k - MAX_LAG, float(rs[k] - rs[MAX_LAG])
+
+    (k_loud, gain_loud), (k_model, gain_model) = best(loudness), best(general)
+    # a best lag at the edge of the search is a slope, not a peak
+    if abs(k_loud - k_model) <= 1 and max(gain_loud, gain_model) >= LAG_MARGIN and \
+            MIN_LAG <= abs(k_model) < MAX_LAG and abs(k_loud) < MAX_LAG:
+        return int(round((k_loud + k_model) / 2))
+    return 0
+
+
+def _fallback(weights: net.Weights, seconds: float, lag: int, reason: str, general_r: float = float("nan"),
+              adapted_r: float = float("nan")) -> Adaptation:
+    return Adaptation(0.0, lag, general_r, adapted_r, seconds, weights.version, reason)
+
+
+def _general_opening(weights: net.Weights, h: np.ndarray) -> np.ndarray:
+    out = net.outputs(weights, h)[:, net.OPENING].astype(np.float64)
+    return net.OPEN_MAX / (1 + np.exp(-out))
+
+
+def _contextual(h: np.ndarray, at: np.ndarray) -> np.ndarray:
+    cols = [h[np.clip(at + k, 0, len(h) - 1)] for k in CONTEXT]
+    return np.concatenate(cols + [np.ones((len(at), 1), h.dtype)], axis=1).astype(np.float64)
+
+
+def _ridge(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    mean[-1], scale[-1] = 0.0, 1.0  # the constant column stays a constant
+    z = (x - mean) / scale
+    coef = np.linalg.solve(z.T @ z + PENALTY * np.eye(z.shape[1]), z.T @ y)
+    return coef, mean, scale
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return (x - np.nanmean(x)) / (np.nanstd(x) + 1e-9)
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 5 or np.std(x[ok]) < 1e-9 or np.std(y[ok]) < 1e-9:
+        return float("nan")
+    return float(np.corrcoef(x[ok], y[ok])[0, 1])
+
+
+def _at_lag(x: np.ndarray, y: np.ndarray, k: int) -> float:
+    """r of x at frame t+k with y at frame t."""
+    if k > 0:
+        return _pearson(x[k:], y[:-k])
+    if k < 0:
+        return _pearson(x[:k], y[-k:])
+    return _pearson(x, y)
+
+
+# -------------------------------------------------------------------------- kept on disk
+def cache_key(source_sha256: str, tracker_version: str, weights: net.Weights) -> str:
+    return cache.key("adapt", made_by={"adapt": ADAPT_VERSION, "tracker": tracker_version, "model": weights.version},
+                     inputs={"source": source_sha256})
+
+
+def save(path: Path, a: Adaptation) -> Path:
+    """``a`` as one .npz at ``path`` (errors raised: for the artifact store)."""
+    meta = {k: getattr(a, k) for k in ("weight", "lag_frames", "general_r", "adapted_r", "seconds",
+                                        "model_version", "reason")}
+    with open(path, "wb") as fh:
+        np.savez(fh, __meta__=np.array(json.dumps(meta)), coef=a.coef, mean=a.mean, scale=a.scale)
+    return path
+
+
+def keep(path: Path, a: Adaptation) -> None:
+    """``a`` kept in the cache at ``path`` (atomic; a cache that cannot be written costs time only)."""
+    cache.write(path, lambda tmp: save(tmp, a), "lecturer adaptation")
+
+
+def load(path: Path) -> Adaptation:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["__meta__"]))
+        return Adaptation(**meta, coef=z["coef"], mean=z["mean"], scale=z["scale"])
