@@ -126,7 +126,7 @@ def fit(landmarks: np.ndarray, lost: np.ndarray, fps: float, pcm: np.ndarray, sr
     return Adaptation(weight=best, lag_frames=lag, general_r=r_general, adapted_r=tried[best], seconds=seconds,
                       model_version=weights.version,
                       reason=f"adapted to the lecturer ({seconds:.0f} s; r {r_general:.2f} -> {tried[best]:.2f} "
-                             f"on the last quarter, head weight {best:g}"
+                             f"on held-back parts, head weight {best:g}"
                              + (f", source sound {lag * 1000 / fps:+.0f} ms off its picture taken out" if lag else "")
                              + ")",
                       coef=folded, mean=mean, scale=scale)

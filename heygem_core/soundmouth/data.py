@@ -132,10 +132,14 @@ def with_lag(utt: Utterance, lag_frames: int) -> Utterance:
 
 
 def recording_lag(utt: Utterance, path: Path, model=None) -> int:
-    """The real clip's sound-after-picture offset over the whole clip (adapt.source_lag)."""
+    """The real clip's sound-after-picture offset over the whole clip (adapt.source_lag), with
+    the synthetic-only model (net.JUDGE_PATH, which saw no real clip) as the model's voice:
+    never the shipped model, which saw these clips and is what a training run replaces."""
+    from . import net
     from .adapt import source_lag
     from .predict import predict
 
+    model = model or net.JUDGE_PATH
     fps, gap = float(utt.extra["fps"]), utt.extra["gap"]
     sound = audio_mod.load_audio(path, sr=16000)
     loud = audio_mod.loudness_envelope(sound, fps, len(gap))

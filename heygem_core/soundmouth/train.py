@@ -36,6 +36,9 @@ class TrainConfig:
     w_corr_real: float = 0.5  # 1 - Pearson r over each real window
     w_width: float = 0.2
     w_closed: float = 0.3
+    # Whether real clips teach the closure head. Their "closed" is the tracker's gap under
+    # CLOSED_GAP, a noisy reading; the synthetic speech's closures come from exact phones.
+    closed_from_real: bool = True
     w_viseme: float = 0.2
     feature_mask: float = 0.15  # share of input bands masked per window (SpecAugment-style)
     seed: int = 0
@@ -147,6 +150,8 @@ def _loss(out, o, w, c, v, is_real, cfg: TrainConfig):
     if bool(ok_w.any()):
         total = total + cfg.w_width * ((pred_w - torch.nan_to_num(w)) ** 2)[ok_w].mean()
     ok_c = torch.isfinite(c)
+    if not cfg.closed_from_real:
+        ok_c = ok_c & ~is_real[:, None]
     if bool(ok_c.any()):
         total = total + cfg.w_closed * F.binary_cross_entropy_with_logits(out[..., net.CLOSED][ok_c], c[ok_c])
     ok_v = v >= 0

@@ -67,7 +67,7 @@ def test_the_mouths_lead_and_the_lecturer_adaptation_change_their_stages_keys_on
     base = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a")
     before = _keys(base)
     # the lead moves the plan and QA's expectation alike, not the lecturer's head
-    for changed, stages in ((base.replace(mouth_lead_ms=0.0), {"lipsync", "qa"}),
+    for changed, stages in ((base.replace(mouth_lead_ms=40.0), {"lipsync", "qa"}),
                             (base.replace(adapt="off"), {"adapt_mouth", "lipsync"})):
         after = _keys(changed)
         assert {s for s in before if before[s] != after[s]} == stages
