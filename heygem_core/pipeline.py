@@ -89,7 +89,7 @@ def prepare_audio(audio: str | Path | media.AudioStreamInfo, out_wav: Path, sett
 
 # ``drive``'s adaptation argument when the caller has none at hand: it is worked out (or read
 # from the cache) for the source.
-FIND = "find"
+FIND = object()
 
 
 def drive(info: media.VideoInfo, track: FaceTrack, audio: str | Path | media.AudioStreamInfo, *,
@@ -98,7 +98,7 @@ def drive(info: media.VideoInfo, track: FaceTrack, audio: str | Path | media.Aud
     normalised), then the engine's decision for every output frame. The learned mouth is
     adapted to the source's lecturer (``adaptation``: soundmouth.adapt.Adaptation, None for the
     general model, or FIND to work it out here, kept in the cache: once per source)."""
-    if isinstance(adaptation, str) and adaptation == FIND:
+    if adaptation is FIND:
         adaptation = planners.adaptation(info.path, track, settings)
     plan, n_out, clip = analyse_audio(audio, float(info.fps), transcript, language, settings, adaptation)
     return decide(info, track, plan, n_out, settings, clip)
@@ -278,7 +278,7 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
         t_adapt = time.perf_counter()
         adaptation = planners.adaptation(info.path, track, settings)
         if adaptation is not None:
-            if adaptation.used or adaptation.seconds >= adapt_min_seconds():  # short sources: nothing to say
+            if adaptation.worth_a_note:
                 notes.append(adaptation.reason)
             if adaptation.used:  # the plan heard before the track was whole, now the lecturer's
                 loud = audio_mod.loudness_envelope(heard.sound, float(info.fps), heard.n_out)
@@ -308,12 +308,6 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
     result.warnings = [unsuitable] if unsuitable else []
     result.qa = figures
     return result
-
-
-def adapt_min_seconds() -> float:
-    from .soundmouth.adapt import MIN_SECONDS
-
-    return MIN_SECONDS
 
 
 def _probed(media_file, kind: type, probe: Callable):

@@ -124,10 +124,13 @@ def adapt_mouth(video: Asset, track_key: str, overrides: Overrides = None) -> st
 
 
 def _adaptation(store, adapt_key: str | None, settings):
-    """The adaptation ``adapt_mouth`` stored (None: the general model)."""
+    """The adaptation ``adapt_mouth`` stored under ``adapt_key`` (None: the general model), or
+    ``pipeline.FIND`` without a key: then ``drive`` works it out."""
     from heygem_core.soundmouth import adapt
 
-    if adapt_key is None or settings.planner != "learned" or settings.adapt == "off":
+    if adapt_key is None:
+        return pipeline.FIND
+    if settings.planner != "learned" or settings.adapt == "off":
         return None
     return adapt.load(store.local_path(adapt_key))
 
@@ -161,7 +164,7 @@ def lipsync(video: Asset, track_key: str, audio: Asset, transcript: Asset | None
     if transcript:
         with _named(store, transcript) as src:
             text = pipeline.read_transcript(src)
-    adaptation = _adaptation(store, adapt_key, settings) if adapt_key else pipeline.FIND
+    adaptation = _adaptation(store, adapt_key, settings)
     with _named(store, audio) as src:
         motion = pipeline.drive(info, track, src, transcript=text, language=language, settings=settings,
                                 adaptation=adaptation)

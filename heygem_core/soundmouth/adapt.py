@@ -26,7 +26,7 @@ from . import features, net
 
 log = logging.getLogger(__name__)
 
-ADAPT_VERSION = 1
+ADAPT_VERSION = 2  # 2: the head kept as one folded coefficient vector
 # Seconds of tracked source under which no head is fitted: its held-back quarters would be a
 # sentence each, too few to choose a weight on.
 MIN_SECONDS = 8.0
@@ -56,13 +56,18 @@ class Adaptation:
     seconds: float  # of tracked source fitted on
     model_version: str
     reason: str  # one line for the job's notes
+    # the head on the hidden layer's context (``_contextual``), standardisation folded in: only
+    # its output's z-score is used, so its mean and offset do not matter
     coef: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def used(self) -> bool:
         return self.weight > 0
+
+    @property
+    def worth_a_note(self) -> bool:
+        """Whether a job says what was decided: a short source's fallback goes without saying."""
+        return self.used or self.seconds >= MIN_SECONDS
 
     def opening(self, hidden: np.ndarray, general: np.ndarray) -> np.ndarray:
         """The adapted opening at 100 Hz: the general model's (``general``) and the head's,
@@ -74,9 +79,10 @@ class Adaptation:
         return np.clip(general.mean() + general.std() * mixed, 0.0, net.OPEN_MAX)
 
 
-def not_used(reason: str) -> Adaptation:
+def not_used(reason: str, seconds: float = 0.0, lag: int = 0, model_version: str = "",
+             general_r: float = float("nan"), adapted_r: float = float("nan")) -> Adaptation:
     """The record that no head is used (the general model), and why."""
-    return Adaptation(0.0, 0, float("nan"), float("nan"), 0.0, "", reason)
+    return Adaptation(0.0, lag, general_r, adapted_r, seconds, model_version, reason)
 
 
 def fit(landmarks: np.ndarray, lost: np.ndarray, fps: float, pcm: np.ndarray, sr: int,
@@ -92,8 +98,8 @@ def fit(landmarks: np.ndarray, lost: np.ndarray, fps: float, pcm: np.ndarray, sr
     gap[found] = mouth.steady_opening(np.asarray(landmarks[:n])[found])
     seconds = float(found.sum() / fps)
     if seconds < MIN_SECONDS:
-        return _fallback(weights, seconds, 0, f"source too short to adapt to ({seconds:.0f} s of face, "
-                                              f"{MIN_SECONDS:.0f} s needed): general model")
+        return not_used(f"source too short to adapt to ({seconds:.0f} s of face, {MIN_SECONDS:.0f} s needed): "
+                        "general model", seconds, 0, weights.version)
     from ..audio import Audio, loudness_envelope
 
     loud = loudness_envelope(Audio(np.asarray(pcm, np.float32), sr), fps, n)
@@ -103,9 +109,7 @@ def fit(landmarks: np.ndarray, lost: np.ndarray, fps: float, pcm: np.ndarray, sr
     x = _contextual(h, at)
     y = _z(gap)
     g = general[at]
-    ok = np.isfinite(y)
-    if ok.sum() < MIN_SECONDS * fps:
-        return _fallback(weights, seconds, lag, "too little tracked source to adapt to: general model")
+    ok = np.isfinite(y)  # the frames with a face: MIN_SECONDS of them at least, checked above
     # each of BLOCKS stretches of the source predicted by a head fitted on the others
     block = np.minimum(np.arange(n) * BLOCKS // n, BLOCKS - 1)
     head = np.full(n, np.nan)
@@ -117,19 +121,17 @@ def fit(landmarks: np.ndarray, lost: np.ndarray, fps: float, pcm: np.ndarray, sr
     tried = {w: _pearson((1 - w) * g_z + w * head, y) for w in WEIGHTS}
     best = max(tried, key=lambda w: tried[w])
     if not tried[best] >= r_general + MARGIN:
-        return _fallback(weights, seconds, lag, f"adaptation did not help on held-back parts of the source "
-                                                f"(r {tried[best]:.2f} vs {r_general:.2f}): general model",
-                         r_general, tried[best])
-    coef, mean, scale = _ridge(x[ok], y[ok])
-    # folded so that ``opening`` needs no separate standardisation step
-    folded = coef / scale
+        return not_used(f"adaptation did not help on held-back parts of the source "
+                        f"(r {tried[best]:.2f} vs {r_general:.2f}): general model",
+                        seconds, lag, weights.version, r_general, tried[best])
+    coef, _, scale = _ridge(x[ok], y[ok])
     return Adaptation(weight=best, lag_frames=lag, general_r=r_general, adapted_r=tried[best], seconds=seconds,
                       model_version=weights.version,
                       reason=f"adapted to the lecturer ({seconds:.0f} s; r {r_general:.2f} -> {tried[best]:.2f} "
                              f"on held-back parts, head weight {best:g}"
                              + (f", source sound {lag * 1000 / fps:+.0f} ms off its picture taken out" if lag else "")
                              + ")",
-                      coef=folded, mean=mean, scale=scale)
+                      coef=coef / scale)
 
 
 def source_lag(gap: np.ndarray, loudness: np.ndarray, general: np.ndarray) -> int:
@@ -149,11 +151,6 @@ def source_lag(gap: np.ndarray, loudness: np.ndarray, general: np.ndarray) -> in
             MIN_LAG <= abs(k_model) < MAX_LAG and abs(k_loud) < MAX_LAG:
         return int(round((k_loud + k_model) / 2))
     return 0
-
-
-def _fallback(weights: net.Weights, seconds: float, lag: int, reason: str, general_r: float = float("nan"),
-              adapted_r: float = float("nan")) -> Adaptation:
-    return Adaptation(0.0, lag, general_r, adapted_r, seconds, weights.version, reason)
 
 
 def _general_opening(weights: net.Weights, h: np.ndarray) -> np.ndarray:
@@ -206,7 +203,7 @@ def save(path: Path, a: Adaptation) -> Path:
     meta = {k: getattr(a, k) for k in ("weight", "lag_frames", "general_r", "adapted_r", "seconds",
                                         "model_version", "reason")}
     with open(path, "wb") as fh:
-        np.savez(fh, __meta__=np.array(json.dumps(meta)), coef=a.coef, mean=a.mean, scale=a.scale)
+        np.savez(fh, __meta__=np.array(json.dumps(meta)), coef=a.coef)
     return path
 
 
@@ -218,4 +215,4 @@ def keep(path: Path, a: Adaptation) -> None:
 def load(path: Path) -> Adaptation:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["__meta__"]))
-        return Adaptation(**meta, coef=z["coef"], mean=z["mean"], scale=z["scale"])
+        return Adaptation(**meta, coef=z["coef"])

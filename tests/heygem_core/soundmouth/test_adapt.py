@@ -84,8 +84,7 @@ def test_a_head_changes_the_opening_by_its_weight():
     h = np.abs(rng.normal(size=(300, weights.arch["width"]))).astype(np.float32)
     general = rng.uniform(0.1, 1.0, 300)
     coef = rng.normal(size=weights.arch["width"] * len(adapt.CONTEXT) + 1)
-    head = adapt.Adaptation(0.5, 0, 0.3, 0.4, 30.0, weights.version, "test", coef=coef,
-                            mean=np.zeros_like(coef), scale=np.ones_like(coef))
+    head = adapt.Adaptation(0.5, 0, 0.3, 0.4, 30.0, weights.version, "test", coef=coef)
     out = head.opening(h, general)
     assert out.shape == general.shape and np.all((out >= 0) & (out <= net.OPEN_MAX))
     assert not np.allclose(out, general)
