@@ -15,6 +15,7 @@ from heygem_core.errors import HeygemError, InputError, ProcessingError, os_reas
 
 from .codes import EXIT_FAILURE, EXIT_FLAGGED, EXIT_INPUT, EXIT_OK  # noqa: F401 - EXIT_* are the API
 from . import runs_command as runs_cli
+from . import store_command as store_cli
 PREFECT_COMMANDS = ("run", "batch", "server", "ui")
 
 
@@ -64,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "[transcript, title, output]), then produce every row on a Prefect server "
                         "(PREFECT_API_URL, or a local one started on 127.0.0.1:4200). Prints the "
                         "dashboard link, the outputs and the zip.")
-    rn.add_argument("sheet", type=Path, help="course sheet (.csv or .xlsx)")
+    rn.add_argument("sheet", help="course sheet (.csv or .xlsx), or store:KEY for one in the artifact store "
+                    "(heygem store put)")
     rn.add_argument("-o", "--output", type=Path, help="also copy the videos, zip and report here")
     rn.add_argument("--input-root", action="append", type=Path, metavar="DIR",
                     help="folder the sheet's files must lie in (repeatable; default HEYGEM_INPUT_ROOTS "
@@ -115,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(gc)
 
     runs_cli.add_parser(sub)
+    store_cli.add_parser(sub)
 
     sy = sub.add_parser("sync", help="measure how well a video's mouth follows an audio track")
     sy.add_argument("video", type=Path)
@@ -150,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             return _gc(args, settings)
         if args.command == "runs":
             return runs_cli.runs_command(args, settings)
+        if args.command == "store":
+            return store_cli.store_command(args, settings)
         if args.command == "ui":
             # Gradio and Prefect are imported only by the web app itself (webapp/).
             from webapp import ui_command

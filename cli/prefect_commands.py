@@ -19,31 +19,39 @@ from heygem_core.errors import HeygemError, InputError
 from .codes import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
 
 
-def _check_sheet(sheet: Path, input_roots: list[Path], settings: Settings, skip_invalid: bool = False) -> None:
+def _check_sheet(sheet: str, input_roots: list[Path], settings: Settings, skip_invalid: bool = False) -> None:
     """Validate before starting anything, so a bad sheet costs no server and no run. With
     ``skip_invalid`` the rows that will be left out are said, one line each."""
-    from heygem_core.intake import check_sheet
+    from heygem_core.intake import check_sheet, check_stored_sheet, is_stored
     from heygem_core.store import open_store
 
     store = open_store(settings)
-    store_exists = store.exists if store.remote else None
-    _, skipped = check_sheet(sheet, input_roots=tuple(input_roots) or settings.input_roots,
-                             store_exists=store_exists, max_rows=settings.max_sheet_rows,
-                             skip_invalid=skip_invalid)
+    roots = tuple(input_roots) or settings.input_roots
+    if is_stored(sheet):
+        _, skipped = check_stored_sheet(store, sheet, input_roots=roots, max_rows=settings.max_sheet_rows,
+                                        skip_invalid=skip_invalid)
+    else:
+        _, skipped = check_sheet(sheet, input_roots=roots, store_exists=store.exists if store.remote else None,
+                                 max_rows=settings.max_sheet_rows, skip_invalid=skip_invalid)
     for s in skipped:
         print(f"heygem: row {s.row} ({s.output}) will not be run: {s.message}", file=sys.stderr)
 
 
 def run_command(args) -> int:
+    """``heygem run SHEET``: a sheet file here, or ``store:KEY`` (one put in the artifact store
+    with ``heygem store put``), as a deployment takes it."""
+    from heygem_core.intake import is_stored
+
     settings = Settings.from_env()
     roots = [Path(r).resolve() for r in (args.input_root or [])]
-    _check_sheet(args.sheet, roots, settings, args.skip_invalid)
+    sheet = args.sheet if is_stored(args.sheet) else str(Path(args.sheet).expanduser().resolve())
+    _check_sheet(sheet, roots, settings, args.skip_invalid)
     api_url = ensure_server()
     _quiet_console(args.verbose)
     from flows.course_matrix import course_matrix
 
-    state = course_matrix(str(args.sheet.resolve()), [str(r) for r in roots] or None, _overrides(args),
-                          args.skip_invalid, return_state=True)
+    state = course_matrix(sheet, [str(r) for r in roots] or None, _overrides(args), args.skip_invalid,
+                          return_state=True)
     return _finish(state, api_url, args.output)
 
 
@@ -95,7 +103,10 @@ def _overrides(args) -> dict | None:
 def _finish(state, api_url: str, output: Path | None) -> int:
     flow_run_id = str(state.state_details.flow_run_id)
     link = dashboard_url(api_url, flow_run_id)
-    if not state.is_completed():
+    from flows.outcome import summary_of
+
+    summary = summary_of(state)  # a run with failed rows is Failed, and still carries its summary
+    if summary is None:
         err = state.result(raise_on_failure=False, _sync=True)
         if isinstance(err, BaseException) and not isinstance(err, HeygemError):  # a bug: show it whole
             traceback.print_exception(err)
@@ -103,7 +114,6 @@ def _finish(state, api_url: str, output: Path | None) -> int:
         print(f"heygem: error: {message}", file=sys.stderr)
         print(f"dashboard: {link}", file=sys.stderr)
         return EXIT_INPUT if isinstance(err, InputError) else EXIT_FAILURE
-    summary = state.result(_sync=True)
     local = _download(summary, output) if output else None
     print(f"run {summary['run_id']}: {summary['done']} done, {summary['failed']} failed, "
           f"{summary['flagged']} flagged by QA")

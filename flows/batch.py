@@ -4,9 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow
+from prefect.states import State
 from prefect.runtime import flow_run
 
 
+from .outcome import final_state
 from .common import produce, without_caller_tags
 from .runner import WorkersTaskRunner
 from .jobs import batch_records, validate_jobs
@@ -20,7 +22,7 @@ def _name() -> str:
 @flow(name="batch", flow_run_name=_name, log_prints=True,
       task_runner=WorkersTaskRunner())
 def batch(audio: str, videos: list[str], language: str = "en", transcript: str | None = None,
-          input_roots: list[str] | None = None, overrides: dict | None = None) -> dict:
+          input_roots: list[str] | None = None, overrides: dict | None = None) -> State:
     """Re-voice every video with the same audio; a failing video fails alone.
 
     Args:
@@ -33,4 +35,4 @@ def batch(audio: str, videos: list[str], language: str = "en", transcript: str |
     with without_caller_tags():
         checked = validate_jobs(batch_records(audio, videos, language, transcript), f"batch of {len(videos)}",
                                 input_roots, overrides, skip_invalid=True)
-    return produce(checked["rows"], kind="batch", overrides=overrides, skipped=checked["skipped"])
+    return final_state(produce(checked["rows"], kind="batch", overrides=overrides, skipped=checked["skipped"]))

@@ -3,7 +3,9 @@ a report, with each row's failure confined to that row.
 
 The DAG, per run: ingest every distinct input once → track each distinct video once →
 normalise each distinct audio once → per row: lipsync → blend → mux → qa → publish; then one
-package. Dependencies are passed as futures, so independent rows run side by side.
+package. Each step is submitted once the steps it needs have completed (``flows.schedule``),
+with their futures, so independent rows run side by side, the dashboard draws the
+dependencies, and no task thread waits for another task.
 
 What a run tells while it goes (``flows.runs``): each task run's stage and the rows it serves
 are published as the ``row-tasks`` artifact, and rows that fail at once as the ``row-failures``
@@ -25,7 +27,6 @@ from prefect.artifacts import (create_link_artifact, create_markdown_artifact,
                                create_progress_artifact, create_table_artifact,
                                update_progress_artifact)
 from prefect.context import get_run_context
-from prefect.futures import as_completed
 
 from heygem_core.gc import hold
 from heygem_core.intake import Row, SourceRef
@@ -36,16 +37,18 @@ from tasks.stages import (adapt_mouth, blend, engine_version, ingest, lipsync, l
                           track_faces)
 
 from . import runs as run_ids
+from .fleet import MAX_REMOTE, gpu_pool_ready, gpu_slots
+from .schedule import Scheduler, Step
 
 
 @dataclass
 class RowRun:
     row: Row
     label: str
-    futures: list = field(default_factory=list)  # in dependency order
-    mux: Any = None
-    qa: Any = None
-    failure: str | None = None  # the first failed stage's message, once its QA has ended
+    chain: list = field(default_factory=list)  # its steps whose failure fails the row, in order
+    qa: Step | None = None
+    publish: Step | None = None
+    failure: str | None = None  # the first failed step's message, once the row has ended
 
 
 def row_label(row: Row) -> str:
@@ -96,6 +99,9 @@ class _Tasks:
         self.new.append(run_ids.task_record(fut.task_run_id, stage, rows))
         return fut
 
+    def submit_step(self, step: Step):
+        return self.submit(step.task, step.stage, step.rows, *step.args())
+
     def flush(self) -> None:
         if self.new:
             table, self.new = self.new, []
@@ -142,50 +148,11 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
             assets, ingest_errors = _ingest_all(rows, overrides, jobs)
             failures.add([{"row": row.number, "output": row.output, "message": message}
                           for row in rows if (message := _ingest_failure(row, ingest_errors)) is not None])
-            tracks = {}
-            adapted = {}
-            audios = {}
-            by_video, by_audio = _served(rows, assets, "video"), _served(rows, assets, "audio")
-            for row in rows:
-                v, a = assets.get(row.video), assets.get(row.audio)
-                if v is not None and v.sha256 not in tracks:
-                    tracks[v.sha256] = jobs.submit(track_faces, "track_faces", by_video[v.sha256], v, overrides)
-                    # the learned mouth adapted to this lecturer: once per source, for every language
-                    adapted[v.sha256] = jobs.submit(adapt_mouth, "adapt_mouth", by_video[v.sha256], v,
-                                                    tracks[v.sha256], overrides)
-                if a is not None and a.sha256 not in audios:
-                    audios[a.sha256] = jobs.submit(normalize_audio, "normalize_audio", by_audio[a.sha256], a, overrides)
+            remote = gpu_pool_ready(settings, logger.warning)
+            runs = _row_runs(rows, assets, ingest_errors, overrides, run_prefix, remote)
+            _run_rows(runs, settings, remote, jobs, _RowEnds(runs, failures, progress))
 
-            runs: list[RowRun] = []
-            for row in rows:
-                rr = RowRun(row=row, label=row_label(row))
-                runs.append(rr)
-                refs = [row.video, row.audio] + ([row.transcript] if row.transcript else [])
-                if any(ref in ingest_errors for ref in refs):
-                    continue
-                v, a = assets[row.video], assets[row.audio]
-                t = assets[row.transcript] if row.transcript else None
-                track_f, audio_f = tracks[v.sha256], audios[a.sha256]
-                lip = lipsync_remote if settings.lipsync_deployment else lipsync
-                one = [row.number]
-                lip_f = jobs.submit(lip, "lipsync", one, v, track_f, a, t, row.language, rr.label,
-                                    overrides, adapted[v.sha256])  # beside the normalising
-                blend_f = jobs.submit(blend, "blend", one, v, track_f, lip_f, rr.label, overrides)
-                rr.mux = jobs.submit(mux, "mux", one, blend_f, audio_f, rr.label, overrides)
-                rr.qa = jobs.submit(qa, "qa", one, rr.mux, audio_f, rr.label, overrides, track_f)
-                rr.futures = [track_f, adapted[v.sha256], audio_f, lip_f, blend_f, rr.mux]
-
-            jobs.flush()
-            finals = {rr.qa: rr for rr in runs if rr.qa is not None}
-            for n, fut in enumerate(as_completed(list(finals)), start=1):
-                fut.wait()
-                rr = finals[fut]
-                rr.failure = _row_failure(rr)
-                if rr.failure is not None:
-                    failures.add([{"row": rr.row.number, "output": rr.row.output, "message": rr.failure}])
-                update_progress_artifact(progress, progress=100.0 * n / max(len(finals), 1))
-
-            entries = [_entry(rr, ingest_errors, run_prefix, overrides, logger, jobs) for rr in runs]
+            entries = [_entry(rr, ingest_errors, overrides, logger) for rr in runs]
             entries += [_skipped(s, logger) for s in skipped]
             entries.sort(key=lambda e: e.row if e.row is not None else 0)
             done = sum(e.status == "done" for e in entries)
@@ -215,6 +182,35 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
     }
     _artifacts(summary, entries, store)
     return summary
+
+
+class _RowEnds:
+    """Says each row's end as it comes: its failure at once (``row-failures``) and the run's
+    progress."""
+
+    def __init__(self, runs: list[RowRun], failures: _Failures, progress):
+        self.by_last = {id(rr.publish): rr for rr in runs if rr.publish is not None}
+        self.failures, self.progress, self.finished = failures, progress, 0
+
+    def __call__(self, step: Step) -> None:
+        rr = self.by_last.get(id(step))
+        if rr is None:  # not a row's last step
+            return
+        rr.failure = _row_failure(rr)
+        if rr.failure is not None:
+            self.failures.add([{"row": rr.row.number, "output": rr.row.output, "message": rr.failure}])
+        self.finished += 1
+        update_progress_artifact(self.progress, progress=100.0 * self.finished / max(len(self.by_last), 1))
+
+
+def _run_rows(runs: list[RowRun], settings, remote: bool, jobs: _Tasks, row_ends: _RowEnds) -> None:
+    """Every row's steps, each submitted once its inputs are ready (flows.schedule): the run's
+    own work HEYGEM_WORKERS at once, lip-syncs on the gpu pool as many as the fleet has GPUs."""
+    limits = {"cpu": settings.workers, "gpu": (gpu_slots(settings) or MAX_REMOTE) if remote else 0}
+    scheduler = Scheduler(jobs.submit_step, limits, ended=row_ends, submitted=jobs.flush)
+    for step in _unique_steps(runs):
+        scheduler.add(step)
+    scheduler.run()
 
 
 def _served(rows: list[Row], assets: dict, what: str) -> dict[str, list[int]]:
@@ -258,16 +254,77 @@ def _ingest_failure(row: Row, ingest_errors: dict) -> str | None:
     return next((ingest_errors[r] for r in (row.video, row.audio, row.transcript) if r in ingest_errors), None)
 
 
+def _row_runs(rows: list[Row], assets: dict, ingest_errors: dict, overrides, run_prefix: str,
+              remote: bool) -> list[RowRun]:
+    """Every row's steps: each distinct video tracked (and the mouth adapted to it) once, each
+    distinct audio normalised once, then per row lipsync -> blend -> mux -> qa -> publish."""
+    by_video, by_audio = _served(rows, assets, "video"), _served(rows, assets, "audio")
+    videos: dict[str, tuple[Step, Step]] = {}
+    audios: dict[str, Step] = {}
+    runs = []
+    for row in rows:
+        rr = RowRun(row=row, label=row_label(row))
+        runs.append(rr)
+        if _ingest_failure(row, ingest_errors) is not None:
+            continue
+        v, a = assets[row.video], assets[row.audio]
+        t = assets[row.transcript] if row.transcript else None
+        if v.sha256 not in videos:
+            served = tuple(by_video[v.sha256])
+            track = Step("track_faces", track_faces, served, lambda v=v: (v, overrides))
+            # the learned mouth adapted to this lecturer: once per source, for every language
+            adapt = Step("adapt_mouth", adapt_mouth, served, lambda v=v, tr=track: (v, tr.future, overrides),
+                         needs=(track,))
+            videos[v.sha256] = (track, adapt)
+        if a.sha256 not in audios:
+            audios[a.sha256] = Step("normalize_audio", normalize_audio, tuple(by_audio[a.sha256]),
+                                    lambda a=a: (a, overrides))
+        track, adapt = videos[v.sha256]
+        _chain(rr, v, a, t, track, adapt, audios[a.sha256], overrides, run_prefix, remote)
+    return runs
+
+
+def _chain(rr: RowRun, v, a, t, track: Step, adapt: Step, audio: Step, overrides, run_prefix: str,
+           remote: bool) -> None:
+    one, label = (rr.row.number,), rr.label
+    lip = Step("lipsync", lipsync_remote if remote else lipsync, one,  # beside the normalising
+               lambda: (v, track.future, a, t, rr.row.language, label, overrides, adapt.future),
+               needs=(track, adapt), pool="gpu" if remote else "cpu")
+    blended = Step("blend", blend, one, lambda: (v, track.future, lip.future, label, overrides), needs=(track, lip))
+    muxed = Step("mux", mux, one, lambda: (blended.future, audio.future, label, overrides), needs=(blended, audio))
+    rr.qa = Step("qa", qa, one, lambda: (muxed.future, audio.future, label, overrides, track.future),
+                 needs=(muxed, audio, track))
+    # published with QA's figures when QA ran; a row whose QA could not run is still made
+    rr.publish = Step("publish", publish, one,
+                      lambda: (muxed.future, rr.qa.future if rr.qa.completed else None, run_prefix, rr.row.output,
+                               overrides), needs=(muxed,), after=(rr.qa,))
+    rr.chain = [track, adapt, audio, lip, blended, muxed]
+
+
+def _unique_steps(runs: list[RowRun]) -> list[Step]:
+    """Every step once, inputs before the steps that need them."""
+    seen, out = set(), []
+    for rr in runs:
+        for step in rr.chain + ([rr.qa, rr.publish] if rr.publish else []):
+            if id(step) not in seen:
+                seen.add(id(step))
+                out.append(step)
+    return out
+
+
 def _row_failure(rr: RowRun) -> str | None:
-    """The message of the first of the row's stages that did not complete (None: all did)."""
-    for fut in rr.futures:
-        fut.wait()
-        if not fut.state.is_completed():
-            return _message(fut.state)
+    """The message of the first of the row's steps that failed (None: it was made and stored)."""
+    for step in rr.chain:
+        if step.ended and not step.completed and not step.skipped:
+            return _message(step.future.state)
+    if rr.publish.skipped or not rr.publish.completed:
+        if rr.publish.skipped:  # an input failed without a step of its own saying so
+            return "not made: an earlier stage did not complete"
+        return f"finished, but could not be stored: {_message(rr.publish.future.state)}"
     return None
 
 
-def _entry(rr: RowRun, ingest_errors: dict, run_prefix: str, overrides, logger, jobs: _Tasks) -> OutputEntry:
+def _entry(rr: RowRun, ingest_errors: dict, overrides, logger) -> OutputEntry:
     row = rr.row
     base = dict(row=row.number, lecturer=row.lecturer, language=row.language, title=row.title,
                 output_name=row.output)
@@ -277,22 +334,12 @@ def _entry(rr: RowRun, ingest_errors: dict, run_prefix: str, overrides, logger, 
         return OutputEntry(**base, output_key=None, sha256=None, duration=None, engine=None,
                            status="failed", message=message)
     qa_result, note = None, ""
-    rr.qa.wait()
-    if rr.qa.state.is_completed():
-        qa_result = rr.qa.result()
+    if rr.qa.completed:
+        qa_result = rr.qa.future.result()
     else:
-        note = f"QA could not run: {_message(rr.qa.state)}"
+        note = f"QA could not run: {_message(rr.qa.future.state)}"
         logger.warning("%s: %s", rr.label, note)
-    published = jobs.submit(publish, "publish", [row.number], rr.mux.result(), qa_result, run_prefix, row.output,
-                        overrides)
-    jobs.flush()
-    published.wait()
-    if not published.state.is_completed():
-        message = f"finished, but could not be stored: {_message(published.state)}"
-        logger.error("%s: %s", rr.label, message)
-        return OutputEntry(**base, output_key=None, sha256=None, duration=None, engine=None,
-                           status="failed", message=message)
-    pub = published.result()
+    pub = rr.publish.future.result()
     figures = (qa_result or {}).get("figures")
     if figures and figures.get("flagged"):
         note = "; ".join(figures.get("reasons", ())) or note

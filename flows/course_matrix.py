@@ -4,9 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow
+from prefect.states import State
 from prefect.runtime import flow_run
 
 
+from .outcome import final_state
 from .common import produce, without_caller_tags
 from .runner import WorkersTaskRunner
 from .jobs import validate_sheet
@@ -20,7 +22,7 @@ def _name() -> str:
 @flow(name="course_matrix", flow_run_name=_name, log_prints=True,
       task_runner=WorkersTaskRunner())
 def course_matrix(sheet: str, input_roots: list[str] | None = None, overrides: dict | None = None,
-                  skip_invalid: bool = False) -> dict:
+                  skip_invalid: bool = False) -> State:
     """Produce one video per sheet row (lecturer × language), a zip and a report.
 
     Args:
@@ -34,5 +36,5 @@ def course_matrix(sheet: str, input_roots: list[str] | None = None, overrides: d
     """
     with without_caller_tags():
         checked = validate_sheet(sheet, input_roots, overrides, skip_invalid)
-    return produce(checked["rows"], kind=f"course-{Path(sheet).stem}", overrides=overrides,
-                   skipped=checked["skipped"])
+    return final_state(produce(checked["rows"], kind=f"course-{Path(sheet).stem}", overrides=overrides,
+                               skipped=checked["skipped"]))

@@ -6,7 +6,7 @@ from pathlib import Path
 from prefect import task
 
 from heygem_core.errors import SheetError
-from heygem_core.intake import Row, check_sheet, skipped_rows, validate_rows
+from heygem_core.intake import Row, check_sheet, check_stored_sheet, is_stored, skipped_rows, validate_rows
 from tasks.runtime import settings_for, store_for
 
 from .runs import stage_tag
@@ -24,14 +24,12 @@ def validate_sheet(sheet: str, input_roots: list[str] | None = None, overrides: 
     Returns ``{"rows": [Row], "skipped": [Skipped as dict]}`` (skipped: only with ``skip_invalid``)."""
     settings = settings_for(overrides)
     store = store_for(settings)
-    if sheet.startswith("store:"):
-        local = store.local_path(sheet[len("store:"):])
-        path = local.with_name(Path(sheet).name) if local.suffix == "" else local
-        if path != local:
-            path.write_bytes(local.read_bytes())
-        sheet = str(path)
-    rows, skipped = check_sheet(sheet, input_roots=_roots(input_roots, overrides), store_exists=store.exists,
-                                max_rows=settings.max_sheet_rows, skip_invalid=skip_invalid)
+    if is_stored(sheet):  # errors name store:KEY, not the worker's local copy
+        rows, skipped = check_stored_sheet(store, sheet, input_roots=_roots(input_roots, overrides),
+                                           max_rows=settings.max_sheet_rows, skip_invalid=skip_invalid)
+    else:
+        rows, skipped = check_sheet(sheet, input_roots=_roots(input_roots, overrides), store_exists=store.exists,
+                                    max_rows=settings.max_sheet_rows, skip_invalid=skip_invalid)
     return {"rows": rows, "skipped": [s.as_dict() for s in skipped]}
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow
+from prefect.states import State
 from prefect.runtime import flow_run
 
+from .outcome import final_state
 from .common import produce, without_caller_tags
 from .jobs import validate_jobs
 
@@ -19,7 +21,7 @@ def _name() -> str:
 @flow(name="single", flow_run_name=_name, log_prints=True)
 def single(video: str, audio: str, language: str = "en", transcript: str | None = None,
            lecturer: str | None = None, output: str | None = None,
-           input_roots: list[str] | None = None, overrides: dict | None = None) -> dict:
+           input_roots: list[str] | None = None, overrides: dict | None = None) -> State:
     """Re-voice one video with one audio.
 
     Args:
@@ -34,4 +36,4 @@ def single(video: str, audio: str, language: str = "en", transcript: str | None 
               "audio": audio, "transcript": transcript or "", "title": "", "output": output or ""}
     with without_caller_tags():
         rows = validate_jobs([record], Path(video).name, input_roots, overrides)["rows"]
-    return produce(rows, kind="single", overrides=overrides)
+    return final_state(produce(rows, kind="single", overrides=overrides))

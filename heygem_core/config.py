@@ -127,6 +127,13 @@ class Settings:
     # "flow/deployment" of the lip-sync sub-flow on the gpu pool (e.g. lipsync_row/gpu-lipsync);
     # empty: lip-sync runs inside the calling flow. See deployments/README.md.
     lipsync_deployment: str = ""
+    # Bounded waits for a row's lip-sync on the gpu pool (tasks/remote.py): queued, no worker
+    # took it (the row then fails, saying whether any gpu worker is online); claimed by a worker
+    # but not started (its worker is taken as gone: the sub-flow is cancelled and started once
+    # more for another worker); running (the same). Seconds.
+    gpu_queue_s: float = 3600.0
+    gpu_start_s: float = 180.0
+    gpu_run_s: float = 3600.0
     # The local Prefect server heygem starts or finds (127.0.0.1), when PREFECT_API_URL is unset.
     prefect_port: int = 4200
     # QA: outputs under these figures are flagged in the report and the dashboard.
@@ -222,6 +229,7 @@ _RANGES = {
     "tracking_processes": (0, 256), "link_expiry_hours": (1, 168 * 100), "max_sheet_rows": (1, 1_000_000),
     "workers": (1, 256), "retry_delay_s": (0, 3600), "qa_min_coverage": (0, 1), "qa_min_sync": (-1, 1),
     "prefect_port": (1, 65535), "mouth_lead_ms": (-200, 200),
+    "gpu_queue_s": (1, 7 * 86400), "gpu_start_s": (1, 86400), "gpu_run_s": (1, 7 * 86400),
 }
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 # Old names of engine settings, still read (with a line saying so).

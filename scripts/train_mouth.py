@@ -7,7 +7,7 @@ also QA's judge; the second fine-tunes it on real talking heads at scale):
     .venv/bin/python scripts/train_mouth.py -o heygem_core/models/mouth_net_synthetic.npz
     .venv/bin/python scripts/train_mouth.py --corpus --init heygem_core/models/mouth_net_synthetic.npz \
         --real-share 0.5 --steps 800 --lr 1e-3 --synthetic 1500 --festival 500 --no-real-closures \
-        --hold-out presenter_suit_6s --hold-out grid_lbax4n
+        --keep-init 0.5 --hold-out presenter_suit_6s --hold-out grid_lbax4n
     # a leave-speakers-out model for benchmarks/selfdub.py and fold_models.py: add --fold K -o DIR/foldK.npz
     .venv/bin/python scripts/train_mouth.py --tiny -o /tmp/t.npz # a few seconds, for CI
 
@@ -49,6 +49,8 @@ def main(argv=None) -> int:
                    help="leave out the speakers of this fold (soundmouth/corpus.fold_of; repeatable)")
     p.add_argument("--init", type=Path, help="start from these weights (a fine-tune)")
     p.add_argument("--lr", type=float, default=train.TrainConfig.lr)
+    p.add_argument("--keep-init", type=float, default=train.TrainConfig.keep_init,
+                   help="share of the --init weights the result keeps (0..1; weight-space ensembling)")
     p.add_argument("--no-real-closures", action="store_true",
                    help="the closure head learns from the synthetic speech's exact phones only")
     p.add_argument("--synthetic", type=int, default=4000, help="espeak utterances (default 4000)")
@@ -65,6 +67,10 @@ def main(argv=None) -> int:
     p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     p.add_argument("--tiny", action="store_true", help="a few steps on a little data (CI)")
     args = p.parse_args(argv)
+    if not 0.0 <= args.keep_init <= 1.0:
+        p.error(f"--keep-init must be within 0..1, got {args.keep_init}")
+    if args.keep_init and not args.init:
+        p.error("--keep-init needs --init (the weights to keep a share of)")
 
     import torch
 
@@ -82,7 +88,7 @@ def main(argv=None) -> int:
     if share <= 0:
         real = []
     cfg = train.TrainConfig(steps=steps, seed=args.seed, real_share=share, lr=args.lr,
-                            closed_from_real=not args.no_real_closures)
+                            closed_from_real=not args.no_real_closures, keep_init=args.keep_init)
     languages = (tuple(sorted({lang for lang, _ in data.FESTIVAL_VOICES.values()})) if args.festival_languages == "all"
                  else tuple(x.strip() for x in args.festival_languages.split(",") if x.strip()))
     t0 = time.perf_counter()

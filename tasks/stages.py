@@ -21,6 +21,7 @@ from heygem_core.errors import InputError, ProcessingError
 from heygem_core.track import describe_lost, track_video
 from heygem_core.track.store import read_track, write_track
 
+from .remote import Limits, run_on_gpu_pool
 from .runtime import RETRIES, Stage, scratch_dir, settings_for, store_for
 
 Overrides = dict[str, Any] | None
@@ -178,23 +179,21 @@ def lipsync(video: Asset, track_key: str, audio: Asset, transcript: Asset | None
 @task(name="lipsync_remote", task_run_name="lipsync on gpu pool {label}")
 def lipsync_remote(video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
                    label: str, overrides: Overrides = None, adapt_key: str | None = None) -> str:
-    """``lipsync`` run as the ``gpu-lipsync`` deployment on a GPU worker. No ``gpu`` tag here:
-    holding a slot while the sub-flow waits for one would deadlock at a limit of 1."""
-    from prefect.deployments import run_deployment
-
+    """``lipsync`` run as the ``gpu-lipsync`` deployment on a GPU worker, every wait bounded
+    (tasks/remote.py: a row lost with its worker is started once more, else fails in words).
+    No ``gpu`` tag here: holding a slot while the sub-flow waits for one would deadlock at a
+    limit of 1."""
     settings, store = _ctx(overrides)
     key = LIPSYNC.key(dict(video=video, track_key=track_key, audio=audio, transcript=transcript,
                            language=language, overrides=overrides, adapt_key=adapt_key))
     if store.exists(key):
         return key
-    run = run_deployment(settings.lipsync_deployment, timeout=None, parameters=dict(
+    worker = run_on_gpu_pool(settings.lipsync_deployment, dict(
         video=asdict(video), track_key=track_key, audio=asdict(audio),
         transcript=asdict(transcript) if transcript else None, language=language, label=label,
-        overrides=overrides, adapt_key=adapt_key))
-    if not run.state.is_completed():
-        raise ProcessingError(f"{label}: lip-sync on the gpu pool ended {run.state.name}: {run.state.message}")
+        overrides=overrides, adapt_key=adapt_key), label, Limits.of(settings), say=get_run_logger().warning)
     if not store.exists(key):
-        raise ProcessingError(f"{label}: the gpu worker did not write {key} to {store.describe()}; "
+        raise ProcessingError(f"{label}: gpu worker {worker or '?'} did not write {key} to {store.describe()}; "
                               "do both pools use the same store settings?")
     return key
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 from .checking import check_sheet, read_sheet, skipped_rows, validate_rows
 from .names import normalise_language
 from .reading import Table, load_table
+from .stored import check_stored_sheet, is_stored
 from .records import (
     AUDIO_EXTENSIONS,
     KNOWN_COLUMNS,
@@ -60,6 +61,7 @@ from .records import (
 )
 
 __all__ = [
+    "check_stored_sheet", "is_stored",
     "SourceRef", "Row", "Problem", "read_sheet", "load_table", "validate_rows",
     "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "VIDEO_EXTENSIONS", "AUDIO_EXTENSIONS",
     "TRANSCRIPT_EXTENSIONS",

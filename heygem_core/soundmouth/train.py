@@ -41,6 +41,11 @@ class TrainConfig:
     closed_from_real: bool = True
     w_viseme: float = 0.2
     feature_mask: float = 0.15  # share of input bands masked per window (SpecAugment-style)
+    # A fine-tune keeps this share of its starting weights: the saved weights are
+    # keep_init * init + (1 - keep_init) * fine-tuned (weight-space ensembling, "WiSE-FT").
+    # Fine-tuning on the corpus loses some of what the synthetic speech taught; held-out GRID
+    # s1 and Arabic anchors are best at 0.5-0.7 of the way (docs/learned_mouth.md).
+    keep_init: float = 0.0
     seed: int = 0
     arch: dict = field(default_factory=lambda: dict(net.DEFAULT_ARCH))
 
@@ -130,7 +135,17 @@ def train(utterances: Sequence[Utterance], cfg: TrainConfig = TrainConfig(), dev
         if report and (step % 100 == 0 or step == cfg.steps - 1):
             report(step, float(loss.detach()))
     log.info("trained %d steps in %.0f s on %s", cfg.steps, time.perf_counter() - t0, device)
-    return export(model, cfg.arch)
+    weights = export(model, cfg.arch)
+    return interpolate(weights, init, cfg.keep_init) if init is not None else weights
+
+
+def interpolate(weights: dict, init: dict, keep_init: float) -> dict:
+    """``keep_init`` of ``init``'s weights with the rest of ``weights`` (same names and shapes)."""
+    if not 0.0 <= keep_init <= 1.0:
+        raise ValueError(f"keep_init must be within 0..1, got {keep_init}")
+    if set(weights) != set(init) or any(weights[k].shape != np.shape(init[k]) for k in weights):
+        raise ValueError("keep_init needs the starting weights of the same architecture")
+    return {k: ((1 - keep_init) * weights[k] + keep_init * np.asarray(init[k])).astype(np.float32) for k in weights}
 
 
 def _loss(out, o, w, c, v, is_real, cfg: TrainConfig):

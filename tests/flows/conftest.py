@@ -67,6 +67,13 @@ def task_runs(flow_run_id: str):
                                      sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
 
 
+def read_flow_run(flow_run_id: str):
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id)
+
+
 def ran(flow_run_id: str) -> Counter:
     """Task runs per task name that did the work (completed, not served from the cache)."""
     return Counter(_task_name(tr) for tr in task_runs(flow_run_id)

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from heygem_core.errors import SheetError
-from tests.flows.conftest import cached, matrix_rows, ran, task_runs, write_sheet
+from tests.flows.conftest import cached, matrix_rows, ran, read_flow_run, task_runs, write_sheet
 from tests.paths import LANGUAGE_AUDIO, VIDEOS
 
 
@@ -84,6 +84,7 @@ def test_bad_rows_are_all_reported_before_any_work(heygem_env):
 
 def test_a_corrupt_video_fails_its_row_only(heygem_env, media_factory):
     from flows.course_matrix import course_matrix
+    from flows.outcome import summary_of
     from heygem_core.config import Settings
     from heygem_core.store import open_store
 
@@ -94,7 +95,12 @@ def test_a_corrupt_video_fails_its_row_only(heygem_env, media_factory):
         {"lecturer": "katie", "video": str(VIDEOS["katie_8s"]), "language": "de", "audio": str(LANGUAGE_AUDIO["de"])},
         {"lecturer": "chaplin", "video": str(corrupt), "language": "de", "audio": str(LANGUAGE_AUDIO["de"])},
     ]
-    summary = course_matrix(str(write_sheet(heygem_env / "one_bad.csv", rows)))
+    state = course_matrix(str(write_sheet(heygem_env / "one_bad.csv", rows)), return_state=True)
+    # a failed row makes the run Failed (red in the dashboard), with the row named, as the API says
+    run = read_flow_run(str(state.state_details.flow_run_id))
+    assert run.state.type.value == "FAILED", run.state
+    assert "1 of 2 output(s) failed" in run.state.message and "chaplin_cut.mp4" in run.state.message
+    summary = summary_of(state)
     assert summary["done"] == 1 and summary["failed"] == 1
     failure = summary["failures"][0]
     assert failure["row"] == 3 and "chaplin_cut.mp4" in failure["message"]

@@ -346,12 +346,15 @@ def test_batch_a_faceless_video_fails_alone_and_is_named(heygem_env, media_facto
     """One audio over two videos, one without a face. (A corrupt video, which fails at intake,
     is covered by tests/flows/test_course_matrix.py; this one fails later, in face tracking.)"""
     from flows.batch import batch
+    from flows.outcome import summary_of
     from heygem_core.config import Settings
     from heygem_core.store import open_store
 
     good, faceless, audio = bm.katie_small(media_factory), bm.faceless(media_factory), bm.speech(media_factory)
-    summary = batch(audio=str(audio), videos=[str(faceless), str(good)], language="en",
-                    input_roots=[str(media_factory.root)])
+    state = batch(audio=str(audio), videos=[str(faceless), str(good)], language="en",
+                  input_roots=[str(media_factory.root)], return_state=True)
+    assert state.is_failed() and "hm_faceless.mp4" in state.message, state
+    summary = summary_of(state)
     assert summary["done"] == 1 and summary["failed"] == 1, summary
     [failure] = summary["failures"]
     print(failure)

@@ -54,3 +54,19 @@ def test_a_fine_tune_on_the_corpus_leaves_its_fold_out_and_says_what_it_started_
     assert w.manifest["init"]["version"] == net.load(net.JUDGE_PATH).version
     trained_on = [c for c in w.manifest["real"] if c.get("lag_frames") is not None]
     assert trained_on and all(corpus.fold_of(c["speaker"]) != 0 for c in trained_on)
+
+
+def test_a_fine_tune_can_keep_a_share_of_its_starting_weights():
+    from heygem_core.soundmouth import data, train
+
+    init = net.load(net.JUDGE_PATH).arrays
+    utts = [data.synthetic_utterance(k) for k in range(3)]
+    cfg = dict(steps=3, batch=4, chunk=64)
+    tuned = train.train(utts, train.TrainConfig(**cfg), device="cpu", init=init)
+    half = train.train(utts, train.TrainConfig(**cfg, keep_init=0.5), device="cpu", init=init)
+    kept = train.train(utts, train.TrainConfig(**cfg, keep_init=1.0), device="cpu", init=init)
+    assert all(np.allclose(kept[k], init[k]) for k in init)
+    assert all(np.allclose(half[k], (tuned[k] + init[k]) / 2, atol=1e-6) for k in init)
+    assert any(not np.allclose(tuned[k], init[k]) for k in init)
+    with pytest.raises(ValueError, match="within 0..1"):
+        train.interpolate(tuned, init, 1.5)
