@@ -19,7 +19,13 @@
 #   HEYGEM_WORKERS       task threads inside one flow run (default 2)
 #   HEYGEM_WORKER_LIMIT  flow runs at once on this worker (default: cpu: cores / HEYGEM_WORKERS,
 #                        gpu: number of GPUs that nvidia-smi lists, else 1)
-#   HEYGEM_WORKER_NAME   (default heygem-POOL-HOSTNAME; give each worker of a machine its own)
+#   HEYGEM_WORKER_NAME   (default heygem-POOL-HOSTNAME; a name already online in the pool is
+#                        refused: give each worker of a machine its own)
+#   HEYGEM_GPU_QUEUE_S, HEYGEM_GPU_START_S, HEYGEM_GPU_RUN_S   (cpu workers) how long a row may
+#                        wait on the gpu pool (README.md's settings table)
+# Lip-sync: the deployments on pool cpu set HEYGEM_LIPSYNC_DEPLOYMENT=lipsync_row/gpu-lipsync
+# (prefect.yaml): rows go to the gpu pool while it has a worker online, and run on the cpu
+# worker (saying so) while it has none. A gpu worker without a GPU says so and uses the CPU.
 #   HEYGEM_REPO          checkout the flow runs start in (default: the one this script is in)
 #   HEYGEM_PYTHON        (default: <repo>/.venv/bin/python, else python3)
 #   HEYGEM_STORE=local   only for a single machine running everything (flow runs on other
@@ -78,7 +84,29 @@ else
 fi
 [[ "$limit" =~ ^[1-9][0-9]*$ ]] || die "HEYGEM_WORKER_LIMIT must be a whole number >= 1, not '$limit'"
 
+if [[ "$pool" == gpu ]] && ! nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
+    warn "no GPU found (nvidia-smi lists none): this gpu worker lip-syncs on the CPU"
+fi
+
 name="${HEYGEM_WORKER_NAME:-heygem-$pool-$(hostname -s 2>/dev/null || hostname)}"
+# Two workers under one name look like one to the server (one heartbeat, one row in the UI):
+# refuse a name that is already online in this pool.
+set +e
+"$py" - "$pool" "$name" <<'EOF'
+import sys
+from prefect.client.orchestration import get_client
+pool, name = sys.argv[1], sys.argv[2]
+try:
+    with get_client(sync_client=True) as client:
+        workers = client.read_workers_for_work_pool(pool, limit=200, offset=0)
+except Exception:
+    sys.exit(0)  # no pool yet or no answer: `prefect worker start` says what is wrong
+up = [w for w in workers if w.name == name and str(getattr(w.status, "value", w.status)).upper() == "ONLINE"]
+sys.exit(3 if up else 0)
+EOF
+taken=$?
+set -e
+(( taken != 3 )) || die "a worker named '$name' is already online in pool '$pool': give this one its own HEYGEM_WORKER_NAME"
 printf 'start_worker: %s polls pool %s at %s, up to %s flow run(s) at once, repo %s\n' \
     "$name" "$pool" "$api_url" "$limit" "$HEYGEM_REPO"
 
