@@ -314,6 +314,11 @@ class FlowJob:
         state = self.state
         if state is None:
             raise HeygemError("the job ended without a result")
+        from flows.outcome import summary_of
+
+        summary = summary_of(state)  # a run with failed rows ends Failed and still has one
+        if summary is not None:
+            return summary
         if not state.is_completed():
             err = state.result(raise_on_failure=False, _sync=True)
             if isinstance(err, BaseException):
