@@ -126,6 +126,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Settings a flag sets: (setting, the flag's attribute, the flag as typed).
+FLAG_SETTINGS = (("engine", "engine", "--engine"), ("tracker", "tracker", "--tracker"),
+                 ("cache_dir", "cache_dir", "--cache-dir"), ("crf", "crf", "--crf"),
+                 ("target_lufs", "lufs", "--lufs"), ("extend_mode", "extend", "--extend"),
+                 ("speaker", "speaker", "--speaker"), ("planner", "planner", "--planner"))
+
+
+def _as_flag(err: InputError, args: argparse.Namespace) -> InputError:
+    """A setting's error about a value the user gave as a flag, worded about the flag
+    (``--crf 99: must be ...``, not ``HEYGEM_CRF=99``)."""
+    from heygem_core.config import SettingsError, variable
+
+    if not isinstance(err, SettingsError):
+        return err
+    for name, attr, flag in FLAG_SETTINGS:
+        given = getattr(args, attr, None)
+        said = f"{variable(name)}={given}"
+        if given is not None and str(err).startswith(said):
+            return SettingsError(f"{flag} {given}{str(err)[len(said):]}")
+    return err
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment and the flags; every value checked except the choices
     that live in registries (``Settings.check()``, which the commands call)."""
@@ -155,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             return runs_cli.runs_command(args, settings)
         if args.command == "store":
             return store_cli.store_command(args, settings)
+        if args.command in ("ui", "server") and args.port is not None and not 1 <= args.port <= 65535:
+            raise InputError(f"--port {args.port}: must be from 1 to 65535")
         if args.command == "ui":
             # Gradio and Prefect are imported only by the web app itself (webapp/).
             from webapp import ui_command
@@ -166,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return getattr(flow_cli, f"{args.command}_command")(args)
     except InputError as err:
-        print(f"heygem: error: {err}", file=sys.stderr)
+        print(f"heygem: error: {_as_flag(err, args)}", file=sys.stderr)
         return EXIT_INPUT
     except HeygemError as err:
         print(f"heygem: failed: {_said(err)}", file=sys.stderr)
@@ -198,6 +222,13 @@ def _gc(args, settings: Settings) -> int:
 
 
 def _lipsync(args, settings: Settings) -> int:
+    from heygem_core.outputs import check_output
+
+    check_output(args.output, (args.video, args.audio, args.transcript))  # before any work
+    from heygem_core.intake import normalise_language
+
+    if normalise_language(args.language) is None:  # as batch and sheets check it
+        raise InputError(f"--language {args.language}: not a language code (BCP-47, such as en, de, fr, zh, ja)")
     if args.transcript is None and settings.planner == "phones":
         from heygem_core import sphinx
 
@@ -215,6 +246,9 @@ def _lipsync(args, settings: Settings) -> int:
 
         transcript = read_transcript(args.transcript)
         video, audio = video.result(), audio.result()  # a bad video is reported before bad audio
+    from heygem_core.transcripts import check_transcript
+
+    check_transcript(transcript, audio.duration, args.language, args.transcript)  # named by its file
     try:
         with _Progress() as progress:
             result = lipsync(video, audio, args.output, transcript=transcript, language=args.language,

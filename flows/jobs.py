@@ -6,7 +6,7 @@ from pathlib import Path
 from prefect import task
 
 from heygem_core.errors import SheetError
-from heygem_core.intake import Row, check_sheet, check_stored_sheet, is_stored, skipped_rows, validate_rows
+from heygem_core.intake import Row, lecturer_names, check_sheet, check_stored_sheet, is_stored, skipped_rows, validate_rows
 from tasks.runtime import settings_for, store_for
 
 from .runs import stage_tag
@@ -53,6 +53,8 @@ def validate_jobs(records: list[dict], label: str, input_roots: list[str] | None
 
 
 def batch_records(audio: str, videos: list[str], language: str, transcript: str | None = None) -> list[dict]:
-    """One row per video: the lecturer is named after the video file."""
-    return [{"lecturer": Path(v).stem, "video": v, "language": language, "audio": audio,
-             "transcript": transcript or "", "title": "", "output": ""} for v in videos]
+    """One row per video: the lecturer is named after the video file (and its folder, or a
+    number, where two videos share a file name: ``intake.lecturer_names``)."""
+    return [{"lecturer": name, "video": v, "language": language, "audio": audio,
+             "transcript": transcript or "", "title": "", "output": ""}
+            for name, v in zip(lecturer_names(videos), videos)]

@@ -24,7 +24,8 @@ from . import media, planners
 from .blend import composite_i420
 from .config import Settings
 from .engines import EngineJob, Motion, get_engine
-from .errors import InputError, MissingFile
+from .outputs import check_output
+from .transcripts import check_transcript, read_transcript  # noqa: F401 - read_transcript: callers find it here
 from .plan import MouthPlan
 from .quality import OutputReader, source_warning
 from .track import describe_lost, track_video
@@ -60,24 +61,10 @@ def analyse_audio(audio: str | Path | media.AudioStreamInfo, fps: float, transcr
     loudness is relative. Phones are kept in ``settings.cache_dir`` and read back for the
     same audio."""
     clip = audio_mod.analysis_audio(audio)
+    check_transcript(transcript, clip.duration, language)  # before the aligner: its memory grows with the text
     n_out = max(1, int(round(clip.duration * fps)))
     loud = audio_mod.loudness_envelope(clip, fps, n_out)
     return planners.plan(clip, loud, fps, transcript, language, settings, adaptation), n_out, clip
-
-
-def read_transcript(path: str | Path | None) -> str | None:
-    if path is None:
-        return None
-    p = Path(path)
-    if not p.is_file():
-        raise MissingFile("transcript file not found", p)
-    try:
-        text = p.read_text(encoding="utf-8").strip()
-    except UnicodeDecodeError as err:
-        raise InputError("transcript is not UTF-8 text", p) from err
-    if not text:
-        raise InputError("transcript is empty", p)
-    return text
 
 
 def prepare_audio(audio: str | Path | media.AudioStreamInfo, out_wav: Path, settings: Settings) -> Path:
@@ -235,8 +222,8 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
     in the result's notes); with ``qa`` the result carries the output's QA figures."""
     t0 = time.perf_counter()
     settings = settings or Settings.from_env()
+    output = check_output(output, [getattr(x, "path", x) for x in (video, audio)])
     planners.warm(settings, transcript)  # models load beside the probes and normalisation
-    output = Path(output)
     report = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
 

@@ -19,6 +19,7 @@ from heygem_core.assets import Asset, ingest as ingest_ref
 from heygem_core.engines import Motion, get_engine
 from heygem_core.errors import InputError, ProcessingError
 from heygem_core.track import describe_lost, track_video
+from heygem_core.transcripts import TranscriptMismatch
 from heygem_core.track.store import read_track, write_track
 
 from .remote import Limits, run_on_gpu_pool
@@ -166,9 +167,12 @@ def lipsync(video: Asset, track_key: str, audio: Asset, transcript: Asset | None
         with _named(store, transcript) as src:
             text = pipeline.read_transcript(src)
     adaptation = _adaptation(store, adapt_key, settings)
-    with _named(store, audio) as src:
-        motion = pipeline.drive(info, track, src, transcript=text, language=language, settings=settings,
-                                adaptation=adaptation)
+    try:
+        with _named(store, audio) as src:
+            motion = pipeline.drive(info, track, src, transcript=text, language=language, settings=settings,
+                                    adaptation=adaptation)
+    except TranscriptMismatch as err:  # said about the user's transcript file
+        raise err.about(transcript.name) from None
     get_run_logger().info("%s: %d frames planned by the %s planner%s", label, motion.n_frames, settings.planner,
                           " with the transcript" if text else "")
     with _scratch(settings) as tmp:

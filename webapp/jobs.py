@@ -35,6 +35,7 @@ from heygem_core.intake import (AUDIO_EXTENSIONS, TRANSCRIPT_EXTENSIONS, VIDEO_E
                                 read_sheet, validate_rows)
 from heygem_core.media import sha256_file
 from heygem_core.store import ArtifactStore, open_store
+from heygem_core.transcripts import MAX_BYTES as MAX_TRANSCRIPT_BYTES
 
 from .progress import Item, Snapshot, poll
 
@@ -169,6 +170,9 @@ def stage_transcript(text: str | None, ctx: WebContext) -> str | None:
     text = (text or "").strip()
     if not text:
         return None
+    if len(text.encode("utf-8")) > MAX_TRANSCRIPT_BYTES:  # before it is written anywhere
+        raise InputError(f"the transcript is longer than {MAX_TRANSCRIPT_BYTES // 1024} KB "
+                          "(a one-hour lecture is about 60 KB): is it the right text?")
     folder = Path(tempfile.mkdtemp(prefix="script-", dir=ctx.scratch))
     try:
         path = folder / "script.txt"

@@ -94,3 +94,31 @@ def _check_output(text: str, problem) -> str | None:
                           f"at most {_MAX_OUTPUT_BYTES})")
         return None
     return name
+
+
+def lecturer_names(videos: list[str]) -> list[str]:
+    """The lecturer of each video of a batch, named after its file (``lecture.mp4`` -> ``lecture``).
+    Videos with the same file name are told apart by their folders where those differ
+    (``week1/lecture.mp4``, ``week2/lecture.mp4`` -> ``week1-lecture``, ``week2-lecture``), else
+    by a number (``lecture``, ``lecture-2``): so their outputs never collide."""
+    from collections import Counter
+    from pathlib import PurePosixPath
+
+    paths = [PurePosixPath(str(v).split(":", 1)[1] if str(v).startswith("store:") else str(v).replace("\\", "/"))
+             for v in videos]
+    stems = [p.stem for p in paths]
+    count = Counter(stems)
+    names, seen = [], Counter()
+    for v, p, stem in zip(videos, paths, stems):
+        if count[stem] == 1:
+            names.append(stem)
+            continue
+        same = [q for q in paths if q.stem == stem]
+        folders = {q.parent.name for q in same}
+        if not str(v).startswith("store:") and len(folders) == len(same) and "" not in folders:
+            names.append(f"{p.parent.name}-{stem}")
+        else:
+            seen[stem] += 1
+            names.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return names
+

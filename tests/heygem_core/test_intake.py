@@ -526,3 +526,13 @@ def test_arbitrary_cells_give_user_errors_only(prop_dir: Path, kind, rows, store
         assert row.output.endswith(".mp4") and not row.output.startswith((".", "-"))
         assert all(c in safe or c.isalpha() or not c.isascii() for c in row.output)
         assert "/" not in row.output and "\\" not in row.output
+
+
+def test_batch_lecturers_with_the_same_file_name_are_told_apart():
+    from heygem_core.intake import lecturer_names
+
+    assert lecturer_names(["/c/week1/lecture.mp4", "/c/week2/lecture.mp4", "/c/intro.mp4"]) == [
+        "week1-lecture", "week2-lecture", "intro"]
+    # the same folder name, or store keys (an upload's folder is a hash): numbered
+    assert lecturer_names(["/a/x/lecture.mp4", "/b/x/lecture.mov"]) == ["lecture", "lecture-2"]
+    assert lecturer_names(["store:uploads/d/aa/talk.mp4", "store:uploads/d/bb/talk.mp4"]) == ["talk", "talk-2"]

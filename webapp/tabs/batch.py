@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from heygem_core.errors import HeygemError, InputError, SheetError
-from heygem_core.intake import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
+from heygem_core.intake import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, lecturer_names
 
 from .. import jobs
 from ..jobs import WebContext
@@ -87,8 +87,9 @@ def prepare(ctx: WebContext, audio, videos, language, script):
         vrefs = [jobs.stage_upload(v, ctx) for v in usable]
         tref = jobs.stage_transcript(script, ctx)
         # the same records as flows.jobs.batch_records: the flow numbers its rows as these are numbered
-        records = [{"lecturer": Path(r).stem, "video": r, "language": language or "", "audio": aref,
-                    "transcript": tref or "", "title": "", "output": ""} for r in vrefs]
+        records = [{"lecturer": name, "video": r, "language": language or "", "audio": aref,
+                    "transcript": tref or "", "title": "", "output": ""}
+                   for name, r in zip(lecturer_names(vrefs), vrefs)]
         rows = jobs.check_jobs(records, ctx)
     except SheetError as err:
         raise Refused(error_md("Please check your input:", err, job_problems(err, names))) from err
