@@ -5,12 +5,13 @@ can fix print one line and exit with one of ``cli.codes``; heygem_core knows not
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
 from pathlib import Path
 
-from heygem_core.config import Settings
+from heygem_core.config import Settings, variable
 from heygem_core.errors import HeygemError, InputError, ProcessingError, os_reason
 
 from .codes import EXIT_FAILURE, EXIT_FLAGGED, EXIT_INPUT, EXIT_OK  # noqa: F401 - EXIT_* are the API
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger("heygem_core").info("the tool said:\n%s", err.detail)
         return EXIT_FAILURE
     except OSError as err:  # the machine, not the input: a full disk, a folder we may not write
-        print(f"heygem: failed: {_os_error(err)}", file=sys.stderr)
+        print(f"heygem: failed: {_os_error(err, args)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("heygem: interrupted", file=sys.stderr)
@@ -282,19 +283,37 @@ def _said(err: HeygemError) -> str:
     return err.headline + (f"; {err.hint}" if err.hint else "")
 
 
-def _os_error(err: OSError) -> str:
+# A machine's fault in one of heygem's own folders is said about the folder and its setting.
+_FOLDERS = (("cache_dir", "cache folder"), ("artifact_dir", "artifact store folder"))
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+
+
+def _os_error(err: OSError, args) -> str:
     reason = os_reason(err)
-    return f"{err.filename}: {reason}" if err.filename else reason
+    if not err.filename:
+        return reason
+    where = Path(err.filename).absolute()
+    if err.errno in _FULL:
+        try:
+            settings = settings_from(args)
+        except InputError:
+            settings = None
+        for name, what in _FOLDERS if settings is not None else ():
+            folder = Path(getattr(settings, name)).absolute()
+            if where == folder or folder in where.parents:
+                var = variable(name)
+                return f"{folder}: {reason} (the {what}, {var}); free space there or set {var} to a folder on another disk"
+    return f"{err.filename}: {reason}"
 
 
 def _output_failure(err: ProcessingError, output: Path) -> ProcessingError | None:
     """One line for a failure while writing the output: it names the user's output file (not
-    the temp file or the ``heygem-*`` temp folder beside it, which are gone by now) and the
-    cause in words, where the tool's stderr tells it (a full disk). None for any other failure."""
+    the ``.part`` temp file beside it, gone by now) and the cause in words, where the tool's
+    stderr tells it (a full disk). None for any other failure."""
     out = Path(output).absolute()
     here = err.path.absolute() if err.path is not None else None
-    ours = here is not None and (here == out or (here.parent.name.startswith("heygem-")
-                                                 and here.parent.parent == out.parent))
+    ours = here is not None and (here == out or (here.parent == out.parent and here.name.startswith(f".{out.stem}.")
+                                                 and ".part" in here.name))
     if not ours and err.cause is None:
         return None
     return ProcessingError(err.reason, output if ours else err.path, cause=err.cause)

@@ -12,7 +12,7 @@ What is kept:
 
 A run (``runs/<id>/``: its outputs, zip, manifest and report) is removed only whole and only
 for its age, never to make room: it is what the user asked for. The scratch folders of dead
-jobs are swept by the tasks themselves (``tasks.runtime.work_dir``).
+jobs (``scratch.work_dir``) are swept by every new job, and here.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import InputError, ObjectMissing
+from .scratch import sweep_work
 
 HOLDS = "holds/"
 HOLD_MAX_S = 48 * 3600
@@ -194,6 +195,8 @@ def collect(cache_dir: Path, store=None, *, older_than: float | None = None, max
     if older_than is None and max_size is None:
         raise InputError("say what to free: --older-than AGE and/or --max-size SIZE")
     now = time.time() if now is None else now
+    if not dry_run:
+        sweep_work(cache_dir)
     started, stale = live_holds(store, now) if store is not None else ([], [])
     items = local_items(cache_dir) + (store_items(store) if store is not None else [])
     remove, held = choose(items, now, older_than, max_size, min(started) if started else None)

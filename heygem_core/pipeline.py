@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +24,8 @@ from .blend import composite_i420
 from .config import Settings
 from .engines import EngineJob, Motion, get_engine
 from .outputs import check_output
+from .files import sweep_parts
+from .scratch import scratch_dir
 from .transcripts import check_transcript, read_transcript  # noqa: F401 - read_transcript: callers find it here
 from .plan import MouthPlan
 from .quality import OutputReader, source_warning
@@ -228,7 +229,10 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
     timings: dict[str, float] = {}
 
     # The pool closes (waiting for its thread) before the temp folder is removed.
-    with tempfile.TemporaryDirectory(prefix="heygem-", dir=_tmp_dir_near(output)) as tmp, \
+    output.parent.mkdir(parents=True, exist_ok=True)
+    sweep_parts(output)  # what a killed run left while writing this output
+    # scratch (the normalised audio) in the cache folder, never beside the user's output
+    with scratch_dir(settings, "job") as tmp, \
             ThreadPoolExecutor(2, thread_name_prefix="heygem-audio") as pool:
         tmp = Path(tmp)
         sounding = pool.submit(_probed, audio, media.AudioStreamInfo, media.probe_audio)
@@ -348,13 +352,6 @@ def result_for(info: media.VideoInfo, track: FaceTrack, motion: Motion, output: 
         duration=motion.n_frames / fps, engine=engine,
         aligner="scripted" if transcript else "blind",
         frames_without_face=int(track.lost[motion.base_index].sum()), notes=notes, timings=timings or {})
-
-
-def _tmp_dir_near(output: Path) -> str | None:
-    """Temp files beside the output, so the final move is a rename on one filesystem."""
-    parent = output.parent if str(output.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    return str(parent)
 
 
 def _counter(report: Progress, stage: str, total: int):

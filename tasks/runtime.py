@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import os
-import re
-import shutil
-import socket
-import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
@@ -24,6 +19,7 @@ from prefect.tasks import exponential_backoff
 from heygem_core import cache
 from heygem_core.config import Settings
 from heygem_core.errors import TRANSIENT_ERRORS, InputError
+from heygem_core.scratch import _HOST, scratch_dir, work_dir  # noqa: F401 - the tasks' scratch is the core's
 from heygem_core.store import ArtifactStore, open_store
 
 # Settings a non-secret override may change from a flow parameter; anything else (credentials,
@@ -193,45 +189,3 @@ RETRIES = dict(retries=RETRY_COUNT, retry_delay_seconds=retry_delays(Settings())
                retry_jitter_factor=0.3, retry_condition_fn=retry_transient)
 
 
-def work_dir(settings: Settings) -> Path:
-    """Local scratch space for a task on this machine (inputs fetched from the store).
-
-    Scratch folders left by a process of this host that no longer runs (a worker killed mid-task:
-    its ``finally`` never ran, and a half-rendered video stays behind) are removed here."""
-    path = Path(settings.cache_dir) / "work"
-    path.mkdir(parents=True, exist_ok=True)
-    _sweep(path)
-    return path
-
-
-def scratch_dir(settings: Settings, prefix: str = "task") -> tempfile.TemporaryDirectory:
-    """A temp folder in ``work_dir``, named by host and process so a later run can tell it is
-    orphaned: ``<prefix>-<host>-<pid>-<random>``."""
-    return tempfile.TemporaryDirectory(prefix=f"{prefix}-{_HOST}-{os.getpid()}-", dir=work_dir(settings))
-
-
-_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:64] or "host"
-_SCRATCH = re.compile(r"^[a-z]+-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[^-]+$")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def _sweep(work: Path) -> None:
-    """Remove the scratch folders of dead processes of this host (never another host's: the
-    cache folder may be shared, and its process ids mean nothing here)."""
-    try:
-        entries = list(os.scandir(work))
-    except OSError:
-        return
-    for entry in entries:
-        m = _SCRATCH.match(entry.name)
-        if m and m["host"] == _HOST and not _alive(int(m["pid"])) and entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)

@@ -139,6 +139,7 @@ class ExemplarEngine:
         try:
             # A memmap on disk keeps a long source's library out of RAM.
             arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(frames), h, w, 3))
+            reserve(tmp)  # a full disk must fail here, as an OSError, not as SIGBUS on a mapped write
             for k, crop in library_crops(source, frames, origins, size):
                 arr[k] = crop
             arr.flush()
@@ -199,6 +200,18 @@ def choose_library_frames(track: FaceTrack, limit: int) -> np.ndarray:
 # frame between them (a seek costs the decode of up to a keyframe interval: with long
 # intervals it may decode again frames the last stretch passed).
 SEEK_GAP = 100
+
+
+def reserve(path: Path) -> None:
+    """Allocate every block of a (sparse) file now: writing through a memory map into a block
+    the disk cannot give kills the process with SIGBUS, while this raises ENOSPC."""
+    with open(path, "r+b") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if hasattr(os, "posix_fallocate") and size:
+            try:
+                os.posix_fallocate(fh.fileno(), 0, size)
+            except OSError as err:  # it names no file: this one
+                raise OSError(err.errno, err.strerror, str(path)) from None
 
 
 def library_crops(source, frames: np.ndarray, origins: np.ndarray,

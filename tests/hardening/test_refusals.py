@@ -135,3 +135,29 @@ def test_an_unknown_language_is_refused_as_batch_refuses_it(job):
 def test_a_port_out_of_range_is_refused_in_one_line():
     done = subprocess.run([*HEYGEM, "ui", "--port", "99999"], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.returncode == 2 and done.stderr == "heygem: error: --port 99999: must be from 1 to 65535\n"
+
+
+@pytest.mark.parametrize("size", ["64k", "2m"])  # full at the face track's write; at the mouth library's
+def test_a_full_cache_disk_is_one_line_naming_the_folder_and_its_setting(job, tmp_path, size):
+    """Issue 27 item 2: it was a Bus error (exit 135) with a temp folder beside the output and a
+    .tmp.npy in the cache. Needs a small file system of its own (root: a tmpfs)."""
+    cache = tmp_path / "small-cache"
+    cache.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(cache)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs a tmpfs of its own (root)")
+    try:
+        before = {p: _digest(p) for p in job["video"].parent.iterdir()}
+        done = subprocess.run([*HEYGEM, "lipsync", "--video", str(job["video"]), "--audio", str(job["audio"]),
+                               "-o", str(job["out"] / "talk.mp4")], capture_output=True, text=True, cwd=REPO,
+                              env={**job["env"], "HEYGEM_CACHE_DIR": str(cache)}, timeout=300)
+        assert done.returncode == 1, done.stderr
+        [line] = [x for x in done.stderr.splitlines() if not x.startswith(("WARNING", " "))]
+        assert line == (f"heygem: failed: {cache}: no space left on device (disk full) (the cache folder, "
+                        f"HEYGEM_CACHE_DIR); free space there or set HEYGEM_CACHE_DIR to a folder on another disk")
+        assert "Traceback" not in done.stderr
+        assert list(job["out"].iterdir()) == []  # no scratch folder, no .part file
+        assert not [p for p in cache.rglob("*") if ".tmp" in p.name or ".part" in p.name]
+        assert {p: _digest(p) for p in job["video"].parent.iterdir()} == before
+    finally:
+        subprocess.run(["umount", str(cache)], check=True)
