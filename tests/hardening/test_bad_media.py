@@ -294,6 +294,11 @@ def test_variable_frame_rate_is_resampled_to_a_constant_rate(tmp_path, media_fac
     run = lipsync(tmp_path, video, audio)
     info = assert_output(run, audio, (256, 256), source.fps)
     assert 15 <= info.fps <= 25 and not info.vfr
+    # the source's average rate (frames over duration: 48 in 2.52 s), not one of its two rates
+    probed = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                             "stream=avg_frame_rate", "-of", "csv=p=0", str(video)], capture_output=True, text=True)
+    average = Fraction(probed.stdout.strip())
+    assert abs(float(info.fps) - float(average)) / float(average) < 0.01, (info.fps, average)
     assert "note: variable frame rate: resampled to a constant" in run.stdout
 
 
