@@ -6,7 +6,7 @@ from pathlib import Path
 from prefect import task
 
 from heygem_core.errors import SheetError
-from heygem_core.intake import Row, lecturer_names, check_sheet, check_stored_sheet, is_stored, skipped_rows, validate_rows
+from heygem_core.intake import Row, Skipped, default_output, lecturer_names, check_sheet, check_stored_sheet, is_stored, skipped_rows, validate_rows
 from tasks.runtime import settings_for, store_for
 
 from .runs import stage_tag
@@ -58,3 +58,13 @@ def batch_records(audio: str, videos: list[str], language: str, transcript: str 
     return [{"lecturer": name, "video": v, "language": language, "audio": audio,
              "transcript": transcript or "", "title": "", "output": ""}
             for name, v in zip(lecturer_names(videos), videos)]
+
+
+def refused_rows(refused: list[dict], first: int, language: str) -> list[dict]:
+    """Videos refused before the run, as the rows the report lists as failed: numbered after
+    the ``first`` videos that were sent, named as the batch names its outputs."""
+    names = lecturer_names([r["name"] for r in refused])
+    return [Skipped(row=first + k, lecturer=name, language=language, output=default_output(name, language),
+                    message=str(r["message"])).as_dict()
+            for k, (name, r) in enumerate(zip(names, refused), start=1)]
+

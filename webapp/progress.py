@@ -62,9 +62,10 @@ def items_for(rows: list[Row], by_row: bool = False) -> list[Item]:
             for i, row in enumerate(rows, start=1)]
 
 
-def refused_item(number: int, name: str, why: str) -> Item:
-    """An upload the page refused: failed before anything ran."""
-    return Item(number=number, row=None, title=name, output=name, status="failed", stage="failed",
+def refused_item(number: int, name: str, why: str, row: int | None = None) -> Item:
+    """An upload the page refused: failed before anything ran (``row``: its row in the run's
+    report, where the run lists it)."""
+    return Item(number=number, row=row, title=name, output=name, status="failed", stage="failed",
                 message=why, fraction=1.0)
 
 

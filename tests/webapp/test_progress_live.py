@@ -42,3 +42,41 @@ def test_a_batch_job_is_followed_from_the_task_map_states_and_the_failures_artif
                for title, status, stage in seen), seen
     progress.finish_items(items, summary)
     assert good.key == summary["outputs"][0] and bad.message == failure["message"]
+
+
+def test_a_refused_upload_is_a_failed_row_of_the_run(tmp_path, media_factory, web_context):
+    """Issue 27 item 6: an empty video refused at upload was shown failed on the page but was
+    missing from report.csv, the manifest, the zip and History's failure count."""
+    import zipfile
+
+    from flows import runs
+    from webapp import jobs, progress
+    from webapp.tabs import batch as batch_tab
+
+    ctx = web_context(20 << 20)
+    clip, audio, _ = short_batch_inputs(media_factory, tmp_path)
+    empty = tmp_path / "empty_lecture.mp4"
+    empty.write_bytes(b"")
+    steps = batch_tab.prepare(ctx, str(audio), [str(clip), str(empty)], "de", "")
+    try:
+        while True:
+            next(steps)
+    except StopIteration as stop:
+        sub = stop.value
+    assert sub.kwargs["refused"] and sub.kwargs["refused"][0]["name"] == "empty_lecture.mp4"
+    job = jobs.FlowJob(ctx, "batch", sub.kwargs).start()
+    job.done.wait(600)
+    summary = job.summary()
+    assert (summary["done"], summary["failed"]) == (1, 1)
+    [failure] = summary["failures"]
+    assert failure["row"] == 2 and failure["output"] == "empty_lecture_de.mp4" and "empty" in failure["message"]
+    progress.finish_items(sub.items, summary)
+    assert [it.status for it in sub.items] == ["done", "failed"]
+
+    report = ctx.store.get_bytes(summary["report.csv"]).decode()
+    assert "empty_lecture_de.mp4" in report and "failed" in report
+    with zipfile.ZipFile(ctx.store.local_path(summary["zip"])) as z:
+        manifest = z.read("manifest.json").decode()
+    assert "empty_lecture_de.mp4" in manifest
+    [run] = [r for r in runs.list_runs(ctx.store) if r.run_id == summary["run_id"]]
+    assert (run.done, run.failed) == (1, 1)  # what History shows

@@ -94,9 +94,11 @@ def prepare(ctx: WebContext, audio, videos, language, script):
     except SheetError as err:
         raise Refused(error_md("Please check your input:", err, job_problems(err, names))) from err
     items = items_for(rows)
-    items += [refused_item(len(items) + k, name, why) for k, (name, why) in enumerate(refused, start=1)]
-    return Submission("batch", dict(audio=aref, videos=vrefs, language=rows[0].language, transcript=tref), items,
-                      failed_title="The videos could not be made:")
+    # refused uploads are the run's failed rows too (report, manifest, zip, History), after the videos
+    items += [refused_item(len(items) + k, name, why, row=len(vrefs) + k) for k, (name, why) in enumerate(refused, start=1)]
+    return Submission("batch", dict(audio=aref, videos=vrefs, language=rows[0].language, transcript=tref,
+                                    refused=[{"name": name, "message": why} for name, why in refused] or None),
+                      items, failed_title="The videos could not be made:")
 
 
 def listen(ui: SimpleNamespace, ctx: WebContext) -> None:
