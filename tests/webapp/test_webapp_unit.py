@@ -392,3 +392,36 @@ def test_the_login_guards_the_app(ctx):
         assert config.get("max_file_size") == ui.max_upload_bytes
     finally:
         demo.close()
+
+
+def test_history_says_which_files_and_languages_a_run_made(ctx):
+    """Issue 27 item 8: every run read "one video · 1 video"."""
+    from webapp.tabs import history
+
+    run_id = "batch-20240501-100000-dddddddd"
+    entries = [{"lecturer": who, "language": lang, "output_name": f"{who}_{lang}.mp4",
+                "status": "done" if who != "empty_lecture" else "failed"}
+               for who in ("katie", "chaplin", "week1-lecture", "empty_lecture") for lang in ("de",)]
+    ctx.store.put_bytes(f"runs/{run_id}/manifest.json", json.dumps(
+        {"run_id": run_id, "created": "2024-05-01T10:00:00+00:00", "kind": "batch",
+         "counts": {"done": 3, "failed": 1}, "entries": entries}).encode())
+    [run] = [r for r in runs.list_runs(ctx.store) if r.run_id == run_id]
+    assert history.what_words(run) == "many videos: katie, chaplin +2 more (de)"
+    assert history.run_title(run).endswith("· many videos: katie, chaplin +2 more (de) · 3 made, 1 failed")
+
+
+def test_a_file_refused_on_upload_starts_no_flow_run(ctx, tmp_path):
+    """Issue 27 item 8: a truncated video the page had refused on upload still started a flow run
+    on Generate. Now Generate refuses it in the same words, before anything runs."""
+    from webapp.tabs import single
+
+    from tests.paths import LANGUAGE_AUDIO, VIDEOS
+
+    cut = tmp_path / "cut_short.mp4"
+    cut.write_bytes(VIDEOS["katie_8s"].read_bytes()[:20_000])
+    ok, said = jobs.describe_upload(str(cut), "video", ctx)
+    assert not ok
+    steps = single.prepare(ctx, str(cut), str(LANGUAGE_AUDIO["de"]), "de", "")
+    with pytest.raises(InputError) as err:
+        next(steps)
+    assert str(err.value) == said and "cut_short.mp4" in said

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from heygem_core.errors import HeygemError, InputError, SheetError
-from heygem_core.intake import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, lecturer_names
+from heygem_core.intake import VIDEO_EXTENSIONS, lecturer_names
 
 from .. import jobs
 from ..jobs import WebContext
@@ -71,13 +71,13 @@ def prepare(ctx: WebContext, audio, videos, language, script):
     videos = [v for v in (videos or []) if v]
     names = [Path(v).name for v in videos]
     try:
-        a = jobs.check_upload(audio, "an audio file", AUDIO_EXTENSIONS, ctx)
+        a = jobs.check_media(audio, "audio", ctx)
         if not videos:
             raise HeygemError("please add at least one video")
         usable, refused = [], []
         for v in videos:
             try:
-                usable.append(jobs.check_upload(v, "a video", VIDEO_EXTENSIONS, ctx))
+                usable.append(jobs.check_media(v, "video", ctx))
             except InputError as err:
                 refused.append((Path(v).name, str(err)))
         if not usable:

@@ -32,13 +32,27 @@ def when(created: datetime) -> str:
     return created.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+def what_words(run: runs.RunInfo, most: int = 2) -> str:
+    """What a run was about: its kind, the first lecturers (files) and the languages, from its
+    manifest (``batch: katie, chaplin +3 more (de, en)``); the kind alone while it runs."""
+    entries = run.entries
+    lecturers = list(dict.fromkeys(e.get("lecturer") or e.get("output_name", "") for e in entries))
+    languages = list(dict.fromkeys(e.get("language", "") for e in entries if e.get("language")))
+    if not lecturers:
+        return kind_words(run.kind)
+    names = ", ".join(lecturers[:most]) + (f" +{len(lecturers) - most} more" if len(lecturers) > most else "")
+    return f"{kind_words(run.kind)}: {names}" + (f" ({', '.join(languages)})" if languages else "")
+
+
 def run_title(run: runs.RunInfo) -> str:
-    return f"{when(run.created)} · {kind_words(run.kind)} · {run.done} video{'s' if run.done != 1 else ''}"
+    counts = f"{run.done} made" + (f", {run.failed} failed" if run.failed else "")
+    return f"{when(run.created)} · {what_words(run)} · {counts}"
 
 
 def render(ctx: WebContext) -> SimpleNamespace:
     usage = gr.Markdown(elem_id="history-usage")
-    runs_table = gr.Dataframe(headers=["When", "What", "Videos", "Failed", "Size"], interactive=False,
+    runs_table = gr.Dataframe(headers=["When", "What", "Videos", "Failed", "Size"], interactive=False, wrap=True,
+                              column_widths=["16%", "52%", "10%", "10%", "12%"],
                               label="Past results (newest first)", elem_id="history-runs")
     with gr.Row():
         run = gr.Dropdown(label="Open a result", choices=[], elem_id="history-run", scale=3)
@@ -49,6 +63,7 @@ def render(ctx: WebContext) -> SimpleNamespace:
             preview = gr.Video(label="Preview", interactive=False, height=400, elem_id="history-preview")
         with gr.Column(scale=2):
             details = gr.Dataframe(headers=["Video", "Status", "Note"], interactive=False, wrap=True,
+                                   column_widths=["30%", "14%", "56%"],  # a failure's whole reason, wrapped
                                    datatype=["str", "html", "str"], label="What this run made",
                                    elem_id="history-details")
             dl_video = gr.DownloadButton("Download this video", visible=False, elem_id="history-download-video")
@@ -85,7 +100,7 @@ def overview(ctx: WebContext, selected=None):
     usage_md = (f"**Disk used:** {runs.human_size(results)} by {len(found)} result{'s' if len(found) != 1 else ''}"
                 f" · {runs.human_size(uploads)} by uploaded files · {runs.human_size(other)} by the working "
                 f"cache (reused between jobs) · store: {esc(ctx.store.describe())}")
-    table = [[when(r.created), kind_words(r.kind), r.done, r.failed, runs.human_size(r.size)] for r in found]
+    table = [[when(r.created), what_words(r), r.done, r.failed, runs.human_size(r.size)] for r in found]
     choices = [(run_title(r), r.run_id) for r in found]
     ids = [r.run_id for r in found]
     value = selected if selected in ids else (ids[0] if ids else None)

@@ -82,7 +82,10 @@ def run_job(ctx: WebContext, view: JobView, prepare: Prepare, progress) -> Gener
     try:
         job = FlowJob(ctx, sub.flow, sub.kwargs).start()
         for snap in follow(job, sub.items):
-            progress(snap.fraction, desc=view.progress_desc(snap))
+            # no bar (and no "0.0%") until something has moved: waiting or starting, the words say it
+            progress(snap.fraction if snap.fraction > 0 else None,
+                     desc="waiting for an earlier job" if snap.waiting_for_slot else
+                     (view.progress_desc(snap) if snap.fraction > 0 else "starting…"))
             yield view.working(snap, progress_md(snap, ctx))
         try:
             summary = job.summary()

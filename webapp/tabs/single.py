@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from heygem_core.intake import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 
 from .. import jobs
 from ..jobs import WebContext
@@ -67,8 +66,8 @@ class View(JobView):
 
 
 def prepare(ctx: WebContext, video, audio, language, script):
-    v = jobs.check_upload(video, "a video", VIDEO_EXTENSIONS, ctx)
-    a = jobs.check_upload(audio, "an audio file", AUDIO_EXTENSIONS, ctx)
+    v = jobs.check_media(video, "video", ctx)  # probed: a file refused on upload starts no flow run
+    a = jobs.check_media(audio, "audio", ctx)
     yield "Receiving the files…"
     vref, aref = jobs.stage_upload(v, ctx), jobs.stage_upload(a, ctx)
     tref = jobs.stage_transcript(script, ctx)
