@@ -36,7 +36,7 @@ THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    args = p.parse_args(argv)
+    p.parse_args(argv)  # --help
     clips = data.real_clips([r for r in train_mouth.DEFAULT_REAL if r.exists()])
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(cache_dir=Path(tmp))

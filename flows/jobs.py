@@ -6,7 +6,8 @@ from pathlib import Path
 from prefect import task
 
 from heygem_core.errors import SheetError
-from heygem_core.intake import Row, Skipped, default_output, lecturer_names, check_sheet, check_stored_sheet, is_stored, skipped_rows, validate_rows
+from heygem_core.intake import (Skipped, check_sheet, check_stored_sheet, default_output, is_stored, lecturer_names,
+                                skipped_rows, validate_rows)
 from tasks.runtime import settings_for, store_for
 
 from .runs import stage_tag

@@ -11,7 +11,6 @@ import importlib
 import threading
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from prefect.tasks import exponential_backoff

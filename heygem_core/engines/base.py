@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Protocol
+from typing import ClassVar, Iterator, Protocol
 
 import numpy as np
 

@@ -61,7 +61,8 @@ from .records import (
 )
 
 __all__ = [
-    "check_stored_sheet", "default_output", "is_stored", "lecturer_names",
+    "check_sheet", "check_stored_sheet", "default_output", "is_stored", "lecturer_names", "normalise_language",
+    "skipped_rows", "Skipped", "Table", "KNOWN_COLUMNS", "SHEET_EXTENSIONS",
     "SourceRef", "Row", "Problem", "read_sheet", "load_table", "validate_rows",
     "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "VIDEO_EXTENSIONS", "AUDIO_EXTENSIONS",
     "TRANSCRIPT_EXTENSIONS",

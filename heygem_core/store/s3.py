@@ -127,7 +127,7 @@ class S3Store(CachedCopies, StoreBase):
             raise InputError(f"HEYGEM_S3_ENDPOINT: s3 endpoint must be host:port, got {endpoint!r}")
         try:
             check_bucket_name(bucket, strict=True)
-        except ValueError as exc:
+        except ValueError:
             raise InputError(
                 f"HEYGEM_S3_BUCKET: invalid s3 bucket name {bucket!r}: use 3-63 lowercase letters, digits, '.' and '-'"
             ) from None

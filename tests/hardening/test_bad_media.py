@@ -347,7 +347,7 @@ def test_ten_minute_audio_memory_does_not_follow_its_length(ten_minutes):
 
 
 @pytest.mark.slow
-def test_batch_a_faceless_video_fails_alone_and_is_named(heygem_env, media_factory):
+def test_batch_a_faceless_video_fails_alone_and_is_named(heygem_env, media_factory):  # noqa: F811 (the fixture)
     """One audio over two videos, one without a face. (A corrupt video, which fails at intake,
     is covered by tests/flows/test_course_matrix.py; this one fails later, in face tracking.)"""
     from flows.batch import batch

@@ -2,7 +2,6 @@
 it is built once per process, and its version keys its own cached motions."""
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from heygem_core import engines, media, pipeline

@@ -136,7 +136,7 @@ def test_no_mouth_is_taken_from_a_head_turned_far_from_the_frame(tmp_path):
     # were pasted (frames 136-139), and their jaw and cheek showed as a dislocated chin.
     from heygem_core import media, pipeline
     from heygem_core.config import Settings
-    from heygem_core.engines.exemplar import ExemplarEngine, pose_descriptor, pose_reference
+    from heygem_core.engines.exemplar import pose_descriptor, pose_reference
     from heygem_core.track import track_video
     from tests.paths import LANGUAGE_AUDIO, VIDEOS
 
