@@ -22,7 +22,7 @@
 #   HEYGEM_WORKER_NAME   (default heygem-POOL-HOSTNAME; a name already online in the pool is
 #                        refused: give each worker of a machine its own)
 #   HEYGEM_GPU_QUEUE_S, HEYGEM_GPU_START_S, HEYGEM_GPU_RUN_S   (cpu workers) how long a row may
-#                        wait on the gpu pool (README.md's settings table)
+#                        wait on the gpu pool (docs/configuration.md)
 # Lip-sync: the deployments on pool cpu set HEYGEM_LIPSYNC_DEPLOYMENT=lipsync_row/gpu-lipsync
 # (prefect.yaml): rows go to the gpu pool while it has a worker online, and run on the cpu
 # worker (saying so) while it has none. A gpu worker without a GPU says so and uses the CPU.
