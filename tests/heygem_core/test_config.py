@@ -80,3 +80,14 @@ def test_good_values_are_read_with_their_types(tmp_path):
     assert (s.crf, s.s3_secure, s.target_lufs, s.input_roots, s.s3_bucket) == (20, True, -23.0, (tmp_path,), "lectures")
     with pytest.raises(SettingsError, match="HEYGEM_CRF=52"):
         s.replace(crf=52)  # flags and flow parameters are checked as the environment is
+
+
+def test_every_setting_is_documented():
+    """docs/configuration.md names every setting's variable (issue 28: the hand-written table
+    had lost HEYGEM_AUDIO_BITRATE and the HEYGEM_S3_* names)."""
+    from heygem_core.config import variable
+    from tests.paths import REPO
+
+    doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = [variable(f.name) for f in fields(Settings) if f.name != "engine_options" and variable(f.name) not in doc]
+    assert missing == [], f"add these to docs/configuration.md: {missing}"
