@@ -107,7 +107,14 @@ def _flow_run_id(text: str) -> str:
 def _blending(cache: Path) -> bool:
     """The blend task is encoding: it writes <scratch>/video.mp4 via ".video.<hex>.part.mp4"."""
     work = cache / "work"
-    return work.is_dir() and any(p.stat().st_size > 0 for p in work.glob("task-*/.video.*.part.mp4"))
+    return work.is_dir() and any(_size(p) > 0 for p in work.glob("task-*/.video.*.part.mp4"))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # the task finished between the listing and the look
+        return 0
 
 
 def _task(tr) -> str:
@@ -241,7 +248,7 @@ def test_store_gone_for_good_leaves_nothing_partial(store_gone):
 
 # ----------------------------------------------------------------- 2. disk full on encode
 
-DISK_BYTES = 2 << 20  # holds the normalised audio (1.3 MB) but not the encoded video (~2 MB)
+DISK_BYTES = 512 << 10  # less than the encoded video (~1.5 MB); the job's scratch is in the cache folder
 OLD_OUTPUT = b"the previous version of this output\n"
 
 
@@ -337,8 +344,8 @@ def test_disk_full_message_is_one_line_naming_the_output_and_the_cause(disk_full
 
 
 def test_os_error_while_writing_is_one_line_without_traceback(tmp_path, capsys):
-    """The machine refusing a write (here: the output's folder cannot be made, a file is in the
-    way) ends in one line naming the path, exit 1, not a traceback."""
+    """An output folder that cannot be made (a file is in the way) ends in one line naming the
+    path, not a traceback: found before any work (heygem_core/outputs.py), so exit 2."""
     from cli import main
 
     (tmp_path / "taken").write_text("a file, not a folder\n")
@@ -346,9 +353,9 @@ def test_os_error_while_writing_is_one_line_without_traceback(tmp_path, capsys):
     code = main(["lipsync", "--video", str(VIDEOS["katie_8s"]), "--audio", str(LANGUAGE_AUDIO["fr"]),
                  "-o", str(output), "--cache-dir", str(tmp_path / "cache")])
     err = capsys.readouterr().err
-    assert code == 1, err
+    assert code == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith(f"heygem: failed: {tmp_path / 'taken'}: "), err
+    assert err.startswith(f"heygem: error: {tmp_path / 'taken'}: cannot write here"), err
     assert (tmp_path / "taken").read_text() == "a file, not a folder\n"
 
 
