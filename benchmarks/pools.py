@@ -27,7 +27,7 @@ from statistics import median
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from tests.fleet import Fleet, api_client, start_course, wait_final, wait_online  # noqa: E402
+from tests.fleet import Fleet, api_client, most_at_once, start_course, wait_final, wait_online  # noqa: E402
 from tests.paths import LANGUAGE_AUDIO, VIDEOS  # noqa: E402
 
 
@@ -50,15 +50,6 @@ def busy_spans(client, parent) -> list[tuple[float, float, float]]:
         taken = min(st.timestamp for st in client.read_flow_run_states(r.id) if st.type.value == "PENDING")
         out.append((taken.timestamp(), r.end_time.timestamp(), (r.end_time - r.start_time).total_seconds()))
     return out
-
-
-def most_at_once(spans) -> int:
-    edges = sorted([(a, 1) for a, _, _ in spans] + [(b, -1) for _, b, _ in spans])
-    most = now = 0
-    for _, d in edges:
-        now += d
-        most = max(most, now)
-    return most
 
 
 def main() -> int:

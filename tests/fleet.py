@@ -157,3 +157,13 @@ def worker_of(client, flow_run_id) -> str:
         if line.message.startswith("Worker '") and "' submitting" in line.message:
             return line.message.split("'")[1]
     return ""
+
+
+def most_at_once(spans) -> int:
+    """Most of ``spans`` ((start, end, ...) each) open at the same moment."""
+    edges = sorted([(span[0], 1) for span in spans] + [(span[1], -1) for span in spans])
+    most = now = 0
+    for _, d in edges:
+        now += d
+        most = max(most, now)
+    return most

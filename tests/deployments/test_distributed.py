@@ -19,7 +19,7 @@ import time
 import pytest
 
 from tests.conftest import short_batch_inputs
-from tests.fleet import START_WORKER, Fleet, api_client as _client, start_course as _start, wait_final as _wait_final, \
+from tests.fleet import START_WORKER, Fleet, most_at_once, api_client as _client, start_course as _start, wait_final as _wait_final, \
     wait_online as _wait_online, worker_of as _worker_of
 from tests.paths import LANGUAGE_AUDIO, REPO
 
@@ -75,15 +75,6 @@ def _busy(client, run) -> tuple:
     return taken, run.end_time
 
 
-def _most_at_once(spans) -> int:
-    edges = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
-    most = now = 0
-    for _, d in edges:
-        now += d
-        most = max(most, now)
-    return most
-
-
 @pytest.mark.slow
 def test_two_gpu_workers_lip_sync_two_rows_at_once(fleet):
     t0 = time.monotonic()
@@ -98,7 +89,7 @@ def test_two_gpu_workers_lip_sync_two_rows_at_once(fleet):
         spans = [_busy(client, r) for r in runs]
     assert len(runs) == 4 and all(r.state.type.value == "COMPLETED" for r in runs)
     assert workers == {"gpu-a", "gpu-b"}, workers
-    most = _most_at_once(spans)
+    most = most_at_once(spans)
     print(f"\n2 x 2 course through the pools: {wall:.0f} s wall; rows on the gpu pool at once: {most}; per row "
           "taken -> done: " + ", ".join(f"{(b - a).total_seconds():.1f} s" for a, b in spans) +
           "; lip-sync itself: " + ", ".join(f"{(r.end_time - r.start_time).total_seconds():.1f} s" for r in runs))
