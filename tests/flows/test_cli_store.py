@@ -17,7 +17,9 @@ HEYGEM = [sys.executable, "-m", "cli"]
 
 
 def heygem(*args: str, **extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HEYGEM_PREFECT_PORT": "1", **extra}  # the store's settings come from the fixture
+    # the store's settings come from the fixture; no Prefect server may be started (a dead API
+    # unless the test gives the session's own)
+    env = {**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api", **extra}
     return subprocess.run([*HEYGEM, *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
 
 
