@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command not in PREFECT_COMMANDS:  # Prefect brings its own console logging
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
+    settings = None
     try:
         settings = settings_from(args)
         if args.command != "lipsync":  # lipsync checks beside its probes (the registries load numpy)
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger("heygem_core").info("the tool said:\n%s", err.detail)
         return EXIT_FAILURE
     except OSError as err:  # the machine, not the input: a full disk, a folder we may not write
-        print(f"heygem: failed: {_os_error(err, args)}", file=sys.stderr)
+        print(f"heygem: failed: {_os_error(err, settings)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("heygem: interrupted", file=sys.stderr)
@@ -288,21 +289,18 @@ _FOLDERS = (("cache_dir", "cache folder"), ("artifact_dir", "artifact store fold
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
 
 
-def _os_error(err: OSError, args) -> str:
+def _os_error(err: OSError, settings: Settings | None) -> str:
+    """The OS's refusal in words; in one of heygem's own folders, about the folder and the
+    variable that sets it."""
     reason = os_reason(err)
     if not err.filename:
         return reason
     where = Path(err.filename).absolute()
-    if err.errno in _FULL:
-        try:
-            settings = settings_from(args)
-        except InputError:
-            settings = None
-        for name, what in _FOLDERS if settings is not None else ():
-            folder = Path(getattr(settings, name)).absolute()
-            if where == folder or folder in where.parents:
-                var = variable(name)
-                return f"{folder}: {reason} (the {what}, {var}); free space there or set {var} to a folder on another disk"
+    for name, what in _FOLDERS if settings is not None and err.errno in _FULL else ():
+        folder = Path(getattr(settings, name)).absolute()
+        if where == folder or folder in where.parents:
+            var = variable(name)
+            return f"{folder}: {reason} (the {what}, {var}); free space there or set {var} to a folder on another disk"
     return f"{err.filename}: {reason}"
 
 

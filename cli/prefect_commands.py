@@ -22,17 +22,13 @@ from .codes import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
 def _check_sheet(sheet: str, input_roots: list[Path], settings: Settings, skip_invalid: bool = False) -> None:
     """Validate before starting anything, so a bad sheet costs no server and no run. With
     ``skip_invalid`` the rows that will be left out are said, one line each."""
-    from heygem_core.intake import check_sheet, check_stored_sheet, is_stored
+    from heygem_core.intake import check_sheet_ref
     from heygem_core.store import open_store
 
     store = open_store(settings)
-    roots = tuple(input_roots) or settings.input_roots
-    if is_stored(sheet):
-        _, skipped = check_stored_sheet(store, sheet, input_roots=roots, max_rows=settings.max_sheet_rows,
-                                        skip_invalid=skip_invalid)
-    else:
-        _, skipped = check_sheet(sheet, input_roots=roots, store_exists=store.exists if store.remote else None,
-                                 max_rows=settings.max_sheet_rows, skip_invalid=skip_invalid)
+    _, skipped = check_sheet_ref(store, sheet, input_roots=tuple(input_roots) or settings.input_roots,
+                                 max_rows=settings.max_sheet_rows, skip_invalid=skip_invalid,
+                                 check_keys=store.remote)
     for s in skipped:
         print(f"heygem: row {s.row} ({s.output}) will not be run: {s.message}", file=sys.stderr)
 

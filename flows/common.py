@@ -37,7 +37,7 @@ from tasks.stages import (adapt_mouth, blend, engine_version, ingest, lipsync, l
                           track_faces)
 
 from . import runs as run_ids
-from .fleet import MAX_REMOTE, gpu_pool_ready, gpu_slots
+from .fleet import gpu_lanes, gpu_pool_ready
 from .schedule import Scheduler, Step
 
 
@@ -150,7 +150,7 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
                           for row in rows if (message := _ingest_failure(row, ingest_errors)) is not None])
             remote = gpu_pool_ready(settings, logger.warning)
             runs = _row_runs(rows, assets, ingest_errors, overrides, run_prefix, remote)
-            _run_rows(runs, settings, remote, jobs, _RowEnds(runs, failures, progress))
+            _run_rows(runs, settings, jobs, _RowEnds(runs, failures, progress))
 
             entries = [_entry(rr, ingest_errors, overrides, logger) for rr in runs]
             entries += [_skipped(s, logger) for s in skipped]
@@ -203,10 +203,10 @@ class _RowEnds:
         update_progress_artifact(self.progress, progress=100.0 * self.finished / max(len(self.by_last), 1))
 
 
-def _run_rows(runs: list[RowRun], settings, remote: bool, jobs: _Tasks, row_ends: _RowEnds) -> None:
+def _run_rows(runs: list[RowRun], settings, jobs: _Tasks, row_ends: _RowEnds) -> None:
     """Every row's steps, each submitted once its inputs are ready (flows.schedule): the run's
     own work HEYGEM_WORKERS at once, lip-syncs on the gpu pool as many as the fleet has GPUs."""
-    limits = {"cpu": settings.workers, "gpu": (gpu_slots(settings) or MAX_REMOTE) if remote else 0}
+    limits = {"cpu": settings.workers, "gpu": gpu_lanes(settings)}
     scheduler = Scheduler(jobs.submit_step, limits, ended=row_ends, submitted=jobs.flush)
     for step in _unique_steps(runs):
         scheduler.add(step)
@@ -317,9 +317,9 @@ def _row_failure(rr: RowRun) -> str | None:
     for step in rr.chain:
         if step.ended and not step.completed and not step.skipped:
             return _message(step.future.state)
-    if rr.publish.skipped or not rr.publish.completed:
-        if rr.publish.skipped:  # an input failed without a step of its own saying so
-            return "not made: an earlier stage did not complete"
+    if rr.publish.skipped:  # an input failed without a step of its own saying so
+        return "not made: an earlier stage did not complete"
+    if not rr.publish.completed:
         return f"finished, but could not be stored: {_message(rr.publish.future.state)}"
     return None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from heygem_core.config import Settings
+from tasks.remote import workers_online
 
 GPU_TAG = "gpu"  # the tag of tasks.stages.lipsync and adapt_mouth; deployments/setup.sh sets its limit
 log = logging.getLogger(__name__)
@@ -39,24 +40,30 @@ def gpu_pool_ready(settings: Settings, say) -> bool:
     try:
         with get_client(sync_client=True) as client:
             pool = client.read_deployment_by_name(settings.lipsync_deployment).work_pool_name
-            workers = client.read_workers_for_work_pool(pool, limit=200, offset=0)
+            online = workers_online(client, pool)
     except Exception as err:  # noqa: BLE001
         say(f"lip-sync runs in this flow run: deployment {settings.lipsync_deployment} "
             f"(HEYGEM_LIPSYNC_DEPLOYMENT) cannot be used: {err}")
         return False
-    if not any(str(getattr(w.status, "value", w.status)).upper() == "ONLINE" for w in workers):
+    if not any(online.values()):
         say(f"lip-sync runs in this flow run: no worker of pool '{pool}' is online "
             "(start one with deployments/start_worker.sh gpu)")
         return False
     return True
 
 
-def task_threads(settings: Settings) -> int:
-    """Threads a flow run needs: its task threads, plus one per lip-sync waiting on the gpu pool
-    (a waiting row must never hold a thread another row's work needs)."""
+def gpu_lanes(settings: Settings) -> int:
+    """Rows a run keeps waiting on the gpu pool at once: the fleet's GPU slots, or MAX_REMOTE
+    when the server sets no limit; 0 when lip-sync runs in the calling flow run."""
     if not settings.lipsync_deployment:
-        return settings.workers
-    return settings.workers + (gpu_slots(settings) or MAX_REMOTE)
+        return 0
+    return gpu_slots(settings) or MAX_REMOTE
+
+
+def task_threads(settings: Settings) -> int:
+    """Threads a flow run needs: its task threads, plus one per row waiting on the gpu pool
+    (a waiting row must never hold a thread another row's work needs)."""
+    return settings.workers + gpu_lanes(settings)
 
 
 # Lip-syncs waiting on the gpu pool at once when the server sets no limit on the tag.

@@ -6,8 +6,8 @@ from pathlib import Path
 from prefect import task
 
 from heygem_core.errors import SheetError
-from heygem_core.intake import (Skipped, check_sheet, check_stored_sheet, default_output, is_stored, lecturer_names,
-                                skipped_rows, validate_rows)
+from heygem_core.intake import (Skipped, check_sheet_ref, default_output, lecturer_names, skipped_rows,
+                                validate_rows)
 from tasks.runtime import settings_for, store_for
 
 from .runs import stage_tag
@@ -25,11 +25,8 @@ def validate_sheet(sheet: str, input_roots: list[str] | None = None, overrides: 
     Returns ``{"rows": [Row], "skipped": [Skipped as dict]}`` (skipped: only with ``skip_invalid``)."""
     settings = settings_for(overrides)
     store = store_for(settings)
-    if is_stored(sheet):  # errors name store:KEY, not the worker's local copy
-        rows, skipped = check_stored_sheet(store, sheet, input_roots=_roots(input_roots, overrides),
-                                           max_rows=settings.max_sheet_rows, skip_invalid=skip_invalid)
-    else:
-        rows, skipped = check_sheet(sheet, input_roots=_roots(input_roots, overrides), store_exists=store.exists,
+    # a stored sheet's errors name store:KEY, not the worker's local copy
+    rows, skipped = check_sheet_ref(store, sheet, input_roots=_roots(input_roots, overrides),
                                     max_rows=settings.max_sheet_rows, skip_invalid=skip_invalid)
     return {"rows": rows, "skipped": [s.as_dict() for s in skipped]}
 

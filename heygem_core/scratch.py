@@ -29,10 +29,9 @@ def work_dir(settings: Settings) -> Path:
 def scratch_dir(settings: Settings, prefix: str = "task") -> tempfile.TemporaryDirectory:
     """A temp folder in ``work_dir``, named by host and process so a later run can tell it is
     orphaned: ``<prefix>-<host>-<pid>-<random>``."""
-    return tempfile.TemporaryDirectory(prefix=f"{prefix}-{_HOST}-{os.getpid()}-", dir=work_dir(settings))
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}-{HOST}-{os.getpid()}-", dir=work_dir(settings))
 
 
-_HOST = HOST
 _SCRATCH = re.compile(r"^[a-z]+-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[^-]+$")
 
 
@@ -45,7 +44,7 @@ def _sweep(work: Path) -> None:
         return
     for entry in entries:
         m = _SCRATCH.match(entry.name)
-        if m and m["host"] == _HOST and not alive(int(m["pid"])) and entry.is_dir(follow_symlinks=False):
+        if m and m["host"] == HOST and not alive(int(m["pid"])) and entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
 
 

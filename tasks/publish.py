@@ -8,8 +8,9 @@ from pathlib import Path
 from prefect import task
 
 from heygem_core import package as pkg
+from heygem_core.scratch import scratch_dir
 
-from .runtime import RETRIES, scratch_dir, settings_for, store_for
+from .runtime import RETRIES, settings_for, store_for
 from .stages import Overrides
 
 

@@ -118,22 +118,10 @@ class _Watch:
             self.kind, self.since = kind, now
 
     def worker(self) -> str:
-        """The worker that took the run, from the first line it logged to it."""
+        """The worker that took the run (asked until it is known)."""
         if not self._worker:
-            from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-            from prefect.client.schemas.sorting import LogSort
-
-            logs = self.client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[self.flow_run_id])),
-                                         limit=20, offset=0, sort=LogSort.TIMESTAMP_ASC)
-            for line in logs:
-                if line.message.startswith(SUBMITTING) and "' submitting" in line.message:
-                    self._worker = line.message[len(SUBMITTING):line.message.index("' submitting")]
-                    break
+            self._worker = worker_of(self.client, self.flow_run_id)
         return self._worker
-
-    def workers_online(self) -> dict[str, bool]:
-        workers = self.client.read_workers_for_work_pool(self.pool, limit=200, offset=0)
-        return {w.name: str(getattr(w.status, "value", w.status)).upper() == "ONLINE" for w in workers}
 
     def verdict(self, kind: str, now: float, limits: Limits, label: str) -> tuple[bool, str] | None:
         """None: keep waiting; else (lost with its worker, reason)."""
@@ -141,13 +129,13 @@ class _Watch:
         if kind in ("SCHEDULED", "PAUSED"):  # queued: no worker has taken it
             if now - self.started < limits.queue_s:
                 return None
-            online = [name for name, up in self.workers_online().items() if up]
+            online = [name for name, up in workers_online(self.client, self.pool).items() if up]
             who = (f"online: {', '.join(sorted(online))}" if online else
                    "none is online: start one with deployments/start_worker.sh gpu")
             return False, (f"{label}: no gpu worker took its lip-sync within {limits.queue_s:g} s "
                            f"(pool '{self.pool}', {who})")
         worker = self.worker()
-        offline = bool(worker) and self.workers_online().get(worker) is False
+        offline = bool(worker) and workers_online(self.client, self.pool).get(worker) is False
         self.offline_since = (self.offline_since or now) if offline else None
         name = f"gpu worker {worker}" if worker else "the gpu worker that took it"
         if kind == "PENDING":
@@ -162,6 +150,25 @@ class _Watch:
             if waited >= limits.run_s:
                 return True, f"{label}: lip-sync on {name} did not finish within {limits.run_s:g} s"
         return None
+
+
+def worker_of(client, flow_run_id) -> str:
+    """The worker that took a flow run, from the first line it logs to it ("" until it has)."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+                            limit=20, offset=0, sort=LogSort.TIMESTAMP_ASC)
+    for line in logs:
+        if line.message.startswith(SUBMITTING) and "' submitting" in line.message:
+            return line.message[len(SUBMITTING):line.message.index("' submitting")]
+    return ""
+
+
+def workers_online(client, pool: str) -> dict[str, bool]:
+    """Each worker of ``pool``: whether the server has it online (it sends heartbeats)."""
+    workers = client.read_workers_for_work_pool(pool, limit=200, offset=0)
+    return {w.name: str(getattr(w.status, "value", w.status)).upper() == "ONLINE" for w in workers}
 
 
 def _cancel(client, flow_run_id, reason: str) -> None:

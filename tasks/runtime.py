@@ -18,7 +18,6 @@ from prefect.tasks import exponential_backoff
 from heygem_core import cache
 from heygem_core.config import Settings
 from heygem_core.errors import TRANSIENT_ERRORS, InputError
-from heygem_core.scratch import _HOST, scratch_dir, work_dir  # noqa: F401 - the tasks' scratch is the core's
 from heygem_core.store import ArtifactStore, open_store
 
 # Settings a non-secret override may change from a flow parameter; anything else (credentials,

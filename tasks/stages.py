@@ -18,12 +18,13 @@ from heygem_core import media, pipeline, planners, quality, report
 from heygem_core.assets import Asset, ingest as ingest_ref
 from heygem_core.engines import Motion, get_engine
 from heygem_core.errors import InputError, ProcessingError
+from heygem_core.scratch import scratch_dir
 from heygem_core.track import describe_lost, track_video
-from heygem_core.transcripts import TranscriptMismatch
 from heygem_core.track.store import read_track, write_track
+from heygem_core.transcripts import TranscriptMismatch
 
 from .remote import Limits, run_on_gpu_pool
-from .runtime import RETRIES, Stage, scratch_dir, settings_for, store_for
+from .runtime import RETRIES, Stage, settings_for, store_for
 
 Overrides = dict[str, Any] | None
 

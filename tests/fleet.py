@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tasks.remote import workers_online
 from tests.paths import REPO
 from tests.procs import stop_group
 from tests.s3server import S3Server, free_port
@@ -117,9 +118,7 @@ def wait_online(fleet: Fleet, names: set[str], within: float = 120) -> None:
     end = time.monotonic() + within
     with api_client(fleet) as client:
         while True:
-            online = {w.name for pool in ("cpu", "gpu")
-                      for w in client.read_workers_for_work_pool(pool, limit=50, offset=0)
-                      if str(getattr(w.status, "value", w.status)).upper() == "ONLINE"}
+            online = {name for pool in ("cpu", "gpu") for name, up in workers_online(client, pool).items() if up}
             if names <= online:
                 return
             assert time.monotonic() < end, f"workers online: {online}"
@@ -147,16 +146,6 @@ def wait_final(fleet: Fleet, run, within: float = 600):
                 return now
             assert time.monotonic() < end, f"the course is still {now.state.name} after {within} s"
             time.sleep(2)
-
-
-def worker_of(client, flow_run_id) -> str:
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-
-    for line in client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
-                                 limit=50, offset=0):
-        if line.message.startswith("Worker '") and "' submitting" in line.message:
-            return line.message.split("'")[1]
-    return ""
 
 
 def most_at_once(spans) -> int:

@@ -155,9 +155,9 @@ def describe_upload(path: str | os.PathLike | None, kind: str, ctx: WebContext) 
 def check_media(path: str | os.PathLike | None, kind: str, ctx: WebContext) -> Path:
     """``check_upload`` and the probe ``describe_upload`` makes: a file the page refused on
     upload is refused on Generate too, before any flow run starts."""
-    ok, line = describe_upload(path, kind, ctx)
     if not path:
         raise InputError(f"please add {'a video' if kind == 'video' else 'an audio file'}")
+    ok, line = describe_upload(path, kind, ctx)
     if not ok:
         raise InputError(line)
     return Path(path)

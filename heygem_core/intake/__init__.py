@@ -45,7 +45,7 @@ from __future__ import annotations
 from .checking import check_sheet, read_sheet, skipped_rows, validate_rows
 from .names import _default_output as default_output, lecturer_names, normalise_language
 from .reading import Table, load_table
-from .stored import check_stored_sheet, is_stored
+from .stored import check_sheet_ref, check_stored_sheet, is_stored
 from .records import (
     AUDIO_EXTENSIONS,
     KNOWN_COLUMNS,
@@ -61,7 +61,7 @@ from .records import (
 )
 
 __all__ = [
-    "check_sheet", "check_stored_sheet", "default_output", "is_stored", "lecturer_names", "normalise_language",
+    "check_sheet", "check_sheet_ref", "check_stored_sheet", "default_output", "is_stored", "lecturer_names", "normalise_language",
     "skipped_rows", "Skipped", "Table", "KNOWN_COLUMNS", "SHEET_EXTENSIONS",
     "SourceRef", "Row", "Problem", "read_sheet", "load_table", "validate_rows",
     "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "VIDEO_EXTENSIONS", "AUDIO_EXTENSIONS",

@@ -32,10 +32,12 @@ def check_sheet(
     store_exists: Callable[[str], bool] | None = None,
     max_rows: int = 2000,
     skip_invalid: bool = False,
+    own_folder: bool = True,
 ) -> tuple[list[Row], list[Skipped]]:
     """``read_sheet``; with ``skip_invalid`` a row's problems leave that row out (returned as
     ``Skipped``) instead of stopping the sheet. Problems of the sheet itself, or no valid row
-    left, still raise ``SheetError``."""
+    left, still raise ``SheetError``. ``own_folder``: without ``input_roots``, paths may lie in
+    the sheet's own folder (not for a sheet fetched from the store: its folder is a copy's)."""
     sheet = _sheet_path(path)
     table = load_table(sheet, max_rows=max_rows)
     problems = list(table.problems)
@@ -56,7 +58,7 @@ def check_sheet(
 
     records = [(number, {name: (cells[i] if i < len(cells) else "") for name, i in columns.items()})
                for number, cells in table.rows]
-    roots = tuple(input_roots) or (sheet.parent,)
+    roots = tuple(input_roots) or ((sheet.parent,) if own_folder else ())
     rows, row_problems = validate_rows(
         records, base_dir=sheet.parent, input_roots=roots, store_exists=store_exists,
         present_columns=columns.keys())
@@ -90,17 +92,19 @@ def validate_rows(
     records: Iterable[tuple[int, Mapping[str, str]]],
     *,
     base_dir: Path,
-    input_roots: Sequence[Path] = (),
+    input_roots: Sequence[Path] | None = None,
     store_exists: Callable[[str], bool] | None = None,
     present_columns: Iterable[str] | None = None,
 ) -> tuple[list[Row], list[Problem]]:
     """Check already-read records ``(row number, {column: text})``; return rows and problems.
+    File cells must lie under ``input_roots`` (None: ``base_dir``; empty: nowhere, only
+    ``store:`` keys).
 
     ``present_columns`` are the columns the sheet has; a required column it lacks was already
     reported once for the header, so its cells are not reported blank on every row.
     """
     base_dir = Path(base_dir)
-    roots = _resolve_roots(input_roots or (base_dir,))
+    roots = _resolve_roots((base_dir,) if input_roots is None else input_roots)
     present = set(present_columns) if present_columns is not None else set(KNOWN_COLUMNS)
     store_cache: dict[str, bool] = {}
     rows: list[Row] = []

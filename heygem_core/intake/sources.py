@@ -45,10 +45,13 @@ def _check_source(text: str, column: str, allowed: frozenset[str], base_dir: Pat
     except (OSError, RuntimeError, ValueError) as err:
         problem(column, f"not a usable path {text!r} ({os_reason(err)})")
         return None
+    if not roots:
+        problem(column, "a path, where no input folder is allowed: a sheet in the artifact store names its "
+                        "files as store:KEY (heygem store put), or by paths under HEYGEM_INPUT_ROOTS / --input-root")
+        return None
     if not any(_is_under(resolved, root) for root in roots):
-        allowed_dirs = ", ".join(str(r) for r in roots) or "none configured"
         problem(column, f"{text!r} resolves to {resolved}, outside the allowed input folders "
-                        f"({allowed_dirs})")
+                        f"({', '.join(str(r) for r in roots)})")
         return None
     try:
         st = os.stat(resolved)

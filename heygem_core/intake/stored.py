@@ -3,17 +3,16 @@ a worker takes it: checked from a local copy, with every error naming the store 
 gave, never the copy's hashed name."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
-from heygem_core.errors import HeygemError, InputError, SheetError
+from heygem_core.errors import HeygemError, InputError
 
 from .checking import check_sheet
-from .records import Problem, Row, Skipped
+from .records import Row, Skipped
 
 PREFIX = "store:"
 
@@ -38,21 +37,19 @@ def check_stored_sheet(store, sheet: str, *, input_roots: Sequence[Path] = (), m
         copy = Path(tmp) / PurePosixPath(key).name
         shutil.copyfile(local, copy)
         try:
-            return check_sheet(copy, input_roots=tuple(input_roots) or (Path(tmp),),
-                               store_exists=store.exists, max_rows=max_rows, skip_invalid=skip_invalid)
-        except SheetError as err:
-            if not input_roots:  # its paths were checked against the copy's own temp folder
-                err = SheetError(copy, [_unrooted(p, tmp) for p in err.problems])
-            raise err.about(sheet) from None
+            return check_sheet(copy, input_roots=input_roots, store_exists=store.exists, max_rows=max_rows,
+                               skip_invalid=skip_invalid, own_folder=False)
         except HeygemError as err:
             if err.path is not None and Path(err.path) == copy:
                 raise err.about(sheet) from None
             raise
 
 
-def _unrooted(problem: Problem, tmp: str) -> Problem:
-    if tmp not in problem.message:
-        return problem
-    return dataclasses.replace(problem, message=(
-        "a sheet in the artifact store names its files as store:KEY (heygem store put), "
-        "or by paths under HEYGEM_INPUT_ROOTS / --input-root"))
+def check_sheet_ref(store, sheet: str, *, input_roots: Sequence[Path] = (), max_rows: int = 2000,
+                    skip_invalid: bool = False, check_keys: bool = True) -> tuple[list[Row], list[Skipped]]:
+    """A sheet as a user or a deployment names it: a path here, or ``store:KEY``.
+    ``check_keys``: whether the ``store:`` cells of a sheet here are looked up in ``store``."""
+    if is_stored(sheet):
+        return check_stored_sheet(store, sheet, input_roots=input_roots, max_rows=max_rows, skip_invalid=skip_invalid)
+    return check_sheet(sheet, input_roots=input_roots, store_exists=store.exists if check_keys else None,
+                       max_rows=max_rows, skip_invalid=skip_invalid)

@@ -18,9 +18,10 @@ import time
 
 import pytest
 
+from tasks.remote import worker_of as _worker_of
 from tests.conftest import short_batch_inputs
 from tests.fleet import START_WORKER, Fleet, most_at_once, api_client as _client, start_course as _start, wait_final as _wait_final, \
-    wait_online as _wait_online, worker_of as _worker_of
+    wait_online as _wait_online
 from tests.paths import LANGUAGE_AUDIO, REPO
 
 @pytest.fixture(scope="module")

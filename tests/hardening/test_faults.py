@@ -520,7 +520,8 @@ def test_worker_killed_in_blend_leaves_no_scratch_behind(blend_killed):
 
 def test_scratch_sweep_removes_only_dead_processes_of_this_host(tmp_path):
     from heygem_core.config import Settings
-    from tasks.runtime import _HOST, scratch_dir, work_dir
+    from heygem_core.files import HOST as _HOST
+    from heygem_core.scratch import scratch_dir, work_dir
 
     settings = Settings(cache_dir=tmp_path)
     work = work_dir(settings)
