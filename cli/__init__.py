@@ -11,13 +11,14 @@ import logging
 import sys
 from pathlib import Path
 
+from heygem_core.plugins import PLANNERS
 from heygem_core.config import Settings, variable
 from heygem_core.errors import HeygemError, InputError, ProcessingError, os_reason
 
 from .codes import EXIT_FAILURE, EXIT_FLAGGED, EXIT_INPUT, EXIT_OK  # noqa: F401 - EXIT_* are the API
 from . import runs_command as runs_cli
 from . import store_command as store_cli
-PREFECT_COMMANDS = ("run", "batch", "server", "ui")
+PREFECT_COMMANDS = ("run", "batch", "flow", "server", "ui")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="exit 3 when QA flags the output (the file is kept, with a .qa.json beside it)")
     ls.add_argument("--no-qa", action="store_true",
                     help="skip the QA reading of the output (about 1 s for 10 s of video)")
-    ls.add_argument("--planner", choices=["learned", "phones"],
+    ls.add_argument("--planner", choices=PLANNERS.names(),
                     help="what plans the mouth from the audio: the learned sound-to-mouth model "
                     "(default) or the phone aligners alone (env HEYGEM_PLANNER)")
     _add_common(ls)
@@ -90,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--engine", help="lip-sync engine (default exemplar)")
     bt.add_argument("-v", "--verbose", action="store_true",
                     help="also show the flow's warnings and task failures (tracebacks) here")
+
+    fl = sub.add_parser("flow", help="run any registered flow by name (flows/registry.py)",
+                        description="Run a flow of flows/registry.py (or one an installed package adds) on "
+                        "the local Prefect server, with its parameters as KEY=VALUE (VALUE read as JSON "
+                        "where it is JSON, else as text). 'heygem flow --list' names them.")
+    fl.add_argument("name", nargs="?", help="the flow's name, e.g. single, batch, course_matrix, gc")
+    fl.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                    help="a parameter of the flow (repeat for more)")
+    fl.add_argument("--list", action="store_true", help="name the flows that can be run")
+    fl.add_argument("-o", "--output", type=Path, help="for flows that make videos: also copy them here")
+    fl.add_argument("-v", "--verbose", action="store_true", help="also show the flow's warnings here")
 
     sv = sub.add_parser("server", help="start (or find) the local Prefect server and print its URL")
     sv.add_argument("--port", type=int, help="port on 127.0.0.1 (default 4200, env HEYGEM_PREFECT_PORT)")
@@ -159,6 +171,22 @@ def settings_from(args: argparse.Namespace) -> Settings:
         speaker=getattr(args, "speaker", None), planner=getattr(args, "planner", None))
 
 
+# What a command needs beyond the core install, and the extra that brings it (pyproject.toml).
+EXTRAS = {"run": {"prefect": "flows"}, "batch": {"prefect": "flows"}, "flow": {"prefect": "flows"},
+          "server": {"prefect": "flows"}, "ui": {"prefect": "web", "gradio": "web"}}
+
+
+def _needs_extras(command: str) -> None:
+    """One line naming the extra to install when a command's stack is not installed. Looks
+    without importing: Prefect must be imported only once its server is chosen."""
+    import importlib.util
+
+    for module, extra in EXTRAS.get(command, {}).items():
+        if importlib.util.find_spec(module) is None:
+            raise InputError(f"'heygem {command}' needs {module}, which this install lacks: "
+                             f"pip install 'heygem[{extra}]' (scripts/install.sh installs everything)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command not in PREFECT_COMMANDS:  # Prefect brings its own console logging
@@ -181,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             return store_cli.store_command(args, settings)
         if args.command in ("ui", "server") and args.port is not None and not 1 <= args.port <= 65535:
             raise InputError(f"--port {args.port}: must be from 1 to 65535")
+        _needs_extras(args.command)
         if args.command == "ui":
             # Gradio and Prefect are imported only by the web app itself (webapp/).
             from webapp import ui_command
@@ -320,7 +349,7 @@ def _output_failure(err: ProcessingError, output: Path) -> ProcessingError | Non
 def _sync(args, settings: Settings) -> int:
     from heygem_core.quality import sync_report
 
-    rep = sync_report(args.video, args.audio, settings)
+    rep = sync_report(args.video, args.audio, settings=settings)
     print(f"sync {rep.agreement:+.3f} (the mouth, read by FaceMesh, against the mouth expected for the "
           f"audio; QA's pass mark {settings.qa_min_sync:.2f}); loudness correlation {rep.correlation:+.3f}; "
           f"over {rep.frames} frames (face in {rep.coverage:.0%})")

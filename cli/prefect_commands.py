@@ -12,9 +12,11 @@ import sys
 import traceback
 from pathlib import Path
 
+from flows.registry import FLOWS, flow
 from flows.server import dashboard_url, ensure_server
 from heygem_core.config import Settings
 from heygem_core.errors import HeygemError, InputError
+from heygem_core.plugins import UnknownPlugin
 
 from .codes import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
 
@@ -44,8 +46,7 @@ def run_command(args) -> int:
     _check_sheet(sheet, roots, settings, args.skip_invalid)
     api_url = ensure_server()
     _quiet_console(args.verbose)
-    from flows.course_matrix import course_matrix
-
+    course_matrix = flow("course_matrix")
     state = course_matrix(sheet, [str(r) for r in roots] or None, _overrides(args), args.skip_invalid,
                           return_state=True)
     return _finish(state, api_url, args.output)
@@ -54,8 +55,7 @@ def run_command(args) -> int:
 def batch_command(args) -> int:
     api_url = ensure_server()
     _quiet_console(args.verbose)
-    from flows.batch import batch
-
+    batch = flow("batch")
     state = batch(str(args.audio.resolve()), [str(v.resolve()) for v in args.videos], args.language,
                   str(args.transcript.resolve()) if args.transcript else None, None, _overrides(args),
                   return_state=True)
@@ -82,6 +82,57 @@ def _quiet_console(verbose: bool) -> None:
     for handler in logging.getLogger().handlers + logging.getLogger("prefect").handlers:
         if isinstance(handler, PrefectConsoleHandler):
             handler.addFilter(_RunProblems())
+
+
+def flow_command(args) -> int:
+    """``heygem flow NAME -p KEY=VALUE …``: any flow of the registry, by name."""
+    if args.list or not args.name:
+        print("flows: " + ", ".join(FLOWS.names()))
+        return EXIT_OK if args.list else EXIT_INPUT
+    if args.name not in FLOWS:  # one line naming the known ones, before any server
+        raise UnknownPlugin(f"unknown flow '{args.name}'; choose one of: {', '.join(FLOWS.names())}")
+    api_url = ensure_server()  # before Prefect is imported with the flow's module
+    fn = flow(args.name)
+    params = _params(args.param, fn)
+    _quiet_console(args.verbose)
+    state = fn(**params, return_state=True)
+    from flows.outcome import summary_of
+
+    if summary_of(state) is not None:  # a flow that makes videos: the same report as run/batch
+        return _finish(state, api_url, args.output)
+    link = dashboard_url(api_url, str(state.state_details.flow_run_id))
+    if not state.is_completed():
+        err = state.result(raise_on_failure=False, _sync=True)
+        print(f"heygem: error: {err if isinstance(err, BaseException) else state.message or state.name}",
+              file=sys.stderr)
+        print(f"dashboard: {link}", file=sys.stderr)
+        return EXIT_INPUT if isinstance(err, InputError) else EXIT_FAILURE
+    result = state.result(_sync=True)
+    print(f"flow {args.name}: {state.name}" + (f": {json.dumps(result, default=str)}" if result is not None else ""))
+    print(f"dashboard: {link}")
+    return EXIT_OK
+
+
+def _params(pairs: list[str], fn) -> dict:
+    """``KEY=VALUE`` pairs as the flow's parameters (JSON where the value is JSON); an unknown
+    key is refused naming the flow's parameters, before any server is started."""
+    import inspect
+
+    known = inspect.signature(fn.fn).parameters
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"--param {pair!r}: write it as KEY=VALUE")
+        if key not in known:
+            raise InputError(f"--param {key}: flow {fn.name} has no parameter '{key}' "
+                             f"(it has: {', '.join(known)})")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
 
 
 def server_command(args) -> int:

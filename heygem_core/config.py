@@ -5,10 +5,12 @@ caller (CLI flags, flow parameters) may override fields with ``settings.replace(
 An engine's own settings are ``HEYGEM_<ENGINE>_<FIELD>`` (e.g. ``HEYGEM_EXEMPLAR_MAX_OPEN_STRETCH``),
 declared by the engine (``heygem_core.engines``) and kept here as raw ``engine_options``.
 
-Every value is checked when a ``Settings`` is made: a bad one raises ``SettingsError`` naming
-the variable, the value and what is allowed (the CLI prints that line and exits 2 before any
-work). Choices that live in registries (engine, planner, tracker, store) are checked by
-``check()``, which imports them.
+Every value is checked when a ``Settings`` is made, without looking at the disk: a bad one
+raises ``SettingsError`` naming the variable, the value and what is allowed (the CLI prints that
+line and exits 2 before any work). ``check()``, called once by every entry point (the CLI, a
+task's ``settings_for``, the web app), also checks the choices that live in registries
+(``heygem_core.plugins``: engine, planner, tracker, store) and the folders and files the settings
+name.
 """
 from __future__ import annotations
 
@@ -19,20 +21,12 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .errors import InputError
+from .plugins import ENGINES, REGISTRIES, UnknownPlugin
+from .values import ENV_PREFIX, SettingsError, parse, variable
 
-ENV_PREFIX = "HEYGEM_"
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "parse", "variable"]
 
 log = logging.getLogger(__name__)
-
-
-class SettingsError(InputError):
-    """A setting with a value it may not have."""
-
-
-def variable(name: str) -> str:
-    """The environment variable of setting ``name``."""
-    return ENV_PREFIX + name.upper()
 
 
 def _default_cache_dir() -> Path:
@@ -156,20 +150,9 @@ class Settings:
         if not re.fullmatch(r"[1-9][0-9]{0,3}k", str(self.audio_bitrate)):
             raise SettingsError(f"{variable('audio_bitrate')}={self.audio_bitrate}: "
                                 "an AAC bit rate in kbit/s such as 128k or 192k")
-        for name in ("cache_dir", "artifact_dir"):
-            if Path(getattr(self, name)).exists() and not Path(getattr(self, name)).is_dir():
-                raise SettingsError(f"{variable(name)}={getattr(self, name)}: is a file, not a folder")
-        if self.insightface_root is not None and not Path(self.insightface_root).is_dir():
-            raise SettingsError(f"{variable('insightface_root')}={self.insightface_root}: no such folder")
-        for root in self.input_roots:
-            if not Path(root).is_dir():
-                raise SettingsError(f"{variable('input_roots')}: {root} is not a folder "
-                                    f"(folders are separated by '{os.pathsep}')")
         if self.lipsync_deployment and not re.fullmatch(r"[^/\s]+/[^/\s]+", self.lipsync_deployment):
             raise SettingsError(f"{variable('lipsync_deployment')}={self.lipsync_deployment}: "
                                 "flow/deployment, e.g. lipsync_row/gpu-lipsync")
-        if self.mouth_model is not None and not Path(self.mouth_model).is_file():
-            raise SettingsError(f"{variable('mouth_model')}={self.mouth_model}: no such file")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -197,26 +180,39 @@ class Settings:
         return dataclasses.replace(self, **clean)
 
     def check(self) -> "Settings":
-        """Also check the choices that live in registries, and the chosen engine's own
-        settings. Imports those registries (the engines' is light, the others load numpy)."""
-        from . import engines, planners
-        from .store import STORES
-        from .track.backends import BACKENDS
-
-        for name, allowed in (("engine", engines.ENGINES), ("planner", planners.PLANNERS),
-                              ("tracker", BACKENDS), ("store", STORES)):
-            if getattr(self, name) not in allowed:
-                raise SettingsError(f"{variable(name)}={getattr(self, name)}: choose one of "
-                                    f"{', '.join(sorted(allowed))}")
-        engines.options_for(self.engine, self)
-        if self.store == "s3":  # its endpoint, bucket name and link lifetime (connects to nothing)
-            from .store import open_store
-
-            open_store(self)
+        """Also check the choices that live in registries (``heygem_core.plugins``: the plug-in
+        each names exists and loads), the chosen engine's own settings, and the chosen store's
+        settings where it checks them (s3: endpoint, bucket name, link lifetime; connects to
+        nothing)."""
+        for registry in REGISTRIES:
+            try:
+                cls = registry.get(getattr(self, registry.kind))
+            except UnknownPlugin as err:
+                raise SettingsError(str(err)) from None
+            checker = getattr(cls, "check_settings", None)
+            if checker is not None:
+                checker(self)
+        ENGINES.options(self.engine, self.engine_options)
+        self._check_places()
         return self
 
+    def _check_places(self) -> None:
+        """The folders and files the settings name are what they should be (the disk is
+        looked at here, never when a ``Settings`` is made)."""
+        for name in ("cache_dir", "artifact_dir"):
+            if Path(getattr(self, name)).exists() and not Path(getattr(self, name)).is_dir():
+                raise SettingsError(f"{variable(name)}={getattr(self, name)}: is a file, not a folder")
+        if self.insightface_root is not None and not Path(self.insightface_root).is_dir():
+            raise SettingsError(f"{variable('insightface_root')}={self.insightface_root}: no such folder")
+        for root in self.input_roots:
+            if not Path(root).is_dir():
+                raise SettingsError(f"{variable('input_roots')}: {root} is not a folder "
+                                    f"(folders are separated by '{os.pathsep}')")
+        if self.mouth_model is not None and not Path(self.mouth_model).is_file():
+            raise SettingsError(f"{variable('mouth_model')}={self.mouth_model}: no such file")
 
-# Choices fixed here; those of registries are checked by Settings.check().
+
+# Choices fixed here; those of registries (heygem_core.plugins) are checked by Settings.check().
 _CHOICES = {
     "x264_preset": ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                     "slower", "veryslow"),
@@ -231,41 +227,13 @@ _RANGES = {
     "prefect_port": (1, 65535), "mouth_lead_ms": (-200, 200),
     "gpu_queue_s": (1, 7 * 86400), "gpu_start_s": (1, 86400), "gpu_run_s": (1, 7 * 86400),
 }
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 # Old names of engine settings, still read (with a line saying so).
 _DEPRECATED = {"MAX_OPEN_STRETCH": "EXEMPLAR_MAX_OPEN_STRETCH"}
 _warned: set[str] = set()
 
 
-def parse(name: str, kind: str, raw: str):
-    """``raw`` (the value of variable ``name``) as a value of type ``kind``."""
-    raw = raw.strip()
-    try:
-        if kind.startswith("tuple"):
-            return tuple(Path(p).expanduser() for p in raw.split(os.pathsep) if p)
-        if "Path" in kind:
-            return Path(raw).expanduser()
-        if kind.startswith("int"):
-            return int(raw)
-        if kind.startswith("float"):
-            value = float(raw)
-            if value != value or value in (float("inf"), float("-inf")):
-                raise ValueError(raw)
-            return value
-    except ValueError:
-        what = "a whole number" if kind.startswith("int") else "a number"
-        raise SettingsError(f"{name}={raw}: must be {what}") from None
-    if kind.startswith("bool"):
-        if raw.lower() not in _TRUE | _FALSE:
-            raise SettingsError(f"{name}={raw}: must be true or false (1/0, yes/no, on/off)")
-        return raw.lower() in _TRUE
-    return raw
-
-
 def _engine_options(env) -> tuple[tuple[str, str], ...]:
-    from .engines import ENGINES  # the registry alone: light
-
-    prefixes = tuple(f"{ENV_PREFIX}{name.upper()}_" for name in ENGINES)
+    prefixes = tuple(f"{ENV_PREFIX}{name.upper()}_" for name in ENGINES.names())  # no plug-in imported
     found = {}
     for old, new in _DEPRECATED.items():
         if env.get(ENV_PREFIX + old):

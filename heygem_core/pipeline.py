@@ -92,7 +92,7 @@ def drive(info: media.VideoInfo, track: FaceTrack, audio: str | Path | media.Aud
     return decide(info, track, plan, n_out, settings, clip)
 
 
-def decide(info: media.VideoInfo, track: FaceTrack, plan: MouthPlan, n_out: int, settings: Settings,
+def decide(info: media.VideoInfo, track: FaceTrack, plan: MouthPlan | None, n_out: int, settings: Settings,
            sound: audio_mod.Audio | None = None) -> Motion:
     """The engine's decision for every output frame. Output frames follow the source in
     order, ping-ponged (or looped) when the audio is longer and cut when it is shorter."""
@@ -106,7 +106,7 @@ def decide(info: media.VideoInfo, track: FaceTrack, plan: MouthPlan, n_out: int,
 class Heard:
     """The new audio planned (the audio half of stage 3)."""
 
-    plan: MouthPlan
+    plan: MouthPlan | None  # None for an engine that reads the sound itself
     n_out: int
     seconds: float
     sound: audio_mod.Audio  # the audio as the planner heard it (16 kHz mono)
@@ -215,14 +215,13 @@ def run_ahead(items: Iterator, depth: int = 4) -> Iterator:
 
 def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.AudioStreamInfo,
             output: str | Path, *, transcript: str | None = None, language: str = "en",
-            settings: Settings | None = None, progress: Progress | None = None,
+            settings: Settings, progress: Progress | None = None,
             warn: Callable[[str], None] | None = None, qa: bool = False) -> LipsyncResult:
     """The whole job in one process: the same stages the Prefect tasks run one by one.
     ``video`` and ``audio`` are paths, or their probes when the caller has them already.
     ``warn(message)`` hears, as soon as it is known, that the source cannot show speech (also
     in the result's notes); with ``qa`` the result carries the output's QA figures."""
     t0 = time.perf_counter()
-    settings = settings or Settings.from_env()
     output = check_output(output, [getattr(x, "path", x) for x in (video, audio)])
     planners.warm(settings, transcript)  # models load beside the probes and normalisation
     report = progress or (lambda stage, done, total: None)

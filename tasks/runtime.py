@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -18,7 +17,7 @@ from prefect.tasks import exponential_backoff
 from heygem_core import cache
 from heygem_core.config import Settings
 from heygem_core.errors import TRANSIENT_ERRORS, InputError
-from heygem_core.store import ArtifactStore, open_store
+from heygem_core.store import ArtifactStore, shared_store
 
 # Settings a non-secret override may change from a flow parameter; anything else (credentials,
 # store location) comes from the worker's own environment.
@@ -33,7 +32,7 @@ STAGE_SETTINGS = {
     "normalize_audio": ("target_lufs",),
     "track_faces": ("tracker", "detect_every", "detect_max_side", "speaker"),
     "adapt_mouth": ("planner", "adapt"),
-    "lipsync": ("engine", "planner", "extend_mode", "adapt", "mouth_lead_ms"),
+    "lipsync": ("engine", "extend_mode", "planner", "adapt", "mouth_lead_ms"),
     "blend": ("engine", "crf", "x264_preset"),
     "mux": ("audio_bitrate",),
     "qa": ("qa_min_coverage", "qa_min_sync", "mouth_lead_ms"),
@@ -90,9 +89,10 @@ STAGE_PRODUCERS: dict[str, dict[str, Callable[[Settings], str]]] = {
     "qa": {"qa": _declared("heygem_core.report", "QA_VERSION"), "expected_mouth": _judge_model},
 }
 STAGES = tuple(STAGE_SETTINGS)
+# Settings of the mouth plan: an engine that reads the sound itself gets no plan, so these do not
+# enter its keys (heygem_core.planners.wanted).
+PLAN_SETTINGS = frozenset({"planner", "adapt", "mouth_lead_ms"})
 
-_lock = threading.Lock()
-_stores: dict[tuple, ArtifactStore] = {}
 
 
 def settings_for(overrides: dict[str, Any] | None) -> Settings:
@@ -112,23 +112,28 @@ def _checked(settings: Settings) -> Settings:
 
 def store_for(settings: Settings) -> ArtifactStore:
     """One store client per configuration and process (clients hold connection pools)."""
-    ident = (settings.store, str(settings.artifact_dir), settings.s3_endpoint, settings.s3_bucket,
-             settings.s3_access_key, settings.s3_secure)
-    with _lock:
-        if ident not in _stores:
-            _stores[ident] = open_store(settings)
-        return _stores[ident]
+    return shared_store(settings)
+
+
+def _stage_settings(stage: str, settings: Settings) -> tuple[str, ...]:
+    from heygem_core import planners
+
+    names = STAGE_SETTINGS[stage]
+    if stage == "lipsync" and not planners.wanted(settings):
+        names = tuple(n for n in names if n not in PLAN_SETTINGS)
+    return names
 
 
 def stage_key(stage: str, settings: Settings, store: ArtifactStore, **inputs: Any) -> str:
     """Content address of a stage's output (heygem_core.cache's rule): the stage, the declared
     versions of what makes it, the settings it depends on, its inputs (content hashes or
-    content-addressed keys) and the store it lives in. Never a path or a modification time."""
+    content-addressed keys) and which store it lives in (``identity``: never its location).
+    Never a path or a modification time."""
     return cache.key(
         stage,
         made_by={what: version(settings) for what, version in STAGE_PRODUCERS[stage].items()},
-        settings={name: str(getattr(settings, name)) for name in STAGE_SETTINGS[stage]},
-        inputs={**inputs, "store": store.describe()},
+        settings={name: str(getattr(settings, name)) for name in _stage_settings(stage, settings)},
+        inputs={**inputs, "store": store.identity()},
     )
 
 

@@ -37,7 +37,7 @@ def ui_command(args) -> int:
     print(f"heygem web app: http://{shown}:{args.port}/  (login {'on' if auth else 'off'}; "
           f"{ui.concurrency} job{'s' if ui.concurrency != 1 else ''} at a time; uploads up to "
           f"{ui.max_upload_mb:g} MB; store: {ctx.store.describe()})", flush=True)
-    print(f"Prefect dashboard: {api_url[:-4] if api_url.endswith('/api') else api_url}", flush=True)
+    print(f"Prefect dashboard: {api_url.removesuffix('/api')}", flush=True)
     try:
         launch(demo, ctx, ui, host, args.port, auth, block=True)
     except OSError as err:

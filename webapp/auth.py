@@ -11,8 +11,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from heygem_core.errors import InputError
 
@@ -42,7 +42,7 @@ class UISettings:
         return bool(self.user)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "UISettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> UISettings:
         env = os.environ if env is None else env
         concurrency = _number(env, "HEYGEM_UI_CONCURRENCY", int, DEFAULT_CONCURRENCY)
         if concurrency < 1:

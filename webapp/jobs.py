@@ -23,20 +23,29 @@ import subprocess
 import tempfile
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from flows import runs
 from heygem_core.config import Settings
 from heygem_core.errors import HeygemError, InputError, SheetError
-from heygem_core.intake import (AUDIO_EXTENSIONS, TRANSCRIPT_EXTENSIONS, VIDEO_EXTENSIONS, Problem, Row,
-                                read_sheet, validate_rows)
+from heygem_core.intake import (
+    AUDIO_EXTENSIONS,
+    TRANSCRIPT_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    Problem,
+    Row,
+    read_sheet,
+    validate_rows,
+)
 from heygem_core.media import sha256_file
 from heygem_core.store import ArtifactStore, open_store
 from heygem_core.transcripts import MAX_BYTES as MAX_TRANSCRIPT_BYTES
 
+from .line import JobLine, Place, Ticket
 from .progress import Item, Snapshot, poll
 
 log = logging.getLogger("heygem.webapp")
@@ -67,17 +76,17 @@ class WebContext:
     scratch: Path
     concurrency: int = 1
     max_upload_bytes: int = 500 << 20
-    slots: threading.BoundedSemaphore = field(init=False)
+    line: JobLine = field(init=False)
     models_warm: bool = False
 
     def __post_init__(self) -> None:
         self.scratch.mkdir(parents=True, exist_ok=True)
-        # Gradio's queue already runs at most ``concurrency`` jobs; the semaphore also holds
-        # when a browser leaves mid-job (Gradio frees its slot, the flow keeps running).
-        self.slots = threading.BoundedSemaphore(self.concurrency)
+        # The one limit on jobs at once: it also holds when a browser leaves mid-job (Gradio
+        # frees its handler, the flow keeps running).
+        self.line = JobLine(self.concurrency)
 
     @classmethod
-    def create(cls, api_url: str, concurrency: int = 1, max_upload_bytes: int = 500 << 20) -> "WebContext":
+    def create(cls, api_url: str, concurrency: int = 1, max_upload_bytes: int = 500 << 20) -> WebContext:
         settings = Settings.from_env()
         return cls(settings=settings, store=open_store(settings), api_url=api_url,
                    scratch=Path(settings.cache_dir) / "web", concurrency=concurrency,
@@ -169,7 +178,7 @@ def stage_upload(path: Path, ctx: WebContext) -> str:
     Keys are ``uploads/<date>/<sha256[:16]>/<file name>``: the flows see the user's file name
     (so outputs are named after it) and the date lets old uploads be cleaned up by prefix."""
     sha = sha256_file(path)
-    day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
     key = f"{UPLOAD_PREFIX}/{day}/{sha[:16]}/{_safe_name(path.name)}"
     if not ctx.store.exists(key):
         ctx.store.put_file(key, path)
@@ -272,11 +281,14 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 # ----------------------------------------------------------------------------- running
 
 class FlowJob:
-    """A flow called in a worker thread (at most ``ctx.concurrency`` at once), tagged so that
-    its flow run can be found in the Prefect API while it runs."""
+    """A flow called in a worker thread once its ``ticket``'s turn comes in ``ctx.line`` (at
+    most ``ctx.concurrency`` at once), tagged so that its flow run can be found in the Prefect
+    API while it runs. The job owns the ticket from ``start``: it leaves the line when it ends."""
 
-    def __init__(self, ctx: WebContext, flow_name: str, kwargs: dict[str, Any]):
+    def __init__(self, ctx: WebContext, flow_name: str, kwargs: dict[str, Any], ticket: Ticket | None = None):
         self.ctx = ctx
+        self.ticket = ticket if ticket is not None else ctx.line.join()
+        self.abandoned = threading.Event()  # its page went away before its turn: never run it
         self.flow_name = flow_name
         self.kwargs = kwargs
         self.tag = f"web-{uuid.uuid4().hex[:12]}"
@@ -287,35 +299,40 @@ class FlowJob:
         self.flow_run_id: str | None = None
         self.thread = threading.Thread(target=self._run, name=f"heygem-{self.tag}", daemon=True)
 
-    def start(self) -> "FlowJob":
+    def start(self) -> FlowJob:
         self.thread.start()
         return self
 
     def _flow(self):
-        if self.flow_name == "single":
-            from flows.single import single as fn
-        elif self.flow_name == "batch":
-            from flows.batch import batch as fn
-        elif self.flow_name == "course_matrix":
-            from flows.course_matrix import course_matrix as fn
-        else:  # pragma: no cover - programming error
-            raise ValueError(self.flow_name)
-        return fn
+        from flows.registry import flow
+
+        return flow(self.flow_name)
+
+    def abandon(self) -> None:
+        """Drop the job if it has not started (its page is gone); a running job runs on."""
+        self.abandoned.set()
+
+    def place(self) -> Place:
+        return self.ctx.line.place(self.ticket)
 
     def _run(self) -> None:
         try:
-            with self.ctx.slots:
-                self.started.set()
-                from prefect import tags
+            while not self.ctx.line.wait_turn(self.ticket, timeout=0.5):
+                if self.abandoned.is_set():
+                    log.info("web job %s left the line before its turn", self.tag)
+                    return
+            self.started.set()
+            from prefect import tags
 
-                with tags("web", self.tag):
-                    self.state = self._flow()(**self.kwargs, return_state=True)
-                if self.state is not None and self.state.state_details.flow_run_id:
-                    self.flow_run_id = str(self.state.state_details.flow_run_id)
+            with tags("web", self.tag):
+                self.state = self._flow()(**self.kwargs, return_state=True)
+            if self.state is not None and self.state.state_details.flow_run_id:
+                self.flow_run_id = str(self.state.state_details.flow_run_id)
         except BaseException as err:  # reported on the page, never re-raised in a thread
             log.exception("web job %s failed to run", self.tag)
             self.error = err
         finally:
+            self.ctx.line.leave(self.ticket)
             release_memory()
             self.started.set()
             self.done.set()
@@ -395,7 +412,8 @@ def follow(job: FlowJob, items: list[Item], every: float = 1.0) -> Iterator[Snap
     while not job.done.wait(every if job.started.is_set() else 0.3):
         snap.waiting_for_slot = not job.started.is_set()
         if snap.waiting_for_slot:
-            key = ("wait",)
+            snap.place = job.place()
+            key = ("wait", snap.place)
         else:
             try:
                 _poll(job, snap)
@@ -476,7 +494,7 @@ def cleanup(ctx: WebContext, days: float, now: datetime | None = None) -> tuple[
     one) and the uploads of days before that; returns (runs deleted, bytes freed)."""
     if days is None or days < 0:
         raise InputError("the number of days must be 0 or more")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     cleaned = runs.clean(ctx.store, days * 86400, now=now)
     freed = cleaned.freed
     cutoff = now - timedelta(days=days)
@@ -486,7 +504,7 @@ def cleanup(ctx: WebContext, days: float, now: datetime | None = None) -> tuple[
         day_dirs[day] = day_dirs.get(day, 0) + obj.size
     for day, size in day_dirs.items():
         try:
-            when = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=1)
+            when = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
         except ValueError:
             continue
         if when < cutoff:

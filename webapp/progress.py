@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from flows import runs
 from heygem_core.intake import Row
 
+from .line import Place
+
 log = logging.getLogger("heygem.webapp")
 
 # What a person is told is happening, per stage (flows.runs.STAGES).
@@ -77,6 +79,7 @@ class Snapshot:
     items: list[Item]
     global_stage: str = ""  # a stage that is not one item's (checking, audio, zip)
     waiting_for_slot: bool = False
+    place: Place | None = None  # while waiting: jobs running, and jobs waiting ahead of this one
     # the flow's task map as read so far: read again only when a task run is not in it yet
     task_map: dict[str, tuple[str, set[int]]] = field(default_factory=dict)
 
@@ -135,7 +138,11 @@ def read_task_runs(flow_run_id: str, page: int = 200, most: int = 4000) -> list:
 
 def _artifact_versions(flow_run_id: str, key: str, page: int = 200):
     """The data of every version of the flow run's artifact ``key``, newest first."""
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
     from prefect.client.schemas.sorting import ArtifactSort
 
     flt = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]), key=ArtifactFilterKey(any_=[key]))

@@ -14,61 +14,34 @@ so an engine that reads sound itself needs nothing more. An engine's ``version``
 settings (``Options``, read from ``HEYGEM_<NAME>_<FIELD>``) enter the cache key of every
 motion it makes (``identity``), and nothing else's.
 
-Adding an engine is one new module with its class and one line in ``ENGINES``. Engines are
-built once per process and (name, own settings, cache folder): a model loads once, not per
-stage. This module stays light (no numpy): the settings read the registry at start-up.
+Adding an engine is one new module with its class and one line in ``plugins.ENGINES`` (or an
+entry point in ``heygem.engines``: ``heygem_core.plugins``). Engines are built once per process
+and (name, own settings, ``instance_key``): a model loads once, not per stage. An engine with
+``needs_plan = False`` reads the sound itself: no mouth plan is made for it.
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..config import Settings, SettingsError, parse, variable
-from ..errors import InputError
+from ..config import Settings
+from ..plugins import ENGINES
 
 if TYPE_CHECKING:
     from .base import Engine, EngineJob, Motion  # noqa: F401
 
-# name -> "module:Class" (imported when first used) or the class itself.
-ENGINES: dict[str, Any] = {
-    "exemplar": "heygem_core.engines.exemplar:ExemplarEngine",
-}
+__all__ = ["ENGINES", "engine_class", "get_engine", "identity", "options_for"]
 
 
 def engine_class(name: str) -> type:
-    if name not in ENGINES:
-        raise InputError(f"unknown engine '{name}' ({variable('engine')}); choose one of: {', '.join(ENGINES)}")
-    spec = ENGINES[name]
-    if isinstance(spec, str):
-        module, _, attr = spec.partition(":")
-        spec = getattr(importlib.import_module(module), attr)
-    return spec
+    return ENGINES.get(name)
 
 
 def options_for(name: str, settings: Settings):
     """Engine ``name``'s own settings (an instance of its ``Options``), from the
     ``HEYGEM_<NAME>_<FIELD>`` values in ``settings.engine_options``; None if it declares none."""
-    model = getattr(engine_class(name), "Options", None)
-    prefix = f"{name.lower()}_"
-    given = {k[len(prefix):]: v for k, v in settings.engine_options if k.startswith(prefix)}
-    if model is None:
-        if given:
-            raise SettingsError(f"{variable(prefix + next(iter(given)))}: engine {name} has no settings")
-        return None
-    known = {f.name: f for f in dataclasses.fields(model)}
-    values = {}
-    for key, raw in given.items():
-        if key not in known:
-            raise SettingsError(f"{variable(prefix + key)}: engine {name} has no setting '{key}' "
-                                f"(it has: {', '.join(known) or 'none'})")
-        values[key] = parse(variable(prefix + key), str(known[key].type), raw)
-    try:
-        return model(**values)
-    except (ValueError, TypeError) as err:  # the Options' own range checks
-        raise SettingsError(f"engine {name}: {err}") from None
+    return ENGINES.options(name, settings.engine_options)
 
 
 def identity(settings: Settings) -> str:
@@ -79,23 +52,10 @@ def identity(settings: Settings) -> str:
     return f"{engine_class(settings.engine).version} {json.dumps(values, sort_keys=True, default=str)}"
 
 
-_built_lock = threading.Lock()
-# (name, class, options, cache folder) -> engine; only what decides which engine it is.
-_built: dict[tuple, Any] = {}
-
-
 def get_engine(name: str, settings: Settings) -> "Engine":
     """The engine ``name`` for ``settings``, built once per process and (name, its own
     settings, cache folder): a flow's task threads and the web app's jobs share it."""
-    cls = engine_class(name)
-    options = options_for(name, settings)
-    key = (name, cls, options, str(settings.cache_dir))
-    with _built_lock:
-        if key not in _built:
-            if len(_built) >= 16:
-                _built.pop(next(iter(_built)))
-            _built[key] = cls(settings, options)
-        return _built[key]
+    return ENGINES.build(name, settings, options_for(name, settings))
 
 
 def __getattr__(name: str):  # the records and the protocol, imported on first use

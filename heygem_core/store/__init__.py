@@ -54,15 +54,14 @@ Guarantees
   backoff happens in the Prefect task layer. No message, ``repr`` or ``describe()`` ever
   contains credentials.
 
-Adding a backend is one class (on ``base.StoreBase``) with ``kind``, ``remote``, ``links`` and
-a ``from_settings(settings)`` classmethod, plus one line in ``STORES``.
+Adding a backend is one class (on ``base.StoreBase``) with ``kind``, ``remote``, ``links``, a
+``from_settings(settings, options)`` and an ``instance_key(settings)`` classmethod, plus one
+line in ``heygem_core.plugins.STORES`` (or an entry point in ``heygem.stores``).
 """
 from __future__ import annotations
 
-from typing import Callable
-
 from heygem_core.config import Settings
-from heygem_core.errors import InputError
+from heygem_core.plugins import STORES, UnknownPlugin
 
 from .base import ArtifactStore, StoredObject, validate_key, validate_prefix
 from .local import LocalStore
@@ -75,22 +74,26 @@ __all__ = [
     "STORES",
     "StoredObject",
     "open_store",
+    "shared_store",
     "validate_key",
     "validate_prefix",
 ]
 
-STORES: dict[str, Callable[[Settings], ArtifactStore]] = {
-    "local": LocalStore.from_settings,
-    "s3": S3Store.from_settings,
-}
-
 
 def open_store(settings: Settings) -> ArtifactStore:
-    """The artifact store ``settings.store`` names (``InputError`` if unknown)."""
+    """A new client of the artifact store ``settings.store`` names (``InputError`` if unknown)."""
+    return STORES.create(_kind(settings), settings)
+
+
+def shared_store(settings: Settings) -> ArtifactStore:
+    """The artifact store ``settings.store`` names, one client per configuration and process
+    (clients hold connection pools); the store's ``instance_key`` says what a configuration is."""
+    return STORES.build(_kind(settings), settings)
+
+
+def _kind(settings: Settings) -> str:
     kind = (settings.store or "").strip().lower()
-    factory = STORES.get(kind)
-    if factory is None:
-        raise InputError(
-            f"unknown artifact store {settings.store!r}: choose one of {', '.join(sorted(STORES))}"
-        )
-    return factory(settings)
+    if kind not in STORES:
+        raise UnknownPlugin(f"unknown artifact store {settings.store!r} (HEYGEM_STORE): choose one of "
+                            f"{', '.join(STORES.names())}")
+    return kind

@@ -51,6 +51,7 @@ class ArtifactStore(Protocol):
     links: bool
 
     def describe(self) -> str: ...
+    def identity(self) -> str: ...
     def exists(self, key: str) -> bool: ...
     def stat(self, key: str) -> StoredObject: ...
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> StoredObject: ...
@@ -177,6 +178,11 @@ class StoreBase:
 
     def describe(self) -> str:
         raise NotImplementedError
+
+    def identity(self) -> str:
+        """Which store this is, for cache keys: the same store wherever it is mounted or moved
+        (never a local path). A backend without a better answer names its ``describe()``."""
+        return f"{self.kind}: {self.describe()}"
 
     def stat(self, key: str) -> StoredObject:
         raise NotImplementedError

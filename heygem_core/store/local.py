@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -47,16 +48,40 @@ class LocalStore(StoreBase):
     def __init__(self, root: Path):
         self.root = Path(root).expanduser().absolute()
         self._meta_root = self.root / META_DIR
+        self._identity: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "LocalStore":
+    def from_settings(cls, settings: Settings, options=None) -> "LocalStore":
         return cls(settings.artifact_dir)
+
+    @classmethod
+    def instance_key(cls, settings: Settings) -> tuple:
+        return (str(Path(settings.artifact_dir).expanduser()),)
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
 
     def describe(self) -> str:
         return f"folder {self.root}"
+
+    def identity(self) -> str:
+        """A random id kept in the folder (``.meta/store-id``, made on first use): cache keys
+        name the store, not where its folder is, so a moved or re-mounted store keeps its cache."""
+        if self._identity is None:
+            path = self._meta_root / "store-id"
+            try:
+                self._identity = "local:" + path.read_text(encoding="ascii").strip()
+            except FileNotFoundError:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    with path.open("x", encoding="ascii") as fh:  # the first writer wins a race
+                        fh.write(uuid.uuid4().hex)
+                except FileExistsError:
+                    pass
+                except OSError:  # a read-only store: its location is all there is to name it by
+                    return f"local: {self.describe()}"
+                self._identity = "local:" + path.read_text(encoding="ascii").strip()
+        return self._identity
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -107,9 +107,13 @@ class S3Store(CachedCopies, StoreBase):
         link_expiry_hours: int = 72,
     ):
         import certifi
-        import urllib3
-        from minio import Minio
-        from minio.helpers import check_bucket_name
+        try:
+            import urllib3
+            from minio import Minio
+            from minio.helpers import check_bucket_name
+        except ImportError:
+            raise InputError("HEYGEM_STORE=s3 needs the minio package, which this install lacks: "
+                             "pip install 'heygem[s3]'") from None
 
         endpoint = (endpoint or "").strip()
         if not endpoint:
@@ -172,7 +176,18 @@ class S3Store(CachedCopies, StoreBase):
         self._bucket_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "S3Store":
+    def instance_key(cls, settings: Settings) -> tuple:
+        # every setting from_settings reads (the secret too: a client per credentials)
+        return (settings.s3_endpoint, settings.s3_bucket, settings.s3_access_key, settings.s3_secret_key,
+                settings.s3_secure, settings.s3_region, str(settings.cache_dir), settings.link_expiry_hours)
+
+    @classmethod
+    def check_settings(cls, settings: Settings) -> None:
+        """The endpoint, bucket name and link lifetime are well formed (connects to nothing)."""
+        cls.from_settings(settings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, options=None) -> "S3Store":
         return cls(
             settings.s3_endpoint,
             settings.s3_bucket,

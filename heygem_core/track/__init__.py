@@ -9,14 +9,13 @@ import numpy as np
 from .. import cache, filefacts
 from ..config import Settings
 from ..errors import NoFaceFound
-from .backends import BACKENDS
 from .model import FaceTrack, describe_lost
 from .store import read_track, track_path, write_track
 from .tracker import TrackParams, smooth_landmarks
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FaceTrack", "track_video", "BACKENDS", "describe_lost", "TrackParams", "track_stats", "version"]
+__all__ = ["FaceTrack", "track_video", "describe_lost", "TrackParams", "track_stats", "version"]
 
 # Counts tracking passes actually run (not cache hits); tests and benchmarks read it.
 track_stats = {"runs": 0}
@@ -34,7 +33,7 @@ def params_from(settings: Settings) -> TrackParams:
                        speaker=settings.speaker)
 
 
-def track_video(video, settings: Settings | None = None, *, source_sha256: str | None = None,
+def track_video(video, settings: Settings, *, source_sha256: str | None = None,
                 use_cache: bool = True, progress=None, on_face=None) -> FaceTrack:
     """Track the speaking face of ``video`` (a path or a ``media.VideoInfo``).
 
@@ -43,7 +42,6 @@ def track_video(video, settings: Settings | None = None, *, source_sha256: str |
     after each tracked frame, ``on_face()`` once, when tracking first finds a face."""
     from .. import media
 
-    settings = settings or Settings.from_env()
     info = video if isinstance(video, media.VideoInfo) else media.probe_video(video, settings.cache_dir)
     sha = source_sha256 or filefacts.sha256(info.path, settings.cache_dir)
     params = params_from(settings)

@@ -1,8 +1,8 @@
 """Face detector + landmark backends, chosen by name (``Settings.tracker``).
 
 A backend does two things on a grayscale or BGR frame: find faces, and place the 68 points
-inside a given box. Adding one is a new class here or in its own module plus one line in
-``BACKENDS``.
+inside a given box. Adding one is a new class in its own module plus one line in
+``heygem_core.plugins.TRACKERS`` (or an entry point in ``heygem.trackers``).
 """
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 
 from ..errors import ModelMissing
+from ..plugins import TRACKERS, UnknownPlugin
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,10 @@ class DlibBackend:
     # 2: images handed to dlib contiguous (a strided crop read differently from run to run)
     version = "dlib-hog-68-2"
     wants_gray = True
+
+    @classmethod
+    def from_settings(cls, settings, options=None) -> "DlibBackend":
+        return cls(settings)
 
     def __init__(self, settings=None):
         import dlib
@@ -121,6 +126,10 @@ class InsightFaceBackend:
     version = "insightface-buffalo_l-2d106-1"
     wants_gray = False
 
+    @classmethod
+    def from_settings(cls, settings, options=None) -> "InsightFaceBackend":
+        return cls(settings)
+
     def __init__(self, settings=None):
         root = getattr(settings, "insightface_root", None)
         if root is None:
@@ -167,12 +176,6 @@ def _map_106_to_68(points106: np.ndarray) -> np.ndarray:
     return points106[_I106_TO_68]
 
 
-BACKENDS: dict[str, Callable[..., FaceBackend]] = {
-    "dlib": DlibBackend,
-    "insightface": InsightFaceBackend,
-}
-
-
 _idle: dict[tuple[str, str], list[FaceBackend]] = {}
 _idle_lock = threading.Lock()
 
@@ -187,15 +190,15 @@ def leased_backend(name: str, settings=None) -> Iterator[FaceBackend]:
     releases the GIL while detecting and does not document its detector as thread-safe, so
     concurrent callers get one instance each (as many are loaded as ever ran at once)."""
     try:
-        factory = BACKENDS[name]
-    except KeyError:
-        raise ModelMissing(f"unknown tracker '{name}'; choose one of: {', '.join(BACKENDS)}") from None
+        TRACKERS.get(name)
+    except UnknownPlugin as err:
+        raise ModelMissing(str(err)) from None
     key = (name, str(getattr(settings, "insightface_root", None)))
     with _idle_lock:
         idle = _idle.setdefault(key, [])
         backend = idle.pop() if idle else None
     if backend is None:
-        backend = factory(settings)
+        backend = TRACKERS.create(name, settings)
     try:
         yield backend
     finally:

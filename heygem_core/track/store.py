@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from .. import cache
 from ..media import atomic_output
+from ..plugins import TRACKERS
 from .model import FaceTrack
 
 SCHEMA_VERSION = 1
@@ -41,10 +42,9 @@ SCHEMA = pa.schema([
 
 def made_by(backend: str) -> dict[str, str]:
     """The declared versions a track depends on: tracker, backend, file schema."""
-    from .backends import BACKENDS
     from .tracker import VERSION
 
-    found = BACKENDS.get(backend)
+    found = TRACKERS.get(backend) if backend in TRACKERS else None
     return {"tracker": VERSION, "backend": getattr(found, "version", backend), "schema": str(SCHEMA_VERSION)}
 
 

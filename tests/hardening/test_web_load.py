@@ -25,6 +25,10 @@ order" means FIFO with N servers:
    both in Prefect (end_k <= start_k+1) and as seen by the clients (results arrive in order);
    for N > 1 the finish order is not the queue's to fix (the first job also loads the models).
 
+While they wait, jobs are told their place in our own line in words ("2 jobs ahead of yours in
+line", webapp.line), and that place only ever moves up; the first ``concurrency +
+WAITING_HANDLERS`` handlers join that line at once, later ones wait in Gradio's queue first.
+
 Also: nothing lost or duplicated (one flow run, one result, one stored video per person, named
 after that person's upload), each person's run.log tells of their job only, the app's memory
 stays bounded (RSS sampled from /proc every 0.2 s) and the app still answers afterwards.
@@ -42,6 +46,7 @@ from pathlib import Path
 import pytest
 
 from heygem_core import media
+from webapp.line import WAITING_HANDLERS
 from tests.hardening.web_util import RssSampler, rss_bytes, running_web_app, short_audio, small_clip
 
 pytestmark = pytest.mark.slow
@@ -95,6 +100,14 @@ def _flow_runs(prefix: str, since) -> dict[int, object]:
     dupes = {k: len(v) for k, v in out.items() if len(v) > 1}
     assert not dupes, f"a submission ran more than once: {dupes}"
     return {k: v[0] for k, v in out.items()}
+
+
+def _ahead(status: str) -> int | None:
+    """The place a job was told while waiting (jobs ahead of it), or None for any other text."""
+    if "Yours is next in line" in status:
+        return 0
+    m = re.search(r"(\d+) jobs? ahead of yours in line", status)
+    return int(m.group(1)) if m else None
 
 
 def _max_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -162,7 +175,16 @@ def test_concurrent_submissions_are_all_served_in_queue_order(concurrency, n_job
     assert finished_while_submitting <= 2, (
         f"{finished_while_submitting} jobs finished before the last was submitted ({submitted:.1f} s): no load")
     last_rank = queued[-1][2]
-    assert queued[-1][1] == Status.IN_QUEUE and last_rank is not None and last_rank >= n_jobs - concurrency - 3, queued
+
+    # --- each waiting job was told its place in line in words, and its place only ever moved up
+    handlers = concurrency + WAITING_HANDLERS  # jobs beyond these wait in Gradio's queue first
+    for k in range(concurrency, n_jobs):
+        said = [_ahead(out[0]) for out in jobs[k].outputs() if out and isinstance(out[0], str)]
+        said = [a for a in said if a is not None]
+        assert said, f"job {k} was never told its place in line: {[o[0][:80] for o in jobs[k].outputs()]}"
+        assert said == sorted(said, reverse=True), f"job {k}'s place went back: {said}"
+        if k < handlers:  # joined the line at once: every job before it was still unfinished, or nearly
+            assert k - concurrency - finished_while_submitting <= said[0] <= k - concurrency, (k, said)
 
     # --- every submission got its own video back: none lost, none duplicated, none swapped
     outputs = {}
@@ -218,7 +240,7 @@ def test_concurrent_submissions_are_all_served_in_queue_order(concurrency, n_job
     at_end = rss.samples[-1][1]
     timeline = [(round(t - t0), b // MiB) for t, b in rss.samples[::25]]
     print(f"\n[web load, concurrency {concurrency}] {n_jobs} jobs in {total:.1f} s (submitted in {submitted:.1f} s, "
-          f"last one queued at rank {last_rank}); flow run per job: min {min(per_job):.1f} s, median "
+          f"last one at Gradio's queue rank {last_rank}); flow run per job: min {min(per_job):.1f} s, median "
           f"{sorted(per_job)[n_jobs // 2]:.1f} s, max {max(per_job):.1f} s (first {per_job[0]:.1f} s); "
           f"Prefect finish order {prefect_order}; client finish order {client_order}; RSS at start "
           f"{rss_start / MiB:.0f} MiB, after 3 jobs {warm / MiB:.0f} MiB, after {n_jobs} {at_end / MiB:.0f} MiB, "

@@ -534,8 +534,21 @@ def test_s3_error_answers_are_translated(tmp_path, status, code, error):
 # ------------------------------------------------------------------------- open_store
 
 
+def test_one_shared_client_per_configuration_every_setting_of_it_counted(tmp_path):
+    from heygem_core.store import shared_store
+
+    s3 = Settings(store="s3", s3_endpoint="127.0.0.1:1", cache_dir=tmp_path)
+    assert shared_store(s3) is shared_store(s3.replace(crf=30))  # not a store setting
+    for change in ({"s3_region": "eu-west-1"}, {"s3_secret_key": "other"}, {"link_expiry_hours": 2},
+                   {"s3_bucket": "other"}):
+        assert shared_store(s3.replace(**change)) is not shared_store(s3), change
+    local = Settings(store="local", artifact_dir=tmp_path / "a")
+    assert shared_store(local) is shared_store(local) and shared_store(local) is not open_store(local)
+    assert shared_store(local.replace(artifact_dir=tmp_path / "b")).root == tmp_path / "b"
+
+
 def test_registry_and_open_store_errors(tmp_path):
-    assert set(STORES) == {"local", "s3"}
+    assert set(STORES.names()) == {"local", "s3"}
     with pytest.raises(InputError, match="'ftp'"):
         open_store(Settings(store="ftp", artifact_dir=tmp_path))
     with pytest.raises(InputError, match="endpoint"):

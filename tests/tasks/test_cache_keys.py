@@ -19,10 +19,10 @@ class _Versioned:
 
 @pytest.fixture
 def versioned(monkeypatch):
-    monkeypatch.setitem(engines.ENGINES, "versioned", _Versioned)
-    engines._built.clear()
+    monkeypatch.setitem(engines.ENGINES.builtin, "versioned", _Versioned)
+    engines.ENGINES.forget()
     yield _Versioned
-    engines._built.clear()
+    engines.ENGINES.forget()
 
 
 def _keys(settings):
@@ -35,10 +35,19 @@ def test_an_engine_version_changes_its_own_stages_only(tmp_path, versioned, monk
     settings = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a", engine="versioned")
     before = _keys(settings)
     monkeypatch.setattr(versioned, "version", "v2")
-    engines._built.clear()
+    engines.ENGINES.forget()
     after = _keys(settings)
     changed = {stage for stage in before if before[stage] != after[stage]}
     assert changed == {"lipsync", "blend"}
+
+
+def test_an_engine_that_reads_the_sound_itself_has_no_planner_in_its_keys(tmp_path, versioned, monkeypatch):
+    settings = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a", engine="versioned")
+    other_plan = settings.replace(mouth_lead_ms=40, adapt="off", planner="phones")
+    assert _keys(settings)["lipsync"] != _keys(other_plan)["lipsync"]  # a planned engine: the plan is its input
+    monkeypatch.setattr(versioned, "needs_plan", False, raising=False)
+    assert _keys(settings)["lipsync"] == _keys(other_plan)["lipsync"]
+    assert runtime.STAGE_PRODUCERS["lipsync"]["planner"](settings) == "none"
 
 
 def test_a_new_mouth_model_changes_the_adaptation_and_lipsync_keys_only(tmp_path):
@@ -91,3 +100,20 @@ def test_the_trackers_declared_version_changes_the_track_key_only(tmp_path, monk
     monkeypatch.undo()
     monkeypatch.setattr(backends.DlibBackend, "version", "dlib-next")
     assert {s for s in before if before[s] != _keys(base)[s]} == {"track_faces"}
+
+
+def test_keys_name_the_store_not_where_its_folder_is(tmp_path):
+    import shutil
+
+    from heygem_core.store import LocalStore
+
+    settings = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a")
+    first = _keys(settings)
+    assert first == _keys(settings)
+    assert str(tmp_path) not in (tmp_path / "a" / ".meta" / "store-id").read_text()
+    shutil.move(tmp_path / "a", tmp_path / "moved")  # the same store, mounted elsewhere
+    assert _keys(settings.replace(artifact_dir=tmp_path / "moved")) == first
+    other = _keys(settings.replace(artifact_dir=tmp_path / "another"))  # another store
+    assert all(other[stage] != first[stage] for stage in first)
+    assert LocalStore(tmp_path / "moved").identity() != LocalStore(tmp_path / "another").identity()
+    assert LocalStore(tmp_path / "moved").list() == []  # the id is no object of the store

@@ -98,12 +98,13 @@ def test_single_job_plays_the_result_with_the_audio_duration(page, tmp_path):
     screenshot(page, "single_result", tmp_path)
 
 
-def test_second_submission_waits_its_turn_in_the_queue(browser, web_app, tmp_path):
-    """Two users at once with concurrency 1: the second sees its place in the queue, and the
-    two flow runs do not overlap. (Cached stages keep these jobs short.)"""
+def test_later_submissions_wait_their_turn_told_their_place_in_words(browser, web_app, tmp_path):
+    """Three users at once with concurrency 1: the second is told it is next, the third that
+    one job is ahead of its own, in the job panel; the three flow runs do not overlap and run
+    in the order they were submitted. (Cached stages keep these jobs short.)"""
     expect = _expect()
     pages = []
-    for _ in range(2):
+    for _ in range(3):
         ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
         ctx.set_default_timeout(30_000)
         pg = ctx.new_page()
@@ -116,7 +117,14 @@ def test_second_submission_waits_its_turn_in_the_queue(browser, web_app, tmp_pat
         pages[0].click("#single-go")
         expect(pages[0].locator("#single-status")).not_to_contain_text("Progress and results appear here")
         pages[1].click("#single-go")
-        expect(pages[1].locator("#single-status")).to_contain_text(re.compile(r"queue: ?1/1"), timeout=10_000)
+        expect(pages[1].locator("#single-status")).to_contain_text("Yours is next in line", timeout=10_000)
+        pages[2].click("#single-go")
+        expect(pages[2].locator("#single-status")).to_contain_text("1 job ahead of yours in line", timeout=10_000)
+        expect(pages[2].locator("#single-status")).to_contain_text("at most 1 job runs at a time")
+        screenshot(pages[2], "single_waiting_in_line", tmp_path)
+        screenshot(pages[0], "single_working", tmp_path)
+        # once the first is done, the third moves up
+        expect(pages[2].locator("#single-status")).to_contain_text("Yours is next in line", timeout=JOB_TIMEOUT_MS)
         for pg in pages:
             expect(pg.locator("#single-status")).to_contain_text("Done", timeout=JOB_TIMEOUT_MS)
     finally:
@@ -129,9 +137,10 @@ def test_second_submission_waits_its_turn_in_the_queue(browser, web_app, tmp_pat
 
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["web"])),
-                                     sort=FlowRunSort.START_TIME_DESC, limit=2)
-    later, earlier = runs
-    assert earlier.end_time <= later.start_time, "two jobs ran at once with HEYGEM_UI_CONCURRENCY=1"
+                                     sort=FlowRunSort.START_TIME_DESC, limit=3)
+    third, second, first = runs
+    assert first.end_time <= second.start_time and second.end_time <= third.start_time, \
+        "two jobs ran at once with HEYGEM_UI_CONCURRENCY=1"
 
 
 # --------------------------------------------------------------------------------- batch
@@ -162,8 +171,21 @@ def test_batch_with_a_broken_video_finishes_the_others_and_zips_them(page, tmp_p
     saved = download(page, "#batch-zip", tmp_path)
     with zipfile.ZipFile(saved) as z:
         videos = sorted(n for n in z.namelist() if n.startswith("videos/"))
+        report = z.read("report.csv").decode("utf-8")
+        manifest = json.loads(z.read("manifest.json"))
     assert videos == ["videos/chaplin_7s_de.mp4", "videos/katie_8s_de.mp4"]
+    # issue 27 item 6: the refused upload is a failed row of the run, in the report and the manifest too
+    failed_lines = [line for line in report.splitlines() if "chaplin_cut_short" in line]
+    assert len(failed_lines) == 1 and "failed" in failed_lines[0], report
+    assert manifest["counts"]["failed"] == 1 and manifest["counts"]["done"] == 2, manifest["counts"]
     screenshot(page, "batch_table", tmp_path)
+
+    # ... and History counts it, with the files' names and the language
+    page.get_by_role("tab", name="History").click()
+    history_row = page.locator("#history-runs [role=row]", has_text="katie_8s").first
+    expect(history_row).to_contain_text("(de)", timeout=15_000)
+    cells = [c.inner_text().strip() for c in history_row.locator("[role=gridcell], td").all()]
+    assert cells[-3:-1] == ["2", "1"], cells  # made, failed
 
 
 # --------------------------------------------------------------------------------- course
@@ -231,6 +253,33 @@ def test_oversized_upload_is_refused_with_the_limit_in_words(page, tmp_path, med
     expect(page.get_by_text("lecture_too_big.mp4").first).to_be_visible()
     page.wait_for_timeout(800)  # the toast has faded in
     screenshot(page, "upload_too_big", tmp_path)
+
+
+def test_a_refused_upload_is_said_under_it_and_generate_stays_off_until_it_is_replaced(page, web_app, tmp_path,
+                                                                                        media_factory):
+    """Issue 27 item 8: an empty video is refused under the upload in words, with no pop-up of the
+    browser's own ("Video not playable"), Generate is off while it is there (so no flow run can
+    start), and on again once a good video replaces it."""
+    expect = _expect()
+    empty = media_factory.write_bytes("lecture_empty.mp4", b"")
+    upload(page, "single-audio", LANGUAGE_AUDIO["de"])
+    expect(page.locator("#single-audio-note")).to_contain_text("s of audio", timeout=15_000)
+    expect(page.locator("#single-go")).to_be_enabled()
+    page.locator("#single-video input[type=file]").set_input_files(str(empty))
+    note = page.locator("#single-video-note")
+    expect(note).to_contain_text("Cannot use this file", timeout=15_000)
+    expect(note).to_contain_text("lecture_empty.mp4")
+    expect(note).to_contain_text("empty")
+    expect(page.locator("#single-go")).to_be_disabled()
+    page.wait_for_timeout(1500)  # a pop-up would have shown by now
+    expect(page.get_by_text("Video not playable")).to_have_count(0)
+    expect(page.get_by_text(re.compile("traceback|Error", re.IGNORECASE))).to_have_count(0)
+    screenshot(page, "single_refused_upload", tmp_path)
+
+    page.locator("#single-video button[aria-label='Clear']").first.click()
+    upload(page, "single-video", VIDEOS["katie_8s"])
+    expect(note).to_contain_text("512×512", timeout=15_000)
+    expect(page.locator("#single-go")).to_be_enabled()
 
 
 # --------------------------------------------------------------------------------- history

@@ -292,8 +292,31 @@ def test_jobs_never_run_more_at_once_than_the_concurrency(ctx, monkeypatch):
         time.sleep(0.05)
     for job in started:
         assert job.done.wait(10)
-    assert peak[0] == 1 and sorted(order) == [f"job{i}" for i in range(4)]
+    assert peak[0] == 1 and order == [f"job{i}" for i in range(4)]  # first come, first served
     assert [job.summary()["run_id"] for job in started] == [f"job{i}" for i in range(4)]
+    assert ctx.line.running() == 0 and ctx.line.place(started[-1].ticket).ahead == 0
+
+
+def test_a_job_whose_page_left_before_its_turn_never_runs(ctx, monkeypatch):
+    ran, release = [], threading.Event()
+
+    def fake_flow(name, **kwargs):
+        ran.append(name)
+        release.wait(10)
+        return _FakeState({"run_id": name})
+
+    monkeypatch.setattr(jobs.FlowJob, "_flow", lambda self: fake_flow)
+    first = jobs.FlowJob(ctx, "single", {"name": "first"}).start()
+    assert first.started.wait(5)
+    left = jobs.FlowJob(ctx, "single", {"name": "left"}).start()
+    last = jobs.FlowJob(ctx, "single", {"name": "last"}).start()
+    assert (left.place().running, left.place().ahead, last.place().ahead) == (1, 0, 1)
+    left.abandon()
+    assert left.done.wait(5) and left.state is None
+    assert last.place().ahead == 0  # it moved up
+    release.set()
+    assert first.done.wait(10) and last.done.wait(10)
+    assert ran == ["first", "last"]
 
 
 def test_a_crashing_flow_is_a_plain_message(ctx, monkeypatch):

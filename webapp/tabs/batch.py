@@ -13,8 +13,23 @@ from heygem_core.intake import VIDEO_EXTENSIONS, lecturer_names
 from .. import jobs
 from ..jobs import WebContext
 from ..progress import items_for, refused_item
-from .common import (JOBS_QUEUE, describe_on_upload, done_md, error_md, guarded, hidden, items_table, job_problems,
-                     language_box, note_box, script_box, status_box, table, zip_button)
+from .common import (
+    JOBS_QUEUE,
+    describe_on_upload,
+    done_md,
+    error_md,
+    guarded,
+    hidden,
+    items_table,
+    job_handlers,
+    job_problems,
+    language_box,
+    note_box,
+    script_box,
+    status_box,
+    table,
+    zip_button,
+)
 from .job import JobView, Refused, Submission, run_job
 
 TITLE, ID = "Many videos", "batch"
@@ -102,7 +117,8 @@ def prepare(ctx: WebContext, audio, videos, language, script):
 
 
 def listen(ui: SimpleNamespace, ctx: WebContext) -> None:
-    describe_on_upload(ui.audio, "audio", ui.audio_note, ctx)
+    # a refused video is a failed row of the run (the others go on); a refused audio stops it all
+    describe_on_upload([(ui.audio, "audio", ui.audio_note)], ui.go, ctx)
     view = View(ctx)
 
     @guarded(5)
@@ -110,7 +126,7 @@ def listen(ui: SimpleNamespace, ctx: WebContext) -> None:
         yield from run_job(ctx, view, lambda: prepare(ctx, audio, videos, language, script), progress)
 
     ui.go.click(run_batch, [ui.audio, ui.videos, ui.language, ui.script],
-                [ui.status, ui.table, ui.zip, ui.paths, ui.gallery], concurrency_limit=ctx.concurrency,
+                [ui.status, ui.table, ui.zip, ui.paths, ui.gallery], concurrency_limit=job_handlers(ctx),
                 concurrency_id=JOBS_QUEUE, show_progress_on=[ui.status], api_name="batch")
 
     def preview(paths, evt: gr.SelectData):

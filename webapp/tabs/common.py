@@ -12,11 +12,18 @@ from heygem_core.errors import SheetError
 
 from .. import jobs
 from ..jobs import WebContext
+from ..line import WAITING_HANDLERS, Place
 from ..progress import Item, Snapshot
 
 log = logging.getLogger("heygem.webapp")
 
 JOBS_QUEUE = "heygem-jobs"  # one Gradio concurrency group for every kind of job
+
+
+def job_handlers(ctx: WebContext) -> int:
+    """Job handlers Gradio runs at once: the running jobs and those waiting in our own line,
+    where each is told its place in words (``webapp.line``)."""
+    return ctx.concurrency + WAITING_HANDLERS
 
 LANGUAGES = [
     ("English (en)", "en"), ("German (de)", "de"), ("French (fr)", "fr"), ("Spanish (es)", "es"),
@@ -32,7 +39,7 @@ TABLE_HEADERS = ["#", "Video", "Status", "Details"]
 TABLE_TYPES = ["str", "str", "html", "str"]
 TABLE_WIDTHS = ["6%", "24%", "14%", "56%"]
 WAITING_TEXT = ("Progress and results appear here. When another job is running, yours waits its turn; "
-                "your place in the queue is shown here.")
+                "your place in line is shown here.")
 STATUS_HTML = {"waiting": "<span style='color:#6b7280'>waiting</span>",
                "working": "<span style='color:#1d4ed8'>working…</span>",
                "done": "<span style='color:#15803d;font-weight:600'>done</span>",
@@ -69,10 +76,25 @@ def dashboard_md(ctx: WebContext, flow_run_id: str) -> str:
             f"<a href='{esc(url)}' target='_blank'>{esc(url)}</a></span>")
 
 
+def _jobs(n: int) -> str:
+    return f"{n} job{'s' if n != 1 else ''}"
+
+
+def waiting_words(place: Place | None, concurrency: int) -> str:
+    """A waiting job's place in the line, in words."""
+    at_most = f"at most {_jobs(concurrency)} run{'s' if concurrency == 1 else ''} at a time"
+    if place is None:
+        return f"**Waiting for your turn…** ({at_most})"
+    if place.ahead == 0:
+        return (f"**Yours is next in line:** it starts as soon as a running job finishes "
+                f"({place.running} running; {at_most}).")
+    return (f"**Waiting for your turn: {_jobs(place.ahead)} ahead of yours in line**, "
+            f"{place.running} running ({at_most}).")
+
+
 def progress_md(snap: Snapshot, ctx: WebContext, link: bool = True) -> str:
     if snap.waiting_for_slot:
-        return ("**Waiting for an earlier job to finish…** "
-                f"(at most {ctx.concurrency} job{'s' if ctx.concurrency != 1 else ''} run at a time)")
+        return waiting_words(snap.place, ctx.concurrency)
     n = len(snap.items)
     head = f"**Working… {snap.finished} of {n} finished**" if n > 1 else "**Working…**"
     lines = [head, ""]
@@ -136,16 +158,25 @@ def note_box(elem_id: str) -> gr.Markdown:
     return gr.Markdown(elem_classes=["hg-note"], elem_id=elem_id)
 
 
-def describe_on_upload(component, kind: str, note: gr.Markdown, ctx: WebContext) -> None:
-    """Right after an upload, say what the file is (or why it cannot be used) under it."""
-    def describe(path):
-        ok, line = jobs.describe_upload(path, kind, ctx)
-        if not line:
-            return ""
-        return esc(line) if ok else f"<span class='hg-error'><b>Cannot use this file:</b> {esc(line)}</span>"
+def describe_on_upload(uploads: list[tuple[gr.components.Component, str, gr.Markdown]], go: gr.Button,
+                       ctx: WebContext) -> None:
+    """Right after an upload, say under each file what it is (or why it cannot be used), and keep
+    the tab's Generate button off while any of them is refused. ``uploads``: (component, "video" or
+    "audio", the note under it)."""
+    components = [c for c, _, _ in uploads]
 
-    component.change(describe, [component], [note], api_visibility="private", concurrency_limit=4,
-                     show_progress="hidden")
+    def describe(*paths):
+        notes, refused = [], False
+        for path, (_, kind, _) in zip(paths, uploads):
+            ok, line = jobs.describe_upload(path, kind, ctx)
+            refused = refused or not ok
+            notes.append("" if not line else esc(line) if ok else
+                         f"<span class='hg-error'><b>Cannot use this file:</b> {esc(line)}</span>")
+        return (*notes, gr.update(interactive=not refused))
+
+    for component in components:
+        component.change(describe, components, [note for *_, note in uploads] + [go], api_visibility="private",
+                         concurrency_limit=4, show_progress="hidden")
 
 
 def guarded(n_outputs: int):

@@ -12,7 +12,18 @@ from heygem_core.intake import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
 from .. import jobs
 from ..jobs import WebContext
 from ..progress import items_for
-from .common import JOBS_QUEUE, done_md, error_md, guarded, hidden, items_table, status_box, table, zip_button
+from .common import (
+    JOBS_QUEUE,
+    done_md,
+    error_md,
+    guarded,
+    hidden,
+    items_table,
+    job_handlers,
+    status_box,
+    table,
+    zip_button,
+)
 from .job import JobView, Refused, Submission, run_job
 
 TITLE, ID = "Course sheet", "course"
@@ -134,5 +145,5 @@ def listen(ui: SimpleNamespace, ctx: WebContext) -> None:
     def run_course(sheet, media, progress=gr.Progress()):
         yield from run_job(ctx, view, lambda: prepare(ctx, sheet, media), progress)
 
-    ui.go.click(run_course, [ui.sheet, ui.media], [ui.status, ui.table, ui.zip], concurrency_limit=ctx.concurrency,
+    ui.go.click(run_course, [ui.sheet, ui.media], [ui.status, ui.table, ui.zip], concurrency_limit=job_handlers(ctx),
                 concurrency_id=JOBS_QUEUE, show_progress_on=[ui.status], api_name="course")

@@ -9,8 +9,8 @@ single, batch and course tabs alike.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Callable, Generator
 
 from heygem_core.errors import HeygemError, SheetError
 
@@ -67,7 +67,20 @@ Prepare = Callable[[], Generator[str, None, Submission]]
 
 
 def run_job(ctx: WebContext, view: JobView, prepare: Prepare, progress) -> Generator[tuple, None, None]:
-    """A Gradio job handler's body: yields the tab's outputs from the first check to the end."""
+    """A Gradio job handler's body: yields the tab's outputs from the first check to the end.
+
+    The job joins the line before its files are even stored, so that jobs run in the order
+    people pressed Generate; a job refused, or whose page went away before its turn, leaves it."""
+    ticket = ctx.line.join()
+    handed: list[FlowJob] = []  # the job, once it owns the ticket
+    try:
+        yield from _run_job(ctx, view, prepare, progress, ticket, handed.append)
+    finally:
+        if not handed:
+            ctx.line.leave(ticket)
+
+
+def _run_job(ctx, view, prepare, progress, ticket, started) -> Generator[tuple, None, None]:
     try:
         sub = yield from _prepared(view, prepare)
     except Refused as err:
@@ -80,13 +93,19 @@ def run_job(ctx: WebContext, view: JobView, prepare: Prepare, progress) -> Gener
         yield view.refused(error_md("Cannot start:", err))
         return
     try:
-        job = FlowJob(ctx, sub.flow, sub.kwargs).start()
-        for snap in follow(job, sub.items):
-            # no bar (and no "0.0%") until something has moved: waiting or starting, the words say it
-            progress(snap.fraction if snap.fraction > 0 else None,
-                     desc="waiting for an earlier job" if snap.waiting_for_slot else
-                     (view.progress_desc(snap) if snap.fraction > 0 else "starting…"))
-            yield view.working(snap, progress_md(snap, ctx))
+        job = FlowJob(ctx, sub.flow, sub.kwargs, ticket)
+        started(job)
+        job.start()
+        try:
+            for snap in follow(job, sub.items):
+                # no bar (and no "0.0%") until something has moved: waiting or starting, the words say it
+                progress(snap.fraction if snap.fraction > 0 else None,
+                         desc="waiting for your turn" if snap.waiting_for_slot else
+                         (view.progress_desc(snap) if snap.fraction > 0 else "starting…"))
+                yield view.working(snap, progress_md(snap, ctx))
+        except GeneratorExit:  # the page went away: a job still in line never runs
+            job.abandon()
+            raise
         try:
             summary = job.summary()
         except SheetError as err:

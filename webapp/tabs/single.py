@@ -6,12 +6,21 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-
 from .. import jobs
 from ..jobs import WebContext
 from ..progress import items_for
-from .common import (JOBS_QUEUE, describe_on_upload, error_md, esc, guarded, language_box, note_box, script_box,
-                     status_box)
+from .common import (
+    JOBS_QUEUE,
+    describe_on_upload,
+    error_md,
+    esc,
+    guarded,
+    job_handlers,
+    language_box,
+    note_box,
+    script_box,
+    status_box,
+)
 from .job import JobView, Submission, run_job
 
 TITLE, ID = "One video", "single"
@@ -20,7 +29,8 @@ TITLE, ID = "One video", "single"
 def render(ctx: WebContext) -> SimpleNamespace:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
-            video = gr.Video(label="1. The recorded video", sources=["upload"], height=260, elem_id="single-video")
+            video = gr.Video(label="1. The recorded video", sources=["upload"], height=260, elem_id="single-video",
+                             elem_classes=["hg-upload"])
             video_note = note_box("single-video-note")
             audio = gr.Audio(label="2. The new audio", sources=["upload"], type="filepath", elem_id="single-audio")
             audio_note = note_box("single-audio-note")
@@ -78,8 +88,7 @@ def prepare(ctx: WebContext, video, audio, language, script):
 
 
 def listen(ui: SimpleNamespace, ctx: WebContext) -> None:
-    describe_on_upload(ui.video, "video", ui.video_note, ctx)
-    describe_on_upload(ui.audio, "audio", ui.audio_note, ctx)
+    describe_on_upload([(ui.video, "video", ui.video_note), (ui.audio, "audio", ui.audio_note)], ui.go, ctx)
     view = View(ctx)
 
     @guarded(3)
@@ -87,5 +96,5 @@ def listen(ui: SimpleNamespace, ctx: WebContext) -> None:
         yield from run_job(ctx, view, lambda: prepare(ctx, video, audio, language, script), progress)
 
     ui.go.click(run_single, [ui.video, ui.audio, ui.language, ui.script], [ui.status, ui.result, ui.download],
-                concurrency_limit=ctx.concurrency, concurrency_id=JOBS_QUEUE, show_progress_on=[ui.status],
+                concurrency_limit=job_handlers(ctx), concurrency_id=JOBS_QUEUE, show_progress_on=[ui.status],
                 api_name="single")

@@ -14,11 +14,11 @@ from tests.paths import LANGUAGE_AUDIO, VIDEOS
 @pytest.fixture
 def loudness_engine(monkeypatch):
     # the one registry line (as a "module:Class" string, like the shipped engines)
-    monkeypatch.setitem(engines.ENGINES, "loudness", "tests.heygem_core.engines.loudness_engine:LoudnessEngine")
-    engines._built.clear()
+    monkeypatch.setitem(engines.ENGINES.builtin, "loudness", "tests.heygem_core.engines.loudness_engine:LoudnessEngine")
+    engines.ENGINES.forget()
     LoudnessEngine.built = 0
     yield LoudnessEngine
-    engines._built.clear()
+    engines.ENGINES.forget()
 
 
 def test_a_new_engine_runs_end_to_end_and_hears_the_audio(tmp_path, loudness_engine):
