@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -165,6 +166,47 @@ class Stage:
         except Exception:  # store down: trust the record; the task's own store calls retry
             pass
         return key
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """What a stage's body gets from ``stage``: its settings, its store and its output's key."""
+
+    settings: Settings
+    store: ArtifactStore
+    key: str
+
+
+def stage(spec: Stage, *, reuse: Callable[[ArtifactStore, str], Any] | None = None):
+    """The preamble every stage task shares, said once: the settings its ``overrides``
+    parameter gives, the store, the content-addressed key of its output (``spec``), and an early
+    return when that output is already stored (its key, or ``reuse(store, key)``). The body
+    gets a ``StageRun`` first; the task's own signature (what Prefect sees, binds and names runs
+    by) is the body's without it.
+
+        @task(name="mux", cache_key_fn=MUX.cache_key_fn, ...)
+        @stage(MUX)
+        def mux(run: StageRun, silent_key: str, audio_key: str, overrides=None) -> str: ...
+    """
+    def wrap(body: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(body)
+        public = signature.replace(parameters=list(signature.parameters.values())[1:])
+
+        @functools.wraps(body)
+        def run(*args, **kwargs):
+            bound = public.bind(*args, **kwargs)
+            bound.apply_defaults()
+            params = dict(bound.arguments)
+            settings = settings_for(params.get("overrides"))
+            store = store_for(settings)
+            key = spec.key(params)
+            if store.exists(key):
+                return reuse(store, key) if reuse is not None else key
+            return body(StageRun(settings, store, key), *bound.args, **bound.kwargs)
+
+        run.__signature__ = public  # inspect (and Prefect) stop here, not at the body
+        return run
+    return wrap
 
 
 def retry_transient(task, task_run, state) -> bool:

@@ -24,14 +24,9 @@ from heygem_core.track.store import read_track, write_track
 from heygem_core.transcripts import TranscriptMismatch
 
 from .remote import Limits, run_on_gpu_pool
-from .runtime import RETRIES, Stage, settings_for, store_for
+from .runtime import RETRIES, Stage, StageRun, settings_for, stage, store_for
 
 Overrides = dict[str, Any] | None
-
-
-def _ctx(overrides: Overrides):
-    settings = settings_for(overrides)
-    return settings, store_for(settings)
 
 
 @contextmanager
@@ -54,8 +49,7 @@ def _scratch(settings):
 @task(name="ingest", task_run_name="ingest {name}", tags=["io"], **RETRIES)
 def ingest(kind: str, value: str, name: str, overrides: Overrides = None) -> Asset:
     """Hash a source file and store it once by content (no-op when already stored)."""
-    _, store = _ctx(overrides)
-    return ingest_ref(kind, value, store)
+    return ingest_ref(kind, value, store_for(settings_for(overrides)))
 
 
 # -- normalise audio -----------------------------------------------------------------------
@@ -64,16 +58,13 @@ NORMALIZE = Stage("normalize_audio", ".wav", lambda p: {"audio": p["audio"].sha2
 
 @task(name="normalize_audio", task_run_name="normalize audio {audio.name}",
       cache_key_fn=NORMALIZE.cache_key_fn, persist_result=True, **RETRIES)
-def normalize_audio(audio: Asset, overrides: Overrides = None) -> str:
-    settings, store = _ctx(overrides)
-    key = NORMALIZE.key({"audio": audio, "overrides": overrides})
-    if store.exists(key):
-        return key
-    with _scratch(settings) as tmp, _named(store, audio) as src:
-        out = pipeline.prepare_audio(src, Path(tmp) / "audio.wav", settings)
-        store.put_file(key, out, "audio/wav")
-    get_run_logger().info("normalised %s to %.1f LUFS", audio.name, settings.target_lufs)
-    return key
+@stage(NORMALIZE)
+def normalize_audio(run: StageRun, audio: Asset, overrides: Overrides = None) -> str:
+    with _scratch(run.settings) as tmp, _named(run.store, audio) as src:
+        out = pipeline.prepare_audio(src, Path(tmp) / "audio.wav", run.settings)
+        run.store.put_file(run.key, out, "audio/wav")
+    get_run_logger().info("normalised %s to %.1f LUFS", audio.name, run.settings.target_lufs)
+    return run.key
 
 
 # -- face tracking -------------------------------------------------------------------------
@@ -82,22 +73,19 @@ TRACK = Stage("track_faces", ".parquet", lambda p: {"video": p["video"].sha256})
 
 @task(name="track_faces", task_run_name="track faces {video.name}",
       cache_key_fn=TRACK.cache_key_fn, persist_result=True, **RETRIES)
-def track_faces(video: Asset, overrides: Overrides = None) -> str:
-    settings, store = _ctx(overrides)
-    key = TRACK.key({"video": video, "overrides": overrides})
-    if store.exists(key):
-        return key
-    with _named(store, video) as src:
+@stage(TRACK)
+def track_faces(run: StageRun, video: Asset, overrides: Overrides = None) -> str:
+    with _named(run.store, video) as src:
         info = media.probe_video(src)
-        track = track_video(info, settings, source_sha256=video.sha256)
+        track = track_video(info, run.settings, source_sha256=video.sha256)
     logger = get_run_logger()
     logger.info("tracked %d frames of %s, face found in %.0f%%", track.n_frames, video.name,
                 100 * track.coverage)
     if track.lost.any():
         logger.warning("%s: %s", video.name, describe_lost(track))
-    with _scratch(settings) as tmp:
-        store.put_file(key, write_track(track, Path(tmp) / "track.parquet"))
-    return key
+    with _scratch(run.settings) as tmp:
+        run.store.put_file(run.key, write_track(track, Path(tmp) / "track.parquet"))
+    return run.key
 
 
 # -- the learned mouth adapted to the lecturer (once per source video) ---------------------
@@ -106,24 +94,22 @@ ADAPT = Stage("adapt_mouth", ".npz", lambda p: {"video": p["video"].sha256, "tra
 
 @task(name="adapt_mouth", task_run_name="adapt the mouth to {video.name}", tags=["gpu"],
       cache_key_fn=ADAPT.cache_key_fn, persist_result=True, **RETRIES)
-def adapt_mouth(video: Asset, track_key: str, overrides: Overrides = None) -> str:
+@stage(ADAPT)
+def adapt_mouth(run: StageRun, video: Asset, track_key: str, overrides: Overrides = None) -> str:
     """The learned mouth's head for this source's lecturer (heygem_core.soundmouth.adapt), or
     the record that none is used and why: made once per source, read by every row's lipsync."""
     from heygem_core.soundmouth import adapt
 
-    settings, store = _ctx(overrides)
-    key = ADAPT.key({"video": video, "track_key": track_key, "overrides": overrides})
-    if store.exists(key):
-        return key
-    track = read_track(store.local_path(track_key))
-    with _named(store, video) as src:
+    settings = run.settings
+    track = read_track(run.store.local_path(track_key))
+    with _named(run.store, video) as src:
         fitted = planners.adaptation(src, track, settings)
     if fitted is None:
         fitted = adapt.not_used(f"no adaptation (planner {settings.planner}, HEYGEM_ADAPT={settings.adapt})")
     get_run_logger().info("%s: %s", video.name, fitted.reason)
     with _scratch(settings) as tmp:
-        store.put_file(key, adapt.save(Path(tmp) / "adapt.npz", fitted))
-    return key
+        run.store.put_file(run.key, adapt.save(Path(tmp) / "adapt.npz", fitted))
+    return run.key
 
 
 def _adaptation(store, adapt_key: str | None, settings):
@@ -147,16 +133,13 @@ LIPSYNC = Stage("lipsync", ".npz", lambda p: {
 
 @task(name="lipsync", task_run_name="lipsync {label}", tags=["gpu"],
       cache_key_fn=LIPSYNC.cache_key_fn, persist_result=True, **RETRIES)
-def lipsync(video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
+@stage(LIPSYNC)
+def lipsync(run: StageRun, video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
             label: str, overrides: Overrides = None, adapt_key: str | None = None) -> str:
     """The mouth motion of one row, planned from the new audio as given (it does not wait
     for the normalised audio, which only the mux needs), with the lecturer's adaptation
     (``adapt_mouth``'s key; without one it is worked out here)."""
-    settings, store = _ctx(overrides)
-    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio=audio, transcript=transcript,
-                           language=language, overrides=overrides, adapt_key=adapt_key))
-    if store.exists(key):
-        return key
+    settings, store = run.settings, run.store
     with _named(store, video) as src:
         info = media.probe_video(src)
     track = read_track(store.local_path(track_key))
@@ -177,22 +160,19 @@ def lipsync(video: Asset, track_key: str, audio: Asset, transcript: Asset | None
     get_run_logger().info("%s: %d frames planned by the %s planner%s", label, motion.n_frames, settings.planner,
                           " with the transcript" if text else "")
     with _scratch(settings) as tmp:
-        store.put_file(key, motion.save(Path(tmp) / "motion.npz"))
-    return key
+        store.put_file(run.key, motion.save(Path(tmp) / "motion.npz"))
+    return run.key
 
 
 @task(name="lipsync_remote", task_run_name="lipsync on gpu pool {label}")
-def lipsync_remote(video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
-                   label: str, overrides: Overrides = None, adapt_key: str | None = None) -> str:
+@stage(LIPSYNC)
+def lipsync_remote(run: StageRun, video: Asset, track_key: str, audio: Asset, transcript: Asset | None,
+                   language: str, label: str, overrides: Overrides = None, adapt_key: str | None = None) -> str:
     """``lipsync`` run as the ``gpu-lipsync`` deployment on a GPU worker, every wait bounded
     (tasks/remote.py: a row lost with its worker is started once more, else fails in words).
     No ``gpu`` tag here: holding a slot while the sub-flow waits for one would deadlock at a
     limit of 1."""
-    settings, store = _ctx(overrides)
-    key = LIPSYNC.key(dict(video=video, track_key=track_key, audio=audio, transcript=transcript,
-                           language=language, overrides=overrides, adapt_key=adapt_key))
-    if store.exists(key):
-        return key
+    settings, store, key = run.settings, run.store, run.key
     worker = run_on_gpu_pool(settings.lipsync_deployment, dict(
         video=asdict(video), track_key=track_key, audio=asdict(audio),
         transcript=asdict(transcript) if transcript else None, language=language, label=label,
@@ -210,19 +190,17 @@ BLEND = Stage("blend", ".mp4", lambda p: {"video": p["video"].sha256, "track": p
 
 @task(name="blend", task_run_name="blend {label}",
       cache_key_fn=BLEND.cache_key_fn, persist_result=True, **RETRIES)
-def blend(video: Asset, track_key: str, motion_key: str, label: str, overrides: Overrides = None) -> str:
-    settings, store = _ctx(overrides)
-    key = BLEND.key(dict(video=video, track_key=track_key, motion_key=motion_key, overrides=overrides))
-    if store.exists(key):
-        return key
+@stage(BLEND)
+def blend(run: StageRun, video: Asset, track_key: str, motion_key: str, label: str, overrides: Overrides = None) -> str:
+    store = run.store
     with _named(store, video) as src:
         info = media.probe_video(src)
     track = read_track(store.local_path(track_key))
     motion = Motion.load(store.local_path(motion_key))
-    with _scratch(settings) as tmp:
-        out = pipeline.render(info, track, motion, Path(tmp) / "video.mp4", settings)
-        store.put_file(key, out, "video/mp4")
-    return key
+    with _scratch(run.settings) as tmp:
+        out = pipeline.render(info, track, motion, Path(tmp) / "video.mp4", run.settings)
+        store.put_file(run.key, out, "video/mp4")
+    return run.key
 
 
 # -- mux -----------------------------------------------------------------------------------
@@ -231,16 +209,13 @@ MUX = Stage("mux", ".mp4", lambda p: {"video": p["silent_key"], "audio": p["audi
 
 @task(name="mux", task_run_name="mux {label}",
       cache_key_fn=MUX.cache_key_fn, persist_result=True, **RETRIES)
-def mux(silent_key: str, audio_key: str, label: str, overrides: Overrides = None) -> str:
-    settings, store = _ctx(overrides)
-    key = MUX.key(dict(silent_key=silent_key, audio_key=audio_key, overrides=overrides))
-    if store.exists(key):
-        return key
-    with _scratch(settings) as tmp:
-        out = media.mux(store.local_path(silent_key), store.local_path(audio_key),
-                        Path(tmp) / "out.mp4", audio_bitrate=settings.audio_bitrate)
-        store.put_file(key, out, "video/mp4")
-    return key
+@stage(MUX)
+def mux(run: StageRun, silent_key: str, audio_key: str, label: str, overrides: Overrides = None) -> str:
+    with _scratch(run.settings) as tmp:
+        out = media.mux(run.store.local_path(silent_key), run.store.local_path(audio_key),
+                        Path(tmp) / "out.mp4", audio_bitrate=run.settings.audio_bitrate)
+        run.store.put_file(run.key, out, "video/mp4")
+    return run.key
 
 
 # -- QA ------------------------------------------------------------------------------------
@@ -250,14 +225,13 @@ QA = Stage("qa", ".json", lambda p: {"output": p["output_key"], "audio": p["audi
 
 @task(name="qa", task_run_name="qa {label}",
       cache_key_fn=QA.cache_key_fn, persist_result=True, **RETRIES)
-def qa(output_key: str, audio_key: str, label: str, overrides: Overrides = None, track_key: str | None = None) -> dict:
+@stage(QA, reuse=lambda store, key: json.loads(store.get_bytes(key)))
+def qa(run: StageRun, output_key: str, audio_key: str, label: str, overrides: Overrides = None,
+       track_key: str | None = None) -> dict:
     """Sync and coverage figures of a finished video, and two pictures a person can check at
     a glance: mouth crops over time and mouth opening against the audio. With the source's
     track, a source whose mouth barely opens flags the output too."""
-    settings, store = _ctx(overrides)
-    key = QA.key(dict(output_key=output_key, audio_key=audio_key, track_key=track_key, overrides=overrides))
-    if store.exists(key):
-        return json.loads(store.get_bytes(key))
+    settings, store, key = run.settings, run.store, run.key
     stem = key[:-len(".json")]
     source = read_track(store.local_path(track_key)) if track_key else None
     with _scratch(settings) as tmp:
