@@ -28,7 +28,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     # Share of each batch from real clips. 0 by default (the synthetic-only model); the shipped
-    # model is fine-tuned from that one at 0.5 on the corpus at scale (docs/learned_mouth.md).
+    # model is fine-tuned from that one at 0.5 on the corpus at scale (docs/research/learned_mouth.md).
     real_share: float = 0.0
     # loss weights
     w_open_real: float = 1.0
@@ -44,7 +44,7 @@ class TrainConfig:
     # A fine-tune keeps this share of its starting weights: the saved weights are
     # keep_init * init + (1 - keep_init) * fine-tuned (weight-space ensembling, "WiSE-FT").
     # Fine-tuning on the corpus loses some of what the synthetic speech taught; held-out GRID
-    # s1 and Arabic anchors are best at 0.5-0.7 of the way (docs/learned_mouth.md).
+    # s1 and Arabic anchors are best at 0.5-0.7 of the way (docs/research/learned_mouth.md).
     keep_init: float = 0.0
     seed: int = 0
     arch: dict = field(default_factory=lambda: dict(net.DEFAULT_ARCH))
