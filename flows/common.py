@@ -340,13 +340,13 @@ def _entry(rr: RowRun, ingest_errors: dict, overrides, logger) -> OutputEntry:
         note = f"QA could not run: {_message(rr.qa.future.state)}"
         logger.warning("%s: %s", rr.label, note)
     pub = rr.publish.future.result()
-    figures = (qa_result or {}).get("figures")
-    if figures and figures.get("flagged"):
-        note = "; ".join(figures.get("reasons", ())) or note
-    return OutputEntry(**base, output_key=pub["key"], sha256=pub["sha256"],
+    figures = qa_result.figures if qa_result is not None else None
+    if qa_result is not None and qa_result.flagged:
+        note = "; ".join(qa_result.reasons) or note
+    return OutputEntry(**base, output_key=pub.key, sha256=pub.sha256,
                        duration=figures.get("duration") if figures else None,
                        engine=engine_version(overrides), status="done", message=note,
-                       qa=figures, pictures=pub["pictures"])
+                       qa=figures, pictures=pub.pictures)
 
 
 def _message(state) -> str:

@@ -10,21 +10,22 @@ from prefect import task
 from heygem_core import package as pkg
 from heygem_core.scratch import scratch_dir
 
+from .records import Published, QaResult
 from .runtime import RETRIES, settings_for, store_for
 from .stages import Overrides
 
 
 @task(name="publish", task_run_name="publish {name}", tags=["io"], **RETRIES)
-def publish(output_key: str, qa_result: dict | None, run_prefix: str, name: str,
-            overrides: Overrides = None) -> dict:
+def publish(output_key: str, qa_result: QaResult | None, run_prefix: str, name: str,
+            overrides: Overrides = None) -> Published:
     """Copy a finished video (and its pictures) from the cache to ``<run_prefix>/videos``."""
     store = store_for(settings_for(overrides))
     stem = name.rsplit(".", 1)[0]
     video = store.copy(output_key, f"{run_prefix}/videos/{name}")
     pictures = {}
-    for kind, key in ((qa_result or {}).get("pictures") or {}).items():
+    for kind, key in (qa_result.pictures if qa_result is not None else {}).items():
         pictures[kind] = store.copy(key, f"{run_prefix}/qa/{stem}.{kind}.png").key
-    return {"key": video.key, "sha256": video.sha256, "size": video.size, "pictures": pictures}
+    return Published(video.key, video.sha256, video.size, pictures)
 
 
 @task(name="package", task_run_name="package {run_id}", tags=["io"], **RETRIES)

@@ -23,6 +23,7 @@ from heygem_core.track import describe_lost, track_video
 from heygem_core.track.store import read_track, write_track
 from heygem_core.transcripts import TranscriptMismatch
 
+from .records import QaResult
 from .remote import Limits, run_on_gpu_pool
 from .runtime import RETRIES, Stage, StageRun, settings_for, stage, store_for
 
@@ -225,9 +226,9 @@ QA = Stage("qa", ".json", lambda p: {"output": p["output_key"], "audio": p["audi
 
 @task(name="qa", task_run_name="qa {label}",
       cache_key_fn=QA.cache_key_fn, persist_result=True, **RETRIES)
-@stage(QA, reuse=lambda store, key: json.loads(store.get_bytes(key)))
+@stage(QA, reuse=lambda store, key: QaResult.from_dict(json.loads(store.get_bytes(key))))
 def qa(run: StageRun, output_key: str, audio_key: str, label: str, overrides: Overrides = None,
-       track_key: str | None = None) -> dict:
+       track_key: str | None = None) -> QaResult:
     """Sync and coverage figures of a finished video, and two pictures a person can check at
     a glance: mouth crops over time and mouth opening against the audio. With the source's
     track, a source whose mouth barely opens flags the output too."""
@@ -240,8 +241,8 @@ def qa(run: StageRun, output_key: str, audio_key: str, label: str, overrides: Ov
         pictures = {"contact_sheet": f"{stem}.contact.png", "opening_plot": f"{stem}.plot.png"}
         store.put_file(pictures["contact_sheet"], contact, "image/png")
         store.put_file(pictures["opening_plot"], plot, "image/png")
-    result = {"figures": figures.as_dict(), "pictures": pictures}
-    store.put_bytes(key, json.dumps(result).encode(), "application/json")
+    result = QaResult(figures.as_dict(), pictures)
+    store.put_bytes(key, json.dumps(result.as_dict()).encode(), "application/json")
     if figures.flagged:
         get_run_logger().warning("%s flagged by QA: %s", label, "; ".join(figures.reasons))
     return result
