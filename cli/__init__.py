@@ -11,7 +11,6 @@ import logging
 import sys
 from pathlib import Path
 
-from heygem_core.plugins import PLANNERS
 from heygem_core.config import Settings, variable
 from heygem_core.errors import HeygemError, InputError, ProcessingError, os_reason
 
@@ -21,11 +20,25 @@ from . import store_command as store_cli
 PREFECT_COMMANDS = ("run", "batch", "flow", "server", "ui")
 
 
+def _setting_flag(p: argparse.ArgumentParser, flag: str, name: str, what: str, **kwargs) -> None:
+    """A flag that sets setting ``name``: its choices, default and variable from the setting's
+    own metadata (heygem_core/config.py), so help and settings cannot disagree."""
+    from dataclasses import fields
+
+    from heygem_core.config import _allowed, _shown_default
+
+    f = next(f for f in fields(Settings) if f.name == name)
+    if "choices" in f.metadata:
+        kwargs["choices"] = f.metadata["choices"]
+    elif name in ("engine", "planner", "tracker", "store"):
+        what = f"{what}: {_allowed(f).replace('`', '')}"
+    p.add_argument(flag, help=f"{what} (default {_shown_default(f)}; env {variable(name)})", **kwargs)
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", help="lip-sync engine (default: exemplar; env HEYGEM_ENGINE)")
-    p.add_argument("--tracker", help="face tracker backend: dlib or insightface (env HEYGEM_TRACKER)")
-    p.add_argument("--cache-dir", type=Path, help="where face tracks and mouth libraries are cached "
-                   "(env HEYGEM_CACHE_DIR, default ~/.cache/heygem)")
+    _setting_flag(p, "--engine", "engine", "lip-sync engine")
+    _setting_flag(p, "--tracker", "tracker", "face tracker")
+    _setting_flag(p, "--cache-dir", "cache_dir", "where face tracks and mouth libraries are cached", type=Path)
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
 
@@ -47,19 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="UTF-8 text of what the audio says: gives precise lip closures (recommended)")
     ls.add_argument("--language", default="en",
                     help="language of the audio/transcript, e.g. en, de, fr, zh, ja (default en)")
-    ls.add_argument("--crf", type=int, help="x264 quality, lower is better (default 18: visually lossless)")
-    ls.add_argument("--lufs", type=float, help="loudness target of the new audio (default -16 LUFS)")
-    ls.add_argument("--extend", choices=["pingpong", "loop"],
-                    help="how the video fills a longer audio (default pingpong)")
-    ls.add_argument("--speaker", choices=["largest", "central"],
-                    help="which face speaks when several are visible (default largest)")
+    _setting_flag(ls, "--crf", "crf", "x264 quality, lower is better (18: visually lossless)", type=int)
+    _setting_flag(ls, "--lufs", "target_lufs", "loudness target of the new audio, LUFS", type=float)
+    _setting_flag(ls, "--extend", "extend_mode", "how the video fills a longer audio")
+    _setting_flag(ls, "--speaker", "speaker", "which face speaks when several are visible")
     ls.add_argument("--strict", action="store_true",
                     help="exit 3 when QA flags the output (the file is kept, with a .qa.json beside it)")
     ls.add_argument("--no-qa", action="store_true",
                     help="skip the QA reading of the output (about 1 s for 10 s of video)")
-    ls.add_argument("--planner", choices=PLANNERS.names(),
-                    help="what plans the mouth from the audio: the learned sound-to-mouth model "
-                    "(default) or the phone aligners alone (env HEYGEM_PLANNER)")
+    _setting_flag(ls, "--planner", "planner", "what plans the mouth from the audio (learned: the sound-to-mouth "
+                  "model; phones: the phone aligners alone)")
     _add_common(ls)
 
     rn = sub.add_parser("run", help="produce a course: every row of a spreadsheet, as a Prefect flow run",
@@ -73,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--input-root", action="append", type=Path, metavar="DIR",
                     help="folder the sheet's files must lie in (repeatable; default HEYGEM_INPUT_ROOTS "
                     "or the sheet's folder)")
-    rn.add_argument("--crf", type=int, help="x264 quality (default 18)")
+    _setting_flag(rn, "--crf", "crf", "x264 quality", type=int)
     rn.add_argument("--engine", help="lip-sync engine (default exemplar)")
     rn.add_argument("--skip-invalid", action="store_true",
                     help="run the valid rows of a sheet with bad ones (each bad row is said and listed "
@@ -87,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--language", default="en", help="language of the audio (BCP-47, default en)")
     bt.add_argument("--transcript", type=Path, help="UTF-8 text of what the audio says")
     bt.add_argument("-o", "--output", type=Path, help="also copy the videos, zip and report here")
-    bt.add_argument("--crf", type=int, help="x264 quality (default 18)")
+    _setting_flag(bt, "--crf", "crf", "x264 quality", type=int)
     bt.add_argument("--engine", help="lip-sync engine (default exemplar)")
     bt.add_argument("-v", "--verbose", action="store_true",
                     help="also show the flow's warnings and task failures (tracebacks) here")

@@ -18,8 +18,9 @@ import dataclasses
 import logging
 import os
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+from typing import Any, Callable
 
 from .plugins import ENGINES, REGISTRIES, UnknownPlugin
 from .values import ENV_PREFIX, SettingsError, parse, variable
@@ -50,93 +51,138 @@ _ALIASES = {
 }
 
 
+SECTIONS = {
+    "media": "the output's picture and sound",
+    "mouth": "planning and drawing the mouth",
+    "tracking": "finding the face",
+    "store": "where runs and cached stages are kept",
+    "intake": "course sheets",
+    "qa": "checking outputs",
+    "flows": "the Prefect layer (read by flows/ and tasks/ only)",
+}
+
+
+def setting(default: Any = MISSING, *, section: str, doc: str, factory: Callable[[], Any] | None = None,
+            choices: tuple[str, ...] | None = None, limits: tuple[float, float] | None = None,
+            shown: str | None = None, allowed: str | None = None, secret: bool = False) -> Any:
+    """A field of ``Settings`` with what a person needs beside it: its ``section``, its ``doc``,
+    its ``choices`` or numeric ``limits`` (checked when a ``Settings`` is made), how its default
+    is ``shown`` in docs/configuration.md when the value itself would mislead (a path under the
+    home folder), what is ``allowed`` where its type does not say. ``secret`` keeps it out of
+    ``repr``."""
+    meta = {"section": section, "doc": doc}
+    if choices is not None:
+        meta["choices"] = tuple(choices)
+    if limits is not None:
+        meta["limits"] = limits
+    if shown is not None:
+        meta["shown"] = shown
+    if allowed is not None:
+        meta["allowed"] = allowed
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta, repr=not secret)
+    return field(default=default, metadata=meta, repr=not secret)
+
+
 @dataclass(frozen=True)
 class Settings:
-    cache_dir: Path = field(default_factory=_default_cache_dir)
-    # Loudness target of the new audio track, EBU R128 integrated loudness.
-    target_lufs: float = -16.0
-    # Output video quality: x264 CRF (18 is visually lossless) and preset.
-    crf: int = 18
-    x264_preset: str = "veryfast"
-    audio_bitrate: str = "192k"
-    engine: str = "exemplar"
-    # What plans the mouth from the new audio: "learned" (the network of heygem_core/soundmouth,
-    # any language; with a transcript, shared with the scripted phones) or "phones" (the phone
-    # aligners alone: pocketsphinx blind, espeak with a transcript).
-    planner: str = "learned"
-    # The learned planner's weights (default: the model shipped in the package).
-    mouth_model: Path | None = None
-    # The learned planner's mouth moves this many milliseconds ahead of its sound. The model
-    # learned real mouths' timing from real footage; on the in-step sets the self-dub does not
-    # score, the Arabic anchors ask 40 ms more and GRID s1 0 or less, and their mean is
-    # highest at 0 (benchmarks/fold_models.py).
-    mouth_lead_ms: float = 0.0
-    # Per-lecturer adaptation of the learned mouth: "auto" fits a head on the source video's
-    # own sound and mouth and uses it where it helps on a held-back part of the source (a
-    # source with under 8 s of face keeps the general model); "off" never adapts.
-    adapt: str = "auto"
-    tracker: str = "dlib"
-    # Face tracking: full detection every N frames, landmarks on every frame.
-    detect_every: int = 5
-    # Detection runs on frames scaled so the longer side is at most this many pixels.
-    detect_max_side: int = 480
-    # Which face speaks when several are visible: "largest" or "central".
-    speaker: str = "largest"
-    insightface_root: Path | None = None
-    # A long video (or any of 200 frames or more, once helpers are loaded) is tracked in this
-    # many parts at once, all but the first in helper processes (0: one per core; 1: all in
-    # the calling process). See heygem_core/track/helpers.py.
-    tracking_processes: int = 0
+    # -- media -----------------------------------------------------------------------------
+    cache_dir: Path = setting(factory=_default_cache_dir, section="media", shown="~/.cache/heygem",
+                              doc="face tracks (Parquet), mouth libraries, the phones of each audio, known videos' "
+                                  "probes and hashes, scratch folders, dlib's face detector (saved once)")
+    target_lufs: float = setting(-16.0, section="media", limits=(-70, -5),
+                                 doc="loudness of the new audio (EBU R128 integrated, LUFS)")
+    crf: int = setting(18, section="media", limits=(0, 51), doc="output quality: x264 CRF (18 is visually lossless)")
+    x264_preset: str = setting("veryfast", section="media", doc="output encoding speed",
+                               choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                                        "slower", "veryslow"))
+    audio_bitrate: str = setting("192k", section="media", allowed="kbit/s as `<n>k`, e.g. `128k`",
+                                 doc="the output's AAC bit rate")
+    extend_mode: str = setting("pingpong", section="media", choices=("pingpong", "loop"),
+                               doc="how the video fills an audio longer than it")
+
+    # -- mouth -----------------------------------------------------------------------------
+    engine: str = setting("exemplar", section="mouth", doc="the lip-sync engine (heygem_core/plugins.py: ENGINES)")
+    planner: str = setting("learned", section="mouth",
+                           doc="what plans the mouth from the audio: `learned` (the sound-to-mouth network, any "
+                               "language; with a transcript, shared with the scripted phones) or `phones` (the "
+                               "phone aligners alone)")
+    mouth_model: Path | None = setting(None, section="mouth", shown="the shipped heygem_core/models/mouth_net.npz",
+                                       allowed="a weights file (.npz)",
+                                       doc="the learned planner's weights (scripts/train_mouth.py makes them)")
+    mouth_lead_ms: float = setting(0.0, section="mouth", limits=(-200, 200),
+                                   doc="how far the learned mouth moves ahead of its sound, ms; on the in-step sets "
+                                       "the self-dub does not score, the mean is best at 0 "
+                                       "(docs/research/learned_mouth.md)")
+    adapt: str = setting("auto", section="mouth", choices=("auto", "off"),
+                         doc="per-lecturer adaptation of the learned mouth: `auto` fits it on the source video's "
+                             "own sound and mouth and uses it where it helps on held-back parts of the source (8 s "
+                             "of face at least)")
     # Engine-declared settings as (name, raw value), name = "<engine>_<field>" in lower case;
-    # each engine reads and checks its own (heygem_core.engines.options_for).
+    # each engine reads and checks its own (plugins.ENGINES.options). Not a variable itself.
     engine_options: tuple[tuple[str, str], ...] = ()
-    # Behaviour when the audio is longer than the video: "pingpong" or "loop".
-    extend_mode: str = "pingpong"
 
-    # -- artifact store ------------------------------------------------------------------
-    # "local" (a folder, the embedded default) or "s3" (MinIO or any S3 endpoint).
-    store: str = "local"
-    artifact_dir: Path = field(default_factory=_default_artifact_dir)
-    s3_endpoint: str = ""  # host:port, no scheme
-    s3_bucket: str = "heygem"
-    s3_access_key: str = field(default="", repr=False)
-    s3_secret_key: str = field(default="", repr=False)
-    s3_secure: bool = False
-    s3_region: str = ""
-    # Presigned links in reports stay valid this long.
-    link_expiry_hours: int = 72
+    # -- tracking --------------------------------------------------------------------------
+    tracker: str = setting("dlib", section="tracking", doc="the face tracker: `dlib` (bundled) or `insightface`")
+    detect_every: int = setting(5, section="tracking", limits=(1, 250),
+                                doc="full face detection every N frames (landmarks on every frame)")
+    detect_max_side: int = setting(480, section="tracking", limits=(64, 8192),
+                                   doc="detection runs on frames scaled to at most this many pixels on the longer side")
+    speaker: str = setting("largest", section="tracking", choices=("largest", "central"),
+                           doc="which face speaks when several are visible")
+    insightface_root: Path | None = setting(None, section="tracking",
+                                            doc="folder holding models/buffalo_l/*.onnx (never downloaded)")
+    tracking_processes: int = setting(0, section="tracking", limits=(0, 256), shown="0 (one per core)",
+                                      doc="parts a long video is tracked in at once, all but the first in helper "
+                                          "processes (1: all in the calling process)")
 
-    # -- spreadsheet intake ------------------------------------------------------------
-    # Files a sheet names must lie under one of these folders (os.pathsep-separated in the
-    # environment); empty means "the sheet's own folder".
-    input_roots: tuple[Path, ...] = ()
-    max_sheet_rows: int = 2000
+    # -- store -----------------------------------------------------------------------------
+    store: str = setting("local", section="store", doc="the artifact store: `local` (a folder) or `s3` (MinIO or "
+                                                       "any S3 endpoint)")
+    artifact_dir: Path = setting(factory=_default_artifact_dir, section="store",
+                                 shown="~/.local/share/heygem/artifacts", doc="the local store's folder")
+    s3_endpoint: str = setting("", section="store", allowed="`host:port`",
+                               doc="S3/MinIO endpoint, without a scheme; a MINIO_* name is the same setting, and "
+                                   "the HEYGEM_S3_* one wins where both are set")
+    s3_bucket: str = setting("heygem", section="store", doc="bucket")
+    s3_access_key: str = setting("", section="store", secret=True, doc="access key")
+    s3_secret_key: str = setting("", section="store", secret=True, doc="secret key")
+    s3_secure: bool = setting(False, section="store", doc="HTTPS to the endpoint")
+    s3_region: str = setting("", section="store", doc="region, where the endpoint wants one")
+    link_expiry_hours: int = setting(72, section="store", limits=(1, 168 * 100),
+                                     doc="presigned links in reports stay valid this long")
 
-    # -- flows ---------------------------------------------------------------------------
-    # Parallel task threads in a local flow run (lip-sync and encoding are CPU-bound).
-    workers: int = 2
-    # A task failing on a transient fault (store outage, tool failure) is retried 4 times,
-    # after 1, 2, 4 and 8 times this many seconds (with jitter): 30 s in all by default.
-    retry_delay_s: float = 2.0
-    # "flow/deployment" of the lip-sync sub-flow on the gpu pool (e.g. lipsync_row/gpu-lipsync);
-    # empty: lip-sync runs inside the calling flow. See deployments/README.md.
-    lipsync_deployment: str = ""
-    # Bounded waits for a row's lip-sync on the gpu pool (tasks/remote.py): queued, no worker
-    # took it (the row then fails, saying whether any gpu worker is online); claimed by a worker
-    # but not started (its worker is taken as gone: the sub-flow is cancelled and started once
-    # more for another worker); running (the same). Seconds.
-    gpu_queue_s: float = 3600.0
-    gpu_start_s: float = 180.0
-    gpu_run_s: float = 3600.0
-    # The local Prefect server heygem starts or finds (127.0.0.1), when PREFECT_API_URL is unset.
-    prefect_port: int = 4200
-    # QA: outputs under these figures are flagged in the report and the dashboard.
-    qa_min_coverage: float = 0.9
-    # Correlation of the output's mouth (read by FaceMesh) with the mouth the learned model
-    # expects for the audio. Calibrated by benchmarks/qa_calibration.py on 19 real clips: at
-    # 0.2, 79% of real footage with its own sound passes and 16% of it with its sound shuffled
-    # in time (0.4 s blocks); heygem's outputs read 0.5-0.9.
-    qa_min_sync: float = 0.2
+    # -- intake ----------------------------------------------------------------------------
+    input_roots: tuple[Path, ...] = setting((), section="intake", shown="the sheet's own folder",
+                                            doc="folders (os.pathsep-separated) a sheet's files must lie in")
+    max_sheet_rows: int = setting(2000, section="intake", limits=(1, 1_000_000), doc="row limit of a sheet")
+
+    # -- qa --------------------------------------------------------------------------------
+    qa_min_coverage: float = setting(0.9, section="qa", limits=(0, 1),
+                                     doc="outputs whose face is found in fewer frames than this are flagged")
+    qa_min_sync: float = setting(0.2, section="qa", limits=(-1, 1),
+                                 doc="outputs whose mouth (read by FaceMesh) follows the judge model's expectation "
+                                     "for the audio at a lower r are flagged; at 0.2, 81% of real footage passes "
+                                     "with its own sound, 14% with it shuffled (benchmarks/qa_calibration.py)")
+
+    # -- flows -----------------------------------------------------------------------------
+    workers: int = setting(2, section="flows", limits=(1, 256), doc="parallel task threads in a local flow run")
+    retry_delay_s: float = setting(2.0, section="flows", limits=(0, 3600),
+                                   doc="first retry delay of a task hit by a transient fault (4 retries, doubling)")
+    lipsync_deployment: str = setting("", section="flows", allowed="`flow/deployment`",
+                                      doc="flow/deployment of lip-sync on the gpu pool, e.g. lipsync_row/gpu-lipsync; "
+                                          "empty: lip-sync runs in the calling flow (deployments/README.md)")
+    gpu_queue_s: float = setting(3600.0, section="flows", limits=(1, 7 * 86400),
+                                 doc="a row's lip-sync may wait this long for a gpu worker to take it; then the row "
+                                     "fails, saying whether any gpu worker is online")
+    gpu_start_s: float = setting(180.0, section="flows", limits=(1, 86400),
+                                 doc="a gpu worker that took a row must start it within this (and one gone offline "
+                                     "is given this long); else the row is cancelled and started once more")
+    gpu_run_s: float = setting(3600.0, section="flows", limits=(1, 7 * 86400),
+                               doc="a row's lip-sync on the gpu pool must finish within this; else the same")
+    prefect_port: int = setting(4200, section="flows", limits=(1, 65535),
+                                doc="the local Prefect server heygem starts or finds on 127.0.0.1, when "
+                                    "PREFECT_API_URL is unset")
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -212,22 +258,10 @@ class Settings:
             raise SettingsError(f"{variable('mouth_model')}={self.mouth_model}: no such file")
 
 
-# Choices fixed here; those of registries (heygem_core.plugins) are checked by Settings.check().
-_CHOICES = {
-    "x264_preset": ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                    "slower", "veryslow"),
-    "extend_mode": ("pingpong", "loop"),
-    "speaker": ("largest", "central"),
-    "adapt": ("auto", "off"),
-}
-_RANGES = {
-    "target_lufs": (-70, -5), "crf": (0, 51), "detect_every": (1, 250), "detect_max_side": (64, 8192),
-    "tracking_processes": (0, 256), "link_expiry_hours": (1, 168 * 100), "max_sheet_rows": (1, 1_000_000),
-    "workers": (1, 256), "retry_delay_s": (0, 3600), "qa_min_coverage": (0, 1), "qa_min_sync": (-1, 1),
-    "prefect_port": (1, 65535), "mouth_lead_ms": (-200, 200),
-    "gpu_queue_s": (1, 7 * 86400), "gpu_start_s": (1, 86400), "gpu_run_s": (1, 7 * 86400),
-}
-# Old names of engine settings, still read (with a line saying so).
+# Choices and limits, from each field's metadata; those of registries (heygem_core.plugins) are
+# checked by Settings.check().
+_CHOICES = {f.name: f.metadata["choices"] for f in fields(Settings) if "choices" in f.metadata}
+_RANGES = {f.name: f.metadata["limits"] for f in fields(Settings) if "limits" in f.metadata}
 _DEPRECATED = {"MAX_OPEN_STRETCH": "EXEMPLAR_MAX_OPEN_STRETCH"}
 _warned: set[str] = set()
 
@@ -245,3 +279,49 @@ def _engine_options(env) -> tuple[tuple[str, str], ...]:
         if var.startswith(prefixes) and raw != "":
             found[var[len(ENV_PREFIX):].lower()] = raw
     return tuple(sorted(found.items()))
+
+
+# ----------------------------------------------------------------------------- documentation
+
+DOC_BEGIN, DOC_END = "<!-- settings: made by scripts/settings_doc.py -->", "<!-- settings: end -->"
+
+
+def settings_markdown() -> str:
+    """docs/configuration.md's table of every setting, by section, from the fields' own
+    metadata (scripts/settings_doc.py writes it; a test keeps the file equal to it)."""
+    lines = []
+    for section, about in SECTIONS.items():
+        lines += ["", f"**{section}**: {about}", "", "| variable | default | allowed | meaning |", "|---|---|---|---|"]
+        for f in fields(Settings):
+            if f.metadata.get("section") == section:
+                alias = f", `{_ALIASES[f.name]}`" if f.name in _ALIASES else ""
+                lines.append(f"| `{variable(f.name)}`{alias} | {_shown_default(f)} | {_allowed(f)} | "
+                             f"{f.metadata['doc']} |")
+    return "\n".join([DOC_BEGIN, *lines, "", DOC_END])
+
+
+def _shown_default(f) -> str:
+    if "shown" in f.metadata:
+        return f.metadata["shown"]
+    value = f.default if f.default is not MISSING else f.default_factory()
+    if value in (None, "", ()):
+        return "–"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _allowed(f) -> str:
+    meta = f.metadata
+    registry = {r.kind: r for r in REGISTRIES}.get(f.name)
+    if registry is not None:
+        return ", ".join(f"`{n}`" for n in registry.builtin) + " (or an installed plug-in)"
+    if "choices" in meta:
+        return ", ".join(f"`{c}`" for c in meta["choices"])
+    if "limits" in meta:
+        return " to ".join(str(x) if isinstance(x, int) else f"{x:g}" for x in meta["limits"])
+    if "allowed" in meta:
+        return meta["allowed"]
+    kind = str(f.type)
+    return "true or false" if kind.startswith("bool") else "folders" if kind.startswith("tuple") else \
+        "a folder" if "Path" in kind else "text"

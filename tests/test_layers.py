@@ -120,3 +120,24 @@ def test_the_core_has_no_import_circle():
 
 def test_the_circle_finder_finds_one():
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_core_reads_none_of_the_prefect_layers_settings():
+    """Settings in the "flows" section (workers, retries, the gpu pool, the Prefect port) are
+    read by flows/ and tasks/ only."""
+    import re
+    from dataclasses import fields
+
+    from heygem_core.config import Settings
+
+    knobs = [f.name for f in fields(Settings) if f.metadata.get("section") == "flows"]
+    assert "workers" in knobs and "prefect_port" in knobs
+    found = {}
+    for path in sorted((REPO / "heygem_core").rglob("*.py")):
+        if path.name == "config.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        used = [k for k in knobs if re.search(rf"\.{k}\b", text)]
+        if used:
+            found[str(path.relative_to(REPO))] = used
+    assert found == {}

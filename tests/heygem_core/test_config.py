@@ -91,3 +91,38 @@ def test_every_setting_is_documented():
     doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
     missing = [variable(f.name) for f in fields(Settings) if f.name != "engine_options" and variable(f.name) not in doc]
     assert missing == [], f"add these to docs/configuration.md: {missing}"
+
+
+def test_the_settings_table_is_made_from_the_fields_own_metadata():
+    """docs/configuration.md's table is what scripts/settings_doc.py writes from each field's
+    section, default, limits and doc: run it after changing a setting."""
+    import importlib.util
+
+    from tests.paths import REPO
+
+    spec = importlib.util.spec_from_file_location("settings_doc", REPO / "scripts" / "settings_doc.py")
+    doc_script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(doc_script)
+    text = doc_script.DOC.read_text(encoding="utf-8")
+    assert doc_script.updated(text) == text, "run: .venv/bin/python scripts/settings_doc.py"
+    for f in fields(Settings):
+        if f.name != "engine_options":
+            assert f.metadata.get("doc") and f.metadata.get("section"), f"{f.name}: give it setting(doc=..., section=...)"
+
+
+def test_cli_flags_take_their_choices_and_defaults_from_the_settings():
+    import argparse
+
+    from cli import FLAG_SETTINGS, build_parser
+    from heygem_core.config import _shown_default, variable
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    lipsync = sub.choices["lipsync"]
+    flags = {opt: a for a in lipsync._actions for opt in a.option_strings}
+    by_name = {f.name: f for f in fields(Settings)}
+    for name, _, flag in FLAG_SETTINGS:
+        action, field_ = flags[flag], by_name[name]
+        assert f"default {_shown_default(field_)}" in action.help and variable(name) in action.help, (flag, action.help)
+        if "choices" in field_.metadata:
+            assert tuple(action.choices) == field_.metadata["choices"], flag
