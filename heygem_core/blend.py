@@ -245,7 +245,7 @@ def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch,
     shift[:, 2] -= [x0, y0]
     new_y, new_u, new_v = _warp_i420(patch.image, shift, bw, bh)
     chroma = yuv[h:].reshape(2, h // 2, w // 2)  # U then V
-    planes = [(yuv[y0:y1, x0:x1], new_y, alpha, None)]
+    planes: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = [(yuv[y0:y1, x0:x1], new_y, alpha, None)]
     band_c = _band(alpha_c) if color_match else None
     planes += [(chroma[i, y0 // 2:y1 // 2, x0 // 2:x1 // 2], new, alpha_c, band_c)
                for i, new in ((0, new_u), (1, new_v))]

@@ -56,7 +56,7 @@ def read(path: Path, load: Callable[[Path], T], what: str) -> T | None:
     return value
 
 
-def write(path: Path, save: Callable[[Path], None], what: str) -> Path | None:
+def write(path: Path, save: Callable[[Path], object], what: str) -> Path | None:
     """``save(tmp)`` then an atomic rename onto ``path`` (readers never see half a file; two
     writers of one key each write their own temp file). A cache that cannot be written only
     costs time: a warning, and None."""

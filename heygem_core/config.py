@@ -70,7 +70,7 @@ def setting(default: Any = MISSING, *, section: str, doc: str, factory: Callable
     is ``shown`` in docs/configuration.md when the value itself would mislead (a path under the
     home folder), what is ``allowed`` where its type does not say. ``secret`` keeps it out of
     ``repr``."""
-    meta = {"section": section, "doc": doc}
+    meta: dict[str, Any] = {"section": section, "doc": doc}
     if choices is not None:
         meta["choices"] = tuple(choices)
     if limits is not None:

@@ -164,7 +164,7 @@ def os_reason(err: BaseException) -> str:
     """An OS error (or any other) as a short reason for a message: its cause in words where
     known, its strerror otherwise, never a traceback."""
     if isinstance(err, OSError):
-        known = _PLAIN.get(err.errno)
+        known = _PLAIN.get(err.errno) if err.errno is not None else None
         if known:
             return known[1]
         if err.strerror:

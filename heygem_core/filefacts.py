@@ -18,13 +18,12 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable
 
 from . import cache
 from .files import sha256_file
 
 
-T = TypeVar("T")
 # Bumped when what a kind of fact holds changes: older entries are then never read.
 VERSION = 1
 RACY_S = 2.0
@@ -49,12 +48,12 @@ def _settled(st: os.stat_result) -> bool:
 
 
 def remembered(cache_dir: Path | None, kind: str, path: str | Path, compute: Callable[[], dict],
-               decode: Callable[[dict], T] = lambda facts: facts) -> T:
+               decode: Callable[[dict], Any] = lambda facts: facts) -> Any:
     """``decode(compute())`` for ``path``, with ``compute()``'s answer kept for this very file
     and read back next time. Errors are not kept: a file that failed is asked again. Without
     ``cache_dir`` nothing is kept."""
     st = _stat(path) if cache_dir is not None else None
-    if st is None:
+    if cache_dir is None or st is None:
         return decode(compute())
     key = _key(st)
     where = cache.entry(cache_dir, "files", cache.key("files", made_by={"facts": VERSION}, settings={"kind": kind},

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Generator, Literal
 
 import cv2
 import numpy as np
@@ -55,10 +55,14 @@ def _popen(args: Sequence[str], **kwargs) -> subprocess.Popen:
         raise ProcessingError(f"{args[0]} is not installed or not on PATH") from err
 
 
+# A stream of frames; closing it stops its decoder early.
+Frames = Generator[np.ndarray, None, None]
+
+
 class _StderrTail:
     """Drains a child's stderr in a thread (a full pipe would stall ffmpeg) keeping the last lines."""
 
-    def __init__(self, stream: IO[bytes], keep: int = _STDERR_LINES):
+    def __init__(self, stream: IO[bytes] | None, keep: int = _STDERR_LINES):
         self._lines: deque[str] = deque(maxlen=keep)
         self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
         self._thread.start()
@@ -156,7 +160,7 @@ def mux_args(video_path: str | Path, audio_path: str | Path, out_path: str | Pat
 # --------------------------------------------------------------------------- decoding
 
 
-def _read_exact(stream: IO[bytes], buf: memoryview) -> int:
+def _read_exact(stream: Any, buf: memoryview) -> int:  # a pipe: IO[bytes] has no readinto in the stubs
     """Fill ``buf`` from a pipe; returns the bytes read (short only at end of stream)."""
     got = 0
     while got < len(buf):
@@ -168,7 +172,7 @@ def _read_exact(stream: IO[bytes], buf: memoryview) -> int:
 
 
 def read_frames(info: VideoInfo, start_frame: int = 0, count: int | None = None,
-                i420: bool = False) -> Iterator[np.ndarray]:
+                i420: bool = False) -> Frames:
     """Frames ``start_frame`` .. as (out_height, out_width, 3) uint8 BGR arrays, streamed; with
     ``i420`` as the decoder's own (out_height * 3 / 2, out_width) I420 planes, unconverted.
 
@@ -179,7 +183,7 @@ def read_frames(info: VideoInfo, start_frame: int = 0, count: int | None = None,
     return _decode(info, *_span(info, start_frame, count), "i420" if i420 else "bgr")
 
 
-def read_gray_frames(info: VideoInfo, start_frame: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
+def read_gray_frames(info: VideoInfo, start_frame: int = 0, count: int | None = None) -> Frames:
     """As ``read_frames``, frames as (out_height, out_width) full-range grey: the luma plane,
     stretched from video range by ffmpeg (what cv2's BGR-to-grey of the BGR frame gives, to
     within a level except where a colour clips). The conversion runs in the decoder's
@@ -201,7 +205,7 @@ def _span(info: VideoInfo, start_frame: int, count: int | None) -> tuple[int, in
 _PIPE_FORMS = {"bgr": (PIPE_PIX_FMT, 3, 2), "i420": (PIPE_PIX_FMT, 3, 2), "gray": ("gray", 1, 1)}
 
 
-def _decode(info: VideoInfo, start_frame: int, wanted: int, form: str = "bgr") -> Iterator[np.ndarray]:
+def _decode(info: VideoInfo, start_frame: int, wanted: int, form: str = "bgr") -> Frames:
     if wanted == 0:
         return
     pix_fmt, num, den = _PIPE_FORMS[form]
@@ -209,17 +213,19 @@ def _decode(info: VideoInfo, start_frame: int, wanted: int, form: str = "bgr") -
     raw = np.empty((info.out_height * num // den, info.out_width), dtype=np.uint8)
     proc = _popen(decode_args(info, start_frame, pix_fmt, count=wanted), stdout=subprocess.PIPE)
     tail = _StderrTail(proc.stderr)
+    stdout = proc.stdout
+    assert stdout is not None  # opened with stdout=PIPE
     delivered = 0
     try:
         while delivered < wanted:
-            if _read_exact(proc.stdout, memoryview(raw).cast("B")) < raw.nbytes:
+            if _read_exact(stdout, raw.data.cast("B")) < raw.nbytes:
                 break
             delivered += 1
             yield cv2.cvtColor(raw, cv2.COLOR_YUV2BGR_I420) if form == "bgr" else raw.copy()
         rc = proc.wait()
     finally:
         _stop(proc)
-        proc.stdout.close()
+        stdout.close()
     if rc != 0:
         detail = tail.text()
         raise ProcessingError(f"ffmpeg failed decoding from frame {start_frame}", info.path,
@@ -231,7 +237,7 @@ def _decode(info: VideoInfo, start_frame: int, wanted: int, form: str = "bgr") -
 
 
 def read_frames_reversed(info: VideoInfo, start_frame: int, stop_frame: int,
-                         max_chunk_bytes: int = 256 << 20, i420: bool = False) -> Iterator[np.ndarray]:
+                         max_chunk_bytes: int = 256 << 20, i420: bool = False) -> Frames:
     """Frames start_frame, start_frame-1, ..., stop_frame+1 (as ``range(start, stop, -1)``).
 
     Video only decodes forwards, so this decodes chunks forwards (each from a seek) and emits
@@ -243,7 +249,7 @@ def read_frames_reversed(info: VideoInfo, start_frame: int, stop_frame: int,
 
 
 def _decode_backwards(info: VideoInfo, start_frame: int, stop_frame: int, chunk: int,
-                      i420: bool = False) -> Iterator[np.ndarray]:
+                      i420: bool = False) -> Frames:
     high = start_frame
     while high > stop_frame:
         low = max(stop_frame + 1, high - chunk + 1)
@@ -294,7 +300,7 @@ SEQUENCE_CACHE_BYTES = 256 << 20
 
 
 def read_frame_sequence(info: VideoInfo, indices: np.ndarray, i420: bool = False,
-                        cache_bytes: int = SEQUENCE_CACHE_BYTES) -> Iterator[np.ndarray]:
+                        cache_bytes: int = SEQUENCE_CACHE_BYTES) -> Frames:
     """Frames for an index sequence of forward and backward runs (as frame_indices makes),
     streamed: forward runs with read_frames, backward runs with read_frames_reversed. When
     the sequence shows frames again (a short source ping-ponged under long audio) and the
@@ -310,7 +316,7 @@ def read_frame_sequence(info: VideoInfo, indices: np.ndarray, i420: bool = False
     return _decode_runs(info, indices, i420)
 
 
-def _decode_kept(info: VideoInfo, indices: np.ndarray, last: int, i420: bool) -> Iterator[np.ndarray]:
+def _decode_kept(info: VideoInfo, indices: np.ndarray, last: int, i420: bool) -> Frames:
     """One forward decode of frames 0..last, kept as they arrive; each index is served as a
     copy (the consumer may draw on it). The decode runs only as far as the sequence has
     asked, so a ping-pong's first pass streams as before."""
@@ -325,7 +331,7 @@ def _decode_kept(info: VideoInfo, indices: np.ndarray, last: int, i420: bool) ->
         frames.close()
 
 
-def _decode_runs(info: VideoInfo, indices: np.ndarray, i420: bool = False) -> Iterator[np.ndarray]:
+def _decode_runs(info: VideoInfo, indices: np.ndarray, i420: bool = False) -> Frames:
     for first, length, step in _runs(indices):
         if step == 1:
             yield from read_frames(info, first, length, i420)
@@ -366,12 +372,17 @@ class FrameWriter:
     def __enter__(self) -> "FrameWriter":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if exc_type is not None:
             self.abort()
             return False
         self.close()
         return False
+
+    @property
+    def _stdin(self) -> IO[bytes]:
+        assert self._proc.stdin is not None  # opened with stdin=PIPE
+        return self._proc.stdin
 
     def write(self, frame: np.ndarray) -> None:
         """One frame: (height, width, 3) BGR, or (height * 3 / 2, width) I420 as
@@ -385,7 +396,7 @@ class FrameWriter:
                              f"{frame.shape} {frame.dtype}")
         yuv = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)  # see SWS_FLAGS
         try:
-            self._proc.stdin.write(memoryview(yuv).cast("B"))
+            self._stdin.write(np.ascontiguousarray(yuv).data.cast("B"))
         except (BrokenPipeError, OSError) as err:
             raise self._failure("ffmpeg stopped accepting frames") from err
         self.frames_written += 1
@@ -398,7 +409,7 @@ class FrameWriter:
             self.abort()
             raise ProcessingError("no frames were written", self.out_path)
         try:
-            self._proc.stdin.close()
+            self._stdin.close()
         except (BrokenPipeError, OSError):
             pass  # ffmpeg already gone: its exit status says why
         if self._proc.wait() != 0:
@@ -416,7 +427,7 @@ class FrameWriter:
             return
         self._closed = True
         try:
-            self._proc.stdin.close()
+            self._stdin.close()
         except (BrokenPipeError, OSError):
             pass
         _stop(self._proc)

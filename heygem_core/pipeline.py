@@ -55,7 +55,7 @@ class LipsyncResult:
 
 
 def analyse_audio(audio: str | Path | media.AudioStreamInfo, fps: float, transcript: str | None,
-                  language: str, settings: Settings, adaptation=None) -> tuple[MouthPlan, int, audio_mod.Audio]:
+                  language: str, settings: Settings, adaptation=None) -> tuple[MouthPlan | None, int, audio_mod.Audio]:
     """The mouth plan for the whole new audio (as given: a path or its probe), the number of
     output frames, and the audio as analysed. It does not wait for the normalised file: the
     planners hear the audio at a fixed loudness (audio.analysis_audio) and the plan's
@@ -222,7 +222,8 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
     ``warn(message)`` hears, as soon as it is known, that the source cannot show speech (also
     in the result's notes); with ``qa`` the result carries the output's QA figures."""
     t0 = time.perf_counter()
-    output = check_output(output, [getattr(x, "path", x) for x in (video, audio)])
+    output = check_output(output, [x.path if isinstance(x, (media.VideoInfo, media.AudioStreamInfo)) else Path(x)
+                                   for x in (video, audio)])
     planners.warm(settings, transcript)  # models load beside the probes and normalisation
     report = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
@@ -264,6 +265,7 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
         report("lipsync", 0, 1)
         wav, timings["normalise"] = normalising.result()  # its error first: it names what is wrong
         heard = hearing.result()
+        assert heard is not None  # its gate opened: the track found a face
         timings["analyse"] = heard.seconds
         t_adapt = time.perf_counter()
         adaptation = planners.adaptation(info.path, track, settings)
@@ -329,8 +331,9 @@ def _track_while_listening(info: media.VideoInfo, settings: Settings, audio_work
 
     def progress(k: int = 1) -> None:
         for work in audio_work:
-            if work.done() and work.exception() is not None:
-                raise work.exception()
+            failed = work.exception() if work.done() else None
+            if failed is not None:
+                raise failed
         tick(k)
 
     try:

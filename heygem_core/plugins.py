@@ -81,7 +81,7 @@ class Registry:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self.specs()
 
-    def get(self, name: str) -> type:
+    def get(self, name: str) -> Any:
         """The class of plug-in ``name`` (imported on first use)."""
         specs = self.specs()
         if name not in specs:

@@ -51,7 +51,7 @@ class PhoneticReport:
     open_ratio: float  # mean opening at open vowels / mean opening at bilabials
 
 
-def mouth_series(video: str | Path, settings: Settings, track=None) -> MouthSeries:
+def mouth_series(video: str | Path | media.VideoInfo, settings: Settings, track=None) -> MouthSeries:
     track = track if track is not None else track_video(video, settings)
     found = ~track.lost
     opening = np.full(track.n_frames, np.nan)

@@ -220,7 +220,7 @@ def _fit_text(text: str, max_width: int, scale: float) -> str:
     return text[:4]
 
 
-def contact_sheet(video: str | Path, track: FaceTrack | None, out_png: str | Path,
+def contact_sheet(video: str | Path | media.VideoInfo, track: FaceTrack | None, out_png: str | Path,
                   n: int = 12, cols: int = 6) -> Path:
     """A PNG of the mouth region of ``n`` evenly spaced frames of ``video``, ``cols`` per row,
     each with its time under it. Frames where ``track`` has no face (or ``track`` is None)
@@ -286,8 +286,10 @@ def opening_plot(series: MouthSeries, loudness_db: np.ndarray, out_png: str | Pa
     FigureCanvasAgg(fig)
     ax_loud = fig.add_subplot()
     ax = ax_loud.twinx()  # the opening is drawn on top of the loudness
-    ax.yaxis.tick_left(), ax.yaxis.set_label_position("left")
-    ax_loud.yaxis.tick_right(), ax_loud.yaxis.set_label_position("right")
+    ax.yaxis.tick_left()
+    ax.yaxis.set_label_position("left")
+    ax_loud.yaxis.tick_right()
+    ax_loud.yaxis.set_label_position("right")
 
     # Loudness: a soft filled band.
     if len(loud):

@@ -134,7 +134,7 @@ class Helper(ProcessHelper):
         self._write(json.dumps(head).encode() + b"\n", pcm16le)
 
     def receive(self) -> Segments:
-        line = self._proc.stdout.readline()
+        line = self._stdout.readline()
         if not line:
             raise self._failed("ended without an answer")
         try:
@@ -170,7 +170,7 @@ def _serve() -> None:
             return  # the caller went away mid-request
         try:
             params = Params(**{f.name: head[f.name] for f in fields(Params)})
-            answer = {"segments": decoders.decode(pcm, params)}
+            answer: dict[str, object] = {"segments": decoders.decode(pcm, params)}
         except Exception as err:  # noqa: BLE001 - reported to the caller, who decodes it itself
             answer = {"error": f"{type(err).__name__}: {err}"}
         stdout.write(json.dumps(answer) + "\n")

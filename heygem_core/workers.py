@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from typing import Callable, Generic, Protocol, TypeVar
+from typing import IO, Callable, Generic, Protocol, TypeVar
 
 
 class HelperFailed(Exception):
@@ -33,13 +33,23 @@ class ProcessHelper:
             self._log.close()
             raise HelperFailed(f"cannot start {sys.executable}: {err}") from err
 
+    @property
+    def _stdin(self) -> IO[bytes]:
+        assert self._proc.stdin is not None  # opened with stdin=PIPE
+        return self._proc.stdin
+
+    @property
+    def _stdout(self) -> IO[bytes]:
+        assert self._proc.stdout is not None  # opened with stdout=PIPE
+        return self._proc.stdout
+
     def alive(self) -> bool:
         return self._proc.poll() is None
 
     def end_input(self) -> None:
         """No more requests: the helper exits once it has answered the last."""
         try:
-            self._proc.stdin.close()
+            self._stdin.close()
         except OSError:
             pass
 
@@ -56,8 +66,8 @@ class ProcessHelper:
     def _write(self, *chunks: bytes) -> None:
         try:
             for chunk in chunks:
-                self._proc.stdin.write(chunk)
-            self._proc.stdin.flush()
+                self._stdin.write(chunk)
+            self._stdin.flush()
         except OSError as err:
             raise self._failed(f"stopped reading ({err})") from err
 
@@ -67,7 +77,7 @@ class ProcessHelper:
             self._proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             self.kill()
-        self._proc.stdout.close()
+        self._stdout.close()
 
     def _failed(self, what: str) -> HelperFailed:
         self._stop()

@@ -18,3 +18,13 @@ def test_pyflakes_finds_nothing():
     done = subprocess.run([ruff, "check", "--select", "F", "--output-format", "concise", "--no-cache", *PACKAGES],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_core_type_checks():
+    """mypy over heygem_core (pyproject.toml [tool.mypy]): the plain-Python core that every
+    layer builds on is clean; the Prefect, web and CLI layers are not checked yet."""
+    pytest = __import__("pytest")
+    if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
+        pytest.fail("mypy is a test dependency (pyproject.toml [test]): run scripts/install.sh")
+    done = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

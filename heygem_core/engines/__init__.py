@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..plugins import ENGINES
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["ENGINES", "engine_class", "get_engine", "identity", "options_for"]
 
 
-def engine_class(name: str) -> type:
+def engine_class(name: str) -> Any:
     return ENGINES.get(name)
 
 

@@ -42,7 +42,7 @@ class Motion:
         path = Path(path)
         buf = io.BytesIO()
         np.savez_compressed(buf, __engine__=np.array(self.engine), __base_index__=self.base_index,
-                            **self.arrays)
+                            **self.arrays)  # type: ignore[arg-type]
         with atomic_output(path) as tmp:
             tmp.write_bytes(buf.getvalue())
         return path

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence, cast
 
 from heygem_core.errors import SheetError
 
@@ -146,8 +146,9 @@ def validate_rows(
                 first_output[key] = number
 
         if not mine and all(n in present for n in REQUIRED_COLUMNS):
-            rows.append(Row(number=number, lecturer=lecturer, video=sources["video"],
-                            language=language, audio=sources["audio"],
-                            transcript=sources.get("transcript"), title=title, output=output))
+            # a row without problems has every required value (mypy cannot see that)
+            rows.append(Row(number=number, lecturer=lecturer, video=cast(SourceRef, sources["video"]),
+                            language=cast(str, language), audio=cast(SourceRef, sources["audio"]),
+                            transcript=sources.get("transcript"), title=title, output=cast(str, output)))
         problems.extend(mine)
     return rows, problems

@@ -108,7 +108,8 @@ def lecturer_names(videos: list[str]) -> list[str]:
              for v in videos]
     stems = [p.stem for p in paths]
     count = Counter(stems)
-    names, seen = [], Counter()
+    names: list[str] = []
+    seen: Counter[str] = Counter()
     for v, p, stem in zip(videos, paths, stems):
         if count[stem] == 1:
             names.append(stem)

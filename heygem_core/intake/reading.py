@@ -30,7 +30,7 @@ def _sheet_path(path: str | os.PathLike) -> Path:
     try:
         sheet = Path(path).expanduser().absolute()
     except (RuntimeError, ValueError, TypeError) as err:
-        raise InputError(f"not a usable sheet path ({err})", path) from None
+        raise InputError(f"not a usable sheet path ({err})", str(path)) from None
     suffix = sheet.suffix.lower()
     if suffix == ".xls":
         raise InputError("old Excel .xls workbooks are not supported; save the sheet as .xlsx "

@@ -23,6 +23,6 @@ def align(
     Without one the blind aligner (pocketsphinx all-phone, English phones for any language)
     is the fallback; ``language`` is then unused.
     """
-    if has_script(transcript):
+    if transcript is not None and has_script(transcript):
         return align_scripted(pcm, sr, transcript, language)
     return align_blind(pcm, sr)

@@ -59,7 +59,7 @@ def cut_points(pcm16: np.ndarray, parts: int) -> list[int]:
     power = (pcm16[: n_frames * FRAME].astype(np.float64) ** 2).reshape(n_frames, FRAME).mean(1)
     width = int(_QUIET_S * SR / FRAME)
     quiet = np.convolve(power, np.ones(width) / width, mode="same")
-    cuts = []
+    cuts: list[int] = []
     for k in range(1, parts):
         centre = n_frames * k // parts
         reach = min(int(_SEARCH_S * SR / FRAME), n_frames // parts // 4)

@@ -34,7 +34,7 @@ def phones_key(pcm: np.ndarray, sr: int, transcript: str | None, language: str) 
     audio = hashlib.sha256(np.ascontiguousarray(pcm, np.float32).tobytes()).hexdigest()
     if scripted:
         made_by = {"code": _code_digest(), "espeak": _espeak_version()}
-        settings = {"language": language}
+        settings: dict[str, object] = {"language": language}
         inputs = {"audio": audio, "sr": sr, "transcript": transcript}
     else:
         parts = allphone.parts_for(round(len(pcm) * FEATURE_RATE / sr))

@@ -408,8 +408,8 @@ def festival_utterances(seeds: list[int], workdir: Path, augment: bool = True,
             log.warning("festival utterance %s skipped: %s", stem, err)
             continue
         phones, start = [], 0.0
-        for end, _, label in segs:
-            end = float(end)
+        for stop, _, label in segs:
+            end = float(stop)
             phones.append(Phone(start, end, label, festival_viseme(label, language)))
             start = end
         out.append(_from_phones(f"festival-{seed}", f"festival-{voice}", clip.pcm, clip.sr, phones, rng, augment,

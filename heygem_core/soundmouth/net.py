@@ -64,7 +64,7 @@ def save(path: str | Path, arrays: dict, arch: dict, manifest: dict) -> Path:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, __arch__=np.array(json.dumps(arch)),
                                 __manifest__=np.array(json.dumps(manifest, sort_keys=True, default=str)),
-                                **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+                                **{k: np.asarray(v, np.float32) for k, v in arrays.items()})  # type: ignore[arg-type]
     return path
 
 

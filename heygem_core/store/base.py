@@ -176,6 +176,8 @@ class StoreBase:
     """What every backend shares, built on its ``stat``, ``_download``, ``list`` and
     ``delete``."""
 
+    kind: str  # each backend's name in plugins.STORES
+
     def describe(self) -> str:
         raise NotImplementedError
 
@@ -246,6 +248,9 @@ class CachedCopies:
     however many keys and runs name it."""
 
     cache_dir: Path
+    # given by the store this is mixed into
+    stat: Callable[[str], StoredObject]
+    _download: Callable[..., StoredObject]
 
     def _cache_path(self, key: str, sha: str) -> Path:
         suffix = PurePosixPath(key).suffix

@@ -240,10 +240,10 @@ class S3Store(CachedCopies, StoreBase):
                 raise unavailable(f"HTTP {exc.status_code}") from exc
             raise StoreError(f"artifact store {where}: {action} failed: HTTP {exc.status_code}") from exc
         except InvalidResponseError as exc:
-            code = getattr(exc, "_code", 0) or 0
-            if code >= 500:
-                raise unavailable(f"HTTP {code}") from exc
-            raise StoreError(f"artifact store {where}: {action} failed: unexpected answer (HTTP {code})") from exc
+            http = int(getattr(exc, "_code", 0) or 0)
+            if http >= 500:
+                raise unavailable(f"HTTP {http}") from exc
+            raise StoreError(f"artifact store {where}: {action} failed: unexpected answer (HTTP {http})") from exc
         except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, socket.timeout) as exc:
             raise unavailable(_short_reason(exc)) from exc
 
@@ -420,7 +420,8 @@ class S3Store(CachedCopies, StoreBase):
             info = self._client.stat_object(self.bucket, key)
         sha = self._recorded_sha(info.metadata)
         # REPLACE drops what is not given again: the sha256 and the content type.
-        metadata = {"Content-Type": info.content_type or "application/octet-stream"}
+        metadata: dict[str, str | list[str] | tuple[str]] = {
+            "Content-Type": info.content_type or "application/octet-stream"}
         if sha:
             metadata["sha256"] = sha
         with self._op("touch", key):

@@ -384,7 +384,7 @@ def _serve() -> None:
         with leased_backend(settings.tracker, settings):
             pass  # loaded before the first request
     except Exception as err:  # noqa: BLE001 - each request says so; the caller tracks it itself
-        loading = f"{type(err).__name__}: {err}"
+        loading: str | None = f"{type(err).__name__}: {err}"
     else:
         loading = None
     for line in stdin:
