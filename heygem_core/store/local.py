@@ -66,22 +66,38 @@ class LocalStore(StoreBase):
 
     def identity(self) -> str:
         """A random id kept in the folder (``.meta/store-id``, made on first use): cache keys
-        name the store, not where its folder is, so a moved or re-mounted store keeps its cache."""
+        name the store, not where its folder is, so a moved or re-mounted store keeps its cache.
+        The id appears whole or not at all (a hard link of a finished file: the first of several
+        processes or threads to publish it wins, the others read it)."""
         if self._identity is None:
             path = self._meta_root / "store-id"
-            try:
-                self._identity = "local:" + path.read_text(encoding="ascii").strip()
-            except FileNotFoundError:
+            made = self._read_id(path)
+            if made is None:
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    with path.open("x", encoding="ascii") as fh:  # the first writer wins a race
-                        fh.write(uuid.uuid4().hex)
-                except FileExistsError:
-                    pass
+                    tmp = path.with_name(f"{TMP_PREFIX}store-id-{uuid.uuid4().hex}")
+                    try:
+                        tmp.write_text(uuid.uuid4().hex, encoding="ascii")
+                        os.link(tmp, path)
+                    except FileExistsError:
+                        pass
+                    finally:
+                        unlink_quietly(tmp)
                 except OSError:  # a read-only store: its location is all there is to name it by
                     return f"local: {self.describe()}"
-                self._identity = "local:" + path.read_text(encoding="ascii").strip()
+                made = self._read_id(path)
+            if made is None:
+                return f"local: {self.describe()}"
+            self._identity = "local:" + made
         return self._identity
+
+    @staticmethod
+    def _read_id(path: Path) -> str | None:
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+        return text or None
 
     # -- helpers --------------------------------------------------------------------------
 

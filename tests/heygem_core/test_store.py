@@ -563,3 +563,21 @@ def test_registry_and_open_store_errors(tmp_path):
     assert "testing-secret" not in repr(s3)
     local = open_store(Settings(store="local", artifact_dir=tmp_path / "a"))
     assert local.describe() == f"folder {tmp_path / 'a'}"
+
+
+def test_a_local_stores_identity_is_one_id_however_many_ask_at_once(tmp_path):
+    """Threads (and processes) of a first run ask for a new store's id at the same moment:
+    every one gets the same whole id (a half-written one made some cache keys differ)."""
+    for attempt in range(20):
+        root = tmp_path / f"store{attempt}"
+        start = threading.Barrier(8)
+
+        def ask(_):
+            start.wait()
+            return LocalStore(root).identity()
+
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(ask, range(8)))
+        assert len(set(ids)) == 1 and len(ids[0]) > len("local:") + 16, (attempt, set(ids))
+        assert str(tmp_path) not in ids[0]
+        assert [p.name for p in (root / ".meta").iterdir()] == ["store-id"]  # no temp file left
