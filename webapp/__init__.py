@@ -31,7 +31,8 @@ def ui_command(args) -> int:
     from .app import create_app, launch
     from .jobs import WebContext
 
-    ctx = WebContext.create(api_url, concurrency=ui.concurrency, max_upload_bytes=ui.max_upload_bytes)
+    ctx = WebContext.create(api_url, concurrency=ui.concurrency, max_upload_bytes=ui.max_upload_bytes,
+                            waiting=ui.waiting)
     demo = create_app(ctx, ui)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     print(f"heygem web app: http://{shown}:{args.port}/  (login {'on' if auth else 'off'}; "

@@ -16,10 +16,16 @@ from dataclasses import dataclass
 
 from heygem_core.errors import InputError
 
+from .line import WAITING_HANDLERS
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 DEFAULT_CONCURRENCY = 1
 DEFAULT_MAX_UPLOAD_MB = 500.0
+# Waiting jobs told their place in words (each holds one of Gradio's 40 worker threads while it
+# waits; more wait in Gradio's own queue first): webapp/line.py.
+DEFAULT_WAITING = WAITING_HANDLERS
+MAX_WAITING = 32
 
 
 @dataclass(frozen=True)
@@ -28,9 +34,11 @@ class UISettings:
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB  # per uploaded file
     user: str = ""
     password: str = ""
+    waiting: int = DEFAULT_WAITING  # waiting jobs told their place in line in words
 
     def __repr__(self) -> str:  # the password must never show up in a log or a traceback
         return (f"UISettings(concurrency={self.concurrency}, max_upload_mb={self.max_upload_mb:g}, "
+                f"waiting={self.waiting}, "
                 f"user={self.user!r}, password={'***' if self.password else ''!r})")
 
     @property
@@ -54,7 +62,10 @@ class UISettings:
         password = env.get("HEYGEM_UI_PASSWORD", "")
         if bool(user) != bool(password):
             raise InputError("set both HEYGEM_UI_USER and HEYGEM_UI_PASSWORD for the login, or neither")
-        return cls(concurrency=concurrency, max_upload_mb=max_mb, user=user, password=password)
+        waiting = _number(env, "HEYGEM_UI_WAITING", int, DEFAULT_WAITING)
+        if not 0 <= waiting <= MAX_WAITING:
+            raise InputError(f"HEYGEM_UI_WAITING must be from 0 to {MAX_WAITING} (jobs told their place in line)")
+        return cls(concurrency=concurrency, max_upload_mb=max_mb, user=user, password=password, waiting=waiting)
 
 
 def _number(env: Mapping[str, str], name: str, kind, default):

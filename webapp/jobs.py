@@ -45,7 +45,7 @@ from heygem_core.media import sha256_file
 from heygem_core.store import ArtifactStore, open_store
 from heygem_core.transcripts import MAX_BYTES as MAX_TRANSCRIPT_BYTES
 
-from .line import JobLine, Place, Ticket
+from .line import WAITING_HANDLERS, JobLine, Place, Ticket
 from .progress import Item, Snapshot, poll
 
 log = logging.getLogger("heygem.webapp")
@@ -76,6 +76,7 @@ class WebContext:
     scratch: Path
     concurrency: int = 1
     max_upload_bytes: int = 500 << 20
+    waiting: int = WAITING_HANDLERS  # waiting jobs told their place in words (webapp.line)
     line: JobLine = field(init=False)
     models_warm: bool = False
 
@@ -86,11 +87,12 @@ class WebContext:
         self.line = JobLine(self.concurrency)
 
     @classmethod
-    def create(cls, api_url: str, concurrency: int = 1, max_upload_bytes: int = 500 << 20) -> WebContext:
+    def create(cls, api_url: str, concurrency: int = 1, max_upload_bytes: int = 500 << 20,
+               waiting: int = WAITING_HANDLERS) -> WebContext:
         settings = Settings.from_env()
         return cls(settings=settings, store=open_store(settings), api_url=api_url,
                    scratch=Path(settings.cache_dir) / "web", concurrency=concurrency,
-                   max_upload_bytes=max_upload_bytes)
+                   max_upload_bytes=max_upload_bytes, waiting=waiting)
 
     def dashboard_link(self, flow_run_id: str) -> str:
         ui = os.environ.get("PREFECT_UI_URL", "").rstrip("/")

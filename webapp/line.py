@@ -3,7 +3,7 @@ place, so that the job panel can say “2 jobs ahead of yours” in words.
 
 Gradio's queue would hold the jobs too, but it runs a handler only once the job is served, so
 the page could only show Gradio's small “queue: 2/3” counter. Handlers therefore start at once
-(up to ``WAITING_HANDLERS`` beyond the running ones, so that waiting jobs never take all of
+(up to ``HEYGEM_UI_WAITING`` beyond the running ones, so that waiting jobs never take all of
 Gradio's worker threads) and wait here for their turn.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ import itertools
 import threading
 from dataclasses import dataclass
 
-# Jobs that may wait in this line with their place said in words; more wait in Gradio's queue
-# first (shown as Gradio's own counter) and join this line in their order.
+# Jobs that may wait in this line with their place said in words (HEYGEM_UI_WAITING); more wait
+# in Gradio's queue first (shown as Gradio's own counter) and join this line in their order.
 WAITING_HANDLERS = 16
 
 

@@ -12,7 +12,7 @@ from heygem_core.errors import SheetError
 
 from .. import jobs
 from ..jobs import WebContext
-from ..line import WAITING_HANDLERS, Place
+from ..line import Place
 from ..progress import Item, Snapshot
 
 log = logging.getLogger("heygem.webapp")
@@ -23,7 +23,7 @@ JOBS_QUEUE = "heygem-jobs"  # one Gradio concurrency group for every kind of job
 def job_handlers(ctx: WebContext) -> int:
     """Job handlers Gradio runs at once: the running jobs and those waiting in our own line,
     where each is told its place in words (``webapp.line``)."""
-    return ctx.concurrency + WAITING_HANDLERS
+    return ctx.concurrency + ctx.waiting
 
 LANGUAGES = [
     ("English (en)", "en"), ("German (de)", "de"), ("French (fr)", "fr"), ("Spanish (es)", "es"),
