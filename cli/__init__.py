@@ -23,16 +23,15 @@ PREFECT_COMMANDS = ("run", "batch", "flow", "server", "ui")
 def _setting_flag(p: argparse.ArgumentParser, flag: str, name: str, what: str, **kwargs) -> None:
     """A flag that sets setting ``name``: its choices, default and variable from the setting's
     own metadata (heygem_core/config.py), so help and settings cannot disagree."""
-    from dataclasses import fields
+    from heygem_core.config import allowed_text, setting_field, shown_default
+    from heygem_core.plugins import REGISTRIES
 
-    from heygem_core.config import _allowed, _shown_default
-
-    f = next(f for f in fields(Settings) if f.name == name)
+    f = setting_field(name)
     if "choices" in f.metadata:
         kwargs["choices"] = f.metadata["choices"]
-    elif name in ("engine", "planner", "tracker", "store"):
-        what = f"{what}: {_allowed(f).replace('`', '')}"
-    p.add_argument(flag, help=f"{what} (default {_shown_default(f)}; env {variable(name)})", **kwargs)
+    elif name in {r.kind for r in REGISTRIES}:  # names plug-ins: say which there are
+        what = f"{what}: {allowed_text(f).replace('`', '')}"
+    p.add_argument(flag, help=f"{what} (default {shown_default(f)}; env {variable(name)})", **kwargs)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:

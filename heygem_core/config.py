@@ -295,12 +295,18 @@ def settings_markdown() -> str:
         for f in fields(Settings):
             if f.metadata.get("section") == section:
                 alias = f", `{_ALIASES[f.name]}`" if f.name in _ALIASES else ""
-                lines.append(f"| `{variable(f.name)}`{alias} | {_shown_default(f)} | {_allowed(f)} | "
+                lines.append(f"| `{variable(f.name)}`{alias} | {shown_default(f)} | {allowed_text(f)} | "
                              f"{f.metadata['doc']} |")
     return "\n".join([DOC_BEGIN, *lines, "", DOC_END])
 
 
-def _shown_default(f) -> str:
+def setting_field(name: str):
+    """The field of ``Settings`` called ``name``, with its metadata (doc, section, limits)."""
+    return next(f for f in fields(Settings) if f.name == name)
+
+
+def shown_default(f) -> str:
+    """A setting's default as docs and help show it."""
     if "shown" in f.metadata:
         return f.metadata["shown"]
     value = f.default if f.default is not MISSING else f.default_factory()
@@ -311,7 +317,8 @@ def _shown_default(f) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _allowed(f) -> str:
+def allowed_text(f) -> str:
+    """What values a setting takes, in words (a registry's plug-ins, its choices or limits)."""
     meta = f.metadata
     registry = {r.kind: r for r in REGISTRIES}.get(f.name)
     if registry is not None:

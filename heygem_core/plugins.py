@@ -20,9 +20,9 @@ the group ``heygem.engines``, ``heygem.planners``, ``heygem.trackers`` or ``heyg
     [project.entry-points."heygem.engines"]
     wav2lip = "my_package.engine:Wav2LipEngine"
 
-This module imports nothing of heygem's but its errors: the settings read the registries'
-names without importing any plug-in, and no plug-in module imports the settings' module back
-through here.
+This module imports nothing of heygem's but its errors and ``values`` (how a setting's text is
+read): the settings read the registries' names without importing any plug-in, and no plug-in
+module imports the settings' module back through here.
 """
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ class Registry:
             if ident not in self._instances:
                 if len(self._instances) >= self.most_instances:
                     self._instances.pop(next(iter(self._instances)))
-                self._instances[ident] = getattr(cls, "from_settings", cls)(settings, options)
+                self._instances[ident] = self.create(name, settings, options)
             return self._instances[ident]
 
     def forget(self) -> None:

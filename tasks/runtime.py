@@ -116,6 +116,12 @@ def store_for(settings: Settings) -> ArtifactStore:
     return shared_store(settings)
 
 
+def context_for(params: dict[str, Any]) -> tuple[Settings, ArtifactStore]:
+    """The settings a task's ``overrides`` parameter gives, and their store."""
+    settings = settings_for(params.get("overrides"))
+    return settings, store_for(settings)
+
+
 def _stage_settings(stage: str, settings: Settings) -> tuple[str, ...]:
     from heygem_core import planners
 
@@ -146,19 +152,22 @@ class Stage:
     ext: str
     inputs: Callable[[dict[str, Any]], dict[str, Any]]  # task parameters -> what the key hashes
 
-    def key(self, params: dict[str, Any]) -> str:
-        settings = settings_for(params.get("overrides"))
-        store = store_for(settings)
+    def key(self, params: dict[str, Any], settings: Settings | None = None,
+            store: ArtifactStore | None = None) -> str:
+        """The output's store key for the task's ``params`` (``settings`` and ``store``: those the
+        params' overrides give, when the caller has them already)."""
+        if settings is None or store is None:
+            settings, store = context_for(params)
         return f"cache/{self.name}/{stage_key(self.name, settings, store, **self.inputs(params))}{self.ext}"
 
     def cache_key_fn(self, context, params: dict[str, Any]) -> str | None:
         """Prefect's cache key is the output's store key. If a cache record exists but its
         object has gone from the store (cleaned up by hand), the record would point at
         nothing: then a one-off key makes the task run again and store the object anew."""
-        key = self.key(params)
+        settings, store = context_for(params)
+        key = self.key(params, settings, store)
         try:
             recorded = context.result_store.exists(key)
-            store = store_for(settings_for(params.get("overrides")))
             if recorded and not store.exists(key):
                 return f"{key}#rebuild-{uuid.uuid4().hex}"
             if recorded:
@@ -197,9 +206,8 @@ def stage(spec: Stage, *, reuse: Callable[[ArtifactStore, str], Any] | None = No
             bound = public.bind(*args, **kwargs)
             bound.apply_defaults()
             params = dict(bound.arguments)
-            settings = settings_for(params.get("overrides"))
-            store = store_for(settings)
-            key = spec.key(params)
+            settings, store = context_for(params)
+            key = spec.key(params, settings, store)
             if store.exists(key):
                 return reuse(store, key) if reuse is not None else key
             return body(StageRun(settings, store, key), *bound.args, **bound.kwargs)

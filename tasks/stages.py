@@ -113,15 +113,14 @@ def adapt_mouth(run: StageRun, video: Asset, track_key: str, overrides: Override
     return run.key
 
 
-def _adaptation(store, adapt_key: str | None, settings):
-    """The adaptation ``adapt_mouth`` stored under ``adapt_key`` (None: the general model), or
-    ``pipeline.FIND`` without a key: then ``drive`` works it out."""
+def _adaptation(store, adapt_key: str | None):
+    """The adaptation ``adapt_mouth`` stored under ``adapt_key`` (its record says when none is
+    used: a planner that adapts to nobody, or HEYGEM_ADAPT=off), or ``pipeline.FIND`` without a
+    key: then ``drive`` works it out."""
     from heygem_core.soundmouth import adapt
 
     if adapt_key is None:
         return pipeline.FIND
-    if settings.planner != "learned" or settings.adapt == "off":
-        return None
     return adapt.load(store.local_path(adapt_key))
 
 
@@ -151,7 +150,7 @@ def lipsync(run: StageRun, video: Asset, track_key: str, audio: Asset, transcrip
     if transcript:
         with _named(store, transcript) as src:
             text = pipeline.read_transcript(src)
-    adaptation = _adaptation(store, adapt_key, settings)
+    adaptation = _adaptation(store, adapt_key)
     try:
         with _named(store, audio) as src:
             motion = pipeline.drive(info, track, src, transcript=text, language=language, settings=settings,

@@ -44,6 +44,23 @@ class Planner(Protocol):
         """Start loading what it will need, beside other start-up work."""
 
 
+class PlannerBase:
+    """What planners share unless they say otherwise: no state of their own (one instance per
+    process serves every job), no lecturer to adapt to, nothing to load ahead."""
+
+    name = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, options=None) -> "PlannerBase":
+        return cls()
+
+    def adaptation(self, video_path, track, settings: Settings) -> Any:
+        return None
+
+    def warm(self, settings: Settings, transcript: str | None) -> None:
+        return None
+
+
 def planner(settings: Settings) -> Planner:
     return PLANNERS.build(settings.planner, settings)
 

@@ -6,14 +6,11 @@ from __future__ import annotations
 from .. import phonetics
 from ..config import Settings
 from ..plan import MouthPlan
+from . import PlannerBase
 
 
-class LearnedPlanner:
+class LearnedPlanner(PlannerBase):
     name = "learned"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, options=None) -> "LearnedPlanner":
-        return cls()  # no state: every call gets its job's settings
 
     def version(self, settings: Settings) -> str:
         from ..soundmouth import net
@@ -56,6 +53,3 @@ class LearnedPlanner:
         fitted = adapt.fit(track.landmarks, track.lost, track.fps, sound.pcm, sound.sr, weights)
         adapt.keep(path, fitted)
         return fitted
-
-    def warm(self, settings: Settings, transcript: str | None) -> None:
-        return None  # the network loads in milliseconds

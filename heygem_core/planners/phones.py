@@ -4,14 +4,11 @@ from __future__ import annotations
 from .. import phonetics
 from ..config import Settings
 from ..plan import MouthPlan, build_plan
+from . import PlannerBase
 
 
-class PhonesPlanner:
+class PhonesPlanner(PlannerBase):  # phones know no lecturer: no adaptation
     name = "phones"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, options=None) -> "PhonesPlanner":
-        return cls()  # no state: every call gets its job's settings
 
     def version(self, settings: Settings) -> str:
         return "phones"
@@ -21,9 +18,6 @@ class PhonesPlanner:
         phones = phonetics.aligned(clip.pcm, clip.sr, transcript=transcript, language=language,
                                    cache_dir=settings.cache_dir)
         return build_plan(phones, loudness_db, fps)
-
-    def adaptation(self, video_path, track, settings: Settings):
-        return None  # phones know no lecturer
 
     def warm(self, settings: Settings, transcript: str | None) -> None:
         if not phonetics.has_script(transcript):

@@ -114,7 +114,7 @@ def test_cli_flags_take_their_choices_and_defaults_from_the_settings():
     import argparse
 
     from cli import FLAG_SETTINGS, build_parser
-    from heygem_core.config import _shown_default, variable
+    from heygem_core.config import shown_default, variable
 
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -123,6 +123,6 @@ def test_cli_flags_take_their_choices_and_defaults_from_the_settings():
     by_name = {f.name: f for f in fields(Settings)}
     for name, _, flag in FLAG_SETTINGS:
         action, field_ = flags[flag], by_name[name]
-        assert f"default {_shown_default(field_)}" in action.help and variable(name) in action.help, (flag, action.help)
+        assert f"default {shown_default(field_)}" in action.help and variable(name) in action.help, (flag, action.help)
         if "choices" in field_.metadata:
             assert tuple(action.choices) == field_.metadata["choices"], flag

@@ -56,8 +56,8 @@ def test_every_registry_names_its_built_in_plug_ins_and_each_loads():
     for registry in REGISTRIES:
         for name in registry.builtin:
             cls = registry.get(name)
-            assert isinstance(cls, type), (registry.kind, name)
-            assert getattr(cls, "from_settings", None) or callable(cls)
+            # the class is the plug-in its line names (a store calls itself by its kind)
+            assert getattr(cls, "name", None) == name or getattr(cls, "kind", None) == name, (registry.kind, name, cls)
 
 
 def test_build_shares_one_instance_per_plug_in_options_and_key(tmp_path):

@@ -110,7 +110,7 @@ def test_keys_name_the_store_not_where_its_folder_is(tmp_path):
     settings = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a")
     first = _keys(settings)
     assert first == _keys(settings)
-    assert str(tmp_path) not in (tmp_path / "a" / ".meta" / "store-id").read_text()
+    assert str(tmp_path) not in LocalStore(tmp_path / "a").identity()  # the store, not its folder
     shutil.move(tmp_path / "a", tmp_path / "moved")  # the same store, mounted elsewhere
     assert _keys(settings.replace(artifact_dir=tmp_path / "moved")) == first
     other = _keys(settings.replace(artifact_dir=tmp_path / "another"))  # another store

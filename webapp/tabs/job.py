@@ -70,57 +70,63 @@ def run_job(ctx: WebContext, view: JobView, prepare: Prepare, progress) -> Gener
     """A Gradio job handler's body: yields the tab's outputs from the first check to the end.
 
     The job joins the line before its files are even stored, so that jobs run in the order
-    people pressed Generate; a job refused, or whose page went away before its turn, leaves it."""
+    people pressed Generate. Once its ``FlowJob`` starts, that job owns the place (it leaves the
+    line when it ends); until then a refusal, or a page gone away, leaves it here."""
     ticket = ctx.line.join()
-    handed: list[FlowJob] = []  # the job, once it owns the ticket
+    job = None
     try:
-        yield from _run_job(ctx, view, prepare, progress, ticket, handed.append)
-    finally:
-        if not handed:
-            ctx.line.leave(ticket)
-
-
-def _run_job(ctx, view, prepare, progress, ticket, started) -> Generator[tuple, None, None]:
-    try:
-        sub = yield from _prepared(view, prepare)
-    except Refused as err:
-        yield view.refused(err.markdown)
-        return
-    except SheetError as err:
-        yield view.refused(error_md("Please check your input:", err, job_problems(err, [])))
-        return
-    except HeygemError as err:
-        yield view.refused(error_md("Cannot start:", err))
-        return
-    try:
-        job = FlowJob(ctx, sub.flow, sub.kwargs, ticket)
-        started(job)
-        job.start()
         try:
-            for snap in follow(job, sub.items):
-                # no bar (and no "0.0%") until something has moved: waiting or starting, the words say it
-                progress(snap.fraction if snap.fraction > 0 else None,
-                         desc="waiting for your turn" if snap.waiting_for_slot else
-                         (view.progress_desc(snap) if snap.fraction > 0 else "starting…"))
-                yield view.working(snap, progress_md(snap, ctx))
-        except GeneratorExit:  # the page went away: a job still in line never runs
-            job.abandon()
-            raise
-        try:
-            summary = job.summary()
+            sub = yield from _prepared(view, prepare)
+        except Refused as err:
+            yield view.refused(err.markdown)
+            return
         except SheetError as err:
-            title = sub.sheet_failed_title or sub.failed_title
-            yield view.failed(error_md(title, err, [sub.plain(str(p)) for p in err.problems]), sub.items)
+            yield view.refused(error_md("Please check your input:", err, job_problems(err, [])))
             return
         except HeygemError as err:
-            yield view.failed(error_md(sub.failed_title, sub.plain(str(err))), sub.items)
+            yield view.refused(error_md("Cannot start:", err))
             return
+        try:
+            job = FlowJob(ctx, sub.flow, sub.kwargs, ticket).start()
+            yield from _follow(ctx, view, job, sub, progress)
+            summary, failed = _summary(view, job, sub)
+            if failed is not None:
+                yield failed
+                return
+        finally:
+            sub.cleanup()
     finally:
-        sub.cleanup()
+        if job is None:
+            ctx.line.leave(ticket)
     finish_items(sub.items, summary)
     if any(it.status == "done" for it in sub.items):
         ctx.models_warm = True
     yield view.finished(sub.items, summary, dashboard_md(ctx, summary["flow_run_id"]))
+
+
+def _summary(view: JobView, job: FlowJob, sub: Submission) -> tuple[dict | None, tuple | None]:
+    """The flow's summary, or the tab's outputs saying why the flow itself failed."""
+    try:
+        return job.summary(), None
+    except SheetError as err:
+        title = sub.sheet_failed_title or sub.failed_title
+        return None, view.failed(error_md(title, err, [sub.plain(str(p)) for p in err.problems]), sub.items)
+    except HeygemError as err:
+        return None, view.failed(error_md(sub.failed_title, sub.plain(str(err))), sub.items)
+
+
+def _follow(ctx: WebContext, view: JobView, job: FlowJob, sub: Submission, progress):
+    """The tab's outputs while the job waits and runs."""
+    try:
+        for snap in follow(job, sub.items):
+            # no bar (and no "0.0%") until something has moved: waiting or starting, the words say it
+            progress(snap.fraction if snap.fraction > 0 else None,
+                     desc="waiting for your turn" if snap.waiting_for_slot else
+                     (view.progress_desc(snap) if snap.fraction > 0 else "starting…"))
+            yield view.working(snap, progress_md(snap, ctx))
+    except GeneratorExit:  # the page went away: a job still in line never runs
+        job.abandon()
+        raise
 
 
 def _prepared(view: JobView, prepare: Prepare):
