@@ -234,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     except HeygemError as err:
         print(f"heygem: failed: {_said(err)}", file=sys.stderr)
-        if getattr(err, "detail", ""):  # a tool's own last lines: for -v, not for the line above
-            logging.getLogger("heygem_core").info("the tool said:\n%s", err.detail)
+        detail = getattr(err, "detail", "")  # a tool's own last lines (ProcessingError): for -v, not the line above
+        if detail:
+            logging.getLogger("heygem_core").info("the tool said:\n%s", detail)
         return EXIT_FAILURE
     except OSError as err:  # the machine, not the input: a full disk, a folder we may not write
         print(f"heygem: failed: {_os_error(err, settings)}", file=sys.stderr)
@@ -279,13 +280,13 @@ def _lipsync(args, settings: Settings) -> int:
     from heygem_core.probe import probe_audio, probe_video
 
     with ThreadPoolExecutor(2, thread_name_prefix="heygem-probe") as probes:
-        video = probes.submit(probe_video, args.video, settings.cache_dir)  # known videos: from the cache
-        audio = probes.submit(probe_audio, args.audio)
+        probing_video = probes.submit(probe_video, args.video, settings.cache_dir)  # known videos: from the cache
+        probing_audio = probes.submit(probe_audio, args.audio)
         settings.check()
         from heygem_core.pipeline import lipsync, read_transcript
 
         transcript = read_transcript(args.transcript)
-        video, audio = video.result(), audio.result()  # a bad video is reported before bad audio
+        video, audio = probing_video.result(), probing_audio.result()  # a bad video is reported before bad audio
     from heygem_core.transcripts import check_transcript
 
     check_transcript(transcript, audio.duration, args.language, args.transcript)  # named by its file

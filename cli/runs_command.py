@@ -99,9 +99,9 @@ def _show(args, store) -> int:
     if run.flow_run_id:
         print(f"flow run: {run.flow_run_id}")
     print(f"store:    {store.describe()}, prefix {run_prefix(run.run_id)}/ ({len(run.keys)} files)")
-    for label, key in (("zip", run.zip), ("report", run.key("report.csv")), ("log", run.key("run.log"))):
-        if key:
-            print(f"{label + ':':<9} {key}")
+    for label, found in (("zip", run.zip), ("report", run.key("report.csv")), ("log", run.key("run.log"))):
+        if found:
+            print(f"{label + ':':<9} {found}")
     return EXIT_OK
 
 

@@ -42,7 +42,7 @@ def store_command(args, settings: Settings) -> int:
     prefix = args.prefix
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    planned = []
+    planned: list[tuple[Path, str]] = []
     for path in args.files:  # every file and key checked before anything is stored
         if not path.is_file():
             raise InputError("no such file" if not path.exists() else "is not a regular file", path)

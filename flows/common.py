@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from prefect import get_run_logger
 from prefect.context import TagsContext
@@ -49,6 +49,12 @@ class RowRun:
     qa: Step | None = None
     publish: Step | None = None
     failure: str | None = None  # the first failed step's message, once the row has ended
+
+    def ends(self) -> tuple[Step, Step]:
+        """The row's QA and publish steps; only a row whose inputs failed at intake has none."""
+        if self.qa is None or self.publish is None:
+            raise RuntimeError(f"{self.label} has no steps: its inputs failed at intake")
+        return self.qa, self.publish
 
 
 def row_label(row: Row) -> str:
@@ -124,7 +130,7 @@ class _Failures:
         _publish_table(run_ids.FAILURES_ARTIFACT, new, f"{self.run_id}: rows that failed since the previous version")
 
 
-def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skipped: list[dict] = ()) -> dict:
+def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skipped: Sequence[dict] = ()) -> dict:
     """Run every row; returns the run summary (also stored as manifest/report/zip). ``skipped``
     rows (left out for their problems) are reported as failed with those problems."""
     logger = get_run_logger()
@@ -292,12 +298,12 @@ def _chain(rr: RowRun, v, a, t, track: Step, adapt: Step, audio: Step, overrides
                needs=(track, adapt), pool="gpu" if remote else "cpu")
     blended = Step("blend", blend, one, lambda: (v, track.future, lip.future, label, overrides), needs=(track, lip))
     muxed = Step("mux", mux, one, lambda: (blended.future, audio.future, label, overrides), needs=(blended, audio))
-    rr.qa = Step("qa", qa, one, lambda: (muxed.future, audio.future, label, overrides, track.future),
-                 needs=(muxed, audio, track))
+    checked = rr.qa = Step("qa", qa, one, lambda: (muxed.future, audio.future, label, overrides, track.future),
+                           needs=(muxed, audio, track))
     # published with QA's figures when QA ran; a row whose QA could not run is still made
     rr.publish = Step("publish", publish, one,
-                      lambda: (muxed.future, rr.qa.future if rr.qa.completed else None, run_prefix, rr.row.output,
-                               overrides), needs=(muxed,), after=(rr.qa,))
+                      lambda: (muxed.future, checked.future if checked.completed else None, run_prefix, rr.row.output,
+                               overrides), needs=(muxed,), after=(checked,))
     rr.chain = [track, adapt, audio, lip, blended, muxed]
 
 
@@ -317,29 +323,31 @@ def _row_failure(rr: RowRun) -> str | None:
     for step in rr.chain:
         if step.ended and not step.completed and not step.skipped:
             return _message(step.future.state)
-    if rr.publish.skipped:  # an input failed without a step of its own saying so
+    _, published = rr.ends()
+    if published.skipped:  # an input failed without a step of its own saying so
         return "not made: an earlier stage did not complete"
-    if not rr.publish.completed:
-        return f"finished, but could not be stored: {_message(rr.publish.future.state)}"
+    if not published.completed:
+        return f"finished, but could not be stored: {_message(published.future.state)}"
     return None
 
 
 def _entry(rr: RowRun, ingest_errors: dict, overrides, logger) -> OutputEntry:
     row = rr.row
-    base = dict(row=row.number, lecturer=row.lecturer, language=row.language, title=row.title,
-                output_name=row.output)
+    base: dict[str, Any] = dict(row=row.number, lecturer=row.lecturer, language=row.language, title=row.title,
+                                output_name=row.output)
     message = _ingest_failure(row, ingest_errors) or rr.failure
     if message is not None:
         logger.error("%s (%s) failed: %s", rr.label, row.output, message)
         return OutputEntry(**base, output_key=None, sha256=None, duration=None, engine=None,
                            status="failed", message=message)
+    checked, published = rr.ends()
     qa_result, note = None, ""
-    if rr.qa.completed:
-        qa_result = rr.qa.future.result()
+    if checked.completed:
+        qa_result = checked.future.result()
     else:
-        note = f"QA could not run: {_message(rr.qa.future.state)}"
+        note = f"QA could not run: {_message(checked.future.state)}"
         logger.warning("%s: %s", rr.label, note)
-    pub = rr.publish.future.result()
+    pub = published.future.result()
     figures = qa_result.figures if qa_result is not None else None
     if qa_result is not None and qa_result.flagged:
         note = "; ".join(qa_result.reasons) or note

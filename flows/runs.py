@@ -187,7 +187,8 @@ def _info(store, run_id: str, objs: list, running: set[str]) -> RunInfo:
     videos = [k for k in keys if k.startswith(f"{prefix}/videos/")]
     counts = (manifest or {}).get("counts") or {}
     zip_key = f"{prefix}/{run_id}.zip"
-    kind = (manifest or {}).get("kind") or (parse_run_id(run_id).kind if parse_run_id(run_id) else run_id)
+    parsed = parse_run_id(run_id)
+    kind = (manifest or {}).get("kind") or (parsed.kind if parsed else run_id)
     return RunInfo(run_id=run_id, kind=kind, created=_created(run_id, manifest, max(o.modified for o in objs)),
                    done=int(counts.get("done", len(videos))), failed=int(counts.get("failed", 0)),
                    flagged=int(counts.get("flagged", 0)), size=sum(o.size for o in objs), keys=keys,

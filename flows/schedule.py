@@ -27,7 +27,7 @@ class Step:
     stage: str
     task: Any
     rows: tuple
-    args: Callable[[], tuple]
+    args: Callable[..., tuple]  # called with no arguments (a loop's lambdas bind theirs as defaults)
     needs: tuple["Step", ...] = ()
     after: tuple["Step", ...] = ()
     pool: str = "cpu"

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 
 import numpy as np
@@ -31,6 +31,9 @@ from .plan import MouthPlan
 from .quality import OutputReader, source_warning
 from .track import describe_lost, track_video
 from .track.model import FaceTrack
+
+if TYPE_CHECKING:  # imported when QA runs: it loads OpenCV's drawing and matplotlib
+    from .report import QAFigures
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ class LipsyncResult:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # said through ``warn`` as they were found
-    qa: object | None = None  # report.QAFigures, when asked for
+    qa: QAFigures | None = None  # when asked for
 
 
 def analyse_audio(audio: str | Path | media.AudioStreamInfo, fps: float, transcript: str | None,

@@ -212,7 +212,7 @@ def stage(spec: Stage, *, reuse: Callable[[ArtifactStore, str], Any] | None = No
                 return reuse(store, key) if reuse is not None else key
             return body(StageRun(settings, store, key), *bound.args, **bound.kwargs)
 
-        run.__signature__ = public  # inspect (and Prefect) stop here, not at the body
+        run.__signature__ = public  # type: ignore[attr-defined]  # inspect (and Prefect) stop here, not at the body
         return run
     return wrap
 

@@ -155,8 +155,8 @@ def lipsync(run: StageRun, video: Asset, track_key: str, audio: Asset, transcrip
         with _named(store, audio) as src:
             motion = pipeline.drive(info, track, src, transcript=text, language=language, settings=settings,
                                     adaptation=adaptation)
-    except TranscriptMismatch as err:  # said about the user's transcript file
-        raise err.about(transcript.name) from None
+    except TranscriptMismatch as err:  # said about the user's transcript file (only a transcript mismatches)
+        raise err.about(transcript.name if transcript else audio.name) from None
     get_run_logger().info("%s: %d frames planned by the %s planner%s", label, motion.n_frames, settings.planner,
                           " with the transcript" if text else "")
     with _scratch(settings) as tmp:

@@ -20,9 +20,9 @@ def test_pyflakes_finds_nothing():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_core_type_checks():
-    """mypy over heygem_core (pyproject.toml [tool.mypy]): the plain-Python core that every
-    layer builds on is clean; the Prefect, web and CLI layers are not checked yet."""
+def test_every_layer_type_checks():
+    """mypy over the core, the tasks, the flows, the CLI and the web app (pyproject.toml
+    [tool.mypy]; torch, Prefect and Gradio are not followed, so their returns are Any)."""
     pytest = __import__("pytest")
     if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
         pytest.fail("mypy is a test dependency (pyproject.toml [test]): run scripts/install.sh")

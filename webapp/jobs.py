@@ -155,8 +155,8 @@ def describe_upload(path: str | os.PathLike | None, kind: str, ctx: WebContext) 
                 line += (f". The browser cannot preview this format ({info.codec}), "
                          "but heygem can use it.")
             return True, line
-        info = media.probe_audio(p)
-        return True, f"{info.duration:.1f} s of audio: the result will be this long."
+        sound = media.probe_audio(p)
+        return True, f"{sound.duration:.1f} s of audio: the result will be this long."
     except HeygemError as err:
         if err.path is not None and err.path.name == p.name:  # told about the upload, by its name
             err = err.about(p.name)
@@ -361,7 +361,7 @@ class FlowJob:
         return state.result(_sync=True)
 
 
-_malloc_trim = None
+_malloc_trim: Any = None  # glibc's function once looked up, False where there is none
 
 
 def release_memory() -> bool:
@@ -410,12 +410,12 @@ def _as_heygem(err: BaseException) -> HeygemError:
 def follow(job: FlowJob, items: list[Item], every: float = 1.0) -> Iterator[Snapshot]:
     """Snapshots of the job's progress until its flow run ends (then one last one)."""
     snap = Snapshot(flow_run_id=None, items=items)
-    last = None
+    last: tuple | None = None
     while not job.done.wait(every if job.started.is_set() else 0.3):
         snap.waiting_for_slot = not job.started.is_set()
         if snap.waiting_for_slot:
             snap.place = job.place()
-            key = ("wait", snap.place)
+            key: tuple = ("wait", snap.place)
         else:
             try:
                 _poll(job, snap)

@@ -119,7 +119,7 @@ def open_run(ctx: WebContext, run_id):
         run = runs.get_run(ctx.store, run_id)
     except HeygemError:
         return (*empty[:-1], "That result is gone (deleted or cleaned up).")
-    details = [[e.get("output_name", ""), STATUS_HTML.get(e.get("status"), esc(e.get("status", ""))),
+    details = [[e.get("output_name", ""), STATUS_HTML.get(e.get("status") or "", esc(e.get("status", ""))),
                 e.get("message", "")] for e in run.entries]
     videos = [(k.rsplit("/", 1)[-1], k) for k in run.videos]
     zip_update = gr.update(value=str(jobs.result_file(ctx, run.zip)), visible=True) if run.zip else hidden

@@ -89,9 +89,9 @@ def run_job(ctx: WebContext, view: JobView, prepare: Prepare, progress) -> Gener
         try:
             job = FlowJob(ctx, sub.flow, sub.kwargs, ticket).start()
             yield from _follow(ctx, view, job, sub, progress)
-            summary, failed = _summary(view, job, sub)
-            if failed is not None:
-                yield failed
+            summary = _summary(view, job, sub)
+            if isinstance(summary, tuple):  # the tab's outputs saying why the flow failed
+                yield summary
                 return
         finally:
             sub.cleanup()
@@ -104,15 +104,15 @@ def run_job(ctx: WebContext, view: JobView, prepare: Prepare, progress) -> Gener
     yield view.finished(sub.items, summary, dashboard_md(ctx, summary["flow_run_id"]))
 
 
-def _summary(view: JobView, job: FlowJob, sub: Submission) -> tuple[dict | None, tuple | None]:
-    """The flow's summary, or the tab's outputs saying why the flow itself failed."""
+def _summary(view: JobView, job: FlowJob, sub: Submission) -> dict | tuple:
+    """The flow's summary (a dict), or the tab's outputs (a tuple) saying why the flow itself failed."""
     try:
-        return job.summary(), None
+        return job.summary()
     except SheetError as err:
         title = sub.sheet_failed_title or sub.failed_title
-        return None, view.failed(error_md(title, err, [sub.plain(str(p)) for p in err.problems]), sub.items)
+        return view.failed(error_md(title, err, [sub.plain(str(p)) for p in err.problems]), sub.items)
     except HeygemError as err:
-        return None, view.failed(error_md(sub.failed_title, sub.plain(str(err))), sub.items)
+        return view.failed(error_md(sub.failed_title, sub.plain(str(err))), sub.items)
 
 
 def _follow(ctx: WebContext, view: JobView, job: FlowJob, sub: Submission, progress):
