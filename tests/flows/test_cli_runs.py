@@ -56,6 +56,7 @@ def _packaged_run(store: LocalStore, run_id: str) -> None:
                "a log line\n", None)
 
 
+@pytest.mark.slow
 def test_runs_list_show_and_clean_on_a_store_the_package_writer_wrote(tmp_path, monkeypatch):
     env = _env(tmp_path)
     for name in ("HEYGEM_STORE", "HEYGEM_ARTIFACT_DIR", "HEYGEM_CACHE_DIR"):

@@ -29,6 +29,7 @@ def one_line_error(done: subprocess.CompletedProcess, code: int = 2) -> str:
     return done.stderr
 
 
+@pytest.mark.slow
 def test_put_and_ls_on_s3(s3_env, tmp_path):
     sheet = tmp_path / "course.csv"
     sheet.write_text("lecturer,video,language,audio\n")

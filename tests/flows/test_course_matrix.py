@@ -83,6 +83,7 @@ def test_bad_rows_are_all_reported_before_any_work(heygem_env):
     assert {tr.task_key.rsplit("-", 1)[0] for tr in runs} == {"validate_sheet"}
 
 
+@pytest.mark.slow
 def test_a_corrupt_video_fails_its_row_only(heygem_env, media_factory):
     from flows.course_matrix import course_matrix
     from flows.outcome import summary_of

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -37,6 +39,7 @@ def _overlap(runs) -> int:
     return most
 
 
+@pytest.mark.slow
 def test_steps_run_when_ready_within_their_pools_limits(heygem_env):
     ended = []
 

@@ -213,12 +213,14 @@ def test_wrong_extensions_are_read_by_content(tmp_path, media_factory):
     assert_output(run, audio, (256, 256), Fraction(25))
 
 
+@pytest.mark.slow
 def test_a_video_with_sound_given_as_audio_lends_its_soundtrack(tmp_path, media_factory):
     audio = bm.chaplin_small(media_factory)
     run = lipsync(tmp_path, bm.katie_small(media_factory), audio)
     assert_output(run, audio, (256, 256), Fraction(25))
 
 
+@pytest.mark.slow
 def test_two_faces_revoice_the_larger_one_only(tmp_path, media_factory):
     video, audio = bm.two_faces(media_factory), bm.speech(media_factory)
     run = lipsync(tmp_path, video, audio)
@@ -235,6 +237,7 @@ def test_two_faces_revoice_the_larger_one_only(tmp_path, media_factory):
     assert chaplin_mouth < 4, "the second face must only see re-encoding noise"
 
 
+@pytest.mark.slow
 def test_face_leaving_the_frame_is_passed_through_and_reported(tmp_path, media_factory):
     video, audio = bm.face_leaves(media_factory), bm.speech(media_factory, 3.0)
     run = lipsync(tmp_path, video, audio)
@@ -267,6 +270,7 @@ def test_4k_source_stays_in_bounded_memory(tmp_path, media_factory):
     assert run.peak_mb < 2048, f"a process of the job peaked at {run.peak_mb:.0f} MB"
 
 
+@pytest.mark.slow
 def test_odd_width_is_cropped_even(tmp_path, media_factory):
     video, audio = bm.odd_width(media_factory), bm.speech(media_factory, 1.5)
     run = lipsync(tmp_path, video, audio)
@@ -274,6 +278,7 @@ def test_odd_width_is_cropped_even(tmp_path, media_factory):
     assert "note: odd size 853x480: frames are cropped to 852x480" in run.stdout
 
 
+@pytest.mark.slow
 def test_rotation_metadata_gives_an_upright_output(tmp_path, media_factory):
     video, audio = bm.rotated_90(media_factory), bm.speech(media_factory)
     stored = [s for s in ffprobe(video)["streams"] if s["codec_type"] == "video"][0]
@@ -287,6 +292,7 @@ def test_rotation_metadata_gives_an_upright_output(tmp_path, media_factory):
     assert psnr(first, upright) > 25 and psnr(first, upright) > psnr(first, upright[::-1, ::-1]) + 5
 
 
+@pytest.mark.slow
 def test_variable_frame_rate_is_resampled_to_a_constant_rate(tmp_path, media_factory):
     video, audio = bm.variable_rate(media_factory), bm.speech(media_factory)
     source = media.probe_video(video)
@@ -302,6 +308,7 @@ def test_variable_frame_rate_is_resampled_to_a_constant_rate(tmp_path, media_fac
     assert "note: variable frame rate: resampled to a constant" in run.stdout
 
 
+@pytest.mark.slow
 def test_sixty_fps(tmp_path, media_factory):
     video, audio = bm.sixty_fps(media_factory), bm.speech(media_factory, 1.5)
     run = lipsync(tmp_path, video, audio)
@@ -309,6 +316,7 @@ def test_sixty_fps(tmp_path, media_factory):
     assert info.n_frames == 90
 
 
+@pytest.mark.slow
 def test_ten_bit_video(tmp_path, media_factory):
     video, audio = bm.ten_bit(media_factory), bm.speech(media_factory, 1.5)
     run = lipsync(tmp_path, video, audio)

@@ -145,6 +145,7 @@ def check_audio(path: Path, what: str) -> None:
     assert clip.pcm.size > 0 and np.all(np.abs(clip.pcm) <= 1.0), what
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("check", [check_video, check_audio], ids=["video", "audio"])
 def test_probes_on_damaged_files(seeds, fuzz_dir, check):

@@ -1,6 +1,6 @@
-"""The web app under load: 12 people press "Generate" on the One-video tab at about the same time
-(one job at a time, the default; 6 waiting jobs told their place in words, the rest in Gradio's
-queue first), and 8 people with two jobs at a time.
+"""The web app under load: 8 people press "Generate" on the One-video tab at about the same time
+(one job at a time, the default; 3 waiting jobs told their place in words by our line, the other
+4 waiting in Gradio's queue first), and 6 people with two jobs at a time.
 
 ``heygem ui`` runs as a subprocess on 127.0.0.1 against the session's real Prefect test server,
 and is driven over HTTP by ``gradio_client`` (the same ``/gradio_api/queue/join`` + event
@@ -119,8 +119,8 @@ def _max_overlap(intervals: list[tuple[float, float]]) -> int:
     return peak
 
 
-@pytest.mark.parametrize("concurrency, n_jobs, waiting", [(1, 12, 6), (2, 8, 16)],
-                         ids=["one-at-a-time-12-jobs", "two-at-a-time-8-jobs"])
+@pytest.mark.parametrize("concurrency, n_jobs, waiting", [(1, 8, 3), (2, 6, 16)],
+                         ids=["one-at-a-time-8-jobs", "two-at-a-time-6-jobs"])
 def test_concurrent_submissions_are_all_served_in_queue_order(concurrency, n_jobs, waiting, tmp_path, prefect_api,
                                                              media_factory):
     from datetime import datetime, timezone

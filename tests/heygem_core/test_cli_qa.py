@@ -2,6 +2,8 @@
 front when the source's mouth barely opens, and with ``--strict`` exit 3 for a flagged output."""
 import json
 
+import pytest
+
 from heygem_core import quality
 from cli import EXIT_FLAGGED, main
 from heygem_core.config import Settings
@@ -9,6 +11,7 @@ from heygem_core.track import track_video
 from tests.paths import LANGUAGE_AUDIO, VIDEOS
 
 
+@pytest.mark.slow
 def test_the_source_check_tells_a_quiet_source_from_speaking_ones(quiet_source, tmp_path):
     settings = Settings(cache_dir=tmp_path)
     quiet = track_video(quiet_source, settings)
@@ -25,6 +28,7 @@ def _lipsync(tmp_path, video, *extra):
     return code, out
 
 
+@pytest.mark.slow
 def test_a_normal_job_prints_its_qa_line(tmp_path, capsys):
     code, out = _lipsync(tmp_path, VIDEOS["katie_8s"], "--strict")
     said = capsys.readouterr()
@@ -35,6 +39,7 @@ def test_a_normal_job_prints_its_qa_line(tmp_path, capsys):
     assert "warning" not in said.err and not out.with_suffix(".qa.json").exists()
 
 
+@pytest.mark.slow
 def test_a_quiet_source_is_said_up_front_and_strict_exits_3(tmp_path, capsys, quiet_source):
     code, out = _lipsync(tmp_path, quiet_source)
     said = capsys.readouterr()

@@ -59,6 +59,7 @@ def test_moving_max_equals_scipy(radius):
     np.testing.assert_array_equal(filters.moving_max(x, radius), want)
 
 
+@pytest.mark.slow
 def test_a_job_never_imports_scipy_or_pandas(tmp_path):
     # The point of this module: scipy's import (~1 s of CPU) stays off a job's path, and so
     # does pandas (~0.4 s, which pyarrow's to_numpy and read_table pull in). A whole job,

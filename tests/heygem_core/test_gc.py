@@ -50,6 +50,7 @@ def test_old_objects_go_recent_and_touched_ones_stay(store, store_settings):
     assert store.stat("cache/blend/touched.mp4").sha256
 
 
+@pytest.mark.slow
 def test_what_a_running_flow_may_use_is_kept(store, store_settings):
     cache_dir = store_settings.cache_dir
     store.put_bytes("cache/x/before.bin", b"b" * 300)

@@ -26,6 +26,7 @@ def _run(cache, *args):
     return main(["lipsync", "--cache-dir", str(cache), *map(str, args)])
 
 
+@pytest.mark.slow
 def test_output_keeps_size_and_fps_and_lasts_as_long_as_the_audio(tmp_path, cache, capsys):
     out = tmp_path / "katie_fr.mp4"
     assert _run(cache, "--video", VIDEOS["katie_8s"], "--audio", LANGUAGE_AUDIO["fr"], "-o", out) == 0
@@ -49,6 +50,7 @@ def test_output_keeps_size_and_fps_and_lasts_as_long_as_the_audio(tmp_path, cach
     assert np.corrcoef(seg_ref[:m], seg_got[:m])[0, 1] > 0.98
 
 
+@pytest.mark.slow
 def test_longer_audio_plays_the_video_back_and_forth(tmp_path, cache):
     # 8 s video, ~15 s audio: German + English joined.
     long_audio = tmp_path / "long.wav"
@@ -62,6 +64,7 @@ def test_longer_audio_plays_the_video_back_and_forth(tmp_path, cache):
     assert abs(frames / 25 - media.probe_audio(long_audio).duration) <= 1 / 25 + 1e-6
 
 
+@pytest.mark.slow
 def test_shorter_audio_cuts_the_video(tmp_path, cache):
     short = tmp_path / "short.wav"
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(LANGUAGE_AUDIO["en"]), "-t", "3", str(short)], check=True)
@@ -126,6 +129,7 @@ def test_bad_audio_stops_a_cold_tracking_at_once(tmp_path):
     assert not (tmp_path / "out.mp4").exists()
 
 
+@pytest.mark.slow
 def test_a_faceless_video_fails_without_planning_the_audio(tmp_path, monkeypatch):
     # The phonetic plan runs beside the tracking but waits for its first face: a video
     # without one fails with its own message and no long audio work was spent on it.

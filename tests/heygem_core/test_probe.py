@@ -23,6 +23,7 @@ def test_media_hands_out_the_same_probes():
     assert media.probe_video is probe.probe_video and media.VideoInfo is probe.VideoInfo
 
 
+@pytest.mark.slow
 def test_a_job_given_its_probes_does_not_probe_again(tmp_path, monkeypatch):
     info = media.probe_video(VIDEOS["katie_8s"])
     sound = media.probe_audio(LANGUAGE_AUDIO["fr"])

@@ -57,6 +57,7 @@ def _is_grey(tile):
 # --------------------------------------------------------------------------- figures
 
 
+@pytest.mark.slow
 def test_figures_on_real_video_with_its_own_audio(katie_qa):
     figures, _, _ = katie_qa
     assert -1.0 <= figures.sync <= 1.0
@@ -69,6 +70,7 @@ def test_figures_on_real_video_with_its_own_audio(katie_qa):
     assert d["frames"] == 200 and d["flagged"] == figures.flagged
 
 
+@pytest.mark.slow
 def test_half_blacked_out_video_is_flagged_for_coverage(half_black_qa):
     figures, _, _ = half_black_qa
     assert figures.coverage == pytest.approx(0.5, abs=0.06)

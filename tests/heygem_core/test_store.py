@@ -401,6 +401,7 @@ def test_s3_object_written_by_another_tool(s3_store, s3_settings, s3_server):
     assert path.read_bytes() == b"foreign" and sha(b"foreign") in path.name
 
 
+@pytest.mark.slow
 def test_s3_outage_raises_store_unavailable_and_recovers(s3_store, s3_settings, s3_proxy, tmp_path):
     s3_store.put_bytes("runs/r1/before.txt", b"kept through the outage")
     s3_proxy.down()

@@ -32,6 +32,7 @@ def open_mouth(tmp_path_factory):
     return frame, track.landmarks[k], track.boxes[k], openings[k]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("video", ["katie_8s", "sun_silent_22s"])
 def test_closing_reads_as_closed_to_the_tracker(video, tmp_path):
     # Sun smiles with her teeth showing in every frame: her closures can only come from warping.

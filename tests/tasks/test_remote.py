@@ -45,6 +45,7 @@ def _runs(deployment: str):
             name=DeploymentFilterName(any_=[deployment.split("/")[1]])), sort=FlowRunSort.START_TIME_ASC, limit=20)
 
 
+@pytest.mark.slow
 def test_a_queue_no_worker_serves_fails_the_row_in_words(gpu_deployment):
     deployment, pool = gpu_deployment
     t0 = time.monotonic()
@@ -59,6 +60,7 @@ def test_a_queue_no_worker_serves_fails_the_row_in_words(gpu_deployment):
     assert run.state.type.value == "CANCELLED"  # ... and cancelled, not left queued
 
 
+@pytest.mark.slow
 def test_a_claimed_run_that_never_starts_is_cancelled_and_started_once_more(gpu_deployment):
     """A worker takes the run (Pending, as a process worker does) and dies before starting
     it: the run is cancelled, started again; the second is claimed and lost the same way, and

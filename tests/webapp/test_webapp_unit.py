@@ -376,6 +376,7 @@ def test_history_lists_sizes_deletes_and_cleans_up(ctx):
         jobs.cleanup(ctx, -1)
 
 
+@pytest.mark.slow
 def test_the_login_guards_the_app(ctx):
     """The app served with a login: nothing but the login page without it (Gradio in-process)."""
     import socket

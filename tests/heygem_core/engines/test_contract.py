@@ -21,6 +21,7 @@ def loudness_engine(monkeypatch):
     engines.ENGINES.forget()
 
 
+@pytest.mark.slow
 def test_a_new_engine_runs_end_to_end_and_hears_the_audio(tmp_path, loudness_engine):
     settings = Settings(cache_dir=tmp_path / "cache", engine="loudness")
     out = tmp_path / "out.mp4"

@@ -90,6 +90,7 @@ print(errors, len(set(sums)), len(sums))
 """
 
 
+@pytest.mark.slow
 def test_jobs_on_one_source_build_its_library_at_once(tmp_path):
     # Two web jobs (or two rows of a sheet) on the same recording build its mouth library in
     # one process at the same time. With one temp file per process they truncated each

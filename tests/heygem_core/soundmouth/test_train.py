@@ -12,6 +12,7 @@ from tests.paths import REPO
 pytest.importorskip("torch")
 
 
+@pytest.mark.slow
 def test_a_tiny_training_run_writes_a_model_with_its_manifest(tmp_path):
     out = tmp_path / "tiny.npz"
     env = dict(os.environ, HEYGEM_CACHE_DIR=str(tmp_path / "cache"))
@@ -40,6 +41,7 @@ def test_training_is_seeded(tmp_path):
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_a_fine_tune_on_the_corpus_leaves_its_fold_out_and_says_what_it_started_from(tmp_path):
     from heygem_core.soundmouth import corpus
 

@@ -1,6 +1,8 @@
 """Backends load their models once and lend them out, never to two threads at once."""
 import threading
 
+import pytest
+
 from heygem_core.track.backends import DlibBackend, leased_backend
 
 
@@ -28,6 +30,7 @@ def test_concurrent_callers_get_their_own_instances():
         assert {id(a), id(b)} == {id(outer), id(inner)}
 
 
+@pytest.mark.slow
 def test_the_saved_face_detector_is_dlibs_own(tmp_path, fixtures_dir):
     import dlib
 

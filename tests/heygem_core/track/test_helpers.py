@@ -58,6 +58,7 @@ def test_without_waiting_helpers_a_short_video_is_tracked_here(tmp_path):
     assert len(helpers.parts_for(1000, s, 5)) == 2  # long enough to pay for a helper's start
 
 
+@pytest.mark.slow
 def test_a_video_tracked_in_parts_matches_one_run(katie, settings, one_run):
     helpers.warm(settings, 1)
     assert helpers.parts_for(katie.n_frames, settings, 5) == [(0, 100), (100, 100)]
@@ -149,6 +150,7 @@ def test_a_stop_from_progress_ends_the_helpers(katie, settings):
     assert helpers.pool_for(settings).ready() == 0
 
 
+@pytest.mark.slow
 def test_a_silent_helper_is_stopped_and_its_part_tracked_here(katie, settings, one_run, monkeypatch, caplog):
     helpers.warm(settings, 1)
     monkeypatch.setattr(helpers, "HELPER_SILENCE_S", 2.0)

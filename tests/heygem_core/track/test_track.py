@@ -177,6 +177,7 @@ def test_a_strided_crop_is_detected_as_its_copy(tmp_path):
         assert [(tuple(d.box), d.score) for d in backend.detect(crop)] == copy
 
 
+@pytest.mark.slow
 def test_the_same_video_tracks_the_same_every_time(tmp_path):
     info = media.probe_video(VIDEOS["sun_silent_22s"])
     one, two = (track_video(info, Settings(cache_dir=tmp_path / n, tracking_processes=1), use_cache=False)
@@ -184,6 +185,7 @@ def test_the_same_video_tracks_the_same_every_time(tmp_path):
     np.testing.assert_array_equal(one.landmarks, two.landmarks)
 
 
+@pytest.mark.slow
 def test_a_tilted_head_the_detector_misses_is_looked_for_at_its_tilt(tmp_path, monkeypatch):
     # The interviewee's head is tilted ~17 degrees and turned: from about 3.7 s dlib's HOG
     # detector misses his face on keyframes, and it was lost from about 5.7 s to the end (left
