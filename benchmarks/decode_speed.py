@@ -7,6 +7,7 @@ same run (the reader's cost over ffmpeg's own is the pipe and the colour convers
 Default videos: the fixtures. For each: ffmpeg decode to null, media.read_frames (BGR) and
 media.read_gray_frames, in frames per second (median of N), and each reader's ratio to ffmpeg.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,12 +41,20 @@ def main(argv=None) -> int:
     for path in videos:
         info = media.probe_video(path)
         n = info.n_frames
-        plain = _fps(lambda: subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-an", "-f", "null",
-                                             "-"], check=True), n, args.repeat)
+        plain = _fps(
+            lambda: subprocess.run(
+                ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-an", "-f", "null", "-"], check=True
+            ),
+            n,
+            args.repeat,
+        )
         bgr = _fps(lambda: sum(1 for _ in media.read_frames(info)), n, args.repeat)
         grey = _fps(lambda: sum(1 for _ in media.read_gray_frames(info)), n, args.repeat)
-        print(f"{path.name:28s} {info.width:4d}x{info.height:<4d} {plain:8.0f} {bgr:8.0f} {grey:8.0f}"
-              f"  {bgr / plain:10.2f} {grey / plain:10.2f}", flush=True)
+        print(
+            f"{path.name:28s} {info.width:4d}x{info.height:<4d} {plain:8.0f} {bgr:8.0f} {grey:8.0f}"
+            f"  {bgr / plain:10.2f} {grey / plain:10.2f}",
+            flush=True,
+        )
     return 0
 
 

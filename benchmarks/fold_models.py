@@ -15,6 +15,7 @@ saw it).
 
     .venv/bin/python benchmarks/fold_models.py --models DIR [--cache-dir DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def fold_models(folder: Path) -> dict[int, Path]:
             out[int(held[0])] = path
     missing = set(range(corpus.FOLDS)) - set(out)
     if missing:
-        raise SystemExit(f"no model in {folder} for fold(s) {sorted(missing)}: "
-                         "scripts/train_mouth.py --corpus --fold K")
+        raise SystemExit(
+            f"no model in {folder} for fold(s) {sorted(missing)}: scripts/train_mouth.py --corpus --fold K"
+        )
     return out
 
 
@@ -81,9 +83,11 @@ def main(argv=None) -> int:
             leads.append((clip.speaker, [at_lag(learned.at(fps, n, ms / 1000).opening, real, 0) for ms in LEADS_MS]))
         if clip.speaker == "grid_s1" and clip.bulk:
             continue
-        series = {"synthetic only": predict.predict(sound.pcm, sound.sr, SYNTHETIC).at(fps, n).opening,
-                  "ridge": ridges.for_speaker(clip.speaker)(sound, fps, n),
-                  "learned": learned.at(fps, n).opening}
+        series = {
+            "synthetic only": predict.predict(sound.pcm, sound.sr, SYNTHETIC).at(fps, n).opening,
+            "ridge": ridges.for_speaker(clip.speaker)(sound, fps, n),
+            "learned": learned.at(fps, n).opening,
+        }
         series["learned+synthetic"] = _z(series["learned"]) + _z(series["synthetic only"])
         rows.append((clip.group, {k: [at_lag(v, real, lag) for lag in LAGS] for k, v in series.items()}))
     print("whole clips, r with FaceMesh's mouth, each by the models of its own fold")
@@ -92,8 +96,11 @@ def main(argv=None) -> int:
         print(f"{group} ({len(these)} clips): at lag 0, and at lags {LAGS[0]}..{LAGS[-1]}")
         for k in these[0]:
             profile = np.nanmean([r[k] for r in these], axis=0)
-            print(f"  {k:18s} {profile[len(LAGS) // 2]:+.3f}   " + " ".join(f"{v:+.3f}" for v in profile)
-                  + f"   peak {LAGS[int(np.argmax(profile))]:+d}")
+            print(
+                f"  {k:18s} {profile[len(LAGS) // 2]:+.3f}   "
+                + " ".join(f"{v:+.3f}" for v in profile)
+                + f"   peak {LAGS[int(np.argmax(profile))]:+d}"
+            )
     print("lead of the mouth over its sound, r at lag 0, on sets the self-dub does not score:")
     for speaker in ("arabic_anchors", "grid_s1"):
         mean = np.nanmean([r for s, r in leads if s == speaker], axis=0)

@@ -7,6 +7,7 @@ Runs against a real temporary Prefect server (``prefect_test_harness``) and a fr
 The matrix also does QA (tracks each output, draws two pictures) and packaging, which the plain
 CLI calls do not: their share is printed from the task runs' own durations.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,12 @@ def task_seconds(flow_run_id: str) -> dict[str, tuple[int, float]]:
     runs = []
     with get_client(sync_client=True) as client:
         while True:  # the API returns at most 200 per page
-            page = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                                         sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200, offset=len(runs))
+            page = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+                limit=200,
+                offset=len(runs),
+            )
             runs += page
             if len(page) < 200:
                 break
@@ -70,13 +75,20 @@ def main() -> None:
     args = ap.parse_args()
     fixtures = (REPO.parent / "shared" / "fixtures").resolve()
     work = Path(tempfile.mkdtemp(prefix="heygem-bench-"))
-    os.environ.update(HEYGEM_STORE="local", HEYGEM_ARTIFACT_DIR=str(work / "store"),
-                      HEYGEM_CACHE_DIR=str(work / "cache"), HEYGEM_INPUT_ROOTS=str(fixtures))
+    os.environ.update(
+        HEYGEM_STORE="local",
+        HEYGEM_ARTIFACT_DIR=str(work / "store"),
+        HEYGEM_CACHE_DIR=str(work / "cache"),
+        HEYGEM_INPUT_ROOTS=str(fixtures),
+    )
 
     from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: work / "results"}), prefect_test_harness(server_startup_timeout=120):
+    with (
+        temporary_settings({PREFECT_LOCAL_STORAGE_PATH: work / "results"}),
+        prefect_test_harness(server_startup_timeout=120),
+    ):
         from flows.course_matrix import course_matrix
         from heygem_core.intake import read_sheet
 
@@ -104,14 +116,31 @@ def main() -> None:
         cache = work / "cli-cache"
         t = time.perf_counter()
         for r in rows:
-            subprocess.run([heygem, "lipsync", "--video", r.video.value, "--audio", r.audio.value,
-                            "--language", r.language, "-o", str(work / "cli" / r.output), "--cache-dir", str(cache)],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    heygem,
+                    "lipsync",
+                    "--video",
+                    r.video.value,
+                    "--audio",
+                    r.audio.value,
+                    "--language",
+                    r.language,
+                    "-o",
+                    str(work / "cli" / r.output),
+                    "--cache-dir",
+                    str(cache),
+                ],
+                check=True,
+                capture_output=True,
+            )
         cli_s = time.perf_counter() - t
         qa_s = per_stage.get("qa", (0, 0.0))[1]
         print(f"15 independent `heygem lipsync` calls (shared track cache): {cli_s:7.1f} s")
-        print(f"ratio cold matrix / independent calls: {cold_s / cli_s:.2f} "
-              f"(the matrix also spent {qa_s:.0f} s of task time on QA)")
+        print(
+            f"ratio cold matrix / independent calls: {cold_s / cli_s:.2f} "
+            f"(the matrix also spent {qa_s:.0f} s of task time on QA)"
+        )
         print(f"ratio warm matrix / independent calls: {warm_s / cli_s:.2f}")
     print(f"work folder: {work}")
 

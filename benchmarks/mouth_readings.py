@@ -6,6 +6,7 @@ opening (mouth.steady_opening), which the exemplar engine describes its entries 
 
     .venv/bin/python benchmarks/mouth_readings.py [--cache-dir DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,10 @@ def main(argv=None) -> int:
         rows.append((clip.group, r))
         print(f"{clip.name:32s}" + "".join(f"{r[k]:9.3f}" for k in READINGS), flush=True)
     for group in (corpus.GRID, corpus.CONVERSATIONAL):
-        print(f"{'mean ' + group:32s}" + "".join(f"{np.mean([r[k] for g, r in rows if g == group]):9.3f}"
-                                                  for k in READINGS))
+        print(
+            f"{'mean ' + group:32s}"
+            + "".join(f"{np.mean([r[k] for g, r in rows if g == group]):9.3f}" for k in READINGS)
+        )
     return 0
 
 

@@ -14,6 +14,7 @@ fleet gains.
 
     .venv/bin/python benchmarks/pools.py
 """
+
 from __future__ import annotations
 
 import os
@@ -34,15 +35,18 @@ from tests.paths import LANGUAGE_AUDIO, VIDEOS  # noqa: E402
 def sheet_rows(key) -> list[str]:
     return ["lecturer,video,language,audio"] + [
         f"{name.split('_')[0].capitalize()},{key(video)},{lang},{key(audio)}"
-        for name, video in VIDEOS.items() for lang, audio in LANGUAGE_AUDIO.items()]
+        for name, video in VIDEOS.items()
+        for lang, audio in LANGUAGE_AUDIO.items()
+    ]
 
 
 def busy_spans(client, parent) -> list[tuple[float, float, float]]:
     """(taken, done, lip-sync seconds) of each lipsync_row run the course started."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 
-    runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(
-        any_=[parent.id])), limit=200)
+    runs = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])), limit=200
+    )
     out = []
     for r in runs:
         if not r.name.startswith("lipsync ") or r.end_time is None:
@@ -81,11 +85,16 @@ def main() -> int:
             local = home / "local.csv"
             local.write_text("\n".join(sheet_rows(str)) + "\n")
             env = {k: v for k, v in fleet.env.items() if not k.startswith(("MINIO_", "HEYGEM_"))}
-            env.update(HEYGEM_STORE="local", HEYGEM_ARTIFACT_DIR=str(home / "one-store"),
-                       HEYGEM_CACHE_DIR=str(home / "one-cache"), HEYGEM_INPUT_ROOTS=str(VIDEOS["katie_8s"].parents[1]))
+            env.update(
+                HEYGEM_STORE="local",
+                HEYGEM_ARTIFACT_DIR=str(home / "one-store"),
+                HEYGEM_CACHE_DIR=str(home / "one-cache"),
+                HEYGEM_INPUT_ROOTS=str(VIDEOS["katie_8s"].parents[1]),
+            )
             t0 = time.monotonic()
-            done = subprocess.run([sys.executable, "-m", "cli", "run", str(local)], env=env, cwd=HERE,
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, "-m", "cli", "run", str(local)], env=env, cwd=HERE, capture_output=True, text=True
+            )
             one = time.monotonic() - t0
             print(f"in one process:    {one:.0f} s, exit {done.returncode}: {done.stdout.splitlines()[:1]}")
         finally:
@@ -94,9 +103,11 @@ def main() -> int:
     print(f"\nfixture course, 15 rows, this machine ({os.cpu_count()} cores):")
     print(f"  through the pools (1 cpu + 2 gpu workers, 2 gpu slots): {pools:.0f} s")
     print(f"  in one process:                                         {one:.0f} s  (pools / one: {pools / one:.2f})")
-    print(f"  rows on the gpu pool at once: {most_at_once(spans)}; per row there: taken -> done median "
-          f"{median(end - taken for taken, end, _ in spans):.1f} s, lip-sync itself median "
-          f"{median(w for _, _, w in spans):.1f} s, overhead median {median(overhead):.1f} s")
+    print(
+        f"  rows on the gpu pool at once: {most_at_once(spans)}; per row there: taken -> done median "
+        f"{median(end - taken for taken, end, _ in spans):.1f} s, lip-sync itself median "
+        f"{median(w for _, _, w in spans):.1f} s, overhead median {median(overhead):.1f} s"
+    )
     return 0
 
 

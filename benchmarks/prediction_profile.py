@@ -26,6 +26,7 @@ unless its manifest says so) it prints:
 
     .venv/bin/python benchmarks/prediction_profile.py [--model FILE] [--cache-dir DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,6 +47,7 @@ from heygem_core.config import Settings  # noqa: E402
 from heygem_core.soundmouth import data, features, net, predict  # noqa: E402
 from heygem_core.track import track_video  # noqa: E402
 import train_mouth  # noqa: E402
+
 sys.path.insert(0, str(HERE / "benchmarks"))
 from selfdub import at_lag, recording_lag  # noqa: E402
 
@@ -85,9 +87,13 @@ def z(x: np.ndarray) -> np.ndarray:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=net.JUDGE_PATH,
-                   help="weights (default: the synthetic-only model, which saw no real clip; the shipped "
-                        "model saw most of these clips: judge it with benchmarks/fold_models.py)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=net.JUDGE_PATH,
+        help="weights (default: the synthetic-only model, which saw no real clip; the shipped "
+        "model saw most of these clips: judge it with benchmarks/fold_models.py)",
+    )
     p.add_argument("--cache-dir", type=Path, default=Path("/tmp/heygem-profile"))
     args = p.parse_args(argv)
     settings = Settings(cache_dir=args.cache_dir)
@@ -116,29 +122,39 @@ def main(argv=None) -> int:
         if script.exists():
             plan = phone_opening(clip, sound, fps, len(real), script.read_text().strip(), settings)
             scripted.append((pearson(plan, real), rs[4], blind_r[-1]))
-        print(f"{clip.stem:20s} " + " ".join(f"{r:+.2f}" for r in rs)
-              + f"  {list(LAGS)[int(np.argmax(rs))]:+d}    {env_real[-1]:+.3f} / {env_pred[-1]:+.3f}", flush=True)
+        print(
+            f"{clip.stem:20s} "
+            + " ".join(f"{r:+.2f}" for r in rs)
+            + f"  {list(LAGS)[int(np.argmax(rs))]:+d}    {env_real[-1]:+.3f} / {env_pred[-1]:+.3f}",
+            flush=True,
+        )
     lag_rows, lam_rows = np.array(lag_rows), np.array(lam_rows)
     print(f"{'mean':20s} " + " ".join(f"{r:+.2f}" for r in lag_rows.mean(0)))
     grid = np.array([c.stem.startswith("grid_") for c in clips])
-    print(f"env r: real mouths {np.mean(env_real):+.3f} (median {np.median(env_real):+.3f}; GRID, in step, "
-          f"{np.mean(np.array(env_real)[grid]):+.3f}), prediction {np.mean(env_pred):+.3f}")
+    print(
+        f"env r: real mouths {np.mean(env_real):+.3f} (median {np.median(env_real):+.3f}; GRID, in step, "
+        f"{np.mean(np.array(env_real)[grid]):+.3f}), prediction {np.mean(env_pred):+.3f}"
+    )
     loo = [lam_rows[i, np.argmax(np.delete(lam_rows, i, 0).mean(0))] for i in range(len(lam_rows))]
     at0 = lam_rows[:, int(np.argmin(abs(LAMS)))].mean()
     print("minus loudness: " + " ".join(f"{lam:+.1f}:{v:.3f}" for lam, v in zip(LAMS, lam_rows.mean(0))))
     print(f"  lam chosen leave-one-clip-out: r {np.mean(loo):.3f} vs {at0:.3f} without")
-    print(f"phones: blind opening mean r {np.mean(blind_r):+.3f}; on the {len(scripted)} clips with a transcript: "
-          "scripted plan {:+.3f}, model {:+.3f}, blind phones {:+.3f}".format(*np.mean(scripted, 0)))
+    print(
+        f"phones: blind opening mean r {np.mean(blind_r):+.3f}; on the {len(scripted)} clips with a transcript: "
+        "scripted plan {:+.3f}, model {:+.3f}, blind phones {:+.3f}".format(*np.mean(scripted, 0))
+    )
     blend_rows = np.array(blend_rows)
     loo = [blend_rows[i, np.argmax(np.delete(blend_rows, i, 0).mean(0))] for i in range(len(blend_rows))]
-    print("English blend: " + " ".join(f"w {w:.2f}: {v:.3f}" for w, v in zip(BLEND, blend_rows.mean(0)))
-          + f"; w chosen leave-one-clip-out: {np.mean(loo):.3f}")
+    print(
+        "English blend: "
+        + " ".join(f"w {w:.2f}: {v:.3f}" for w, v in zip(BLEND, blend_rows.mean(0)))
+        + f"; w chosen leave-one-clip-out: {np.mean(loo):.3f}"
+    )
     linear_baseline(linear)
     return 0
 
 
-def _gather_linear(acc: dict, clip: Path, track, sound, real: np.ndarray, pred: np.ndarray,
-                   loud: np.ndarray) -> None:
+def _gather_linear(acc: dict, clip: Path, track, sound, real: np.ndarray, pred: np.ndarray, loud: np.ndarray) -> None:
     """One clip's inputs and targets (dlib's mouth in ``track``) for the linear baseline."""
     gap = np.full(track.n_frames, np.nan)
     gap[~track.lost] = mouth.opening(track.landmarks[~track.lost])
@@ -171,16 +187,21 @@ def linear_baseline(acc: dict) -> None:
     def figures(series: list[np.ndarray]) -> str:
         at0 = np.array([pearson(p, r) for p, r in zip(series, acc["real"])])
         rec = np.array([at_lag(p, r, k) for p, r, k in zip(series, acc["real"], acc["rec_lag"])])
-        return (f"lag 0 {at0.mean():.3f} (GRID {at0[grid].mean():.3f}, others {at0[~grid].mean():.3f}); "
-                f"at recording lags {rec.mean():.3f} (GRID {rec[grid].mean():.3f}, others {rec[~grid].mean():.3f})")
+        return (
+            f"lag 0 {at0.mean():.3f} (GRID {at0[grid].mean():.3f}, others {at0[~grid].mean():.3f}); "
+            f"at recording lags {rec.mean():.3f} (GRID {rec[grid].mean():.3f}, others {rec[~grid].mean():.3f})"
+        )
 
     print("linear baseline (ridge on real clips, leave-one-speaker-out) vs the model (no real clip):")
     for penalty in RIDGE_PENALTIES:
         held_out = []
         for i, who in enumerate(speakers):
             train = [j for j in range(len(speakers)) if speakers[j] != who]
-            fit = _ridge(np.concatenate([acc["inputs"][j] for j in train]),
-                         np.concatenate([acc["targets"][j] for j in train]), penalty)
+            fit = _ridge(
+                np.concatenate([acc["inputs"][j] for j in train]),
+                np.concatenate([acc["targets"][j] for j in train]),
+                penalty,
+            )
             held_out.append(fit(acc["inputs"][i]))
         print(f"  ridge, penalty {penalty:8.0f}: {figures(held_out)}")
     print(f"  model:                   {figures(acc['pred'])}")

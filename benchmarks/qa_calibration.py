@@ -12,6 +12,7 @@ share of each that passes at a few thresholds.
 
     .venv/bin/python benchmarks/qa_calibration.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,18 +67,26 @@ def main(argv=None) -> int:
                 pcm = sounds[name].pcm
                 block = int(0.4 * sounds[name].sr)
                 order = np.random.default_rng(seed).permutation(int(np.ceil(len(pcm) / block)))
-                clip = audio_mod.Audio(pcm=np.concatenate([pcm[k * block:(k + 1) * block] for k in order]),
-                                       sr=sounds[name].sr)
+                clip = audio_mod.Audio(
+                    pcm=np.concatenate([pcm[k * block : (k + 1) * block] for k in order]), sr=sounds[name].sr
+                )
                 mixed.append(quality.correlation(mouth, quality.expected_opening(clip, fps[name], n, settings)))
             shuffled.extend(mixed)
-            print(f"{name:20s} own sound {r:+.3f}   shuffled: median {np.median(mixed):+.3f}, max {np.max(mixed):+.3f}"
-                  f"   other sounds: median {np.median(against):+.3f}, max {np.max(against):+.3f}", flush=True)
+            print(
+                f"{name:20s} own sound {r:+.3f}   shuffled: median {np.median(mixed):+.3f}, max {np.max(mixed):+.3f}"
+                f"   other sounds: median {np.median(against):+.3f}, max {np.max(against):+.3f}",
+                flush=True,
+            )
     own, other, shuffled = np.array(own), np.array(other), np.array(shuffled)
-    print(f"\nown sound: {len(own)} clips, median {np.median(own):+.3f}; shuffled: {len(shuffled)}, median "
-          f"{np.median(shuffled):+.3f}; other sound: {len(other)} pairs, median {np.median(other):+.3f}")
+    print(
+        f"\nown sound: {len(own)} clips, median {np.median(own):+.3f}; shuffled: {len(shuffled)}, median "
+        f"{np.median(shuffled):+.3f}; other sound: {len(other)} pairs, median {np.median(other):+.3f}"
+    )
     for t in THRESHOLDS:
-        print(f"  pass mark {t:.2f}: own sound passes {np.mean(own >= t):.0%}, shuffled passes "
-              f"{np.mean(shuffled >= t):.0%}, other sound passes {np.mean(other >= t):.0%}")
+        print(
+            f"  pass mark {t:.2f}: own sound passes {np.mean(own >= t):.0%}, shuffled passes "
+            f"{np.mean(shuffled >= t):.0%}, other sound passes {np.mean(other >= t):.0%}"
+        )
     return 0
 
 

@@ -15,6 +15,7 @@ never saw its speaker (--models, scripts/train_mouth.py --corpus --fold K).
 
     HEYGEM_CACHE_DIR=... .venv/bin/python benchmarks/render_loss.py --models DIR [--group conversational]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,10 +54,14 @@ def one_way(clip, src: tuple[float, float], dst: tuple[float, float], work: Path
     ok = sel.entry >= 0
     path = np.where(ok, sel.entry, 0)
     shown = np.where(ok, lib.opening[path] * np.where(plan.closed, 0.0, sel.ratio), np.nan)
-    return {"clip": clip.name, "group": clip.group, "frames": n_out,
-            "selection": pearson(shown, plan.opening),
-            "facemesh": pearson(np.where(ok, seen[lib.frames[path]], np.nan), plan.opening),
-            "agree": pearson(lib.opening, seen[lib.frames])}
+    return {
+        "clip": clip.name,
+        "group": clip.group,
+        "frames": n_out,
+        "selection": pearson(shown, plan.opening),
+        "facemesh": pearson(np.where(ok, seen[lib.frames[path]], np.nan), plan.opening),
+        "agree": pearson(lib.opening, seen[lib.frames]),
+    }
 
 
 def main(argv=None) -> int:
@@ -78,13 +83,17 @@ def main(argv=None) -> int:
             for src, dst in (((0.0, half), (half, end)), ((half, end), (0.0, half))):
                 row = one_way(clip, src, dst, Path(tmp), settings)
                 rows.append(row)
-                print("  " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
-                      flush=True)
+                print(
+                    "  " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
+                    flush=True,
+                )
     for group in corpus.GROUPS:
         these = [r for r in rows if r["group"] == group]
         if these:
-            print(f"{group} ({len(these)} re-voicings): "
-                  + "  ".join(f"{k} {np.nanmean([r[k] for r in these]):.3f}" for k in ("selection", "facemesh", "agree")))
+            print(
+                f"{group} ({len(these)} re-voicings): "
+                + "  ".join(f"{k} {np.nanmean([r[k] for r in these]):.3f}" for k in ("selection", "facemesh", "agree"))
+            )
     return 0
 
 

@@ -8,6 +8,7 @@ same folds: the ridge for a speaker never saw that speaker's fold.
     ridge = RidgeFolds(cache_dir).for_speaker("obama_20s_audio_adv240ms")
     opening = ridge(audio, fps, n_frames)
 """
+
 from __future__ import annotations
 
 import sys
@@ -50,8 +51,7 @@ class RidgeFolds:
                 utt = data.real_utterance(clip.path, self.settings, cache_dir=self.settings.cache_dir)
                 lag = 0 if clip.bulk else data.recording_lag(utt, clip.path)
                 times = np.asarray(utt.extra["times"]) + lag / float(utt.extra["fps"])
-                self._rows.append((corpus.fold_of(clip.speaker), frame_inputs(utt.feats, times),
-                                   _z(utt.extra["gap"])))
+                self._rows.append((corpus.fold_of(clip.speaker), frame_inputs(utt.feats, times), _z(utt.extra["gap"])))
         return self._rows
 
     def for_speaker(self, speaker: str):

@@ -30,6 +30,7 @@ it saw, a model trained without any of that speaker's clips (scripts/train_mouth
 
     .venv/bin/python benchmarks/selfdub.py [--model FILE] [--models /tmp/loso] [--clip NAME ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -123,8 +124,9 @@ def model_for(clip: Path, model: Path | None, models: Path | None, steps: int) -
     if never_saw(model):
         return model or net.DEFAULT_PATH
     if models is None:
-        raise SystemExit(f"the model was trained on {clip.name}'s speaker: give --models DIR for "
-                         "leave-speakers-out models")
+        raise SystemExit(
+            f"the model was trained on {clip.name}'s speaker: give --models DIR for leave-speakers-out models"
+        )
     for path in sorted(models.glob("*.npz")):
         if never_saw(path):
             return path
@@ -141,9 +143,19 @@ def model_for(clip: Path, model: Path | None, models: Path | None, steps: int) -
 VARIANTS = {"learned": ("learned", "off"), "adapted": ("learned", "auto"), "phones": ("phones", "off")}
 
 
-def one_way(clip: Path, series: np.ndarray, times: np.ndarray, src: tuple[float, float],
-            dst: tuple[float, float], model: Path, work: Path, variants: list[str], rec_lag: int,
-            lead_ms: float, ridge=None) -> dict:
+def one_way(
+    clip: Path,
+    series: np.ndarray,
+    times: np.ndarray,
+    src: tuple[float, float],
+    dst: tuple[float, float],
+    model: Path,
+    work: Path,
+    variants: list[str],
+    rec_lag: int,
+    lead_ms: float,
+    ridge=None,
+) -> dict:
     """Video of span ``src`` re-voiced with the sound of span ``dst``."""
     tag = f"{clip.stem}-{src[0]:.1f}"
     video = cut(clip, src[0], src[1] - src[0], work / f"{tag}.mp4", "video+sound")
@@ -155,15 +167,22 @@ def one_way(clip: Path, series: np.ndarray, times: np.ndarray, src: tuple[float,
     clip_audio = audio_mod.load_audio(sound, 16000)
     loud = audio_mod.loudness_envelope(clip_audio, fps, len(real))
     pred = predict.predict(clip_audio.pcm, clip_audio.sr, model).at(fps, len(real))
-    row = {"clip": clip.stem, "group": corpus.group_of(clip), "frames": len(real), "rec_lag": rec_lag,
-           "do_nothing": pearson(source, real), "loudness": pearson(loud, real),
-           "prediction": pearson(pred.opening, real)}
+    row = {
+        "clip": clip.stem,
+        "group": corpus.group_of(clip),
+        "frames": len(real),
+        "rec_lag": rec_lag,
+        "do_nothing": pearson(source, real),
+        "loudness": pearson(loud, real),
+        "prediction": pearson(pred.opening, real),
+    }
     if ridge is not None:
         row["ridge"] = pearson(ridge(clip_audio, fps, len(real)), real)
     for name in variants:
         planner, adapt = VARIANTS[name]
-        settings = Settings(cache_dir=work / "cache", planner=planner, mouth_model=model, adapt=adapt,
-                            mouth_lead_ms=lead_ms)
+        settings = Settings(
+            cache_dir=work / "cache", planner=planner, mouth_model=model, adapt=adapt, mouth_lead_ms=lead_ms
+        )
         # the plan the engine is asked to show: what it loses is the render's, the rest the plan's
         adaptation = planners.adaptation(video, track_video(video, settings), settings)
         plan, _, _ = pipeline.analyse_audio(sound, fps, None, "en", settings, adaptation)
@@ -190,17 +209,33 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=None, help="training steps for a missing model")
     p.add_argument("--clip", action="append", help="only these clips (stems)")
     p.add_argument("--group", action="append", choices=corpus.GROUPS, help="only these groups")
-    p.add_argument("--variant", "--planner", dest="variants", action="append", choices=sorted(VARIANTS),
-                   help="what to render (default: learned)")
-    p.add_argument("--lead-ms", type=float, default=Settings().mouth_lead_ms,
-                   help="the learned mouth's lead over its sound (default: the setting's default)")
-    p.add_argument("--ridge", action="store_true",
-                   help="also a ridge regression fitted on the same real material, leave-speakers-out")
+    p.add_argument(
+        "--variant",
+        "--planner",
+        dest="variants",
+        action="append",
+        choices=sorted(VARIANTS),
+        help="what to render (default: learned)",
+    )
+    p.add_argument(
+        "--lead-ms",
+        type=float,
+        default=Settings().mouth_lead_ms,
+        help="the learned mouth's lead over its sound (default: the setting's default)",
+    )
+    p.add_argument(
+        "--ridge",
+        action="store_true",
+        help="also a ridge regression fitted on the same real material, leave-speakers-out",
+    )
     p.add_argument("--json", type=Path, help="also write the rows here")
     args = p.parse_args(argv)
     variants = args.variants or ["learned"]
-    clips = [c.path for c in corpus.single_clips(SHARED)
-             if (not args.clip or c.name in args.clip) and (not args.group or c.group in args.group)]
+    clips = [
+        c.path
+        for c in corpus.single_clips(SHARED)
+        if (not args.clip or c.name in args.clip) and (not args.group or c.group in args.group)
+    ]
     steps = args.steps or __import__("heygem_core.soundmouth.train", fromlist=["TrainConfig"]).TrainConfig.steps
     ridges = RidgeFolds(Settings.from_env().cache_dir) if args.ridge else None
     rows = []
@@ -212,7 +247,9 @@ def main(argv=None) -> int:
             info = media.probe_video(clip)
             series = quality.independent_series(clip, settings).opening
             times = np.arange(len(series)) / float(info.fps)
-            whole_loudness = audio_mod.loudness_envelope(audio_mod.load_audio(clip, 16000), float(info.fps), len(series))
+            whole_loudness = audio_mod.loudness_envelope(
+                audio_mod.load_audio(clip, 16000), float(info.fps), len(series)
+            )
             rec_lag = recording_lag(series, whole_loudness)
             half = round(len(series) / 2) / float(info.fps)
             end = len(series) / float(info.fps)
@@ -220,8 +257,15 @@ def main(argv=None) -> int:
             for src, dst in (((0.0, half), (half, end)), ((half, end), (0.0, half))):
                 row = one_way(clip, series, times, src, dst, model, work, variants, rec_lag, args.lead_ms, ridge)
                 rows.append(row)
-                print("  " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                                       for k, v in row.items() if not k.endswith("_profile")), flush=True)
+                print(
+                    "  "
+                    + "  ".join(
+                        f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                        for k, v in row.items()
+                        if not k.endswith("_profile")
+                    ),
+                    flush=True,
+                )
     summary(rows, variants, len(clips))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
@@ -229,28 +273,43 @@ def main(argv=None) -> int:
 
 
 def summary(rows: list[dict], variants: list[str], n_clips: int) -> None:
-    keys = ["do_nothing", "loudness", "prediction"] + (["ridge"] if "ridge" in rows[0] else []) + \
-        [k for v in variants for k in (f"{v}_plan", v, f"{v}_lag", f"{v}_rec", f"{v}_follow")]
+    keys = (
+        ["do_nothing", "loudness", "prediction"]
+        + (["ridge"] if "ridge" in rows[0] else [])
+        + [k for v in variants for k in (f"{v}_plan", v, f"{v}_lag", f"{v}_rec", f"{v}_follow")]
+    )
     groups = [g for g in corpus.GROUPS if any(r["group"] == g for r in rows)]
-    print(f"\nmean over {len(rows)} re-voicings of {n_clips} clips:" + " " * 12
-          + "".join(f"{g:>16s}" for g in groups))
+    print(f"\nmean over {len(rows)} re-voicings of {n_clips} clips:" + " " * 12 + "".join(f"{g:>16s}" for g in groups))
     for k in keys:
         vals = np.array([r[k] for r in rows], float)
-        print(f"  {k:16s} {np.nanmean(vals):+.3f}  (median {np.nanmedian(vals):+.3f})"
-              + "".join(f"{np.nanmean(vals[[r['group'] == g for r in rows]]):+16.3f}" for g in groups))
-    print("  recording lags (frames, sound after picture > 0): "
-          + ", ".join(f"{r['clip']} {r['rec_lag']:+d}" for r in rows[::2] if r["rec_lag"]))
+        print(
+            f"  {k:16s} {np.nanmean(vals):+.3f}  (median {np.nanmedian(vals):+.3f})"
+            + "".join(f"{np.nanmean(vals[[r['group'] == g for r in rows]]):+16.3f}" for g in groups)
+        )
+    print(
+        "  recording lags (frames, sound after picture > 0): "
+        + ", ".join(f"{r['clip']} {r['rec_lag']:+d}" for r in rows[::2] if r["rec_lag"])
+    )
     for v in variants:  # a profile peaking at +1 or later would be a mouth behind its sound
         for g in groups:
             profile = np.nanmean(np.array([r[f"{v}_profile"] for r in rows if r["group"] == g], float), axis=0)
-            print(f"  {v} ({g}) at lags {-LAGS}..{LAGS} (output later > 0): "
-                  + " ".join(f"{x:+.3f}" for x in profile) + f"   peak {int(np.argmax(profile)) - LAGS:+d}")
+            print(
+                f"  {v} ({g}) at lags {-LAGS}..{LAGS} (output later > 0): "
+                + " ".join(f"{x:+.3f}" for x in profile)
+                + f"   peak {int(np.argmax(profile)) - LAGS:+d}"
+            )
             follow = np.nanmean(np.array([r[f"{v}_follow_profile"] for r in rows if r["group"] == g], float), axis=0)
-            print(f"  {v} ({g}) output against its plan at lags {-LAGS}..{LAGS}: "
-                  + " ".join(f"{x:+.3f}" for x in follow) + f"   peak {int(np.argmax(follow)) - LAGS:+d}")
+            print(
+                f"  {v} ({g}) output against its plan at lags {-LAGS}..{LAGS}: "
+                + " ".join(f"{x:+.3f}" for x in follow)
+                + f"   peak {int(np.argmax(follow)) - LAGS:+d}"
+            )
         if any(f"{v}_weight" in r for r in rows):
-            print(f"  {v}: adapted (head weight > 0) in "
-                  + ", ".join(f"{r['clip']} ({r[v + '_weight']:g})" for r in rows if r.get(f"{v}_weight")) or "none")
+            print(
+                f"  {v}: adapted (head weight > 0) in "
+                + ", ".join(f"{r['clip']} ({r[v + '_weight']:g})" for r in rows if r.get(f"{v}_weight"))
+                or "none"
+            )
 
 
 if __name__ == "__main__":

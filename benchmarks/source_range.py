@@ -7,6 +7,7 @@ check would warn. Speaking faces should all pass; a presenter who does not speak
 
     .venv/bin/python benchmarks/source_range.py [--cache-dir DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     settings = Settings(cache_dir=args.cache_dir)
     clips = data.real_clips([r for r in train_mouth.DEFAULT_REAL if r.exists()])
-    clips += [c for c in sorted((HERE.parent / "shared" / "fixtures" / "video").glob("*.mp4"))
-              if c.name not in {x.name for x in clips}]
+    clips += [
+        c
+        for c in sorted((HERE.parent / "shared" / "fixtures" / "video").glob("*.mp4"))
+        if c.name not in {x.name for x in clips}
+    ]
     print(f"threshold {quality.MIN_SOURCE_RANGE}")
     for clip in clips:
         track = track_video(clip, settings)

@@ -21,6 +21,7 @@ keeps by content, are removed too; the re-run keeps them. What an installation k
 for all videos (dlib's face detector, saved on first use) stays, as on a user's machine;
 the first tracking run above builds it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,11 @@ from heygem_core import media  # noqa: E402
 from heygem_core.config import Settings  # noqa: E402
 from tests.paths import FIXTURES, LANGUAGE_AUDIO, VIDEOS  # noqa: E402
 
-_PEAK = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-         "sys.stderr.write(p.stderr); p.check_returncode(); "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+_PEAK = (
+    "import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+    "sys.stderr.write(p.stderr); p.check_returncode(); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 
 
 def timed(cmd: list[str]) -> tuple[float, float, str]:
@@ -52,10 +55,37 @@ def timed(cmd: list[str]) -> tuple[float, float, str]:
 
 
 def plain_args(video: Path, audio: Path, out: Path, s: Settings, loop: bool) -> list[str]:
-    return ["ffmpeg", "-v", "error", "-y", *(["-stream_loop", "-1"] if loop else []), "-i", str(video),
-            "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "libx264", "-preset", s.x264_preset,
-            "-crf", str(s.crf), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", s.audio_bitrate,
-            "-movflags", "+faststart", "-shortest", str(out)]
+    return [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        *(["-stream_loop", "-1"] if loop else []),
+        "-i",
+        str(video),
+        "-i",
+        str(audio),
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-c:v",
+        "libx264",
+        "-preset",
+        s.x264_preset,
+        "-crf",
+        str(s.crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        s.audio_bitrate,
+        "-movflags",
+        "+faststart",
+        "-shortest",
+        str(out),
+    ]
 
 
 _WARM_TRACK = """
@@ -115,20 +145,31 @@ def main() -> None:
     audios = args.audio or [LANGUAGE_AUDIO["en"], FIXTURES / "audio" / "en_lecture_60s.wav"]
     s = Settings.from_env()
     info = media.probe_video(args.video)
-    print(f"video {args.video.name} {info.out_width}x{info.out_height} {float(info.fps):g} fps, "
-          f"{info.n_frames} frames; x264 {s.x264_preset} crf {s.crf}; median of {args.repeat}")
+    print(
+        f"video {args.video.name} {info.out_width}x{info.out_height} {float(info.fps):g} fps, "
+        f"{info.n_frames} frames; x264 {s.x264_preset} crf {s.crf}; median of {args.repeat}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cache = tmp / "cache"
-        track_cmd = [sys.executable, "-c", "import sys; from heygem_core.track import track_video; "
-                     "from heygem_core.config import Settings; from pathlib import Path; "
-                     "track_video(sys.argv[1], Settings(cache_dir=Path(sys.argv[2])))", str(args.video), str(cache)]
+        track_cmd = [
+            sys.executable,
+            "-c",
+            "import sys; from heygem_core.track import track_video; "
+            "from heygem_core.config import Settings; from pathlib import Path; "
+            "track_video(sys.argv[1], Settings(cache_dir=Path(sys.argv[2])))",
+            str(args.video),
+            str(cache),
+        ]
         track_s, _, _ = timed(track_cmd)
         print(f"tracking alone (incl. start-up): {track_s:6.2f} s = {info.n_frames / track_s:6.1f} fps")
-        warm_out = subprocess.run([sys.executable, "-c", _WARM_TRACK, str(args.video), str(cache)],
-                                  check=True, capture_output=True, text=True).stdout.split()
-        print(f"tracking, models loaded: first {float(warm_out[0]):6.1f} fps, then {float(warm_out[1]):6.1f} fps"
-              f" (in this process alone: {float(warm_out[2]):6.1f} fps)")
+        warm_out = subprocess.run(
+            [sys.executable, "-c", _WARM_TRACK, str(args.video), str(cache)], check=True, capture_output=True, text=True
+        ).stdout.split()
+        print(
+            f"tracking, models loaded: first {float(warm_out[0]):6.1f} fps, then {float(warm_out[1]):6.1f} fps"
+            f" (in this process alone: {float(warm_out[2]):6.1f} fps)"
+        )
         for audio in audios:
             n_out = round(media.probe_audio(audio).duration * float(info.fps))
             loop = n_out > info.n_frames
@@ -140,8 +181,22 @@ def main() -> None:
                 for kept in ("tracks", "library", "adapt", "phones", "files"):  # what a new video has not got yet
                     shutil.rmtree(cache / kept, ignore_errors=True)
                 # The job itself; its QA reading of the output (on by default) is timed apart below.
-                job = [sys.executable, "-m", "cli", "lipsync", "-v", "--no-qa", "--video",
-                       str(args.video), "--audio", str(audio), "-o", str(tmp / "out.mp4"), "--cache-dir", str(cache)]
+                job = [
+                    sys.executable,
+                    "-m",
+                    "cli",
+                    "lipsync",
+                    "-v",
+                    "--no-qa",
+                    "--video",
+                    str(args.video),
+                    "--audio",
+                    str(audio),
+                    "-o",
+                    str(tmp / "out.mp4"),
+                    "--cache-dir",
+                    str(cache),
+                ]
                 w, r, _ = timed(job)
                 cold.append(w), rss_c.append(r)
                 shutil.rmtree(cache / "phones", ignore_errors=True)
@@ -163,11 +218,24 @@ def main() -> None:
             print(f"  stages (cached run): {stages(log)}")
             if rates:
                 print(f"  lip-sync + blend + encode (cached run): {statistics.median(rates):6.1f} fps")
-            warm_jobs = subprocess.run([sys.executable, "-c", _WARM_JOB, str(args.video), str(audio),
-                                        str(tmp / "out.mp4"), str(cache), str(args.repeat)],
-                                       check=True, capture_output=True, text=True).stdout
+            warm_jobs = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    _WARM_JOB,
+                    str(args.video),
+                    str(audio),
+                    str(tmp / "out.mp4"),
+                    str(cache),
+                    str(args.repeat),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             in_worker = statistics.median(float(x) for x in re.findall(r"^job_s ([\d.]+)$", warm_jobs, re.M))
             print(f"  cached track, in a process past its first job: {in_worker:6.2f} s  ratio {in_worker / p:4.2f}x")
+
 
 if __name__ == "__main__":
     main()

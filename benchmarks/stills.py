@@ -10,6 +10,7 @@ frame the output frame was made from on the left, the output on the right, both 
 same box around the mouth and chin and enlarged ``--scale`` times (cubic), labelled with
 the time and the measured opening (lip gap / interocular distance).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,14 +68,17 @@ def still(video: Path, audio: Path, language: str, out_png: Path, scale: int, wo
         s = int(base[t])
         x0, y0, x1, y1 = mouth_box(src_track.landmarks[s], src_info.out_width, src_info.out_height)
         pair = []
-        for name, frame, o in (("source", frame_at(src_info, s), mouth.opening(src_track.landmarks[s][None])[0]),
-                               ("output", frame_at(out_info, int(t)), opening[t])):
+        for name, frame, o in (
+            ("source", frame_at(src_info, s), mouth.opening(src_track.landmarks[s][None])[0]),
+            ("output", frame_at(out_info, int(t)), opening[t]),
+        ):
             tile = cv2.resize(frame[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
             pair.append(labelled(tile, f"{name} {int(t) / float(out_info.fps):5.2f} s  opening {o:.2f}"))
         rows.append(np.hstack([pair[0], np.full((pair[0].shape[0], 6, 3), 255, np.uint8), pair[1]]))
     width = max(r.shape[1] for r in rows)
-    rows = [cv2.copyMakeBorder(r, 0, 6, 0, width - r.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
-            for r in rows]
+    rows = [
+        cv2.copyMakeBorder(r, 0, 6, 0, width - r.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255)) for r in rows
+    ]
     out_png.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out_png), np.vstack(rows), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     return f"{out_png}: output frames {[int(t) for t in picks]} from source frames {[int(base[t]) for t in picks]}"

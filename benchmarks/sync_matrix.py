@@ -11,6 +11,7 @@ the engine (``--measure dlib``: the tracker's own reading, as before).
 2. Synthetic sentences dense in /p b m/ (espeak-ng, true phone timings known), with and
    without the transcript: share of bilabials with closed lips, open-vowel/bilabial ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,10 @@ def matrix(out: Path, settings: Settings, measure: str) -> None:
             envs.append(ours)
             deltas.append(ours - base)
             print(f"{vname:16s} {lang:4s} {ours:+.3f}  {base:+.3f}      {ours - base:+.3f}  {took:6.1f}")
-    print(f"mean delta over {len(deltas)} pairs: {np.mean(deltas):+.3f} (target >= +0.15); "
-          f"mean env r {np.mean(envs):+.3f}")
+    print(
+        f"mean delta over {len(deltas)} pairs: {np.mean(deltas):+.3f} (target >= +0.15); "
+        f"mean env r {np.mean(envs):+.3f}"
+    )
 
 
 def bilabials(out: Path, settings: Settings, measure: str) -> None:
@@ -79,15 +82,18 @@ def bilabials(out: Path, settings: Settings, measure: str) -> None:
         wav = out / f"synthetic_{lang}.wav"
         wavfile.write(wav, sr, (np.clip(pcm, -1, 1) * 32767).astype(np.int16))
         n_out = int(round(len(pcm) / sr * 25))
-        base = quality.MouthSeries(fps=25.0, opening=do_nothing_series(video, n_out, settings, measure),
-                                   found=np.ones(n_out, bool))
+        base = quality.MouthSeries(
+            fps=25.0, opening=do_nothing_series(video, n_out, settings, measure), found=np.ones(n_out, bool)
+        )
         b = quality.phonetic_report(base, truth)
         for with_text in (True, False):
             dst = out / f"synthetic_{lang}_{'scripted' if with_text else 'blind'}.mp4"
             lipsync(video, wav, dst, transcript=text if with_text else None, language=lang, settings=settings)
             r = quality.phonetic_report(MEASURE[measure](dst, settings), truth)
-            print(f"{lang:4s} {str(with_text):10s} {r.bilabials:9d}  {r.closure_rate:6.2f}  {r.open_ratio:13.2f}"
-                  f"   ({b.closure_rate:.2f}, {b.open_ratio:.2f})")
+            print(
+                f"{lang:4s} {str(with_text):10s} {r.bilabials:9d}  {r.closure_rate:6.2f}  {r.open_ratio:13.2f}"
+                f"   ({b.closure_rate:.2f}, {b.open_ratio:.2f})"
+            )
 
 
 def main() -> None:

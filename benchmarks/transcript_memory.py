@@ -9,6 +9,7 @@ the limits a 50 MB text reached 16 GB; one word over the limit is refused before
 
     .venv/bin/python benchmarks/transcript_memory.py
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ sys.path.insert(0, str(HERE))
 from heygem_core.transcripts import SLACK, WORDS_PER_SECOND  # noqa: E402
 from tests.paths import LECTURE_60S, VIDEOS  # noqa: E402
 
-WORDS = ("today we look at how the model learns from data and why the errors fall as it sees more "
-         "examples of the same kind").split()
+WORDS = (
+    "today we look at how the model learns from data and why the errors fall as it sees more examples of the same kind"
+).split()
 
 
 def run(args: list[str], env: dict) -> tuple[float, float, int, str]:
@@ -52,13 +54,26 @@ def main() -> int:
         over = tmp / "over.txt"
         over.write_text(" ".join(WORDS[i % len(WORDS)] for i in range(n_words + 1)) + "\n")
         env = {**os.environ, "HEYGEM_CACHE_DIR": str(tmp / "cache")}
-        base = [sys.executable, "-m", "cli", "lipsync", "--video", str(VIDEOS["katie_8s"]), "--audio",
-                str(LECTURE_60S), "--no-qa", "--language", "en"]
+        base = [
+            sys.executable,
+            "-m",
+            "cli",
+            "lipsync",
+            "--video",
+            str(VIDEOS["katie_8s"]),
+            "--audio",
+            str(LECTURE_60S),
+            "--no-qa",
+            "--language",
+            "en",
+        ]
         subprocess.run(base + ["-o", str(tmp / "warm.mp4")], env=env, check=True, capture_output=True)
         rows = []
-        for name, extra in (("no transcript", []),
-                            (f"longest accepted: {n_words} words, {text.stat().st_size} bytes", ["--transcript", str(text)]),
-                            (f"one word over: {n_words + 1} words", ["--transcript", str(over)])):
+        for name, extra in (
+            ("no transcript", []),
+            (f"longest accepted: {n_words} words, {text.stat().st_size} bytes", ["--transcript", str(text)]),
+            (f"one word over: {n_words + 1} words", ["--transcript", str(over)]),
+        ):
             rows.append((name, *run(base + extra + ["-o", str(tmp / "out.mp4")], env)))
     print(f"60 s job ({seconds:.1f} s of audio), katie_8s, a fresh process each, cache warm:")
     for name, mb, secs, code, last in rows:

@@ -2,6 +2,7 @@
 Prefect flows (run, batch, server: ``cli.prefect_commands``), the runs they keep (runs:
 ``cli.runs_command``, no Prefect) and the web app (ui). Errors a user
 can fix print one line and exit with one of ``cli.codes``; heygem_core knows nothing of it."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,7 @@ from heygem_core.errors import HeygemError, InputError, ProcessingError, os_reas
 from .codes import EXIT_FAILURE, EXIT_FLAGGED, EXIT_INPUT, EXIT_OK  # noqa: F401 - EXIT_* are the API
 from . import runs_command as runs_cli
 from . import store_command as store_cli
+
 PREFECT_COMMANDS = ("run", "batch", "flow", "server", "ui")
 
 
@@ -43,52 +45,81 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="heygem",
-        description="Re-voice recorded video: only mouth and chin follow the new audio.")
+        prog="heygem", description="Re-voice recorded video: only mouth and chin follow the new audio."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    ls = sub.add_parser("lipsync", help="re-voice one video with a new audio track",
-                        description="Replace the mouth and chin of the speaker in VIDEO so they follow "
-                        "AUDIO. The output keeps the video's size and frame rate and lasts as long as "
-                        "the audio (the video plays back and forth when the audio is longer).")
+    ls = sub.add_parser(
+        "lipsync",
+        help="re-voice one video with a new audio track",
+        description="Replace the mouth and chin of the speaker in VIDEO so they follow "
+        "AUDIO. The output keeps the video's size and frame rate and lasts as long as "
+        "the audio (the video plays back and forth when the audio is longer).",
+    )
     ls.add_argument("--video", required=True, type=Path, help="the recorded video (mp4, mov, mkv, webm …)")
-    ls.add_argument("--audio", required=True, type=Path,
-                    help="the new audio (wav, mp3, m4a/aac, flac, ogg, or a video whose sound to use)")
+    ls.add_argument(
+        "--audio",
+        required=True,
+        type=Path,
+        help="the new audio (wav, mp3, m4a/aac, flac, ogg, or a video whose sound to use)",
+    )
     ls.add_argument("-o", "--output", required=True, type=Path, help="output .mp4 path")
-    ls.add_argument("--transcript", type=Path,
-                    help="UTF-8 text of what the audio says: gives precise lip closures (recommended)")
-    ls.add_argument("--language", default="en",
-                    help="language of the audio/transcript, e.g. en, de, fr, zh, ja (default en)")
+    ls.add_argument(
+        "--transcript", type=Path, help="UTF-8 text of what the audio says: gives precise lip closures (recommended)"
+    )
+    ls.add_argument(
+        "--language", default="en", help="language of the audio/transcript, e.g. en, de, fr, zh, ja (default en)"
+    )
     _setting_flag(ls, "--crf", "crf", "x264 quality, lower is better (18: visually lossless)", type=int)
     _setting_flag(ls, "--lufs", "target_lufs", "loudness target of the new audio, LUFS", type=float)
     _setting_flag(ls, "--extend", "extend_mode", "how the video fills a longer audio")
     _setting_flag(ls, "--speaker", "speaker", "which face speaks when several are visible")
-    ls.add_argument("--strict", action="store_true",
-                    help="exit 3 when QA flags the output (the file is kept, with a .qa.json beside it)")
-    ls.add_argument("--no-qa", action="store_true",
-                    help="skip the QA reading of the output (about 1 s for 10 s of video)")
-    _setting_flag(ls, "--planner", "planner", "what plans the mouth from the audio (learned: the sound-to-mouth "
-                  "model; phones: the phone aligners alone)")
+    ls.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 when QA flags the output (the file is kept, with a .qa.json beside it)",
+    )
+    ls.add_argument(
+        "--no-qa", action="store_true", help="skip the QA reading of the output (about 1 s for 10 s of video)"
+    )
+    _setting_flag(
+        ls,
+        "--planner",
+        "planner",
+        "what plans the mouth from the audio (learned: the sound-to-mouth model; phones: the phone aligners alone)",
+    )
     _add_common(ls)
 
-    rn = sub.add_parser("run", help="produce a course: every row of a spreadsheet, as a Prefect flow run",
-                        description="Validate SHEET (CSV or XLSX: lecturer, video, language, audio, "
-                        "[transcript, title, output]), then produce every row on a Prefect server "
-                        "(PREFECT_API_URL, or a local one started on 127.0.0.1:4200). Prints the "
-                        "dashboard link, the outputs and the zip.")
-    rn.add_argument("sheet", help="course sheet (.csv or .xlsx), or store:KEY for one in the artifact store "
-                    "(heygem store put)")
+    rn = sub.add_parser(
+        "run",
+        help="produce a course: every row of a spreadsheet, as a Prefect flow run",
+        description="Validate SHEET (CSV or XLSX: lecturer, video, language, audio, "
+        "[transcript, title, output]), then produce every row on a Prefect server "
+        "(PREFECT_API_URL, or a local one started on 127.0.0.1:4200). Prints the "
+        "dashboard link, the outputs and the zip.",
+    )
+    rn.add_argument(
+        "sheet", help="course sheet (.csv or .xlsx), or store:KEY for one in the artifact store (heygem store put)"
+    )
     rn.add_argument("-o", "--output", type=Path, help="also copy the videos, zip and report here")
-    rn.add_argument("--input-root", action="append", type=Path, metavar="DIR",
-                    help="folder the sheet's files must lie in (repeatable; default HEYGEM_INPUT_ROOTS "
-                    "or the sheet's folder)")
+    rn.add_argument(
+        "--input-root",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="folder the sheet's files must lie in (repeatable; default HEYGEM_INPUT_ROOTS or the sheet's folder)",
+    )
     _setting_flag(rn, "--crf", "crf", "x264 quality", type=int)
     rn.add_argument("--engine", help="lip-sync engine (default exemplar)")
-    rn.add_argument("--skip-invalid", action="store_true",
-                    help="run the valid rows of a sheet with bad ones (each bad row is said and listed "
-                    "as failed in the report) instead of refusing the sheet")
-    rn.add_argument("-v", "--verbose", action="store_true",
-                    help="also show the flow's warnings and task failures (tracebacks) here")
+    rn.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="run the valid rows of a sheet with bad ones (each bad row is said and listed "
+        "as failed in the report) instead of refusing the sheet",
+    )
+    rn.add_argument(
+        "-v", "--verbose", action="store_true", help="also show the flow's warnings and task failures (tracebacks) here"
+    )
 
     bt = sub.add_parser("batch", help="one audio × many videos, as a Prefect flow run")
     bt.add_argument("--audio", required=True, type=Path, help="the new audio")
@@ -98,16 +129,26 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("-o", "--output", type=Path, help="also copy the videos, zip and report here")
     _setting_flag(bt, "--crf", "crf", "x264 quality", type=int)
     bt.add_argument("--engine", help="lip-sync engine (default exemplar)")
-    bt.add_argument("-v", "--verbose", action="store_true",
-                    help="also show the flow's warnings and task failures (tracebacks) here")
+    bt.add_argument(
+        "-v", "--verbose", action="store_true", help="also show the flow's warnings and task failures (tracebacks) here"
+    )
 
-    fl = sub.add_parser("flow", help="run any registered flow by name (flows/registry.py)",
-                        description="Run a flow of flows/registry.py (or one an installed package adds) on "
-                        "the local Prefect server, with its parameters as KEY=VALUE (VALUE read as JSON "
-                        "where it is JSON, else as text). 'heygem flow --list' names them.")
+    fl = sub.add_parser(
+        "flow",
+        help="run any registered flow by name (flows/registry.py)",
+        description="Run a flow of flows/registry.py (or one an installed package adds) on "
+        "the local Prefect server, with its parameters as KEY=VALUE (VALUE read as JSON "
+        "where it is JSON, else as text). 'heygem flow --list' names them.",
+    )
     fl.add_argument("name", nargs="?", help="the flow's name, e.g. single, batch, course_matrix, gc")
-    fl.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                    help="a parameter of the flow (repeat for more)")
+    fl.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the flow (repeat for more)",
+    )
     fl.add_argument("--list", action="store_true", help="name the flows that can be run")
     fl.add_argument("-o", "--output", type=Path, help="for flows that make videos: also copy them here")
     fl.add_argument("-v", "--verbose", action="store_true", help="also show the flow's warnings here")
@@ -115,26 +156,36 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("server", help="start (or find) the local Prefect server and print its URL")
     sv.add_argument("--port", type=int, help="port on 127.0.0.1 (default 4200, env HEYGEM_PREFECT_PORT)")
 
-    ui = sub.add_parser("ui", help="start the web app (single, batch, course sheet, history)",
-                        description="Serve the web app. It runs the same Prefect flows as 'heygem run' and "
-                        "'heygem batch' (they appear in the dashboard). A login (HEYGEM_UI_USER, "
-                        "HEYGEM_UI_PASSWORD) is required to listen on anything but 127.0.0.1. Also: "
-                        "HEYGEM_UI_CONCURRENCY (jobs at once, default 1), HEYGEM_UI_MAX_UPLOAD_MB "
-                        "(per file, default 500).")
-    ui.add_argument("--host", default="127.0.0.1",
-                    help="address to listen on (default 127.0.0.1: this machine only; another address "
-                    "needs HEYGEM_UI_USER and HEYGEM_UI_PASSWORD)")
+    ui = sub.add_parser(
+        "ui",
+        help="start the web app (single, batch, course sheet, history)",
+        description="Serve the web app. It runs the same Prefect flows as 'heygem run' and "
+        "'heygem batch' (they appear in the dashboard). A login (HEYGEM_UI_USER, "
+        "HEYGEM_UI_PASSWORD) is required to listen on anything but 127.0.0.1. Also: "
+        "HEYGEM_UI_CONCURRENCY (jobs at once, default 1), HEYGEM_UI_MAX_UPLOAD_MB "
+        "(per file, default 500).",
+    )
+    ui.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; another address "
+        "needs HEYGEM_UI_USER and HEYGEM_UI_PASSWORD)",
+    )
     ui.add_argument("--port", type=int, default=7860, help="port (default 7860)")
 
-    gc = sub.add_parser("gc", help="free space: evict old cache objects and old runs",
-                        description="Evict what heygem keeps, from this machine's cache folder and the "
-                        "artifact store (HEYGEM_STORE: the local folder or S3/MinIO): cached stage outputs, "
-                        "ingested sources and local copies least recently used first, and runs older "
-                        "than --older-than (whole runs, by age only). Never what a running flow may "
-                        "use: anything used since the oldest running flow began is kept.")
+    gc = sub.add_parser(
+        "gc",
+        help="free space: evict old cache objects and old runs",
+        description="Evict what heygem keeps, from this machine's cache folder and the "
+        "artifact store (HEYGEM_STORE: the local folder or S3/MinIO): cached stage outputs, "
+        "ingested sources and local copies least recently used first, and runs older "
+        "than --older-than (whole runs, by age only). Never what a running flow may "
+        "use: anything used since the oldest running flow began is kept.",
+    )
     gc.add_argument("--older-than", metavar="AGE", help="evict what was not used for this long, e.g. 30d, 12h")
-    gc.add_argument("--max-size", metavar="SIZE",
-                    help="then evict the least recently used cache objects until they fit, e.g. 20G")
+    gc.add_argument(
+        "--max-size", metavar="SIZE", help="then evict the least recently used cache objects until they fit, e.g. 20G"
+    )
     gc.add_argument("--dry-run", action="store_true", help="only say what would be freed")
     _add_common(gc)
 
@@ -149,10 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Settings a flag sets: (setting, the flag's attribute, the flag as typed).
-FLAG_SETTINGS = (("engine", "engine", "--engine"), ("tracker", "tracker", "--tracker"),
-                 ("cache_dir", "cache_dir", "--cache-dir"), ("crf", "crf", "--crf"),
-                 ("target_lufs", "lufs", "--lufs"), ("extend_mode", "extend", "--extend"),
-                 ("speaker", "speaker", "--speaker"), ("planner", "planner", "--planner"))
+FLAG_SETTINGS = (
+    ("engine", "engine", "--engine"),
+    ("tracker", "tracker", "--tracker"),
+    ("cache_dir", "cache_dir", "--cache-dir"),
+    ("crf", "crf", "--crf"),
+    ("target_lufs", "lufs", "--lufs"),
+    ("extend_mode", "extend", "--extend"),
+    ("speaker", "speaker", "--speaker"),
+    ("planner", "planner", "--planner"),
+)
 
 
 def _as_flag(err: InputError, args: argparse.Namespace) -> InputError:
@@ -166,7 +223,7 @@ def _as_flag(err: InputError, args: argparse.Namespace) -> InputError:
         given = getattr(args, attr, None)
         said = f"{variable(name)}={given}"
         if given is not None and str(err).startswith(said):
-            return SettingsError(f"{flag} {given}{str(err)[len(said):]}")
+            return SettingsError(f"{flag} {given}{str(err)[len(said) :]}")
     return err
 
 
@@ -174,15 +231,25 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment and the flags; every value checked except the choices
     that live in registries (``Settings.check()``, which the commands call)."""
     return Settings.from_env().replace(
-        engine=getattr(args, "engine", None), tracker=getattr(args, "tracker", None),
-        cache_dir=getattr(args, "cache_dir", None), crf=getattr(args, "crf", None),
-        target_lufs=getattr(args, "lufs", None), extend_mode=getattr(args, "extend", None),
-        speaker=getattr(args, "speaker", None), planner=getattr(args, "planner", None))
+        engine=getattr(args, "engine", None),
+        tracker=getattr(args, "tracker", None),
+        cache_dir=getattr(args, "cache_dir", None),
+        crf=getattr(args, "crf", None),
+        target_lufs=getattr(args, "lufs", None),
+        extend_mode=getattr(args, "extend", None),
+        speaker=getattr(args, "speaker", None),
+        planner=getattr(args, "planner", None),
+    )
 
 
 # What a command needs beyond the core install, and the extra that brings it (pyproject.toml).
-EXTRAS = {"run": {"prefect": "flows"}, "batch": {"prefect": "flows"}, "flow": {"prefect": "flows"},
-          "server": {"prefect": "flows"}, "ui": {"prefect": "web", "gradio": "web"}}
+EXTRAS = {
+    "run": {"prefect": "flows"},
+    "batch": {"prefect": "flows"},
+    "flow": {"prefect": "flows"},
+    "server": {"prefect": "flows"},
+    "ui": {"prefect": "web", "gradio": "web"},
+}
 
 
 def _needs_extras(command: str) -> None:
@@ -192,15 +259,18 @@ def _needs_extras(command: str) -> None:
 
     for module, extra in EXTRAS.get(command, {}).items():
         if importlib.util.find_spec(module) is None:
-            raise InputError(f"'heygem {command}' needs {module}, which this install lacks: "
-                             f"pip install 'heygem[{extra}]' (scripts/install.sh installs everything)")
+            raise InputError(
+                f"'heygem {command}' needs {module}, which this install lacks: "
+                f"pip install 'heygem[{extra}]' (scripts/install.sh installs everything)"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command not in PREFECT_COMMANDS:  # Prefect brings its own console logging
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                            format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        )
     settings = None
     try:
         settings = settings_from(args)
@@ -256,8 +326,9 @@ def _gc(args, settings: Settings) -> int:
     store = open_store(settings)
     report = gc.collect(Path(settings.cache_dir), store, older_than=older, max_size=size, dry_run=args.dry_run)
     for item in report.removed:
-        logging.getLogger("heygem_core.gc").info("%s %s %s (%d bytes)", "would remove" if args.dry_run else "removed",
-                                                 item.where, item.name, item.size)
+        logging.getLogger("heygem_core.gc").info(
+            "%s %s %s (%d bytes)", "would remove" if args.dry_run else "removed", item.where, item.name, item.size
+        )
     print(f"heygem gc ({settings.cache_dir}, store {store.describe()}): {report.summary()}")
     return EXIT_OK
 
@@ -292,17 +363,27 @@ def _lipsync(args, settings: Settings) -> int:
     check_transcript(transcript, audio.duration, args.language, args.transcript)  # named by its file
     try:
         with _Progress() as progress:
-            result = lipsync(video, audio, args.output, transcript=transcript, language=args.language,
-                             settings=settings, progress=progress, warn=progress.warn,
-                             qa=args.strict or not args.no_qa)
+            result = lipsync(
+                video,
+                audio,
+                args.output,
+                transcript=transcript,
+                language=args.language,
+                settings=settings,
+                progress=progress,
+                warn=progress.warn,
+                qa=args.strict or not args.no_qa,
+            )
     except ProcessingError as err:
         plain = _output_failure(err, args.output)
         if plain is None:
             raise
         logging.getLogger("heygem_core").info("%s failed:\n%s", args.output, err)  # the tool's detail (-v)
         raise plain from err
-    print(f"wrote {result.output} ({result.width}x{result.height}, {result.fps:g} fps, "
-          f"{result.duration:.2f} s, {result.n_frames} frames) in {result.timings['total']:.1f} s")
+    print(
+        f"wrote {result.output} ({result.width}x{result.height}, {result.fps:g} fps, "
+        f"{result.duration:.2f} s, {result.n_frames} frames) in {result.timings['total']:.1f} s"
+    )
     for note in result.notes:
         print(f"note: {note}")
     if result.qa is None:
@@ -349,8 +430,9 @@ def _output_failure(err: ProcessingError, output: Path) -> ProcessingError | Non
     stderr tells it (a full disk). None for any other failure."""
     out = Path(output).absolute()
     here = err.path.absolute() if err.path is not None else None
-    ours = here is not None and (here == out or (here.parent == out.parent and here.name.startswith(f".{out.stem}.")
-                                                 and ".part" in here.name))
+    ours = here is not None and (
+        here == out or (here.parent == out.parent and here.name.startswith(f".{out.stem}.") and ".part" in here.name)
+    )
     if not ours and err.cause is None:
         return None
     return ProcessingError(err.reason, output if ours else err.path, cause=err.cause)
@@ -360,9 +442,11 @@ def _sync(args, settings: Settings) -> int:
     from heygem_core.quality import sync_report
 
     rep = sync_report(args.video, args.audio, settings=settings)
-    print(f"sync {rep.agreement:+.3f} (the mouth, read by FaceMesh, against the mouth expected for the "
-          f"audio; QA's pass mark {settings.qa_min_sync:.2f}); loudness correlation {rep.correlation:+.3f}; "
-          f"over {rep.frames} frames (face in {rep.coverage:.0%})")
+    print(
+        f"sync {rep.agreement:+.3f} (the mouth, read by FaceMesh, against the mouth expected for the "
+        f"audio; QA's pass mark {settings.qa_min_sync:.2f}); loudness correlation {rep.correlation:+.3f}; "
+        f"over {rep.frames} frames (face in {rep.coverage:.0%})"
+    )
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ Imported only for those commands, so that ``heygem lipsync`` never pays for impo
 Prefect itself is imported only after ``flows.server.ensure_server`` has pointed
 ``PREFECT_API_URL`` at a real server.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,14 @@ def _check_sheet(sheet: str, input_roots: list[Path], settings: Settings, skip_i
     from heygem_core.store import open_store
 
     store = open_store(settings)
-    _, skipped = check_sheet_ref(store, sheet, input_roots=tuple(input_roots) or settings.input_roots,
-                                 max_rows=settings.max_sheet_rows, skip_invalid=skip_invalid,
-                                 check_keys=store.remote)
+    _, skipped = check_sheet_ref(
+        store,
+        sheet,
+        input_roots=tuple(input_roots) or settings.input_roots,
+        max_rows=settings.max_sheet_rows,
+        skip_invalid=skip_invalid,
+        check_keys=store.remote,
+    )
     for s in skipped:
         print(f"heygem: row {s.row} ({s.output}) will not be run: {s.message}", file=sys.stderr)
 
@@ -47,8 +53,9 @@ def run_command(args) -> int:
     api_url = ensure_server()
     _quiet_console(args.verbose)
     course_matrix = flow("course_matrix")
-    state = course_matrix(sheet, [str(r) for r in roots] or None, _overrides(args), args.skip_invalid,
-                          return_state=True)
+    state = course_matrix(
+        sheet, [str(r) for r in roots] or None, _overrides(args), args.skip_invalid, return_state=True
+    )
     return _finish(state, api_url, args.output)
 
 
@@ -56,9 +63,15 @@ def batch_command(args) -> int:
     api_url = ensure_server()
     _quiet_console(args.verbose)
     batch = flow("batch")
-    state = batch(str(args.audio.resolve()), [str(v.resolve()) for v in args.videos], args.language,
-                  str(args.transcript.resolve()) if args.transcript else None, None, _overrides(args),
-                  return_state=True)
+    state = batch(
+        str(args.audio.resolve()),
+        [str(v.resolve()) for v in args.videos],
+        args.language,
+        str(args.transcript.resolve()) if args.transcript else None,
+        None,
+        _overrides(args),
+        return_state=True,
+    )
     return _finish(state, api_url, args.output)
 
 
@@ -68,8 +81,9 @@ class _RunProblems(logging.Filter):
     end says each failure once, in plain words. ``-v`` shows them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno >= logging.WARNING and record.name.startswith(("prefect.flow_runs",
-                                                                                  "prefect.task_runs")))
+        return not (
+            record.levelno >= logging.WARNING and record.name.startswith(("prefect.flow_runs", "prefect.task_runs"))
+        )
 
 
 def _quiet_console(verbose: bool) -> None:
@@ -103,8 +117,9 @@ def flow_command(args) -> int:
     link = dashboard_url(api_url, str(state.state_details.flow_run_id))
     if not state.is_completed():
         err = state.result(raise_on_failure=False, _sync=True)
-        print(f"heygem: error: {err if isinstance(err, BaseException) else state.message or state.name}",
-              file=sys.stderr)
+        print(
+            f"heygem: error: {err if isinstance(err, BaseException) else state.message or state.name}", file=sys.stderr
+        )
         print(f"dashboard: {link}", file=sys.stderr)
         return EXIT_INPUT if isinstance(err, InputError) else EXIT_FAILURE
     result = state.result(_sync=True)
@@ -126,8 +141,7 @@ def _params(pairs: list[str], fn) -> dict:
         if not sep or not key:
             raise InputError(f"--param {pair!r}: write it as KEY=VALUE")
         if key not in known:
-            raise InputError(f"--param {key}: flow {fn.name} has no parameter '{key}' "
-                             f"(it has: {', '.join(known)})")
+            raise InputError(f"--param {key}: flow {fn.name} has no parameter '{key}' (it has: {', '.join(known)})")
         try:
             out[key] = json.loads(raw)
         except ValueError:
@@ -142,8 +156,11 @@ def server_command(args) -> int:
 
 
 def _overrides(args) -> dict | None:
-    out = {k: v for k, v in (("crf", getattr(args, "crf", None)), ("engine", getattr(args, "engine", None)))
-           if v is not None}
+    out = {
+        k: v
+        for k, v in (("crf", getattr(args, "crf", None)), ("engine", getattr(args, "engine", None)))
+        if v is not None
+    }
     return out or None
 
 
@@ -162,8 +179,10 @@ def _finish(state, api_url: str, output: Path | None) -> int:
         print(f"dashboard: {link}", file=sys.stderr)
         return EXIT_INPUT if isinstance(err, InputError) else EXIT_FAILURE
     local = _download(summary, output) if output else None
-    print(f"run {summary['run_id']}: {summary['done']} done, {summary['failed']} failed, "
-          f"{summary['flagged']} flagged by QA")
+    print(
+        f"run {summary['run_id']}: {summary['done']} done, {summary['failed']} failed, "
+        f"{summary['flagged']} flagged by QA"
+    )
     for f in summary["failures"]:
         where = f"row {f['row']}" if f.get("row") is not None else f["output"]
         print(f"  failed: {where} ({f['output']}): {f['message']}")

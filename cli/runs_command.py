@@ -1,6 +1,7 @@
 """``heygem runs list | show RUN | clean --older-than AGE [--dry-run]``: the runs kept in the
 artifact store (``runs/<run-id>/``), read through ``flows.runs`` as the web app's History reads
 them. No Prefect: nothing here needs a server."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,18 +13,24 @@ from .codes import EXIT_OK
 
 
 def add_parser(sub) -> None:
-    rs = sub.add_parser("runs", help="list, show or clean up the runs kept in the artifact store",
-                        description="The runs kept in the artifact store (HEYGEM_STORE: the local folder or "
-                        "S3/MinIO), one folder each: runs/<run-id>/ with its videos, QA pictures, manifest, "
-                        "report, log and zip. The web app's History shows the same runs.")
+    rs = sub.add_parser(
+        "runs",
+        help="list, show or clean up the runs kept in the artifact store",
+        description="The runs kept in the artifact store (HEYGEM_STORE: the local folder or "
+        "S3/MinIO), one folder each: runs/<run-id>/ with its videos, QA pictures, manifest, "
+        "report, log and zip. The web app's History shows the same runs.",
+    )
     what = rs.add_subparsers(dest="runs_command", required=True, metavar="{list,show,clean}")
     what.add_parser("list", help="every run, newest first: when, kind, counts, size")
     show = what.add_parser("show", help="one run: each row's output and outcome, and where its files are")
     show.add_argument("run", help="a run id, as 'heygem runs list' prints it")
-    clean = what.add_parser("clean", help="delete runs older than an age (never a run still going)",
-                            description="Delete whole runs (runs/<run-id>/) that finished longer ago than "
-                            "--older-than. A run whose flow is still going is kept. Cached stage outputs are "
-                            "'heygem gc''s.")
+    clean = what.add_parser(
+        "clean",
+        help="delete runs older than an age (never a run still going)",
+        description="Delete whole runs (runs/<run-id>/) that finished longer ago than "
+        "--older-than. A run whose flow is still going is kept. Cached stage outputs are "
+        "'heygem gc''s.",
+    )
     clean.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 30d, 12h, 90m (a bare number: days)")
     clean.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     rs.set_defaults(verbose=False)
@@ -44,8 +51,7 @@ def _line(run, width: int) -> str:
     from flows.runs import human_size
 
     state = "running, started" if run.running else ("finished" if run.manifest else "started")
-    return (f"{run.run_id:<{width}}  {run.kind:<10} {state} {_when(run.created)}  {_counts(run)}  "
-            f"{human_size(run.size)}")
+    return f"{run.run_id:<{width}}  {run.kind:<10} {state} {_when(run.created)}  {_counts(run)}  {human_size(run.size)}"
 
 
 def runs_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -63,8 +69,10 @@ def _list(args, store) -> int:
         print(f"no runs in {store.describe()}")
         return EXIT_OK
     width = max(len(r.run_id) for r in found)
-    print(f"{len(found)} run{'s' if len(found) != 1 else ''} in {store.describe()} "
-          f"({human_size(sum(r.size for r in found))}), newest first:")
+    print(
+        f"{len(found)} run{'s' if len(found) != 1 else ''} in {store.describe()} "
+        f"({human_size(sum(r.size for r in found))}), newest first:"
+    )
     for run in found:
         print(_line(run, width))
     return EXIT_OK
@@ -119,6 +127,8 @@ def _clean(args, store) -> int:
     for run in report.running:
         print(f"kept {_line(run, width)} (its flow is still going)")
     n = len(report.removed)
-    print(f"heygem runs clean ({store.describe()}): {verb} {n} run{'s' if n != 1 else ''} older than "
-          f"{args.older_than} ({human_size(report.freed)}); kept {report.kept}")
+    print(
+        f"heygem runs clean ({store.describe()}): {verb} {n} run{'s' if n != 1 else ''} older than "
+        f"{args.older_than} ({human_size(report.freed)}); kept {report.kept}"
+    )
     return EXIT_OK

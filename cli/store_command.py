@@ -2,6 +2,7 @@
 getting a sheet and its media into the artifact store (HEYGEM_STORE: the local folder or
 S3/MinIO) without another tool, so that a deployment or ``heygem run`` can take
 ``store:KEY``. No Prefect."""
+
 from __future__ import annotations
 
 import sys
@@ -18,16 +19,20 @@ MAX_LISTED = 1000
 
 
 def add_parser(sub) -> None:
-    st = sub.add_parser("store", help="put files into the artifact store, list what it holds",
-                        description="The artifact store every machine shares (HEYGEM_STORE=s3 and MINIO_*, or "
-                        "the local folder). Put a course sheet and its media there and name them store:KEY "
-                        "in the sheet and in 'heygem run store:KEY' or a deployment's parameters.")
+    st = sub.add_parser(
+        "store",
+        help="put files into the artifact store, list what it holds",
+        description="The artifact store every machine shares (HEYGEM_STORE=s3 and MINIO_*, or "
+        "the local folder). Put a course sheet and its media there and name them store:KEY "
+        "in the sheet and in 'heygem run store:KEY' or a deployment's parameters.",
+    )
     what = st.add_subparsers(dest="store_command", required=True, metavar="{put,ls}")
     put = what.add_parser("put", help="store files under PREFIX + their names; prints each one's store:KEY")
     put.add_argument("files", nargs="+", type=Path, metavar="FILE")
     put.add_argument("--prefix", default="", help="key prefix, e.g. sheets/ or media/week1/ (default: none)")
-    put.add_argument("--replace", action="store_true",
-                     help="replace a key that holds a different file (default: refuse)")
+    put.add_argument(
+        "--replace", action="store_true", help="replace a key that holds a different file (default: refuse)"
+    )
     ls = what.add_parser("ls", help="keys under a prefix, with size and time")
     ls.add_argument("prefix", nargs="?", default="", help="e.g. sheets/ (default: everything)")
     st.set_defaults(verbose=False)

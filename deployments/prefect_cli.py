@@ -10,6 +10,7 @@ the stock CLI. Harmless once the underlying versions agree again.
 
 Usage: ``python deployments/prefect_cli.py deploy --all`` (any ``prefect`` arguments).
 """
+
 from __future__ import annotations
 
 import sys
@@ -20,9 +21,13 @@ _read_workers = PrefectClient.read_workers_for_work_pool
 
 
 async def _read_workers_for_work_pool(self, work_pool_name, worker_filter=None, offset=None, limit=None):
-    return await _read_workers(self, work_pool_name, worker_filter=worker_filter,
-                               offset=0 if offset is None else offset,
-                               limit=100 if limit is None else limit)
+    return await _read_workers(
+        self,
+        work_pool_name,
+        worker_filter=worker_filter,
+        offset=0 if offset is None else offset,
+        limit=100 if limit is None else limit,
+    )
 
 
 PrefectClient.read_workers_for_work_pool = _read_workers_for_work_pool

@@ -5,6 +5,7 @@ Import a flow from its module (``from flows.course_matrix import course_matrix``
 imports nothing itself, so ``flows.server`` can point Prefect at a server before Prefect reads
 its settings.
 """
+
 import os
 
 # heygem_core's own log lines (what the tracker found, what was retried) go to the dashboard too.

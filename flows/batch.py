@@ -1,4 +1,5 @@
 """One audio × many videos (the seed product's batch mode): ``heygem batch --audio A V...``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,11 +20,16 @@ def _name() -> str:
     return f"batch {Path(str(p.get('audio', 'audio'))).name} × {len(p.get('videos') or [])} videos ({p.get('language', '')})"
 
 
-@flow(name="batch", flow_run_name=_name, log_prints=True,
-      task_runner=WorkersTaskRunner())
-def batch(audio: str, videos: list[str], language: str = "en", transcript: str | None = None,
-          input_roots: list[str] | None = None, overrides: dict | None = None,
-          refused: list[dict] | None = None) -> State:
+@flow(name="batch", flow_run_name=_name, log_prints=True, task_runner=WorkersTaskRunner())
+def batch(
+    audio: str,
+    videos: list[str],
+    language: str = "en",
+    transcript: str | None = None,
+    input_roots: list[str] | None = None,
+    overrides: dict | None = None,
+    refused: list[dict] | None = None,
+) -> State:
     """Re-voice every video with the same audio; a failing video fails alone.
 
     Args:
@@ -36,7 +42,12 @@ def batch(audio: str, videos: list[str], language: str = "en", transcript: str |
     """
     # A bad video fails its own row (listed in the report); the others run.
     with without_caller_tags():
-        checked = validate_jobs(batch_records(audio, videos, language, transcript), f"batch of {len(videos)}",
-                                input_roots, overrides, skip_invalid=True)
+        checked = validate_jobs(
+            batch_records(audio, videos, language, transcript),
+            f"batch of {len(videos)}",
+            input_roots,
+            overrides,
+            skip_invalid=True,
+        )
     skipped = checked["skipped"] + refused_rows(refused or [], len(videos), language)
     return final_state(produce(checked["rows"], kind="batch", overrides=overrides, skipped=skipped))

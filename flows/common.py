@@ -11,6 +11,7 @@ What a run tells while it goes (``flows.runs``): each task run's stage and the r
 are published as the ``row-tasks`` artifact, and rows that fail at once as the ``row-failures``
 artifact; the summary this returns (and the manifest) is the final word.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,9 +24,13 @@ from typing import Any, Sequence
 
 from prefect import get_run_logger
 from prefect.context import TagsContext
-from prefect.artifacts import (create_link_artifact, create_markdown_artifact,
-                               create_progress_artifact, create_table_artifact,
-                               update_progress_artifact)
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.context import get_run_context
 
 from heygem_core.gc import hold
@@ -33,8 +38,18 @@ from heygem_core.intake import Row, SourceRef
 from heygem_core.package import OutputEntry
 from tasks.publish import package, publish
 from tasks.runtime import retry_delays, settings_for, store_for
-from tasks.stages import (adapt_mouth, blend, engine_version, ingest, lipsync, lipsync_remote, mux, normalize_audio, qa,
-                          track_faces)
+from tasks.stages import (
+    adapt_mouth,
+    blend,
+    engine_version,
+    ingest,
+    lipsync,
+    lipsync_remote,
+    mux,
+    normalize_audio,
+    qa,
+    track_faces,
+)
 
 from . import runs as run_ids
 from .fleet import gpu_lanes, gpu_pool_ready
@@ -143,17 +158,28 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
     # Held while it runs: `heygem gc` keeps what this run uses from now on.
     with hold(store, run_id):
         with _log_capture(str(flow_run.id)) as log_file:
-            logger.info("run %s: %d output(s)%s, store: %s", run_id, len(rows),
-                        f", {len(skipped)} left out" if skipped else "", store.describe())
+            logger.info(
+                "run %s: %d output(s)%s, store: %s",
+                run_id,
+                len(rows),
+                f", {len(skipped)} left out" if skipped else "",
+                store.describe(),
+            )
             progress = create_progress_artifact(progress=0.0, description=f"{run_id}: videos finished")
 
             failures = _Failures(run_id)
             jobs = _Tasks(run_id, settings)
-            failures.add([{"row": s["row"], "output": s["output"], "message": f"not run: {s['message']}"}
-                          for s in skipped])
+            failures.add(
+                [{"row": s["row"], "output": s["output"], "message": f"not run: {s['message']}"} for s in skipped]
+            )
             assets, ingest_errors = _ingest_all(rows, overrides, jobs)
-            failures.add([{"row": row.number, "output": row.output, "message": message}
-                          for row in rows if (message := _ingest_failure(row, ingest_errors)) is not None])
+            failures.add(
+                [
+                    {"row": row.number, "output": row.output, "message": message}
+                    for row in rows
+                    if (message := _ingest_failure(row, ingest_errors)) is not None
+                ]
+            )
             remote = gpu_pool_ready(settings, logger.warning)
             runs = _row_runs(rows, assets, ingest_errors, overrides, run_prefix, remote)
             _run_rows(runs, settings, jobs, _RowEnds(runs, failures, progress))
@@ -164,26 +190,53 @@ def produce(rows: list[Row], *, kind: str, overrides: dict | None = None, skippe
             done = sum(e.status == "done" for e in entries)
             failed = len(entries) - done
             flagged = sum(bool(e.qa and e.qa.get("flagged")) for e in entries)
-            logger.info("run %s: %d done, %d failed, %d flagged by QA, %.0f s", run_id, done, failed,
-                        flagged, time.perf_counter() - started)
-            extra = {"kind": kind, "flow_run_id": str(flow_run.id), "store": store.describe(),
-                     "seconds": round(time.perf_counter() - started, 1)}
+            logger.info(
+                "run %s: %d done, %d failed, %d flagged by QA, %.0f s",
+                run_id,
+                done,
+                failed,
+                flagged,
+                time.perf_counter() - started,
+            )
+            extra = {
+                "kind": kind,
+                "flow_run_id": str(flow_run.id),
+                "store": store.describe(),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
             log_text = log_file.read_text(encoding="utf-8", errors="replace")
         packed = jobs.submit(package, "package", (), run_id, run_prefix, entries, extra, log_text, overrides)
         jobs.flush()
         keys = packed.result()
     summary = {
-        "run_id": run_id, "run_prefix": run_prefix, "store": store.describe(),
+        "run_id": run_id,
+        "run_prefix": run_prefix,
+        "store": store.describe(),
         "flow_run_id": str(flow_run.id),
-        "done": done, "failed": failed, "flagged": flagged,
+        "done": done,
+        "failed": failed,
+        "flagged": flagged,
         "outputs": [e.output_key for e in entries if e.status == "done"],
-        "failures": [{"row": e.row, "output": e.output_name, "message": e.message}
-                     for e in entries if e.status != "done"],
-        "flags": [{"row": e.row, "output": e.output_name, "reasons": e.message}
-                  for e in entries if e.status == "done" and e.qa and e.qa.get("flagged")],
+        "failures": [
+            {"row": e.row, "output": e.output_name, "message": e.message} for e in entries if e.status != "done"
+        ],
+        "flags": [
+            {"row": e.row, "output": e.output_name, "reasons": e.message}
+            for e in entries
+            if e.status == "done" and e.qa and e.qa.get("flagged")
+        ],
         # one per row, in row order: what a caller matches its rows against
-        "rows": [{"row": e.row, "output": e.output_name, "status": e.status, "key": e.output_key,
-                  "message": e.message, "flagged": bool(e.qa and e.qa.get("flagged"))} for e in entries],
+        "rows": [
+            {
+                "row": e.row,
+                "output": e.output_name,
+                "status": e.status,
+                "key": e.output_key,
+                "message": e.message,
+                "flagged": bool(e.qa and e.qa.get("flagged")),
+            }
+            for e in entries
+        ],
         **keys,
     }
     _artifacts(summary, entries, store)
@@ -235,9 +288,10 @@ def _ingest_all(rows: list[Row], overrides, jobs: _Tasks) -> tuple[dict, dict]:
         for ref in (row.video, row.audio, row.transcript):
             if ref is not None:
                 served.setdefault(ref, []).append(row.number)
-    refs: dict[SourceRef, Any] = {ref: jobs.submit(ingest, "ingest", numbers, ref.kind, ref.value, ref.name,
-                                                   overrides)
-                                  for ref, numbers in served.items()}
+    refs: dict[SourceRef, Any] = {
+        ref: jobs.submit(ingest, "ingest", numbers, ref.kind, ref.value, ref.name, overrides)
+        for ref, numbers in served.items()
+    }
     jobs.flush()
     assets, errors = {}, {}
     for ref, fut in refs.items():
@@ -251,17 +305,28 @@ def _ingest_all(rows: list[Row], overrides, jobs: _Tasks) -> tuple[dict, dict]:
 
 def _skipped(s: dict, logger) -> OutputEntry:
     logger.warning("row %s (%s) skipped: %s", s["row"], s["output"], s["message"])
-    return OutputEntry(row=s["row"], lecturer=s["lecturer"], language=s["language"], title="",
-                       output_name=s["output"], output_key=None, sha256=None, duration=None, engine=None,
-                       status="failed", message=f"not run: {s['message']}")
+    return OutputEntry(
+        row=s["row"],
+        lecturer=s["lecturer"],
+        language=s["language"],
+        title="",
+        output_name=s["output"],
+        output_key=None,
+        sha256=None,
+        duration=None,
+        engine=None,
+        status="failed",
+        message=f"not run: {s['message']}",
+    )
 
 
 def _ingest_failure(row: Row, ingest_errors: dict) -> str | None:
     return next((ingest_errors[r] for r in (row.video, row.audio, row.transcript) if r in ingest_errors), None)
 
 
-def _row_runs(rows: list[Row], assets: dict, ingest_errors: dict, overrides, run_prefix: str,
-              remote: bool) -> list[RowRun]:
+def _row_runs(
+    rows: list[Row], assets: dict, ingest_errors: dict, overrides, run_prefix: str, remote: bool
+) -> list[RowRun]:
     """Every row's steps: each distinct video tracked (and the mouth adapted to it) once, each
     distinct audio normalised once, then per row lipsync -> blend -> mux -> qa -> publish."""
     by_video, by_audio = _served(rows, assets, "video"), _served(rows, assets, "audio")
@@ -279,31 +344,45 @@ def _row_runs(rows: list[Row], assets: dict, ingest_errors: dict, overrides, run
             served = tuple(by_video[v.sha256])
             track = Step("track_faces", track_faces, served, lambda v=v: (v, overrides))
             # the learned mouth adapted to this lecturer: once per source, for every language
-            adapt = Step("adapt_mouth", adapt_mouth, served, lambda v=v, tr=track: (v, tr.future, overrides),
-                         needs=(track,))
+            adapt = Step(
+                "adapt_mouth", adapt_mouth, served, lambda v=v, tr=track: (v, tr.future, overrides), needs=(track,)
+            )
             videos[v.sha256] = (track, adapt)
         if a.sha256 not in audios:
-            audios[a.sha256] = Step("normalize_audio", normalize_audio, tuple(by_audio[a.sha256]),
-                                    lambda a=a: (a, overrides))
+            audios[a.sha256] = Step(
+                "normalize_audio", normalize_audio, tuple(by_audio[a.sha256]), lambda a=a: (a, overrides)
+            )
         track, adapt = videos[v.sha256]
         _chain(rr, v, a, t, track, adapt, audios[a.sha256], overrides, run_prefix, remote)
     return runs
 
 
-def _chain(rr: RowRun, v, a, t, track: Step, adapt: Step, audio: Step, overrides, run_prefix: str,
-           remote: bool) -> None:
+def _chain(
+    rr: RowRun, v, a, t, track: Step, adapt: Step, audio: Step, overrides, run_prefix: str, remote: bool
+) -> None:
     one, label = (rr.row.number,), rr.label
-    lip = Step("lipsync", lipsync_remote if remote else lipsync, one,  # beside the normalising
-               lambda: (v, track.future, a, t, rr.row.language, label, overrides, adapt.future),
-               needs=(track, adapt), pool="gpu" if remote else "cpu")
+    lip = Step(
+        "lipsync",
+        lipsync_remote if remote else lipsync,
+        one,  # beside the normalising
+        lambda: (v, track.future, a, t, rr.row.language, label, overrides, adapt.future),
+        needs=(track, adapt),
+        pool="gpu" if remote else "cpu",
+    )
     blended = Step("blend", blend, one, lambda: (v, track.future, lip.future, label, overrides), needs=(track, lip))
     muxed = Step("mux", mux, one, lambda: (blended.future, audio.future, label, overrides), needs=(blended, audio))
-    checked = rr.qa = Step("qa", qa, one, lambda: (muxed.future, audio.future, label, overrides, track.future),
-                           needs=(muxed, audio, track))
+    checked = rr.qa = Step(
+        "qa", qa, one, lambda: (muxed.future, audio.future, label, overrides, track.future), needs=(muxed, audio, track)
+    )
     # published with QA's figures when QA ran; a row whose QA could not run is still made
-    rr.publish = Step("publish", publish, one,
-                      lambda: (muxed.future, checked.future if checked.completed else None, run_prefix, rr.row.output,
-                               overrides), needs=(muxed,), after=(checked,))
+    rr.publish = Step(
+        "publish",
+        publish,
+        one,
+        lambda: (muxed.future, checked.future if checked.completed else None, run_prefix, rr.row.output, overrides),
+        needs=(muxed,),
+        after=(checked,),
+    )
     rr.chain = [track, adapt, audio, lip, blended, muxed]
 
 
@@ -333,13 +412,15 @@ def _row_failure(rr: RowRun) -> str | None:
 
 def _entry(rr: RowRun, ingest_errors: dict, overrides, logger) -> OutputEntry:
     row = rr.row
-    base: dict[str, Any] = dict(row=row.number, lecturer=row.lecturer, language=row.language, title=row.title,
-                                output_name=row.output)
+    base: dict[str, Any] = dict(
+        row=row.number, lecturer=row.lecturer, language=row.language, title=row.title, output_name=row.output
+    )
     message = _ingest_failure(row, ingest_errors) or rr.failure
     if message is not None:
         logger.error("%s (%s) failed: %s", rr.label, row.output, message)
-        return OutputEntry(**base, output_key=None, sha256=None, duration=None, engine=None,
-                           status="failed", message=message)
+        return OutputEntry(
+            **base, output_key=None, sha256=None, duration=None, engine=None, status="failed", message=message
+        )
     checked, published = rr.ends()
     qa_result, note = None, ""
     if checked.completed:
@@ -351,10 +432,17 @@ def _entry(rr: RowRun, ingest_errors: dict, overrides, logger) -> OutputEntry:
     figures = qa_result.figures if qa_result is not None else None
     if qa_result is not None and qa_result.flagged:
         note = "; ".join(qa_result.reasons) or note
-    return OutputEntry(**base, output_key=pub.key, sha256=pub.sha256,
-                       duration=figures.get("duration") if figures else None,
-                       engine=engine_version(overrides), status="done", message=note,
-                       qa=figures, pictures=pub.pictures)
+    return OutputEntry(
+        **base,
+        output_key=pub.key,
+        sha256=pub.sha256,
+        duration=figures.get("duration") if figures else None,
+        engine=engine_version(overrides),
+        status="done",
+        message=note,
+        qa=figures,
+        pictures=pub.pictures,
+    )
 
 
 def _message(state) -> str:
@@ -412,18 +500,28 @@ def _artifacts(summary: dict, entries: list[OutputEntry], store) -> None:
     rows = []
     for e in entries:
         qa_fig = e.qa or {}
-        rows.append({
-            "row": e.row if e.row is not None else "", "lecturer": e.lecturer, "language": e.language,
-            "output": e.output_name, "status": e.status,
-            "sync": f"{qa_fig['sync']:.2f}" if "sync" in qa_fig else "",
-            "face coverage": f"{qa_fig['coverage']:.0%}" if "coverage" in qa_fig else "",
-            "QA": ("FLAGGED" if qa_fig.get("flagged") else "ok") if qa_fig else "",
-            "note": e.message,
-        })
+        rows.append(
+            {
+                "row": e.row if e.row is not None else "",
+                "lecturer": e.lecturer,
+                "language": e.language,
+                "output": e.output_name,
+                "status": e.status,
+                "sync": f"{qa_fig['sync']:.2f}" if "sync" in qa_fig else "",
+                "face coverage": f"{qa_fig['coverage']:.0%}" if "coverage" in qa_fig else "",
+                "QA": ("FLAGGED" if qa_fig.get("flagged") else "ok") if qa_fig else "",
+                "note": e.message,
+            }
+        )
     create_table_artifact(table=rows, key="outputs", description=f"Outputs of {summary['run_id']}")
-    lines = [f"# {summary['run_id']}",
-             f"**{summary['done']} done**, **{summary['failed']} failed**, {summary['flagged']} flagged by QA.",
-             "", f"Store: {summary['store']}", f"Zip: `{summary['zip']}`", ""]
+    lines = [
+        f"# {summary['run_id']}",
+        f"**{summary['done']} done**, **{summary['failed']} failed**, {summary['flagged']} flagged by QA.",
+        "",
+        f"Store: {summary['store']}",
+        f"Zip: `{summary['zip']}`",
+        "",
+    ]
     if summary["failures"]:
         lines += ["## Failed", ""] + [f"- row {f['row']}: `{f['output']}`: {f['message']}" for f in summary["failures"]]
     flagged = [e for e in entries if e.qa and e.qa.get("flagged")]
@@ -433,5 +531,9 @@ def _artifacts(summary: dict, entries: list[OutputEntry], store) -> None:
     if pictures and store.links:
         lines += ["", "## Pictures", ""] + [f"![{e.output_name} {kind}]({store.url(key)})" for e, kind, key in pictures]
     create_markdown_artifact(markdown="\n".join(lines), key="summary", description="Run summary")
-    create_link_artifact(link=summary["zip_url"], link_text=f"{summary['run_id']}.zip", key="zip",
-                         description="All outputs, manifest, report and log")
+    create_link_artifact(
+        link=summary["zip_url"],
+        link_text=f"{summary['run_id']}.zip",
+        key="zip",
+        description="All outputs, manifest, report and log",
+    )

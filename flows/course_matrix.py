@@ -1,4 +1,5 @@
 """Spreadsheet in, every lecturer × language video out: ``heygem run SHEET``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,10 +20,10 @@ def _name() -> str:
     return f"course {Path(sheet).stem}"
 
 
-@flow(name="course_matrix", flow_run_name=_name, log_prints=True,
-      task_runner=WorkersTaskRunner())
-def course_matrix(sheet: str, input_roots: list[str] | None = None, overrides: dict | None = None,
-                  skip_invalid: bool = False) -> State:
+@flow(name="course_matrix", flow_run_name=_name, log_prints=True, task_runner=WorkersTaskRunner())
+def course_matrix(
+    sheet: str, input_roots: list[str] | None = None, overrides: dict | None = None, skip_invalid: bool = False
+) -> State:
     """Produce one video per sheet row (lecturer × language), a zip and a report.
 
     Args:
@@ -36,5 +37,6 @@ def course_matrix(sheet: str, input_roots: list[str] | None = None, overrides: d
     """
     with without_caller_tags():
         checked = validate_sheet(sheet, input_roots, overrides, skip_invalid)
-    return final_state(produce(checked["rows"], kind=f"course-{Path(sheet).stem}", overrides=overrides,
-                               skipped=checked["skipped"]))
+    return final_state(
+        produce(checked["rows"], kind=f"course-{Path(sheet).stem}", overrides=overrides, skipped=checked["skipped"])
+    )

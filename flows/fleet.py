@@ -2,6 +2,7 @@
 task tag ``gpu`` (``HEYGEM_GPU_SLOTS=N deployments/setup.sh``). A run sends that many rows to
 the gpu work pool at once, so a course uses every GPU it has and no more waits there than
 can run."""
+
 from __future__ import annotations
 
 import logging
@@ -42,12 +43,16 @@ def gpu_pool_ready(settings: Settings, say) -> bool:
             pool = client.read_deployment_by_name(settings.lipsync_deployment).work_pool_name
             online = workers_online(client, pool)
     except Exception as err:  # noqa: BLE001
-        say(f"lip-sync runs in this flow run: deployment {settings.lipsync_deployment} "
-            f"(HEYGEM_LIPSYNC_DEPLOYMENT) cannot be used: {err}")
+        say(
+            f"lip-sync runs in this flow run: deployment {settings.lipsync_deployment} "
+            f"(HEYGEM_LIPSYNC_DEPLOYMENT) cannot be used: {err}"
+        )
         return False
     if not any(online.values()):
-        say(f"lip-sync runs in this flow run: no worker of pool '{pool}' is online "
-            "(start one with deployments/start_worker.sh gpu)")
+        say(
+            f"lip-sync runs in this flow run: no worker of pool '{pool}' is online "
+            "(start one with deployments/start_worker.sh gpu)"
+        )
         return False
     return True
 

@@ -1,4 +1,5 @@
 """Scheduled clean-up: ``heygem gc`` as a flow run (deployment ``gc/nightly-gc``, inactive)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,10 +23,20 @@ def gc(older_than: str = "30d", max_size: str | None = None, dry_run: bool = Fal
     """
     settings = settings_for(None)
     store = store_for(settings)
-    report = core_gc.collect(Path(settings.cache_dir), store, older_than=core_gc.parse_age(older_than),
-                             max_size=core_gc.parse_size(max_size) if max_size else None, dry_run=dry_run)
+    report = core_gc.collect(
+        Path(settings.cache_dir),
+        store,
+        older_than=core_gc.parse_age(older_than),
+        max_size=core_gc.parse_size(max_size) if max_size else None,
+        dry_run=dry_run,
+    )
     line = f"{settings.cache_dir}, store {store.describe()}: {report.summary()}"
     get_run_logger().info(line)
     create_markdown_artifact(markdown=f"# heygem gc\n\n{line}\n", key="gc", description="What gc freed")
-    return {"freed_bytes": report.freed_bytes, "removed": len(report.removed), "kept": report.kept,
-            "held": report.held, "dry_run": dry_run}
+    return {
+        "freed_bytes": report.freed_bytes,
+        "removed": len(report.removed),
+        "kept": report.kept,
+        "held": report.held,
+        "dry_run": dry_run,
+    }

@@ -4,6 +4,7 @@ A course run started from a deployment on the ``cpu`` pool calls it through ``ru
 when ``HEYGEM_LIPSYNC_DEPLOYMENT`` is set (see ``tasks.stages.lipsync_remote`` and
 deployments/README.md): the bytes go through the shared artifact store, only keys travel.
 """
+
 from __future__ import annotations
 
 from prefect import flow
@@ -13,8 +14,16 @@ from tasks.stages import lipsync
 
 
 @flow(name="lipsync_row", flow_run_name="lipsync {label}")
-def lipsync_row(video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
-                label: str, overrides: dict | None = None, adapt_key: str | None = None) -> str:
+def lipsync_row(
+    video: Asset,
+    track_key: str,
+    audio: Asset,
+    transcript: Asset | None,
+    language: str,
+    label: str,
+    overrides: dict | None = None,
+    adapt_key: str | None = None,
+) -> str:
     """Plan one row's mouth motion on a GPU machine.
 
     Args:

@@ -2,6 +2,7 @@
 (red in the dashboard, seen by automations), with the summary's words as its message; a run
 whose every output QA flagged stays Completed but says so. The summary itself travels as the
 state's data either way, so callers (CLI, web app) read it from a Failed run too."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,13 +16,16 @@ def final_state(summary: dict) -> State:
     failed, done, flagged = summary["failed"], summary["done"], summary["flagged"]
     total = failed + done
     if failed:
-        named = "; ".join(f"row {f['row']} ({f['output']}): {f['message']}" if f.get("row") is not None
-                          else f"{f['output']}: {f['message']}" for f in summary["failures"])
+        named = "; ".join(
+            f"row {f['row']} ({f['output']}): {f['message']}"
+            if f.get("row") is not None
+            else f"{f['output']}: {f['message']}"
+            for f in summary["failures"]
+        )
         return Failed(message=_short(f"{failed} of {total} output(s) failed: {named}"), data=summary)
     if done and flagged == done:
         return Completed(message=f"all {done} output(s) made, all flagged by QA", data=summary)
-    return Completed(message=f"{done} output(s) made" + (f", {flagged} flagged by QA" if flagged else ""),
-                     data=summary)
+    return Completed(message=f"{done} output(s) made" + (f", {flagged} flagged by QA" if flagged else ""), data=summary)
 
 
 def summary_of(state: State) -> dict | None:

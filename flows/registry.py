@@ -5,17 +5,23 @@ Adding a flow is one new module in ``flows/`` and one line here (or an entry poi
 group ``heygem.flows`` from an installed package); deploying it to a work pool is one entry in
 ``prefect.yaml`` naming the same entrypoint.
 """
+
 from __future__ import annotations
 
 from heygem_core.plugins import Registry
 
-FLOWS = Registry("flow", "heygem.flows", {
-    "course_matrix": "flows.course_matrix:course_matrix",
-    "batch": "flows.batch:batch",
-    "single": "flows.single:single",
-    "lipsync_row": "flows.lipsync_row:lipsync_row",
-    "gc": "flows.gc:gc",
-}, is_setting=False)
+FLOWS = Registry(
+    "flow",
+    "heygem.flows",
+    {
+        "course_matrix": "flows.course_matrix:course_matrix",
+        "batch": "flows.batch:batch",
+        "single": "flows.single:single",
+        "lipsync_row": "flows.lipsync_row:lipsync_row",
+        "gc": "flows.gc:gc",
+    },
+    is_setting=False,
+)
 
 
 def flow(name: str):

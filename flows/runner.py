@@ -4,6 +4,7 @@ Sizing it in the ``@flow`` decorator would read ``HEYGEM_WORKERS`` when ``flows`
 (a worker process imports it once and runs many flows), and a bad value would stop the import
 with a traceback instead of failing the run with its one line.
 """
+
 from __future__ import annotations
 
 from prefect.task_runners import ThreadPoolTaskRunner

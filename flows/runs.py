@@ -20,6 +20,7 @@ imports no Prefect, so ``heygem runs`` starts no server.
   ``FAILURES_ARTIFACT`` (each version: the rows that failed since the last one, as
   ``{"row", "output", "message"}``); the run's summary and manifest are the final word.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,19 @@ from heygem_core.store import validate_key
 RUNS_PREFIX = "runs"
 STAGE_TAG = "stage:"
 # In pipeline order; "validate", "normalize_audio" and "package" are the run's, the others a row's.
-STAGES = ("validate", "ingest", "track_faces", "adapt_mouth", "normalize_audio", "lipsync", "blend", "mux", "qa",
-          "publish", "package")
+STAGES = (
+    "validate",
+    "ingest",
+    "track_faces",
+    "adapt_mouth",
+    "normalize_audio",
+    "lipsync",
+    "blend",
+    "mux",
+    "qa",
+    "publish",
+    "package",
+)
 FAILURES_ARTIFACT = "row-failures"
 TASKS_ARTIFACT = "row-tasks"
 
@@ -97,7 +109,7 @@ def stage_tag(stage: str) -> str:
 
 
 def stage_of(tags: Iterable[str]) -> str | None:
-    return next((t[len(STAGE_TAG):] for t in tags if t.startswith(STAGE_TAG)), None)
+    return next((t[len(STAGE_TAG) :] for t in tags if t.startswith(STAGE_TAG)), None)
 
 
 def task_record(task_run_id, stage: str, rows: Iterable[int | None]) -> dict:
@@ -117,8 +129,12 @@ def task_map(data) -> dict[str, tuple[str, set[int]]]:
             return {}
     out: dict[str, tuple[str, set[int]]] = {}
     for rec in data if isinstance(data, list) else ():
-        if (isinstance(rec, dict) and isinstance(rec.get("task_run"), str) and rec.get("stage") in STAGES
-                and isinstance(rec.get("rows"), list)):
+        if (
+            isinstance(rec, dict)
+            and isinstance(rec.get("task_run"), str)
+            and rec.get("stage") in STAGES
+            and isinstance(rec.get("rows"), list)
+        ):
             out[rec["task_run"]] = (rec["stage"], {n for n in rec["rows"] if isinstance(n, int)})
     return out
 
@@ -189,11 +205,20 @@ def _info(store, run_id: str, objs: list, running: set[str]) -> RunInfo:
     zip_key = f"{prefix}/{run_id}.zip"
     parsed = parse_run_id(run_id)
     kind = (manifest or {}).get("kind") or (parsed.kind if parsed else run_id)
-    return RunInfo(run_id=run_id, kind=kind, created=_created(run_id, manifest, max(o.modified for o in objs)),
-                   done=int(counts.get("done", len(videos))), failed=int(counts.get("failed", 0)),
-                   flagged=int(counts.get("flagged", 0)), size=sum(o.size for o in objs), keys=keys,
-                   videos=videos, zip=zip_key if zip_key in keys else None, manifest=manifest,
-                   running=run_id in running)
+    return RunInfo(
+        run_id=run_id,
+        kind=kind,
+        created=_created(run_id, manifest, max(o.modified for o in objs)),
+        done=int(counts.get("done", len(videos))),
+        failed=int(counts.get("failed", 0)),
+        flagged=int(counts.get("flagged", 0)),
+        size=sum(o.size for o in objs),
+        keys=keys,
+        videos=videos,
+        zip=zip_key if zip_key in keys else None,
+        manifest=manifest,
+        running=run_id in running,
+    )
 
 
 def list_runs(store, now: datetime | None = None) -> list[RunInfo]:

@@ -12,6 +12,7 @@ needed input failed is never submitted. Each pool has its own limit on steps in 
 "cpu" steps share the run's task threads, the "gpu" steps are lip-syncs waiting on the gpu
 work pool (a thread each, doing nothing but wait), as many at once as the fleet has GPUs.
 """
+
 from __future__ import annotations
 
 import queue
@@ -54,8 +55,13 @@ class Scheduler:
     ``ended(step)`` is called once per step when it ends or is skipped; ``submitted()`` after
     each round of submissions (to publish what was submitted)."""
 
-    def __init__(self, submit: Callable[[Step], Any], limits: dict[str, int],
-                 ended: Callable[[Step], None] = lambda step: None, submitted: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        submit: Callable[[Step], Any],
+        limits: dict[str, int],
+        ended: Callable[[Step], None] = lambda step: None,
+        submitted: Callable[[], None] = lambda: None,
+    ):
         self._submit, self.limits, self._ended, self._submitted = submit, limits, ended, submitted
         self.steps: list[Step] = []
         self._finished: "queue.Queue[Step]" = queue.Queue()

@@ -1,6 +1,7 @@
 """The Prefect server heygem uses: the one ``PREFECT_API_URL`` names, or a local one on SQLite
 that this module starts (or reuses). Used by the command line and the web app before they
 import Prefect, so that Prefect reads ``PREFECT_API_URL`` pointing at a real server."""
+
 from __future__ import annotations
 
 import os
@@ -44,13 +45,17 @@ def ensure_server(port: int | None = None, wait: float = 90.0) -> str:
         home.mkdir(parents=True, exist_ok=True)
         log_path = home / "prefect-server.log"
         prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
-        env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-               "PREFECT_UI_API_URL": api_url}
+        env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_API_URL": api_url}
         print(f"starting a local Prefect server on 127.0.0.1:{port} (log: {log_path})", file=sys.stderr)
         with open(log_path, "ab") as log:
-            subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                             start_new_session=True)
+            subprocess.Popen(
+                [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
         end = time.monotonic() + wait
         while not _healthy(api_url):
             if time.monotonic() > end:
@@ -62,5 +67,5 @@ def ensure_server(port: int | None = None, wait: float = 90.0) -> str:
 
 
 def dashboard_url(api_url: str, flow_run_id: str) -> str:
-    base = api_url[:-len("/api")] if api_url.rstrip("/").endswith("/api") else api_url
+    base = api_url[: -len("/api")] if api_url.rstrip("/").endswith("/api") else api_url
     return f"{base.rstrip('/')}/runs/flow-run/{flow_run_id}"

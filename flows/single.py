@@ -1,4 +1,5 @@
 """One audio × one video."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,9 +20,16 @@ def _name() -> str:
 
 
 @flow(name="single", flow_run_name=_name, log_prints=True)
-def single(video: str, audio: str, language: str = "en", transcript: str | None = None,
-           lecturer: str | None = None, output: str | None = None,
-           input_roots: list[str] | None = None, overrides: dict | None = None) -> State:
+def single(
+    video: str,
+    audio: str,
+    language: str = "en",
+    transcript: str | None = None,
+    lecturer: str | None = None,
+    output: str | None = None,
+    input_roots: list[str] | None = None,
+    overrides: dict | None = None,
+) -> State:
     """Re-voice one video with one audio.
 
     Args:
@@ -32,8 +40,15 @@ def single(video: str, audio: str, language: str = "en", transcript: str | None 
         lecturer: name shown in reports (default: the video's file name).
         output: output file name (default: ``<lecturer>_<language>.mp4``).
     """
-    record = {"lecturer": lecturer or Path(video).stem, "video": video, "language": language,
-              "audio": audio, "transcript": transcript or "", "title": "", "output": output or ""}
+    record = {
+        "lecturer": lecturer or Path(video).stem,
+        "video": video,
+        "language": language,
+        "audio": audio,
+        "transcript": transcript or "",
+        "title": "",
+        "output": output or "",
+    }
     with without_caller_tags():
         rows = validate_jobs([record], Path(video).name, input_roots, overrides)["rows"]
     return final_state(produce(rows, kind="single", overrides=overrides))

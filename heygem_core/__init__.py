@@ -7,6 +7,7 @@ phone recogniser need: a composite cost 3.0 ms of CPU per frame with OpenCV's de
 and 1.6 ms with one thread. Parallelism here comes from processes (ffmpeg, the phone
 decoding helpers) and from jobs. An explicit setting in the environment is kept.
 """
+
 import os as _os
 
 for _name in ("OPENBLAS_NUM_THREADS", "OPENCV_FOR_THREADS_NUM"):

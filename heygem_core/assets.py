@@ -4,6 +4,7 @@ A row's video or audio may be a local path or a key already in the store; either
 rest of the run refers to it by ``Asset`` (key + sha256), so workers on other machines find
 the same bytes and cache keys never depend on where a file happened to lie.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

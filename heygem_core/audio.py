@@ -3,6 +3,7 @@
 Decoding goes through ffmpeg (any container/codec it reads, including a video's audio track);
 command lines are built by pure ``*_args`` functions and run without a shell.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,7 +15,13 @@ import numpy as np
 
 from heygem_core.errors import NoAudio, UnsupportedMedia
 from heygem_core.media import (
-    FFMPEG, QUIET_ARGS, AudioStreamInfo, atomic_output, probe_audio, run_tool, stderr_tail,
+    FFMPEG,
+    QUIET_ARGS,
+    AudioStreamInfo,
+    atomic_output,
+    probe_audio,
+    run_tool,
+    stderr_tail,
 )
 
 # Loudness at or below the R128 absolute gate means nothing to normalise.
@@ -56,8 +63,23 @@ def _downmix_filter(channels: int, sr: int) -> str:
 def decode_audio_args(path: str | Path, sr: int, channels: int) -> list[str]:
     """First audio stream of ``path`` as mono float32 little-endian PCM at ``sr`` on stdout."""
     # -ac 1 only acts when the channel count was unknown (0) and pan was left out.
-    return [FFMPEG, *QUIET_ARGS, "-i", str(path), "-map", "0:a:0", "-af", _downmix_filter(channels, sr),
-            "-ac", "1", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+    return [
+        FFMPEG,
+        *QUIET_ARGS,
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-af",
+        _downmix_filter(channels, sr),
+        "-ac",
+        "1",
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "pipe:1",
+    ]
 
 
 def load_audio(path: str | Path, sr: int = 16000, channels: int | None = None) -> Audio:
@@ -100,8 +122,23 @@ _CHUNK = 10 * NORM_SR  # frames per chunk where a whole-length temporary would g
 
 def decode_pcm_args(path: str | Path, sr: int, channels: int) -> list[str]:
     """First audio stream as interleaved float32 at ``sr``, at most two channels."""
-    return [FFMPEG, *QUIET_ARGS, "-i", str(path), "-map", "0:a:0", "-af", f"aresample={sr}",
-            "-ac", str(min(max(channels, 1), 2)), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+    return [
+        FFMPEG,
+        *QUIET_ARGS,
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-af",
+        f"aresample={sr}",
+        "-ac",
+        str(min(max(channels, 1), 2)),
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "pipe:1",
+    ]
 
 
 def _k_weight_power(n: int, sr: int = NORM_SR) -> np.ndarray:
@@ -131,9 +168,9 @@ def block_loudness(pcm: np.ndarray, sr: int = NORM_SR) -> np.ndarray:
     for c in range(channels):
         for i in range(0, n_seg, 1024):  # bounded memory for long files: 1024 segments at a time
             # (a channel of interleaved PCM is strided: reshaping it whole would copy it whole)
-            segments = pcm[i * hop:min(i + 1024, n_seg) * hop, c].reshape(-1, hop)
+            segments = pcm[i * hop : min(i + 1024, n_seg) * hop, c].reshape(-1, hop)
             spec = np.fft.rfft(segments, axis=1)
-            seg[i:i + len(segments)] += (spec.real ** 2 + spec.imag ** 2) @ weight / float(hop) ** 2
+            seg[i : i + len(segments)] += (spec.real**2 + spec.imag**2) @ weight / float(hop) ** 2
     return np.convolve(seg, np.full(4, 0.25), mode="valid")
 
 
@@ -163,7 +200,7 @@ def true_peak(pcm: np.ndarray) -> float:
     # once while the temporaries (float64) stay a few MB whatever the audio's length.
     for c in range(pcm.shape[1]):
         for i in range(0, len(pcm), _CHUNK):
-            x = pcm[i:i + _CHUNK + len(h) - 1, c]
+            x = pcm[i : i + _CHUNK + len(h) - 1, c]
             peak = max(peak, float(np.abs(x).max()))
             if len(x) >= len(h):
                 peak = max(peak, float(np.abs(np.convolve(x, h, mode="valid")).max()))
@@ -181,12 +218,15 @@ def _limit(pcm: np.ndarray, ceiling: float) -> np.ndarray:
     reach = _LIMIT_LOOKAHEAD + _LIMIT_RELEASE
     spread = np.pad(need, reach, mode="edge")
     spread = np.lib.stride_tricks.sliding_window_view(spread, 2 * reach + 1).min(1)
-    smooth = np.convolve(np.pad(spread, _LIMIT_LOOKAHEAD, mode="edge"),
-                         np.full(2 * _LIMIT_LOOKAHEAD + 1, 1.0 / (2 * _LIMIT_LOOKAHEAD + 1)), mode="valid")
+    smooth = np.convolve(
+        np.pad(spread, _LIMIT_LOOKAHEAD, mode="edge"),
+        np.full(2 * _LIMIT_LOOKAHEAD + 1, 1.0 / (2 * _LIMIT_LOOKAHEAD + 1)),
+        mode="valid",
+    )
     centres = np.arange(steps) * _LIMIT_STEP + _LIMIT_STEP / 2
     for i in range(0, frames, _CHUNK):  # in place, a chunk at a time: no full-length temporaries
         gain = np.interp(np.arange(i, min(i + _CHUNK, frames)), centres, smooth)
-        pcm[i:i + _CHUNK] *= gain.astype(np.float32)[:, None]
+        pcm[i : i + _CHUNK] *= gain.astype(np.float32)[:, None]
     return pcm
 
 
@@ -197,11 +237,11 @@ def _step_peaks(pcm: np.ndarray) -> np.ndarray:
     peaks = np.empty(steps, np.float32)
     per = _CHUNK // _LIMIT_STEP
     for s in range(0, steps, per):
-        block = np.abs(pcm[s * _LIMIT_STEP:(s + per) * _LIMIT_STEP])
+        block = np.abs(pcm[s * _LIMIT_STEP : (s + per) * _LIMIT_STEP])
         n = -(-len(block) // _LIMIT_STEP)
         padded = np.zeros((n * _LIMIT_STEP, channels), np.float32)
-        padded[:len(block)] = block
-        peaks[s:s + n] = padded.reshape(n, -1).max(1)
+        padded[: len(block)] = block
+        peaks[s : s + n] = padded.reshape(n, -1).max(1)
     return peaks
 
 
@@ -219,7 +259,7 @@ def _write_wav(path: Path, pcm: np.ndarray, sr: int) -> None:
         out.setsampwidth(2)
         out.setframerate(sr)
         for i in range(0, len(pcm), sr * 10):
-            chunk = np.clip(np.rint(pcm[i:i + sr * 10] * 32767.0), -32768, 32767).astype("<i2")
+            chunk = np.clip(np.rint(pcm[i : i + sr * 10] * 32767.0), -32768, 32767).astype("<i2")
             out.writeframes(chunk.tobytes())
 
 
@@ -229,8 +269,10 @@ def _unmeasurable(duration: float, loudness: float) -> str:
         return "audio is empty (zero length)"
     if duration < MIN_MEASURABLE_S:
         # R128 integrates 400 ms blocks: a shorter clip has no integrated loudness at all.
-        return (f"audio is too short to measure its loudness ({duration:.2f} s, EBU R128 needs "
-                f"at least {MIN_MEASURABLE_S} s)")
+        return (
+            f"audio is too short to measure its loudness ({duration:.2f} s, EBU R128 needs "
+            f"at least {MIN_MEASURABLE_S} s)"
+        )
     return f"audio is silent (integrated loudness {loudness:.1f} LUFS)"
 
 
@@ -239,8 +281,7 @@ def measure_loudness(path: str | Path) -> float:
     return integrated_loudness(_read_pcm(probe_audio(path), NORM_SR))
 
 
-def normalize_loudness(path: str | Path | AudioStreamInfo, out_path: str | Path,
-                       target_lufs: float = -16.0) -> Path:
+def normalize_loudness(path: str | Path | AudioStreamInfo, out_path: str | Path, target_lufs: float = -16.0) -> Path:
     """EBU R128 normalisation to ``target_lufs`` (linear gain, peaks held under
     TRUE_PEAK_DBTP), written atomically as a 16-bit wav at 48 kHz."""
     info = path if isinstance(path, AudioStreamInfo) else probe_audio(path)
@@ -293,8 +334,9 @@ def analysis_audio(audio: str | Path | AudioStreamInfo) -> Audio:
 # --------------------------------------------------------------------------- loudness per frame
 
 
-def loudness_envelope(audio: Audio, fps: float, n_frames: int | None = None,
-                      window_s: float | None = None) -> np.ndarray:
+def loudness_envelope(
+    audio: Audio, fps: float, n_frames: int | None = None, window_s: float | None = None
+) -> np.ndarray:
     """Loudness in dBFS per video frame: RMS over a window (default one frame period) centred on
     each frame's timestamp i/fps, floored at -80 dB. Length ``n_frames``, default
     ceil(duration * fps); frames past the end of the audio read as the floor."""

@@ -4,6 +4,7 @@ The patch (an image with its 68 landmarks) is aligned to the frame by the points
 move when speaking, colour-matched, and blended through a feathered mask that covers mouth,
 chin and jaw only. Every pixel outside the mask is the frame's own pixel, bit for bit.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -101,8 +102,7 @@ def _ramp(dist: np.ndarray, feather: float) -> np.ndarray:
     return t * t * (np.float32(3.0) - np.float32(2.0) * t)
 
 
-def _top_feather(dist: np.ndarray, frame_pts: np.ndarray, patch_pts: np.ndarray, iod: float,
-                 down: np.ndarray) -> float:
+def _top_feather(dist: np.ndarray, frame_pts: np.ndarray, patch_pts: np.ndarray, iod: float, down: np.ndarray) -> float:
     """The feather (pixels) of the mask's edge under the nose; ``dist`` is each pixel's
     distance inside the mask, the points are in its pixels.
 
@@ -125,8 +125,9 @@ def _top_feather(dist: np.ndarray, frame_pts: np.ndarray, patch_pts: np.ndarray,
     return full - (full - short) * share
 
 
-def lower_face_alpha(shape: tuple[int, int], poly: np.ndarray, frame_pts: np.ndarray,
-                     patch_pts: np.ndarray) -> np.ndarray:
+def lower_face_alpha(
+    shape: tuple[int, int], poly: np.ndarray, frame_pts: np.ndarray, patch_pts: np.ndarray
+) -> np.ndarray:
     """The lower-face mask over ``shape`` (``poly`` and both point sets in its pixels):
     ``feathered_mask`` with the feather under the nose cut short where the lips part."""
     iod, down = float(interocular(frame_pts)), down_axis(frame_pts)
@@ -175,17 +176,20 @@ def _box(poly: np.ndarray, w: int, h: int, even: bool = False) -> tuple[int, int
     return int(x0), int(y0), int(x1), int(y1)
 
 
-def composite(frame: np.ndarray, frame_pts: np.ndarray, patch: Patch,
-              color_match: bool = True) -> np.ndarray:
+def composite(frame: np.ndarray, frame_pts: np.ndarray, patch: Patch, color_match: bool = True) -> np.ndarray:
     """A new frame: ``frame`` with its lower face replaced by ``patch``'s."""
     out = frame.copy()
     composite_into(out, frame_pts, patch, color_match)
     return out
 
 
-def composite_into(frame: np.ndarray, frame_pts: np.ndarray, patch: Patch,
-                   color_match: bool = True, placed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                   ) -> tuple[int, int, int, int] | None:
+def composite_into(
+    frame: np.ndarray,
+    frame_pts: np.ndarray,
+    patch: Patch,
+    color_match: bool = True,
+    placed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[int, int, int, int] | None:
     """Replace ``frame``'s lower face in place; returns the changed box (x0, y0, x1, y1), or
     None when nothing changed. Pixels outside the mask keep their exact values. ``placed`` is
     ``placement(frame_pts, patch)`` when the caller already has it."""
@@ -198,8 +202,9 @@ def composite_into(frame: np.ndarray, frame_pts: np.ndarray, patch: Patch,
     alpha = lower_face_alpha((y1 - y0, x1 - x0), poly - [x0, y0], frame_pts - [x0, y0], patch_pts - [x0, y0])
     shift = m.copy()
     shift[:, 2] -= [x0, y0]
-    warped = cv2.warpAffine(patch.image, shift, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
-                            borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.warpAffine(
+        patch.image, shift, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
     roi = frame[y0:y1, x0:x1]
     offset = _colour_offset(roi, warped, _band(alpha)) if color_match else np.zeros(3, np.float32)
     if color_match:
@@ -224,8 +229,7 @@ def _colour_offset(base: np.ndarray, new: np.ndarray, band: np.ndarray) -> np.nd
     return (np.array(cv2.mean(base, band)[:k]) - np.array(cv2.mean(new, band)[:k])).astype(np.float32)
 
 
-def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch,
-                   color_match: bool = True) -> np.ndarray:
+def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch, color_match: bool = True) -> np.ndarray:
     """``composite`` on an I420 frame ((h * 3 / 2, w) planes as the decoder gives them), in
     place, blending plane by plane: the part of the patch that lands in the lower face's box
     goes to I420 once and each plane is warped on its own (half the samples of a BGR warp),
@@ -245,10 +249,13 @@ def composite_i420(yuv: np.ndarray, frame_pts: np.ndarray, patch: Patch,
     shift[:, 2] -= [x0, y0]
     new_y, new_u, new_v = _warp_i420(patch.image, shift, bw, bh)
     chroma = yuv[h:].reshape(2, h // 2, w // 2)  # U then V
-    planes: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = [(yuv[y0:y1, x0:x1], new_y, alpha, None)]
+    planes: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = [
+        (yuv[y0:y1, x0:x1], new_y, alpha, None)
+    ]
     band_c = _band(alpha_c) if color_match else None
-    planes += [(chroma[i, y0 // 2:y1 // 2, x0 // 2:x1 // 2], new, alpha_c, band_c)
-               for i, new in ((0, new_u), (1, new_v))]
+    planes += [
+        (chroma[i, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], new, alpha_c, band_c) for i, new in ((0, new_u), (1, new_v))
+    ]
     for base, new, a, band in planes:
         if color_match:
             # Rounded to whole levels: a sub-level offset is invisible and keeps the add in uint8.
@@ -288,6 +295,8 @@ def _warp_i420(image: np.ndarray, m: np.ndarray, bw: int, bh: int) -> tuple[np.n
     # them); chroma bilinear: its detail is half resolution already and a cubic warp of it
     # cost 0.19-0.25 ms a frame against 0.07-0.09 bilinear, for nothing one can see.
     border = cv2.BORDER_REPLICATE
-    return (cv2.warpAffine(y, my, (bw, bh), flags=cv2.INTER_CUBIC, borderMode=border),
-            cv2.warpAffine(u, mc, (bw // 2, bh // 2), flags=cv2.INTER_LINEAR, borderMode=border),
-            cv2.warpAffine(v, mc, (bw // 2, bh // 2), flags=cv2.INTER_LINEAR, borderMode=border))
+    return (
+        cv2.warpAffine(y, my, (bw, bh), flags=cv2.INTER_CUBIC, borderMode=border),
+        cv2.warpAffine(u, mc, (bw // 2, bh // 2), flags=cv2.INTER_LINEAR, borderMode=border),
+        cv2.warpAffine(v, mc, (bw // 2, bh // 2), flags=cv2.INTER_LINEAR, borderMode=border),
+    )

@@ -11,6 +11,7 @@ error, a format from another version) warns once, removes it, and the caller mak
 a cache can cost time, never a job. A hit marks the entry used (its modification time), so
 ``heygem gc`` evicts the least recently used first.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,10 +28,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def key(kind: str, *, made_by: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None,
-        inputs: Mapping[str, Any] | None = None, length: int = 40) -> str:
-    doc = {"kind": kind, "made_by": dict(made_by or {}), "settings": dict(settings or {}),
-           "inputs": dict(inputs or {})}
+def key(
+    kind: str,
+    *,
+    made_by: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    length: int = 40,
+) -> str:
+    doc = {"kind": kind, "made_by": dict(made_by or {}), "settings": dict(settings or {}), "inputs": dict(inputs or {})}
     blob = json.dumps(doc, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:length]
 

@@ -12,6 +12,7 @@ task's ``settings_for``, the web app), also checks the choices that live in regi
 (``heygem_core.plugins``: engine, planner, tracker, store) and the folders and files the settings
 name.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,9 +63,18 @@ SECTIONS = {
 }
 
 
-def setting(default: Any = MISSING, *, section: str, doc: str, factory: Callable[[], Any] | None = None,
-            choices: tuple[str, ...] | None = None, limits: tuple[float, float] | None = None,
-            shown: str | None = None, allowed: str | None = None, secret: bool = False) -> Any:
+def setting(
+    default: Any = MISSING,
+    *,
+    section: str,
+    doc: str,
+    factory: Callable[[], Any] | None = None,
+    choices: tuple[str, ...] | None = None,
+    limits: tuple[float, float] | None = None,
+    shown: str | None = None,
+    allowed: str | None = None,
+    secret: bool = False,
+) -> Any:
     """A field of ``Settings`` with what a person needs beside it: its ``section``, its ``doc``,
     its ``choices`` or numeric ``limits`` (checked when a ``Settings`` is made), how its default
     is ``shown`` in docs/configuration.md when the value itself would mislead (a path under the
@@ -87,102 +97,181 @@ def setting(default: Any = MISSING, *, section: str, doc: str, factory: Callable
 @dataclass(frozen=True)
 class Settings:
     # -- media -----------------------------------------------------------------------------
-    cache_dir: Path = setting(factory=_default_cache_dir, section="media", shown="~/.cache/heygem",
-                              doc="face tracks (Parquet), mouth libraries, the phones of each audio, known videos' "
-                                  "probes and hashes, scratch folders, dlib's face detector (saved once)")
-    target_lufs: float = setting(-16.0, section="media", limits=(-70, -5),
-                                 doc="loudness of the new audio (EBU R128 integrated, LUFS)")
+    cache_dir: Path = setting(
+        factory=_default_cache_dir,
+        section="media",
+        shown="~/.cache/heygem",
+        doc="face tracks (Parquet), mouth libraries, the phones of each audio, known videos' "
+        "probes and hashes, scratch folders, dlib's face detector (saved once)",
+    )
+    target_lufs: float = setting(
+        -16.0, section="media", limits=(-70, -5), doc="loudness of the new audio (EBU R128 integrated, LUFS)"
+    )
     crf: int = setting(18, section="media", limits=(0, 51), doc="output quality: x264 CRF (18 is visually lossless)")
-    x264_preset: str = setting("veryfast", section="media", doc="output encoding speed",
-                               choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                                        "slower", "veryslow"))
-    audio_bitrate: str = setting("192k", section="media", allowed="kbit/s as `<n>k`, e.g. `128k`",
-                                 doc="the output's AAC bit rate")
-    extend_mode: str = setting("pingpong", section="media", choices=("pingpong", "loop"),
-                               doc="how the video fills an audio longer than it")
+    x264_preset: str = setting(
+        "veryfast",
+        section="media",
+        doc="output encoding speed",
+        choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"),
+    )
+    audio_bitrate: str = setting(
+        "192k", section="media", allowed="kbit/s as `<n>k`, e.g. `128k`", doc="the output's AAC bit rate"
+    )
+    extend_mode: str = setting(
+        "pingpong", section="media", choices=("pingpong", "loop"), doc="how the video fills an audio longer than it"
+    )
 
     # -- mouth -----------------------------------------------------------------------------
     engine: str = setting("exemplar", section="mouth", doc="the lip-sync engine (heygem_core/plugins.py: ENGINES)")
-    planner: str = setting("learned", section="mouth",
-                           doc="what plans the mouth from the audio: `learned` (the sound-to-mouth network, any "
-                               "language; with a transcript, shared with the scripted phones) or `phones` (the "
-                               "phone aligners alone)")
-    mouth_model: Path | None = setting(None, section="mouth", shown="the shipped heygem_core/models/mouth_net.npz",
-                                       allowed="a weights file (.npz)",
-                                       doc="the learned planner's weights (scripts/train_mouth.py makes them)")
-    mouth_lead_ms: float = setting(0.0, section="mouth", limits=(-200, 200),
-                                   doc="how far the learned mouth moves ahead of its sound, ms; on the in-step sets "
-                                       "the self-dub does not score, the mean is best at 0 "
-                                       "(docs/research/learned_mouth.md)")
-    adapt: str = setting("auto", section="mouth", choices=("auto", "off"),
-                         doc="per-lecturer adaptation of the learned mouth: `auto` fits it on the source video's "
-                             "own sound and mouth and uses it where it helps on held-back parts of the source (8 s "
-                             "of face at least)")
+    planner: str = setting(
+        "learned",
+        section="mouth",
+        doc="what plans the mouth from the audio: `learned` (the sound-to-mouth network, any "
+        "language; with a transcript, shared with the scripted phones) or `phones` (the "
+        "phone aligners alone)",
+    )
+    mouth_model: Path | None = setting(
+        None,
+        section="mouth",
+        shown="the shipped heygem_core/models/mouth_net.npz",
+        allowed="a weights file (.npz)",
+        doc="the learned planner's weights (scripts/train_mouth.py makes them)",
+    )
+    mouth_lead_ms: float = setting(
+        0.0,
+        section="mouth",
+        limits=(-200, 200),
+        doc="how far the learned mouth moves ahead of its sound, ms; on the in-step sets "
+        "the self-dub does not score, the mean is best at 0 "
+        "(docs/research/learned_mouth.md)",
+    )
+    adapt: str = setting(
+        "auto",
+        section="mouth",
+        choices=("auto", "off"),
+        doc="per-lecturer adaptation of the learned mouth: `auto` fits it on the source video's "
+        "own sound and mouth and uses it where it helps on held-back parts of the source (8 s "
+        "of face at least)",
+    )
     # Engine-declared settings as (name, raw value), name = "<engine>_<field>" in lower case;
     # each engine reads and checks its own (plugins.ENGINES.options). Not a variable itself.
     engine_options: tuple[tuple[str, str], ...] = ()
 
     # -- tracking --------------------------------------------------------------------------
     tracker: str = setting("dlib", section="tracking", doc="the face tracker: `dlib` (bundled) or `insightface`")
-    detect_every: int = setting(5, section="tracking", limits=(1, 250),
-                                doc="full face detection every N frames (landmarks on every frame)")
-    detect_max_side: int = setting(480, section="tracking", limits=(64, 8192),
-                                   doc="detection runs on frames scaled to at most this many pixels on the longer side")
-    speaker: str = setting("largest", section="tracking", choices=("largest", "central"),
-                           doc="which face speaks when several are visible")
-    insightface_root: Path | None = setting(None, section="tracking",
-                                            doc="folder holding models/buffalo_l/*.onnx (never downloaded)")
-    tracking_processes: int = setting(0, section="tracking", limits=(0, 256), shown="0 (one per core)",
-                                      doc="parts a long video is tracked in at once, all but the first in helper "
-                                          "processes (1: all in the calling process)")
+    detect_every: int = setting(
+        5, section="tracking", limits=(1, 250), doc="full face detection every N frames (landmarks on every frame)"
+    )
+    detect_max_side: int = setting(
+        480,
+        section="tracking",
+        limits=(64, 8192),
+        doc="detection runs on frames scaled to at most this many pixels on the longer side",
+    )
+    speaker: str = setting(
+        "largest", section="tracking", choices=("largest", "central"), doc="which face speaks when several are visible"
+    )
+    insightface_root: Path | None = setting(
+        None, section="tracking", doc="folder holding models/buffalo_l/*.onnx (never downloaded)"
+    )
+    tracking_processes: int = setting(
+        0,
+        section="tracking",
+        limits=(0, 256),
+        shown="0 (one per core)",
+        doc="parts a long video is tracked in at once, all but the first in helper "
+        "processes (1: all in the calling process)",
+    )
 
     # -- store -----------------------------------------------------------------------------
-    store: str = setting("local", section="store", doc="the artifact store: `local` (a folder) or `s3` (MinIO or "
-                                                       "any S3 endpoint)")
-    artifact_dir: Path = setting(factory=_default_artifact_dir, section="store",
-                                 shown="~/.local/share/heygem/artifacts", doc="the local store's folder")
-    s3_endpoint: str = setting("", section="store", allowed="`host:port`",
-                               doc="S3/MinIO endpoint, without a scheme; a MINIO_* name is the same setting, and "
-                                   "the HEYGEM_S3_* one wins where both are set")
+    store: str = setting(
+        "local", section="store", doc="the artifact store: `local` (a folder) or `s3` (MinIO or any S3 endpoint)"
+    )
+    artifact_dir: Path = setting(
+        factory=_default_artifact_dir,
+        section="store",
+        shown="~/.local/share/heygem/artifacts",
+        doc="the local store's folder",
+    )
+    s3_endpoint: str = setting(
+        "",
+        section="store",
+        allowed="`host:port`",
+        doc="S3/MinIO endpoint, without a scheme; a MINIO_* name is the same setting, and "
+        "the HEYGEM_S3_* one wins where both are set",
+    )
     s3_bucket: str = setting("heygem", section="store", doc="bucket")
     s3_access_key: str = setting("", section="store", secret=True, doc="access key")
     s3_secret_key: str = setting("", section="store", secret=True, doc="secret key")
     s3_secure: bool = setting(False, section="store", doc="HTTPS to the endpoint")
     s3_region: str = setting("", section="store", doc="region, where the endpoint wants one")
-    link_expiry_hours: int = setting(72, section="store", limits=(1, 168 * 100),
-                                     doc="presigned links in reports stay valid this long")
+    link_expiry_hours: int = setting(
+        72, section="store", limits=(1, 168 * 100), doc="presigned links in reports stay valid this long"
+    )
 
     # -- intake ----------------------------------------------------------------------------
-    input_roots: tuple[Path, ...] = setting((), section="intake", shown="the sheet's own folder",
-                                            doc="folders (os.pathsep-separated) a sheet's files must lie in")
+    input_roots: tuple[Path, ...] = setting(
+        (),
+        section="intake",
+        shown="the sheet's own folder",
+        doc="folders (os.pathsep-separated) a sheet's files must lie in",
+    )
     max_sheet_rows: int = setting(2000, section="intake", limits=(1, 1_000_000), doc="row limit of a sheet")
 
     # -- qa --------------------------------------------------------------------------------
-    qa_min_coverage: float = setting(0.9, section="qa", limits=(0, 1),
-                                     doc="outputs whose face is found in fewer frames than this are flagged")
-    qa_min_sync: float = setting(0.2, section="qa", limits=(-1, 1),
-                                 doc="outputs whose mouth (read by FaceMesh) follows the judge model's expectation "
-                                     "for the audio at a lower r are flagged; at 0.2, 81% of real footage passes "
-                                     "with its own sound, 14% with it shuffled (benchmarks/qa_calibration.py)")
+    qa_min_coverage: float = setting(
+        0.9, section="qa", limits=(0, 1), doc="outputs whose face is found in fewer frames than this are flagged"
+    )
+    qa_min_sync: float = setting(
+        0.2,
+        section="qa",
+        limits=(-1, 1),
+        doc="outputs whose mouth (read by FaceMesh) follows the judge model's expectation "
+        "for the audio at a lower r are flagged; at 0.2, 81% of real footage passes "
+        "with its own sound, 14% with it shuffled (benchmarks/qa_calibration.py)",
+    )
 
     # -- flows -----------------------------------------------------------------------------
     workers: int = setting(2, section="flows", limits=(1, 256), doc="parallel task threads in a local flow run")
-    retry_delay_s: float = setting(2.0, section="flows", limits=(0, 3600),
-                                   doc="first retry delay of a task hit by a transient fault (4 retries, doubling)")
-    lipsync_deployment: str = setting("", section="flows", allowed="`flow/deployment`",
-                                      doc="flow/deployment of lip-sync on the gpu pool, e.g. lipsync_row/gpu-lipsync; "
-                                          "empty: lip-sync runs in the calling flow (deployments/README.md)")
-    gpu_queue_s: float = setting(3600.0, section="flows", limits=(1, 7 * 86400),
-                                 doc="a row's lip-sync may wait this long for a gpu worker to take it; then the row "
-                                     "fails, saying whether any gpu worker is online")
-    gpu_start_s: float = setting(180.0, section="flows", limits=(1, 86400),
-                                 doc="a gpu worker that took a row must start it within this (and one gone offline "
-                                     "is given this long); else the row is cancelled and started once more")
-    gpu_run_s: float = setting(3600.0, section="flows", limits=(1, 7 * 86400),
-                               doc="a row's lip-sync on the gpu pool must finish within this; else the same")
-    prefect_port: int = setting(4200, section="flows", limits=(1, 65535),
-                                doc="the local Prefect server heygem starts or finds on 127.0.0.1, when "
-                                    "PREFECT_API_URL is unset")
+    retry_delay_s: float = setting(
+        2.0,
+        section="flows",
+        limits=(0, 3600),
+        doc="first retry delay of a task hit by a transient fault (4 retries, doubling)",
+    )
+    lipsync_deployment: str = setting(
+        "",
+        section="flows",
+        allowed="`flow/deployment`",
+        doc="flow/deployment of lip-sync on the gpu pool, e.g. lipsync_row/gpu-lipsync; "
+        "empty: lip-sync runs in the calling flow (deployments/README.md)",
+    )
+    gpu_queue_s: float = setting(
+        3600.0,
+        section="flows",
+        limits=(1, 7 * 86400),
+        doc="a row's lip-sync may wait this long for a gpu worker to take it; then the row "
+        "fails, saying whether any gpu worker is online",
+    )
+    gpu_start_s: float = setting(
+        180.0,
+        section="flows",
+        limits=(1, 86400),
+        doc="a gpu worker that took a row must start it within this (and one gone offline "
+        "is given this long); else the row is cancelled and started once more",
+    )
+    gpu_run_s: float = setting(
+        3600.0,
+        section="flows",
+        limits=(1, 7 * 86400),
+        doc="a row's lip-sync on the gpu pool must finish within this; else the same",
+    )
+    prefect_port: int = setting(
+        4200,
+        section="flows",
+        limits=(1, 65535),
+        doc="the local Prefect server heygem starts or finds on 127.0.0.1, when PREFECT_API_URL is unset",
+    )
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -194,11 +283,14 @@ class Settings:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
                 raise SettingsError(f"{variable(name)}={value}: must be a number from {low:g} to {high:g}")
         if not re.fullmatch(r"[1-9][0-9]{0,3}k", str(self.audio_bitrate)):
-            raise SettingsError(f"{variable('audio_bitrate')}={self.audio_bitrate}: "
-                                "an AAC bit rate in kbit/s such as 128k or 192k")
+            raise SettingsError(
+                f"{variable('audio_bitrate')}={self.audio_bitrate}: an AAC bit rate in kbit/s such as 128k or 192k"
+            )
         if self.lipsync_deployment and not re.fullmatch(r"[^/\s]+/[^/\s]+", self.lipsync_deployment):
-            raise SettingsError(f"{variable('lipsync_deployment')}={self.lipsync_deployment}: "
-                                "flow/deployment, e.g. lipsync_row/gpu-lipsync")
+            raise SettingsError(
+                f"{variable('lipsync_deployment')}={self.lipsync_deployment}: "
+                "flow/deployment, e.g. lipsync_row/gpu-lipsync"
+            )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -252,8 +344,9 @@ class Settings:
             raise SettingsError(f"{variable('insightface_root')}={self.insightface_root}: no such folder")
         for root in self.input_roots:
             if not Path(root).is_dir():
-                raise SettingsError(f"{variable('input_roots')}: {root} is not a folder "
-                                    f"(folders are separated by '{os.pathsep}')")
+                raise SettingsError(
+                    f"{variable('input_roots')}: {root} is not a folder (folders are separated by '{os.pathsep}')"
+                )
         if self.mouth_model is not None and not Path(self.mouth_model).is_file():
             raise SettingsError(f"{variable('mouth_model')}={self.mouth_model}: no such file")
 
@@ -277,7 +370,7 @@ def _engine_options(env) -> tuple[tuple[str, str], ...]:
             found[new.lower()] = env[ENV_PREFIX + old]
     for var, raw in env.items():
         if var.startswith(prefixes) and raw != "":
-            found[var[len(ENV_PREFIX):].lower()] = raw
+            found[var[len(ENV_PREFIX) :].lower()] = raw
     return tuple(sorted(found.items()))
 
 
@@ -295,8 +388,9 @@ def settings_markdown() -> str:
         for f in fields(Settings):
             if f.metadata.get("section") == section:
                 alias = f", `{_ALIASES[f.name]}`" if f.name in _ALIASES else ""
-                lines.append(f"| `{variable(f.name)}`{alias} | {shown_default(f)} | {allowed_text(f)} | "
-                             f"{f.metadata['doc']} |")
+                lines.append(
+                    f"| `{variable(f.name)}`{alias} | {shown_default(f)} | {allowed_text(f)} | {f.metadata['doc']} |"
+                )
     return "\n".join([DOC_BEGIN, *lines, "", DOC_END])
 
 
@@ -330,5 +424,12 @@ def allowed_text(f) -> str:
     if "allowed" in meta:
         return meta["allowed"]
     kind = str(f.type)
-    return "true or false" if kind.startswith("bool") else "folders" if kind.startswith("tuple") else \
-        "a folder" if "Path" in kind else "text"
+    return (
+        "true or false"
+        if kind.startswith("bool")
+        else "folders"
+        if kind.startswith("tuple")
+        else "a folder"
+        if "Path" in kind
+        else "text"
+    )

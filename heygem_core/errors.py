@@ -23,6 +23,7 @@ e.g. a full disk) and ``detail`` (the tool's own last lines, for -v and logs).
         ├── StoreUnavailable  cannot reach it / it answered 5xx (transient: retried)
         └── IntegrityError    a download did not match its recorded sha256 (retried)
 """
+
 from __future__ import annotations
 
 import errno
@@ -103,8 +104,14 @@ class ProcessingError(HeygemError):
     ``cause`` is what the OS told the tool, in plain words (see ``os_cause``), when it says;
     ``detail`` the tool's last lines, which ``str()`` shows after the headline."""
 
-    def __init__(self, reason: str = "", path: str | Path | None = None, hint: str | None = None,
-                 cause: str | None = None, detail: str = ""):
+    def __init__(
+        self,
+        reason: str = "",
+        path: str | Path | None = None,
+        hint: str | None = None,
+        cause: str | None = None,
+        detail: str = "",
+    ):
         self.cause = cause
         self.detail = detail.strip()
         super().__init__(reason, path, hint)

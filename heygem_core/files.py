@@ -3,6 +3,7 @@
 Kept free of numpy, like ``probe``: ``filefacts`` uses these before the command line has
 loaded the rest of heygem. ``media`` re-exports them, where callers have always found them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,10 @@ def sweep_parts(output: str | Path) -> int:
     """Remove the temp files that processes of this host, no longer running, left while writing
     ``output`` (a job killed mid-render); how many. Never another host's, nor a live one's."""
     output = Path(output)
-    pattern = re.compile(rf"^\.{re.escape(output.stem)}\.(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[0-9a-f]{{8}}"
-                         rf"\.part{re.escape(output.suffix)}$")
+    pattern = re.compile(
+        rf"^\.{re.escape(output.stem)}\.(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[0-9a-f]{{8}}"
+        rf"\.part{re.escape(output.suffix)}$"
+    )
     gone = 0
     try:
         entries = list(os.scandir(output.parent if str(output.parent) else "."))

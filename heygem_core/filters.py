@@ -4,6 +4,7 @@ runs of a boolean series.
 Why not scipy: importing scipy.signal costs ~1 s of CPU (it pulls in scipy.stats), which was
 a fifth of a short job on a cached track. The filters a job needs are a few lines each.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -14,6 +14,7 @@ A run (``runs/<id>/``: its outputs, zip, manifest and report) is removed only wh
 for its age, never to make room: it is what the user asked for. The scratch folders of dead
 jobs (``scratch.work_dir``) are swept by every new job, and here.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,9 +61,11 @@ class Collected:
     def summary(self) -> str:
         verb = "would free" if self.dry_run else "freed"
         runs = sum(1 for i in self.removed if i.run)
-        parts = [f"{verb} {_human(self.freed_bytes)} in {len(self.removed) - runs} cache objects"
-                 + (f" and {runs} runs" if runs else ""),
-                 f"kept {self.kept} ({_human(self.kept_bytes)})"]
+        parts = [
+            f"{verb} {_human(self.freed_bytes)} in {len(self.removed) - runs} cache objects"
+            + (f" and {runs} runs" if runs else ""),
+            f"kept {self.kept} ({_human(self.kept_bytes)})",
+        ]
         if self.held:
             parts.append(f"{self.held} of them in use by {self.holds} running job{'s' * (self.holds != 1)}")
         return "; ".join(parts)
@@ -126,7 +129,7 @@ def held_runs(store, now: float) -> tuple[dict[str, float], list[str]]:
         except Exception:  # noqa: BLE001 - unreadable: judge it by its write time
             when = obj.modified
         if now - when < HOLD_MAX_S:
-            live[obj.key[len(HOLDS):-len(".json")]] = when
+            live[obj.key[len(HOLDS) : -len(".json")]] = when
         else:
             stale.append(obj.key)
     return live, stale
@@ -156,22 +159,30 @@ def local_items(cache_dir: Path) -> list[Item]:
 
 
 def store_items(store) -> list[Item]:
-    items = [Item("store", o.key, o.size, o.modified) for prefix in ("cache/", "sources/")
-             for o in store.list(prefix)]
+    items = [Item("store", o.key, o.size, o.modified) for prefix in ("cache/", "sources/") for o in store.list(prefix)]
     runs: dict[str, list] = {}
     for o in store.list("runs/"):
         parts = o.key.split("/")
         if len(parts) >= 3:
             runs.setdefault(f"runs/{parts[1]}/", []).append(o)
     for prefix, objs in runs.items():
-        items.append(Item("store", prefix, sum(o.size for o in objs), max(o.modified for o in objs), run=True,
-                          keys=tuple(o.key for o in objs)))
+        items.append(
+            Item(
+                "store",
+                prefix,
+                sum(o.size for o in objs),
+                max(o.modified for o in objs),
+                run=True,
+                keys=tuple(o.key for o in objs),
+            )
+        )
     return items
 
 
 # -- the choice ------------------------------------------------------------------------------
-def choose(items: list[Item], now: float, older_than: float | None, max_size: int | None,
-           held_since: float | None) -> tuple[list[Item], int]:
+def choose(
+    items: list[Item], now: float, older_than: float | None, max_size: int | None, held_since: float | None
+) -> tuple[list[Item], int]:
     """The items to remove, and how many were kept only because a running job holds them."""
     held = {i for i in items if held_since is not None and i.used >= held_since - 1.0}
     remove: set[Item] = set()
@@ -190,8 +201,15 @@ def choose(items: list[Item], now: float, older_than: float | None, max_size: in
     return [i for i in items if i in remove], held_only
 
 
-def collect(cache_dir: Path, store=None, *, older_than: float | None = None, max_size: int | None = None,
-            dry_run: bool = False, now: float | None = None) -> Collected:
+def collect(
+    cache_dir: Path,
+    store=None,
+    *,
+    older_than: float | None = None,
+    max_size: int | None = None,
+    dry_run: bool = False,
+    now: float | None = None,
+) -> Collected:
     if older_than is None and max_size is None:
         raise InputError("say what to free: --older-than AGE and/or --max-size SIZE")
     now = time.time() if now is None else now

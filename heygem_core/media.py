@@ -8,6 +8,7 @@ Frame numbering is defined by the decoder: frame ``i`` is the ``i``-th frame tha
 ``fps`` filter yields at ``VideoInfo.fps``. Timestamps are kept absolute (``-copyts``) so that a
 seek lands on the same grid as a read from the start, which is what makes seeks frame-exact.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,11 +26,24 @@ import cv2
 import numpy as np
 
 from heygem_core.errors import ProcessingError, UnsupportedMedia, os_cause
+
 # Probing lives in its own numpy-free module (the command line starts it before numpy is
 # loaded); its names stay reachable here, where callers have always found them.
 from heygem_core.probe import (  # noqa: F401
-    _STDERR_LINES, FFMPEG, FFPROBE, QUIET_ARGS, AudioStreamInfo, VideoInfo, count_frames_args,
-    packets_args, probe, probe_args, probe_audio, probe_video, run_tool, stderr_tail,
+    _STDERR_LINES,
+    FFMPEG,
+    FFPROBE,
+    QUIET_ARGS,
+    AudioStreamInfo,
+    VideoInfo,
+    count_frames_args,
+    packets_args,
+    probe,
+    probe_args,
+    probe_audio,
+    probe_video,
+    run_tool,
+    stderr_tail,
 )
 from heygem_core.files import _check_output, _remove, _temp_sibling, atomic_output, sha256_file  # noqa: F401
 
@@ -106,8 +120,7 @@ def _first_pts(info: VideoInfo) -> int:
     return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
 
 
-def decode_args(info: VideoInfo, start_frame: int = 0, pix_fmt: str = "bgr24",
-                count: int | None = None) -> list[str]:
+def decode_args(info: VideoInfo, start_frame: int = 0, pix_fmt: str = "bgr24", count: int | None = None) -> list[str]:
     """ffmpeg command decoding frames ``start_frame`` .. (``count`` of them, default all) as raw
     pixels on stdout: upright, cropped to even size, at the constant rate ``info.fps``."""
     args = [FFMPEG, *QUIET_ARGS]
@@ -124,37 +137,90 @@ def decode_args(info: VideoInfo, start_frame: int = 0, pix_fmt: str = "bgr24",
     if count is not None:
         args += ["-frames:v", str(count)]
     # passthrough: the fps filter already made the rate constant; no second resampling.
-    args += ["-fps_mode", "passthrough", "-sws_flags", SWS_FLAGS,
-             "-f", "rawvideo", "-pix_fmt", pix_fmt, "pipe:1"]
+    args += ["-fps_mode", "passthrough", "-sws_flags", SWS_FLAGS, "-f", "rawvideo", "-pix_fmt", pix_fmt, "pipe:1"]
     return args
 
 
-def encode_args(out_path: str | Path, width: int, height: int, fps: Fraction, crf: int = 18,
-                preset: str = "veryfast", pix_fmt_in: str = "bgr24", audio: str | Path | None = None,
-                audio_bitrate: str = "192k") -> list[str]:
+def encode_args(
+    out_path: str | Path,
+    width: int,
+    height: int,
+    fps: Fraction,
+    crf: int = 18,
+    preset: str = "veryfast",
+    pix_fmt_in: str = "bgr24",
+    audio: str | Path | None = None,
+    audio_bitrate: str = "192k",
+) -> list[str]:
     """ffmpeg command encoding raw frames from stdin to H.264 yuv420p, one output frame per
     input frame at ``fps``, index up front for streaming. No audio, or the first audio stream
     of ``audio`` encoded to AAC in the same pass (no separate mux: one less read and write of
     the whole video); as in mux_args, no -shortest."""
-    args = [FFMPEG, *QUIET_ARGS, "-y",
-            "-f", "rawvideo", "-pix_fmt", pix_fmt_in, "-video_size", f"{width}x{height}",
-            "-framerate", str(Fraction(fps)), "-i", "pipe:0"]
+    args = [
+        FFMPEG,
+        *QUIET_ARGS,
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        pix_fmt_in,
+        "-video_size",
+        f"{width}x{height}",
+        "-framerate",
+        str(Fraction(fps)),
+        "-i",
+        "pipe:0",
+    ]
     if audio is None:
         args += ["-an"]
     else:
         args += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", audio_bitrate]
-    return args + ["-sws_flags", SWS_FLAGS,
-                   "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-                   "-fps_mode", "passthrough", "-movflags", "+faststart", str(out_path)]
+    return args + [
+        "-sws_flags",
+        SWS_FLAGS,
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset,
+        "-crf",
+        str(crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-fps_mode",
+        "passthrough",
+        "-movflags",
+        "+faststart",
+        str(out_path),
+    ]
 
 
-def mux_args(video_path: str | Path, audio_path: str | Path, out_path: str | Path,
-             audio_bitrate: str = "192k") -> list[str]:
+def mux_args(
+    video_path: str | Path, audio_path: str | Path, out_path: str | Path, audio_bitrate: str = "192k"
+) -> list[str]:
     """Video copied as is, first audio stream of ``audio_path`` encoded to AAC. No -shortest:
     the caller decides both lengths."""
-    return [FFMPEG, *QUIET_ARGS, "-y", "-i", str(video_path), "-i", str(audio_path),
-            "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", audio_bitrate,
-            "-movflags", "+faststart", str(out_path)]
+    return [
+        FFMPEG,
+        *QUIET_ARGS,
+        "-y",
+        "-i",
+        str(video_path),
+        "-i",
+        str(audio_path),
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-b:a",
+        audio_bitrate,
+        "-movflags",
+        "+faststart",
+        str(out_path),
+    ]
 
 
 # --------------------------------------------------------------------------- decoding
@@ -171,8 +237,7 @@ def _read_exact(stream: Any, buf: memoryview) -> int:  # a pipe: IO[bytes] has n
     return got
 
 
-def read_frames(info: VideoInfo, start_frame: int = 0, count: int | None = None,
-                i420: bool = False) -> Frames:
+def read_frames(info: VideoInfo, start_frame: int = 0, count: int | None = None, i420: bool = False) -> Frames:
     """Frames ``start_frame`` .. as (out_height, out_width, 3) uint8 BGR arrays, streamed; with
     ``i420`` as the decoder's own (out_height * 3 / 2, out_width) I420 planes, unconverted.
 
@@ -228,16 +293,18 @@ def _decode(info: VideoInfo, start_frame: int, wanted: int, form: str = "bgr") -
         stdout.close()
     if rc != 0:
         detail = tail.text()
-        raise ProcessingError(f"ffmpeg failed decoding from frame {start_frame}", info.path,
-                              cause=os_cause(detail), detail=detail)
+        raise ProcessingError(
+            f"ffmpeg failed decoding from frame {start_frame}", info.path, cause=os_cause(detail), detail=detail
+        )
     if delivered < wanted:
         raise UnsupportedMedia(
-            f"corrupt or truncated: decoding stopped at frame {start_frame + delivered} of "
-            f"{info.n_frames}", info.path)
+            f"corrupt or truncated: decoding stopped at frame {start_frame + delivered} of {info.n_frames}", info.path
+        )
 
 
-def read_frames_reversed(info: VideoInfo, start_frame: int, stop_frame: int,
-                         max_chunk_bytes: int = 256 << 20, i420: bool = False) -> Frames:
+def read_frames_reversed(
+    info: VideoInfo, start_frame: int, stop_frame: int, max_chunk_bytes: int = 256 << 20, i420: bool = False
+) -> Frames:
     """Frames start_frame, start_frame-1, ..., stop_frame+1 (as ``range(start, stop, -1)``).
 
     Video only decodes forwards, so this decodes chunks forwards (each from a seek) and emits
@@ -248,8 +315,7 @@ def read_frames_reversed(info: VideoInfo, start_frame: int, stop_frame: int,
     return _decode_backwards(info, start_frame, stop_frame, max(1, max_chunk_bytes // info.frame_bytes), i420)
 
 
-def _decode_backwards(info: VideoInfo, start_frame: int, stop_frame: int, chunk: int,
-                      i420: bool = False) -> Frames:
+def _decode_backwards(info: VideoInfo, start_frame: int, stop_frame: int, chunk: int, i420: bool = False) -> Frames:
     high = start_frame
     while high > stop_frame:
         low = max(stop_frame + 1, high - chunk + 1)
@@ -299,8 +365,9 @@ def _runs(indices: np.ndarray) -> Iterator[tuple[int, int, int]]:
 SEQUENCE_CACHE_BYTES = 256 << 20
 
 
-def read_frame_sequence(info: VideoInfo, indices: np.ndarray, i420: bool = False,
-                        cache_bytes: int = SEQUENCE_CACHE_BYTES) -> Frames:
+def read_frame_sequence(
+    info: VideoInfo, indices: np.ndarray, i420: bool = False, cache_bytes: int = SEQUENCE_CACHE_BYTES
+) -> Frames:
     """Frames for an index sequence of forward and backward runs (as frame_indices makes),
     streamed: forward runs with read_frames, backward runs with read_frames_reversed. When
     the sequence shows frames again (a short source ping-ponged under long audio) and the
@@ -354,17 +421,34 @@ class FrameWriter:
     and the body's exception propagates; if ffmpeg fails, ProcessingError carries its stderr.
     """
 
-    def __init__(self, out_path: str | Path, width: int, height: int, fps: Fraction | float,
-                 crf: int = 18, preset: str = "veryfast", audio: str | Path | None = None,
-                 audio_bitrate: str = "192k"):
+    def __init__(
+        self,
+        out_path: str | Path,
+        width: int,
+        height: int,
+        fps: Fraction | float,
+        crf: int = 18,
+        preset: str = "veryfast",
+        audio: str | Path | None = None,
+        audio_bitrate: str = "192k",
+    ):
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"frame size must be positive and even for H.264, got {width}x{height}")
         self.out_path = _check_output(out_path)
         self.width, self.height = width, height
         self.frames_written = 0
         self._tmp = _temp_sibling(self.out_path)
-        args = encode_args(self._tmp, width, height, Fraction(fps).limit_denominator(1001), crf, preset,
-                           pix_fmt_in=PIPE_PIX_FMT, audio=audio, audio_bitrate=audio_bitrate)
+        args = encode_args(
+            self._tmp,
+            width,
+            height,
+            Fraction(fps).limit_denominator(1001),
+            crf,
+            preset,
+            pix_fmt_in=PIPE_PIX_FMT,
+            audio=audio,
+            audio_bitrate=audio_bitrate,
+        )
         self._proc = _popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self._tail = _StderrTail(self._proc.stderr)
         self._closed = False
@@ -389,11 +473,15 @@ class FrameWriter:
         read_frames(..., i420=True) gives, which goes to the encoder untouched."""
         if self._closed:
             raise ValueError(f"FrameWriter for {self.out_path} is closed")
-        if frame.dtype != np.uint8 or frame.shape not in ((self.height, self.width, 3),
-                                                          (self.height * 3 // 2, self.width)):
-            raise ValueError(f"expected a {self.height}x{self.width}x3 BGR or a "
-                             f"{self.height * 3 // 2}x{self.width} I420 uint8 frame, got "
-                             f"{frame.shape} {frame.dtype}")
+        if frame.dtype != np.uint8 or frame.shape not in (
+            (self.height, self.width, 3),
+            (self.height * 3 // 2, self.width),
+        ):
+            raise ValueError(
+                f"expected a {self.height}x{self.width}x3 BGR or a "
+                f"{self.height * 3 // 2}x{self.width} I420 uint8 frame, got "
+                f"{frame.shape} {frame.dtype}"
+            )
         yuv = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)  # see SWS_FLAGS
         try:
             self._stdin.write(np.ascontiguousarray(yuv).data.cast("B"))
@@ -441,16 +529,16 @@ class FrameWriter:
         how = _how_it_ended(self._proc.returncode)
         self.abort()
         detail = self._tail.text()
-        return ProcessingError(what + (f" ({how})" if how else ""), self.out_path, cause=os_cause(detail),
-                               detail=detail)
+        return ProcessingError(
+            what + (f" ({how})" if how else ""), self.out_path, cause=os_cause(detail), detail=detail
+        )
 
 
 # Bump when mux's output for the same video and audio changes.
 MUX_VERSION = "1"
 
 
-def mux(video_path: str | Path, audio_path: str | Path, out_path: str | Path,
-        audio_bitrate: str = "192k") -> Path:
+def mux(video_path: str | Path, audio_path: str | Path, out_path: str | Path, audio_bitrate: str = "192k") -> Path:
     """The video stream of ``video_path`` with the audio of ``audio_path``, written atomically."""
     probe_video(video_path)
     probe_audio(audio_path)
@@ -458,6 +546,7 @@ def mux(video_path: str | Path, audio_path: str | Path, out_path: str | Path,
         done = run_tool(mux_args(video_path, audio_path, tmp, audio_bitrate))
         if done.returncode != 0:
             detail = stderr_tail(done.stderr)
-            raise ProcessingError(f"ffmpeg failed muxing {video_path} with {audio_path}", out_path,
-                                  cause=os_cause(detail), detail=detail)
+            raise ProcessingError(
+                f"ffmpeg failed muxing {video_path} with {audio_path}", out_path, cause=os_cause(detail), detail=detail
+            )
     return Path(out_path)

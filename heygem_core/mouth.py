@@ -3,6 +3,7 @@
 Shared by the exemplar engine (to describe its library and targets) and by the quality
 measures (to read the mouth of an output video), so both speak the same units.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

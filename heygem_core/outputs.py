@@ -2,6 +2,7 @@
 (not a folder), in a folder it may write to, and never one of the job's own inputs (the same
 file under another name, a symbolic link or a hard link included). Kept free of numpy: the
 command line checks before it loads the rest of heygem."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,10 @@ def check_output(output: str | Path, inputs: Iterable[str | Path | None] = ()) -
         raise InputError(f"the output must be a video file ending in .mp4, .mov or .mkv ({said})", out)
     for given in inputs:
         if given is not None and _same_file(out, Path(given)):
-            raise InputError(f"is an input of this job ({given}); heygem never overwrites an input: "
-                             "give the output another name", out)
+            raise InputError(
+                f"is an input of this job ({given}); heygem never overwrites an input: give the output another name",
+                out,
+            )
     folder = _nearest_existing(out.absolute().parent)
     try:  # a real write, not os.access: root, read-only and full file systems answer only to one
         with tempfile.TemporaryFile(dir=folder):

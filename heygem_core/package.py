@@ -12,6 +12,7 @@ Names inside the zip are made safe with ``safe_arcname`` (no absolute paths, no 
 backslashes or drive letters), and ``extract_safely`` refuses any member that would land
 outside its destination, so a zip from elsewhere cannot write around the server.
 """
+
 from __future__ import annotations
 
 import csv
@@ -71,8 +72,12 @@ def manifest(run_id: str, entries: list[OutputEntry], extra: dict | None = None)
     data = {
         "run_id": str(run_id),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "counts": {"total": len(entries), "done": sum(e.status == "done" for e in entries),
-                   "failed": sum(e.status == "failed" for e in entries), "flagged": flagged},
+        "counts": {
+            "total": len(entries),
+            "done": sum(e.status == "done" for e in entries),
+            "failed": sum(e.status == "failed" for e in entries),
+            "flagged": flagged,
+        },
         **extra,
         "entries": [dataclasses.asdict(e) for e in entries],
     }
@@ -109,8 +114,20 @@ def _jsonable(value):
 
 # --------------------------------------------------------------------------- report.csv
 
-CSV_COLUMNS = ("row", "lecturer", "language", "title", "output", "status", "message", "sync",
-               "coverage", "flagged", "sha256", "duration")
+CSV_COLUMNS = (
+    "row",
+    "lecturer",
+    "language",
+    "title",
+    "output",
+    "status",
+    "message",
+    "sync",
+    "coverage",
+    "flagged",
+    "sha256",
+    "duration",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -132,12 +149,22 @@ def report_csv(entries: list[OutputEntry]) -> str:
     for e in entries:
         qa = e.qa or {}
         flagged = qa.get("flagged")
-        writer.writerow([
-            "" if e.row is None else e.row, _cell(e.lecturer), _cell(e.language), _cell(e.title),
-            _cell(e.output_name), e.status, _cell(e.message), _num(qa.get("sync"), ".3f"),
-            _num(qa.get("coverage"), ".3f"), "" if flagged is None else ("yes" if flagged else "no"),
-            e.sha256 or "", _num(e.duration, ".2f"),
-        ])
+        writer.writerow(
+            [
+                "" if e.row is None else e.row,
+                _cell(e.lecturer),
+                _cell(e.language),
+                _cell(e.title),
+                _cell(e.output_name),
+                e.status,
+                _cell(e.message),
+                _num(qa.get("sync"), ".3f"),
+                _num(qa.get("coverage"), ".3f"),
+                "" if flagged is None else ("yes" if flagged else "no"),
+                e.sha256 or "",
+                _num(e.duration, ".2f"),
+            ]
+        )
     return buf.getvalue()
 
 
@@ -146,8 +173,9 @@ def report_csv(entries: list[OutputEntry]) -> str:
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _WINDOWS_BAD = re.compile(r'[<>:"|?*]')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                              *(f"LPT{i}" for i in range(1, 10))})
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+)
 _MAX_COMPONENT_BYTES = 255
 
 
@@ -176,8 +204,7 @@ def safe_arcname(name: str) -> str:
         if part.split(".")[0].upper() in _WINDOWS_DEVICES:
             part = "_" + part
         if len(part.encode("utf-8")) > _MAX_COMPONENT_BYTES:
-            raise ValueError(f"unsafe name in zip {original!r}: a part is longer than "
-                             f"{_MAX_COMPONENT_BYTES} bytes")
+            raise ValueError(f"unsafe name in zip {original!r}: a part is longer than {_MAX_COMPONENT_BYTES} bytes")
         parts.append(part)
     if not parts:
         raise ValueError(f"unsafe name in zip {original!r}: nothing usable is left of it")
@@ -187,9 +214,33 @@ def safe_arcname(name: str) -> str:
 # --------------------------------------------------------------------------- writing
 
 # Already compressed: stored as is (deflating them costs time and saves nothing).
-STORED_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".m4a", ".mp3", ".aac",
-                             ".ogg", ".opus", ".flac", ".png", ".jpg", ".jpeg", ".webp", ".gif",
-                             ".zip", ".gz", ".xz", ".zst", ".7z", ".parquet"})
+STORED_SUFFIXES = frozenset(
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".avi",
+        ".m4a",
+        ".mp3",
+        ".aac",
+        ".ogg",
+        ".opus",
+        ".flac",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".webp",
+        ".gif",
+        ".zip",
+        ".gz",
+        ".xz",
+        ".zst",
+        ".7z",
+        ".parquet",
+    }
+)
 
 
 def _compression(arcname: str) -> int:

@@ -4,6 +4,7 @@ Stages (each also usable alone by the Prefect tasks): normalise audio, track the
 plan mouth shapes from the audio, generate lower-face patches, composite them onto the
 source frames while streaming, mux the normalised audio.
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,8 +58,14 @@ class LipsyncResult:
     qa: QAFigures | None = None  # when asked for
 
 
-def analyse_audio(audio: str | Path | media.AudioStreamInfo, fps: float, transcript: str | None,
-                  language: str, settings: Settings, adaptation=None) -> tuple[MouthPlan | None, int, audio_mod.Audio]:
+def analyse_audio(
+    audio: str | Path | media.AudioStreamInfo,
+    fps: float,
+    transcript: str | None,
+    language: str,
+    settings: Settings,
+    adaptation=None,
+) -> tuple[MouthPlan | None, int, audio_mod.Audio]:
     """The mouth plan for the whole new audio (as given: a path or its probe), the number of
     output frames, and the audio as analysed. It does not wait for the normalised file: the
     planners hear the audio at a fixed loudness (audio.analysis_audio) and the plan's
@@ -83,8 +90,16 @@ def prepare_audio(audio: str | Path | media.AudioStreamInfo, out_wav: Path, sett
 FIND = object()
 
 
-def drive(info: media.VideoInfo, track: FaceTrack, audio: str | Path | media.AudioStreamInfo, *,
-          transcript: str | None, language: str, settings: Settings, adaptation=FIND) -> Motion:
+def drive(
+    info: media.VideoInfo,
+    track: FaceTrack,
+    audio: str | Path | media.AudioStreamInfo,
+    *,
+    transcript: str | None,
+    language: str,
+    settings: Settings,
+    adaptation=FIND,
+) -> Motion:
     """Stage 3 (the lip-sync proper): phonetic plan of the new audio (as given, not
     normalised), then the engine's decision for every output frame. The learned mouth is
     adapted to the source's lecturer (``adaptation``: soundmouth.adapt.Adaptation, None for the
@@ -95,8 +110,14 @@ def drive(info: media.VideoInfo, track: FaceTrack, audio: str | Path | media.Aud
     return decide(info, track, plan, n_out, settings, clip)
 
 
-def decide(info: media.VideoInfo, track: FaceTrack, plan: MouthPlan | None, n_out: int, settings: Settings,
-           sound: audio_mod.Audio | None = None) -> Motion:
+def decide(
+    info: media.VideoInfo,
+    track: FaceTrack,
+    plan: MouthPlan | None,
+    n_out: int,
+    settings: Settings,
+    sound: audio_mod.Audio | None = None,
+) -> Motion:
     """The engine's decision for every output frame. Output frames follow the source in
     order, ping-ponged (or looped) when the audio is longer and cut when it is shorter."""
     n_src = min(track.n_frames, info.n_frames)
@@ -115,8 +136,14 @@ class Heard:
     sound: audio_mod.Audio  # the audio as the planner heard it (16 kHz mono)
 
 
-def listen(sound: media.AudioStreamInfo, fps: float, transcript: str | None, language: str,
-           settings: Settings, go_on: Callable[[], bool] = lambda: True) -> Heard | None:
+def listen(
+    sound: media.AudioStreamInfo,
+    fps: float,
+    transcript: str | None,
+    language: str,
+    settings: Settings,
+    go_on: Callable[[], bool] = lambda: True,
+) -> Heard | None:
     """Plan the mouth from the new audio, once ``go_on()`` returns True; skipped (None) when
     it returns False."""
     if not go_on():
@@ -131,9 +158,16 @@ def _normalised(sound: media.AudioStreamInfo, out_wav: Path, settings: Settings)
     return prepare_audio(sound, out_wav, settings), time.perf_counter() - t
 
 
-def render(info: media.VideoInfo, track: FaceTrack, motion: Motion, out_video: Path,
-           settings: Settings, progress: Progress | None = None, audio: Path | None = None,
-           watch: Callable[[int, np.ndarray], None] | None = None) -> Path:
+def render(
+    info: media.VideoInfo,
+    track: FaceTrack,
+    motion: Motion,
+    out_video: Path,
+    settings: Settings,
+    progress: Progress | None = None,
+    audio: Path | None = None,
+    watch: Callable[[int, np.ndarray], None] | None = None,
+) -> Path:
     """Stage 4 (blend): stream the source frames in output order, composite each frame's
     patch, encode the video (silent, or with ``audio`` muxed in the same pass). Only the lower
     face changes; every other pixel reaches the encoder exactly as decoded. ``watch(t, frame)``
@@ -143,6 +177,7 @@ def render(info: media.VideoInfo, track: FaceTrack, motion: Motion, out_video: P
     base_index = motion.base_index
     n_out = motion.n_frames
     job = EngineJob(source=info, track=track, base_index=base_index, plan=None, settings=settings)
+
     def composed() -> Iterator:
         frames = media.read_frame_sequence(info, base_index, i420=True)
         patches = engine.patches(job, motion)
@@ -154,9 +189,16 @@ def render(info: media.VideoInfo, track: FaceTrack, motion: Motion, out_video: P
         finally:
             frames.close()  # stops the decoder if the writer gave up
 
-    with media.FrameWriter(out_video, info.out_width, info.out_height, info.fps,
-                           crf=settings.crf, preset=settings.x264_preset, audio=audio,
-                           audio_bitrate=settings.audio_bitrate) as writer:
+    with media.FrameWriter(
+        out_video,
+        info.out_width,
+        info.out_height,
+        info.fps,
+        crf=settings.crf,
+        preset=settings.x264_preset,
+        audio=audio,
+        audio_bitrate=settings.audio_bitrate,
+    ) as writer:
         # Compositing runs one thread ahead of the encoder pipe: OpenCV and the pipe writes
         # release the GIL, so the two overlap on the second core.
         for t_out, frame in enumerate(run_ahead(composed(), depth=4)):
@@ -216,17 +258,26 @@ def run_ahead(items: Iterator, depth: int = 4) -> Iterator:
         worker.join(timeout=30)
 
 
-def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.AudioStreamInfo,
-            output: str | Path, *, transcript: str | None = None, language: str = "en",
-            settings: Settings, progress: Progress | None = None,
-            warn: Callable[[str], None] | None = None, qa: bool = False) -> LipsyncResult:
+def lipsync(
+    video: str | Path | media.VideoInfo,
+    audio: str | Path | media.AudioStreamInfo,
+    output: str | Path,
+    *,
+    transcript: str | None = None,
+    language: str = "en",
+    settings: Settings,
+    progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+    qa: bool = False,
+) -> LipsyncResult:
     """The whole job in one process: the same stages the Prefect tasks run one by one.
     ``video`` and ``audio`` are paths, or their probes when the caller has them already.
     ``warn(message)`` hears, as soon as it is known, that the source cannot show speech (also
     in the result's notes); with ``qa`` the result carries the output's QA figures."""
     t0 = time.perf_counter()
-    output = check_output(output, [x.path if isinstance(x, (media.VideoInfo, media.AudioStreamInfo)) else Path(x)
-                                   for x in (video, audio)])
+    output = check_output(
+        output, [x.path if isinstance(x, (media.VideoInfo, media.AudioStreamInfo)) else Path(x) for x in (video, audio)]
+    )
     planners.warm(settings, transcript)  # models load beside the probes and normalisation
     report = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
@@ -235,8 +286,7 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
     output.parent.mkdir(parents=True, exist_ok=True)
     sweep_parts(output)  # what a killed run left while writing this output
     # scratch (the normalised audio) in the cache folder, never beside the user's output
-    with scratch_dir(settings, "job") as tmp, \
-            ThreadPoolExecutor(2, thread_name_prefix="heygem-audio") as pool:
+    with scratch_dir(settings, "job") as tmp, ThreadPoolExecutor(2, thread_name_prefix="heygem-audio") as pool:
         tmp = Path(tmp)
         sounding = pool.submit(_probed, audio, media.AudioStreamInfo, media.probe_audio)
         # Beside the audio's probe; a video probed before is read from the cache.
@@ -277,8 +327,9 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
                 notes.append(adaptation.reason)
             if adaptation.used:  # the plan heard before the track was whole, now the lecturer's
                 loud = audio_mod.loudness_envelope(heard.sound, float(info.fps), heard.n_out)
-                heard.plan = planners.plan(heard.sound, loud, float(info.fps), transcript, language, settings,
-                                           adaptation)
+                heard.plan = planners.plan(
+                    heard.sound, loud, float(info.fps), transcript, language, settings, adaptation
+                )
         timings["adapt"] = time.perf_counter() - t_adapt
         motion = decide(info, track, heard.plan, heard.n_out, settings, heard.sound)
         timings["lipsync"] = time.perf_counter() - t
@@ -294,8 +345,9 @@ def lipsync(video: str | Path | media.VideoInfo, audio: str | Path | media.Audio
         from .report import job_qa
 
         t = time.perf_counter()
-        figures = job_qa(reader.series(float(info.fps)), track, motion.base_index, heard.sound, settings,
-                         source=unsuitable)
+        figures = job_qa(
+            reader.series(float(info.fps)), track, motion.base_index, heard.sound, settings, source=unsuitable
+        )
         timings["qa"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     log.info("%s: %s", output, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
@@ -325,8 +377,9 @@ class _Gate:
         return self._go
 
 
-def _track_while_listening(info: media.VideoInfo, settings: Settings, audio_work: tuple[Future, ...],
-                           face: _Gate, report: Progress) -> FaceTrack:
+def _track_while_listening(
+    info: media.VideoInfo, settings: Settings, audio_work: tuple[Future, ...], face: _Gate, report: Progress
+) -> FaceTrack:
     """Track the video (before the lip-sync: a video without a face fails fast) while the
     audio threads work on ``audio_work``. An error there stops the tracking at once; ``face``
     opens at the first face, or closed for good when the tracking fails first."""
@@ -349,14 +402,30 @@ def _track_while_listening(info: media.VideoInfo, settings: Settings, audio_work
     return track
 
 
-def result_for(info: media.VideoInfo, track: FaceTrack, motion: Motion, output: Path, engine: str,
-               transcript: str | None, notes: list[str], timings: dict[str, float] | None = None) -> LipsyncResult:
+def result_for(
+    info: media.VideoInfo,
+    track: FaceTrack,
+    motion: Motion,
+    output: Path,
+    engine: str,
+    transcript: str | None,
+    notes: list[str],
+    timings: dict[str, float] | None = None,
+) -> LipsyncResult:
     fps = float(info.fps)
     return LipsyncResult(
-        output=output, width=info.out_width, height=info.out_height, fps=fps, n_frames=motion.n_frames,
-        duration=motion.n_frames / fps, engine=engine,
+        output=output,
+        width=info.out_width,
+        height=info.out_height,
+        fps=fps,
+        n_frames=motion.n_frames,
+        duration=motion.n_frames / fps,
+        engine=engine,
         aligner="scripted" if transcript else "blind",
-        frames_without_face=int(track.lost[motion.base_index].sum()), notes=notes, timings=timings or {})
+        frames_without_face=int(track.lost[motion.base_index].sum()),
+        notes=notes,
+        timings=timings or {},
+    )
 
 
 def _counter(report: Progress, stage: str, total: int):

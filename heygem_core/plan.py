@@ -5,6 +5,7 @@ loudness gives how strongly a vowel is articulated and where speech pauses. Targ
 relative (0 = lips together, 1 = this speaker's widest speaking opening) so the engine maps
 them onto the speaker's own range.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,8 +75,7 @@ def frame_visemes(phones: Sequence, fps: float, n_frames: int) -> list[str]:
     return out
 
 
-def build_plan(phones: Sequence, loudness_db: np.ndarray, fps: float,
-               silence_db: float | None = None) -> MouthPlan:
+def build_plan(phones: Sequence, loudness_db: np.ndarray, fps: float, silence_db: float | None = None) -> MouthPlan:
     n = len(loudness_db)
     vis = frame_visemes(phones, fps, n)
     base_open = np.array([VISEME_SHAPES.get(v, (0.35, 0.0))[0] for v in vis])
@@ -97,8 +97,7 @@ def build_plan(phones: Sequence, loudness_db: np.ndarray, fps: float,
     width = gaussian_smooth(base_width, sigma)
     closed = np.array([v == "PP" for v in vis]) | pause
     opening[closed] = 0.0
-    return MouthPlan(fps=fps, opening=np.clip(opening, 0, 1), width=np.clip(width, -1, 1),
-                     closed=closed, viseme=vis)
+    return MouthPlan(fps=fps, opening=np.clip(opening, 0, 1), width=np.clip(width, -1, 1), closed=closed, viseme=vis)
 
 
 def pause_frames(silent: np.ndarray, fps: float) -> np.ndarray:

@@ -24,6 +24,7 @@ This module imports nothing of heygem's but its errors and ``values`` (how a set
 read): the settings read the registries' names without importing any plug-in, and no plug-in
 module imports the settings' module back through here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -85,8 +86,7 @@ class Registry:
         """The class of plug-in ``name`` (imported on first use)."""
         specs = self.specs()
         if name not in specs:
-            raise UnknownPlugin(f"unknown {self.kind} '{name}'{self._where}; choose one of: "
-                                f"{', '.join(specs)}")
+            raise UnknownPlugin(f"unknown {self.kind} '{name}'{self._where}; choose one of: {', '.join(specs)}")
         spec = specs[name]
         if not isinstance(spec, str):
             return spec
@@ -95,8 +95,7 @@ class Registry:
             try:
                 self._loaded[spec] = getattr(importlib.import_module(module), attr)
             except (ImportError, AttributeError) as err:
-                raise UnknownPlugin(f"{self.kind} '{name}'{self._where} cannot be loaded from "
-                                    f"{spec}: {err}") from None
+                raise UnknownPlugin(f"{self.kind} '{name}'{self._where} cannot be loaded from {spec}: {err}") from None
         return self._loaded[spec]
 
     def options(self, name: str, raw: tuple[tuple[str, str], ...] | dict[str, str] = ()):
@@ -106,7 +105,7 @@ class Registry:
         model = getattr(cls, "Options", None)
         prefix = f"{name.lower()}_"
         pairs = raw.items() if isinstance(raw, dict) else raw
-        given = {k[len(prefix):]: v for k, v in pairs if k.startswith(prefix)}
+        given = {k[len(prefix) :]: v for k, v in pairs if k.startswith(prefix)}
         if model is None:
             if given:
                 raise SettingsError(f"{variable(prefix + next(iter(given)))}: {self.kind} {name} has no settings")
@@ -115,8 +114,10 @@ class Registry:
         values = {}
         for key, value in given.items():
             if key not in known:
-                raise SettingsError(f"{variable(prefix + key)}: {self.kind} {name} has no setting '{key}' "
-                                        f"(it has: {', '.join(known) or 'none'})")
+                raise SettingsError(
+                    f"{variable(prefix + key)}: {self.kind} {name} has no setting '{key}' "
+                    f"(it has: {', '.join(known) or 'none'})"
+                )
             values[key] = parse(variable(prefix + key), str(known[key].type), value)
         try:
             return model(**values)
@@ -158,20 +159,36 @@ def _entry_points(group: str) -> tuple:
 
 # ----------------------------------------------------------------------------- the registries
 
-ENGINES = Registry("engine", "heygem.engines", {
-    "exemplar": "heygem_core.engines.exemplar:ExemplarEngine",
-}, instance_key=lambda settings: (str(settings.cache_dir),))
-PLANNERS = Registry("planner", "heygem.planners", {
-    "learned": "heygem_core.planners.learned:LearnedPlanner",
-    "phones": "heygem_core.planners.phones:PhonesPlanner",
-})
-TRACKERS = Registry("tracker", "heygem.trackers", {
-    "dlib": "heygem_core.track.backends:DlibBackend",
-    "insightface": "heygem_core.track.backends:InsightFaceBackend",
-})
-STORES = Registry("store", "heygem.stores", {
-    "local": "heygem_core.store.local:LocalStore",
-    "s3": "heygem_core.store.s3:S3Store",
-})
+ENGINES = Registry(
+    "engine",
+    "heygem.engines",
+    {
+        "exemplar": "heygem_core.engines.exemplar:ExemplarEngine",
+    },
+    instance_key=lambda settings: (str(settings.cache_dir),),
+)
+PLANNERS = Registry(
+    "planner",
+    "heygem.planners",
+    {
+        "learned": "heygem_core.planners.learned:LearnedPlanner",
+        "phones": "heygem_core.planners.phones:PhonesPlanner",
+    },
+)
+TRACKERS = Registry(
+    "tracker",
+    "heygem.trackers",
+    {
+        "dlib": "heygem_core.track.backends:DlibBackend",
+        "insightface": "heygem_core.track.backends:InsightFaceBackend",
+    },
+)
+STORES = Registry(
+    "store",
+    "heygem.stores",
+    {
+        "local": "heygem_core.store.local:LocalStore",
+        "s3": "heygem_core.store.s3:S3Store",
+    },
+)
 REGISTRIES: tuple[Registry, ...] = (ENGINES, PLANNERS, TRACKERS, STORES)
-

@@ -5,6 +5,7 @@ Kept apart from ``heygem_core.media`` on purpose: this module imports neither nu
 so the command line starts its probes (each ffprobe costs ~0.1 s) before it loads the rest
 of heygem, and they run beside those imports.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,9 @@ _IMAGE_FORMATS = frozenset({"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp
 # Demuxers that "succeed" on arbitrary text files.
 _NON_MEDIA_FORMATS = frozenset({"tty", "ansi"})
 _STDERR_LINES = 20
-_STANDARD_RATES = tuple(Fraction(r) for r in
-                        ("24000/1001", "24", "25", "30000/1001", "30", "48", "50", "60000/1001", "60"))
+_STANDARD_RATES = tuple(
+    Fraction(r) for r in ("24000/1001", "24", "25", "30000/1001", "30", "48", "50", "60000/1001", "60")
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ class VideoInfo:
 
     @classmethod
     def from_json(cls, fields: dict) -> "VideoInfo":
-        return cls(**{**fields, "path": Path(fields["path"]), "fps": Fraction(fields["fps"]),
-                      "notes": tuple(fields["notes"])})
+        return cls(
+            **{**fields, "path": Path(fields["path"]), "fps": Fraction(fields["fps"]), "notes": tuple(fields["notes"])}
+        )
 
     @property
     def out_width(self) -> int:
@@ -94,11 +97,9 @@ def run_tool(args: Sequence[str]) -> subprocess.CompletedProcess:
         raise ProcessingError(f"{args[0]} is not installed or not on PATH") from err
 
 
-
 def stderr_tail(stderr: bytes, keep: int = _STDERR_LINES) -> str:
     lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     return "\n".join(lines[-keep:])
-
 
 
 # --------------------------------------------------------------------------- files
@@ -120,7 +121,6 @@ def _check_input(path: str | Path) -> Path:
     return p
 
 
-
 # --------------------------------------------------------------------------- probing
 
 
@@ -130,8 +130,18 @@ def probe_args(path: str | Path) -> list[str]:
 
 def packets_args(path: str | Path, stream_index: int) -> list[str]:
     """Demux only (no decoding): the timestamps of every packet of one stream."""
-    return [FFPROBE, "-v", "error", "-select_streams", str(stream_index),
-            "-show_entries", "packet=pts,dts,flags", "-of", "csv=p=0", str(path)]
+    return [
+        FFPROBE,
+        "-v",
+        "error",
+        "-select_streams",
+        str(stream_index),
+        "-show_entries",
+        "packet=pts,dts,flags",
+        "-of",
+        "csv=p=0",
+        str(path),
+    ]
 
 
 def _looks_like_mp4(path: Path) -> bool:
@@ -144,7 +154,9 @@ def _explain_probe_failure(path: Path, stderr: str) -> UnsupportedMedia:
     if "moov atom not found" in stderr and _looks_like_mp4(path):
         return UnsupportedMedia(
             "corrupt or truncated MP4: its index (moov atom) is missing, the file was cut short "
-            "or never finished writing", path)
+            "or never finished writing",
+            path,
+        )
     if "Invalid data found" in stderr or "moov atom not found" in stderr:
         return UnsupportedMedia("not a media file, or corrupt (ffmpeg cannot read it)", path)
     detail = stderr.strip().splitlines()[-1] if stderr.strip() else "unknown error"
@@ -253,9 +265,25 @@ def _on_grid(times: list[int], time_base: Fraction, rate: Fraction) -> bool:
 
 def count_frames_args(path: str | Path, stream_index: int, fps: Fraction) -> list[str]:
     """Decode through the same fps filter as read_frames, discarding the pictures."""
-    return [FFMPEG, *QUIET_ARGS, "-copyts", "-i", str(path), "-map", f"0:{stream_index}",
-            "-vf", f"fps={fps}", "-fps_mode", "passthrough", "-f", "null",
-            "-progress", "pipe:1", "-nostats", "-"]
+    return [
+        FFMPEG,
+        *QUIET_ARGS,
+        "-copyts",
+        "-i",
+        str(path),
+        "-map",
+        f"0:{stream_index}",
+        "-vf",
+        f"fps={fps}",
+        "-fps_mode",
+        "passthrough",
+        "-f",
+        "null",
+        "-progress",
+        "pipe:1",
+        "-nostats",
+        "-",
+    ]
 
 
 def _count_decoded_frames(path: Path, stream_index: int, fps: Fraction) -> int:
@@ -286,8 +314,8 @@ def _timing(path: Path, stream: dict) -> _Timing:
     listed = int(stream.get("nb_frames") or 0)
     if listed and present < listed:
         raise UnsupportedMedia(
-            f"corrupt or truncated: the container lists {listed} video frames but only "
-            f"{present} are in the file", path)
+            f"corrupt or truncated: the container lists {listed} video frames but only {present} are in the file", path
+        )
     if not present:
         raise UnsupportedMedia("corrupt or truncated: the video stream holds no frames", path)
     # A constant grid at r_frame_rate (or avg) means the fps filter passes every frame through
@@ -309,8 +337,10 @@ def _bit_depth(pix_fmt: str) -> int:
 def _notes(width: int, height: int, timing: _Timing, rotation: int, stream: dict) -> tuple[str, ...]:
     notes = []
     if width % 2 or height % 2:
-        notes.append(f"odd size {width}x{height}: frames are cropped to "
-                     f"{width - width % 2}x{height - height % 2} for H.264 output")
+        notes.append(
+            f"odd size {width}x{height}: frames are cropped to "
+            f"{width - width % 2}x{height - height % 2} for H.264 output"
+        )
     if timing.vfr:
         notes.append(f"variable frame rate: resampled to a constant {float(timing.fps):.3f} fps")
     if rotation:
@@ -327,8 +357,10 @@ def _notes(width: int, height: int, timing: _Timing, rotation: int, stream: dict
 # Kept probes are filed under this: bump PROBE_VERSION when probing changes what it answers;
 # a field added to or removed from VideoInfo changes it by itself.
 PROBE_VERSION = 1
-_PROBE_KIND = f"video-probe-{PROBE_VERSION}-" + hashlib.sha256(
-    " ".join(f.name for f in dataclass_fields(VideoInfo)).encode()).hexdigest()[:8]
+_PROBE_KIND = (
+    f"video-probe-{PROBE_VERSION}-"
+    + hashlib.sha256(" ".join(f.name for f in dataclass_fields(VideoInfo)).encode()).hexdigest()[:8]
+)
 
 
 def probe_video(path: str | Path, cache_dir: Path | None = None) -> VideoInfo:
@@ -339,8 +371,13 @@ def probe_video(path: str | Path, cache_dir: Path | None = None) -> VideoInfo:
     if cache_dir is not None:
         # The answer carries the caller's path, not the one it was first probed under: the
         # same file may be reached by another name.
-        return filefacts.remembered(cache_dir, _PROBE_KIND, path, lambda: probe_video(path).to_json(),
-                                    lambda facts: VideoInfo.from_json({**facts, "path": str(path)}))
+        return filefacts.remembered(
+            cache_dir,
+            _PROBE_KIND,
+            path,
+            lambda: probe_video(path).to_json(),
+            lambda facts: VideoInfo.from_json({**facts, "path": str(path)}),
+        )
     data = probe(path)
     p = Path(path)
     if data.get("format", {}).get("format_name") in _IMAGE_FORMATS:
@@ -360,12 +397,21 @@ def probe_video(path: str | Path, cache_dir: Path | None = None) -> VideoInfo:
         width, height = height, width
     timing = _timing(p, stream)
     return VideoInfo(
-        path=p, width=width, height=height, fps=timing.fps, n_frames=timing.n_frames,
-        duration=timing.n_frames / float(timing.fps), rotation=rotation, vfr=timing.vfr,
-        has_audio=_audio_stream(data) is not None, codec=codec,
-        pix_fmt=stream.get("pix_fmt", "unknown"), stream_index=int(stream["index"]),
+        path=p,
+        width=width,
+        height=height,
+        fps=timing.fps,
+        n_frames=timing.n_frames,
+        duration=timing.n_frames / float(timing.fps),
+        rotation=rotation,
+        vfr=timing.vfr,
+        has_audio=_audio_stream(data) is not None,
+        codec=codec,
+        pix_fmt=stream.get("pix_fmt", "unknown"),
+        stream_index=int(stream["index"]),
         start_time=float(stream.get("start_time") or 0.0),
-        notes=_notes(width, height, timing, rotation, stream))
+        notes=_notes(width, height, timing, rotation, stream),
+    )
 
 
 def probe_audio(path: str | Path) -> AudioStreamInfo:
@@ -379,6 +425,10 @@ def probe_audio(path: str | Path) -> AudioStreamInfo:
     if not stream.get("codec_name") or stream.get("codec_name") == "none":
         raise UnsupportedMedia(f"audio codec {stream.get('codec_tag_string', '?')} is not supported", p)
     duration = stream.get("duration") or data.get("format", {}).get("duration") or 0.0
-    return AudioStreamInfo(path=p, sample_rate=int(stream.get("sample_rate") or 0),
-                           channels=int(stream.get("channels") or 0), duration=float(duration),
-                           codec=stream["codec_name"])
+    return AudioStreamInfo(
+        path=p,
+        sample_rate=int(stream.get("sample_rate") or 0),
+        channels=int(stream.get("channels") or 0),
+        duration=float(duration),
+        codec=stream["codec_name"],
+    )

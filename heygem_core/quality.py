@@ -11,6 +11,7 @@ SyncNet weights are not available offline, so sync is read from landmarks. Two r
   footage with its own voice scores about 0.2 on the loudness correlation; well above 0.3
   means a mouth that flaps with loudness rather than speaks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,8 +69,7 @@ def correlation(opening: np.ndarray, loudness_db: np.ndarray) -> float:
     return float(np.corrcoef(x[ok], y[ok])[0, 1])
 
 
-def sync_report(video: str | Path, audio: str | Path | None = None,
-                *, settings: Settings) -> SyncReport:
+def sync_report(video: str | Path, audio: str | Path | None = None, *, settings: Settings) -> SyncReport:
     """Sync of ``video``'s mouth against ``audio`` (default: the video's own audio track)."""
     info = media.probe_video(video, settings.cache_dir)
     track = track_video(info, settings)
@@ -78,9 +78,12 @@ def sync_report(video: str | Path, audio: str | Path | None = None,
     loud = audio_mod.loudness_envelope(clip, series.fps, len(series.opening))
     mesh = independent_series(info, settings, track)
     expected = expected_opening(clip, series.fps, len(mesh.opening), settings)
-    return SyncReport(correlation=correlation(series.opening, loud),
-                      coverage=float(series.found.mean()), frames=len(series.opening),
-                      agreement=correlation(mesh.opening, expected))
+    return SyncReport(
+        correlation=correlation(series.opening, loud),
+        coverage=float(series.found.mean()),
+        frames=len(series.opening),
+        agreement=correlation(mesh.opening, expected),
+    )
 
 
 def phonetic_report(series: MouthSeries, phones: Sequence, offset: float = 0.0) -> PhoneticReport:
@@ -91,7 +94,7 @@ def phonetic_report(series: MouthSeries, phones: Sequence, offset: float = 0.0) 
     for ph in phones:
         a = int(np.floor((ph.start + offset) * series.fps))
         b = max(a + 1, int(np.ceil((ph.end + offset) * series.fps)))
-        window = series.opening[max(a, 0):min(b, n)]
+        window = series.opening[max(a, 0) : min(b, n)]
         window = window[np.isfinite(window)]
         if len(window) == 0:
             continue
@@ -105,8 +108,7 @@ def phonetic_report(series: MouthSeries, phones: Sequence, offset: float = 0.0) 
     return PhoneticReport(bilabials=len(closed_hits), closure_rate=rate, open_ratio=ratio)
 
 
-def independent_series(video: str | Path | media.VideoInfo, settings: Settings,
-                       track=None) -> MouthSeries:
+def independent_series(video: str | Path | media.VideoInfo, settings: Settings, track=None) -> MouthSeries:
     """The mouth opening of ``video`` read by FaceMesh, a landmark model other than the
     tracker that drives the engine (placed on each frame from the tracked face). NaN where
     either model finds no face."""
@@ -167,8 +169,10 @@ def source_warning(track) -> str | None:
     spread = source_range(track)
     if spread >= MIN_SOURCE_RANGE:
         return None
-    return (f"the source's mouth barely opens (it moves {spread:.3f} eye distances; a speaking face "
-            f"0.08-0.27): the output will hardly move; use a take where the lecturer speaks")
+    return (
+        f"the source's mouth barely opens (it moves {spread:.3f} eye distances; a speaking face "
+        f"0.08-0.27): the output will hardly move; use a take where the lecturer speaks"
+    )
 
 
 class OutputReader:

@@ -14,6 +14,7 @@ model expects for the new audio (see ``quality``). Three things come out:
 Pictures are written atomically (a hidden temp file renamed into place). Plots use
 matplotlib's object API with the Agg canvas, never pyplot: safe headless and from threads.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,9 +48,14 @@ class QAFigures:
 
     def as_dict(self) -> dict:
         """JSON-ready (no NaN: an unknown figure is None)."""
-        return {"sync": _finite(self.sync, 4), "coverage": _finite(self.coverage, 4),
-                "frames": int(self.frames), "duration": _finite(self.duration, 3),
-                "flagged": bool(self.flagged), "reasons": list(self.reasons)}
+        return {
+            "sync": _finite(self.sync, 4),
+            "coverage": _finite(self.coverage, 4),
+            "frames": int(self.frames),
+            "duration": _finite(self.duration, 3),
+            "flagged": bool(self.flagged),
+            "reasons": list(self.reasons),
+        }
 
 
 # Bump when the QA figures for the same output change.
@@ -60,8 +66,13 @@ def _finite(x: float, digits: int) -> float | None:
     return round(float(x), digits) if x is not None and math.isfinite(x) else None
 
 
-def qa_figures(series: MouthSeries, expected: np.ndarray, settings: Settings,
-               measured: MouthSeries | None = None, source: str | None = None) -> QAFigures:
+def qa_figures(
+    series: MouthSeries,
+    expected: np.ndarray,
+    settings: Settings,
+    measured: MouthSeries | None = None,
+    source: str | None = None,
+) -> QAFigures:
     """Figures for one output; flagged below ``settings.qa_min_coverage`` / ``qa_min_sync``,
     or with ``source`` (why the source cannot show speech, ``quality.source_warning``).
     Coverage is ``series``' (the tracker's); sync correlates ``measured``' opening (default
@@ -77,15 +88,14 @@ def qa_figures(series: MouthSeries, expected: np.ndarray, settings: Settings,
     elif not found.any():
         reasons.append("no face found in any frame")
     elif coverage < settings.qa_min_coverage:
-        reasons.append(f"face found in only {_pct(coverage)} of frames "
-                       f"(threshold {_pct(settings.qa_min_coverage)})")
+        reasons.append(f"face found in only {_pct(coverage)} of frames (threshold {_pct(settings.qa_min_coverage)})")
     if found.any() and sync < settings.qa_min_sync:
-        reasons.append(f"mouth hardly follows the audio: sync {sync:.2f} "
-                       f"(threshold {settings.qa_min_sync:.2f})")
+        reasons.append(f"mouth hardly follows the audio: sync {sync:.2f} (threshold {settings.qa_min_sync:.2f})")
     if source:
         reasons.append(source)
-    return QAFigures(sync=sync, coverage=coverage, frames=frames, duration=duration,
-                     flagged=bool(reasons), reasons=tuple(reasons))
+    return QAFigures(
+        sync=sync, coverage=coverage, frames=frames, duration=duration, flagged=bool(reasons), reasons=tuple(reasons)
+    )
 
 
 def _pct(x: float) -> str:
@@ -214,14 +224,15 @@ def _fit_text(text: str, max_width: int, scale: float) -> str:
     keep = len(text)
     while keep > 4:
         keep -= 1
-        short = text[: keep // 2] + "..." + text[len(text) - (keep - keep // 2):]
+        short = text[: keep // 2] + "..." + text[len(text) - (keep - keep // 2) :]
         if cv2.getTextSize(short, _FONT, scale, 1)[0][0] <= max_width:
             return short
     return text[:4]
 
 
-def contact_sheet(video: str | Path | media.VideoInfo, track: FaceTrack | None, out_png: str | Path,
-                  n: int = 12, cols: int = 6) -> Path:
+def contact_sheet(
+    video: str | Path | media.VideoInfo, track: FaceTrack | None, out_png: str | Path, n: int = 12, cols: int = 6
+) -> Path:
     """A PNG of the mouth region of ``n`` evenly spaced frames of ``video``, ``cols`` per row,
     each with its time under it. Frames where ``track`` has no face (or ``track`` is None)
     show a grey tile saying "no face". Frames are streamed, never all held in memory."""
@@ -243,14 +254,23 @@ def contact_sheet(video: str | Path | media.VideoInfo, track: FaceTrack | None, 
             lost += 1
         tile = _no_face_tile() if box is None else _crop_tile(frame, box)
         x, y = tile_origin(k, cols)
-        sheet[y:y + TILE_H, x:x + TILE_W] = tile
-        _centred_text(sheet, f"{_clock(i / fps)}  #{i}", x + TILE_W // 2, y + TILE_H + LABEL_H // 2,
-                      0.45, (225, 225, 225))
+        sheet[y : y + TILE_H, x : x + TILE_W] = tile
+        _centred_text(
+            sheet, f"{_clock(i / fps)}  #{i}", x + TILE_W // 2, y + TILE_H + LABEL_H // 2, 0.45, (225, 225, 225)
+        )
     header = f"{info.path.name}  -  mouth region of {len(indices)} frames"
     if lost:
         header += f", {lost} without a face"
-    cv2.putText(sheet, _fit_text(header, width - 2 * GAP - 8, 0.55), (GAP + 4, HEADER_H - 9), _FONT, 0.55,
-                (240, 240, 240), 1, cv2.LINE_AA)
+    cv2.putText(
+        sheet,
+        _fit_text(header, width - 2 * GAP - 8, 0.55),
+        (GAP + 4, HEADER_H - 9),
+        _FONT,
+        0.55,
+        (240, 240, 240),
+        1,
+        cv2.LINE_AA,
+    )
     with media.atomic_output(out_png) as tmp:
         if not cv2.imwrite(str(tmp), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
             raise OSError(f"{out_png}: cannot write the contact sheet")
@@ -326,8 +346,16 @@ def opening_plot(series: MouthSeries, loudness_db: np.ndarray, out_png: str | Pa
     if (~found).any():
         handles.append(Patch(facecolor="#9a9a9a", alpha=0.6))
         labels.append("no face found")
-    ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=len(handles),
-              fontsize=9, frameon=False, borderaxespad=0.2)
+    ax.legend(
+        handles,
+        labels,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=len(handles),
+        fontsize=9,
+        frameon=False,
+        borderaxespad=0.2,
+    )
     if title:
         fig.suptitle(title, fontsize=11, x=0.01, ha="left")
     with media.atomic_output(out_png) as tmp:
@@ -338,8 +366,14 @@ def opening_plot(series: MouthSeries, loudness_db: np.ndarray, out_png: str | Pa
 # --------------------------------------------------------------------------- all at once
 
 
-def job_qa(measured: MouthSeries, track: FaceTrack, base_index: np.ndarray, clip: audio_mod.Audio,
-           settings: Settings, source: str | None = None) -> QAFigures:
+def job_qa(
+    measured: MouthSeries,
+    track: FaceTrack,
+    base_index: np.ndarray,
+    clip: audio_mod.Audio,
+    settings: Settings,
+    source: str | None = None,
+) -> QAFigures:
     """QA figures of a job just made, without tracking its output again: ``measured`` is the
     output read while rendered (``quality.OutputReader``); coverage comes from the source's
     track at each output frame's source frame; ``source`` is the job's
@@ -352,13 +386,18 @@ def job_qa(measured: MouthSeries, track: FaceTrack, base_index: np.ndarray, clip
 
 def qa_line(figures: QAFigures, settings: Settings) -> str:
     """One line for a terminal: sync, coverage, and what is flagged."""
-    line = (f"QA: sync {figures.sync:.2f} (pass {settings.qa_min_sync:.2f}), face in {_pct(figures.coverage)} "
-            f"of frames")
+    line = f"QA: sync {figures.sync:.2f} (pass {settings.qa_min_sync:.2f}), face in {_pct(figures.coverage)} of frames"
     return line + (f"; FLAGGED: {'; '.join(figures.reasons)}" if figures.flagged else "; not flagged")
 
 
-def output_qa(video: str | Path, audio: str | Path, out_dir: str | Path, settings: Settings,
-              title: str = "", source_track: FaceTrack | None = None) -> tuple[QAFigures, Path, Path]:
+def output_qa(
+    video: str | Path,
+    audio: str | Path,
+    out_dir: str | Path,
+    settings: Settings,
+    title: str = "",
+    source_track: FaceTrack | None = None,
+) -> tuple[QAFigures, Path, Path]:
     """Track ``video`` (an output), compare its mouth with ``audio`` (the new track), and
     write ``<stem>_contact.png`` and ``<stem>_opening.png`` into ``out_dir``.
 

@@ -3,6 +3,7 @@
 by a process of this host that no longer runs (killed mid-job: its ``finally`` never ran) are
 removed by the next job and by ``heygem gc`` (and the ``.part`` files a killed job left beside
 the output it was writing, by the next job writing it: ``files.sweep_parts``)."""
+
 from __future__ import annotations
 
 import os

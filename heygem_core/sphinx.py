@@ -9,6 +9,7 @@ process's GIL free: pocketsphinx holds it for the whole utterance.
 Kept apart from ``heygem_core.phonetics`` on purpose: this module imports neither numpy nor
 that package (~0.2 s), so a helper is loading its model ~0.05 s after it is started.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -107,9 +108,15 @@ class _Decoders:
             from pocketsphinx import Decoder
 
             hmm, phone_lm = model_paths(params.phone_lm)
-            decoder = Decoder(hmm=hmm, allphone=phone_lm, lm=None, loglevel="FATAL",
-                              lw=float(params.language_weight), wip=float(params.word_insertion_penalty),
-                              topn=int(params.topn))
+            decoder = Decoder(
+                hmm=hmm,
+                allphone=phone_lm,
+                lm=None,
+                loglevel="FATAL",
+                lw=float(params.language_weight),
+                wip=float(params.word_insertion_penalty),
+                topn=int(params.topn),
+            )
             self._loaded[params] = (decoder, decoder.get_cmn())
         return self._loaded[params]
 

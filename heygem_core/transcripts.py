@@ -11,6 +11,7 @@ Limits (the fastest speech is about 7 syllables a second):
   (a Japanese transcript for German audio) is refused: it is the wrong file or the wrong
   language code.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -23,9 +24,48 @@ WORDS_PER_SECOND = 6.0
 CHARS_PER_SECOND = 12.0
 SLACK = 20
 # Languages written in Latin letters: a transcript for them should be too.
-LATIN_LANGUAGES = {"en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "no", "nb", "nn", "fi", "pl", "cs",
-                   "sk", "sl", "hr", "ro", "hu", "tr", "id", "ms", "vi", "ca", "eu", "gl", "et", "lv", "lt",
-                   "sq", "sw", "af", "is", "ga", "cy", "mt", "tl", "uz", "az"}
+LATIN_LANGUAGES = {
+    "en",
+    "de",
+    "fr",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "sv",
+    "da",
+    "no",
+    "nb",
+    "nn",
+    "fi",
+    "pl",
+    "cs",
+    "sk",
+    "sl",
+    "hr",
+    "ro",
+    "hu",
+    "tr",
+    "id",
+    "ms",
+    "vi",
+    "ca",
+    "eu",
+    "gl",
+    "et",
+    "lv",
+    "lt",
+    "sq",
+    "sw",
+    "af",
+    "is",
+    "ga",
+    "cy",
+    "mt",
+    "tl",
+    "uz",
+    "az",
+}
 _UNSPACED = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN")
 
 
@@ -41,8 +81,11 @@ def read_transcript(path: str | Path | None) -> str | None:
         raise MissingFile("transcript file not found", p)
     size = p.stat().st_size
     if size > MAX_BYTES:
-        raise InputError(f"transcript is {size / 1024:.0f} KB; the limit is {MAX_BYTES // 1024} KB "
-                         "(a one-hour lecture is about 60 KB)", p)
+        raise InputError(
+            f"transcript is {size / 1024:.0f} KB; the limit is {MAX_BYTES // 1024} KB "
+            "(a one-hour lecture is about 60 KB)",
+            p,
+        )
     try:
         text = p.read_text(encoding="utf-8").strip()
     except UnicodeDecodeError as err:
@@ -63,15 +106,21 @@ def check_transcript(text: str | None, seconds: float, language: str, source: st
     words = len(text.split())
     if words > WORDS_PER_SECOND * seconds + SLACK or unspaced > CHARS_PER_SECOND * seconds + SLACK:
         amount = f"{words} words" if unspaced < words else f"{unspaced} characters"
-        raise TranscriptMismatch(f"transcript has {amount} for {seconds:.1f} s of audio, more than anyone says "
-                                 "in that time: is it the transcript of this audio?", source)
+        raise TranscriptMismatch(
+            f"transcript has {amount} for {seconds:.1f} s of audio, more than anyone says "
+            "in that time: is it the transcript of this audio?",
+            source,
+        )
     base = language.split("-")[0].lower()
     letters = [ch for ch in text if ch.isalpha()]
     if base in LATIN_LANGUAGES and letters:
         latin = sum(1 for ch in letters if unicodedata.name(ch, "").startswith("LATIN"))
         if latin < 0.5 * len(letters):
-            raise TranscriptMismatch(f"transcript is not written in Latin letters, but the language is "
-                                     f"'{language}': the wrong file, or the wrong language code?", source)
+            raise TranscriptMismatch(
+                f"transcript is not written in Latin letters, but the language is "
+                f"'{language}': the wrong file, or the wrong language code?",
+                source,
+            )
 
 
 def _is_unspaced(ch: str) -> bool:

@@ -1,6 +1,7 @@
 """How a setting's raw text (an environment variable, a CLI flag, a flow parameter) becomes a
 value, and the one error that says it cannot: shared by the settings (``config``) and the
 plug-ins' own settings (``plugins``), so that every bad value is worded the same way."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Geometry: aligning faces across frames, and reshaping lips inside a patch."""
+
 from __future__ import annotations
 
 import cv2
@@ -15,7 +16,7 @@ def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     mu_s, mu_d = src.mean(0), dst.mean(0)
     s = (src[:, 0] - mu_s[0]) + 1j * (src[:, 1] - mu_s[1])
     d = (dst[:, 0] - mu_d[0]) + 1j * (dst[:, 1] - mu_d[1])
-    var = float((s.real ** 2 + s.imag ** 2).sum())
+    var = float((s.real**2 + s.imag**2).sum())
     a = complex((np.conj(s) * d).sum() / var) if var > 0 else 1.0 + 0j
     m = np.empty((2, 3))
     m[:, :2] = [[a.real, -a.imag], [a.imag, a.real]]
@@ -33,8 +34,9 @@ _UPPER_OUTER = [48, 49, 50, 51, 52, 53, 54]
 _LOWER_OUTER = [48, 59, 58, 57, 56, 55, 54]
 
 
-def reshape_lips(image: np.ndarray, pts: np.ndarray, ratio: float,
-                 upper_share: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
+def reshape_lips(
+    image: np.ndarray, pts: np.ndarray, ratio: float, upper_share: float = 0.35
+) -> tuple[np.ndarray, np.ndarray]:
     """Scale the inner-lip gap of the face in ``image`` by ``ratio`` (0 closes the lips).
 
     Each lip moves as a unit along the vertical, the jaw carrying most of the motion
@@ -105,8 +107,9 @@ def reshape_lips(image: np.ndarray, pts: np.ndarray, ratio: float,
     f_lo = np.clip(1.0 - (ys - bottom[a:b][None, :]) / fade_lo, 0.0, 1.0)
     map_y = np.where(ys <= seam[a:b][None, :], ys - down_w * f_up, ys + up_w * f_lo)
     out = np.array(image)  # a copy (the library's crops may be a read-only memory map)
-    out[r0:r1, c0 + a:c0 + b] = cv2.remap(image, xs, map_y.astype(np.float32), cv2.INTER_LINEAR,
-                                          borderMode=cv2.BORDER_REPLICATE)
+    out[r0:r1, c0 + a : c0 + b] = cv2.remap(
+        image, xs, map_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
     new = pts.copy()
     upper, lower = [49, 50, 51, 52, 53, 61, 62, 63], [55, 56, 57, 58, 59, 65, 66, 67]

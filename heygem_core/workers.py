@@ -6,6 +6,7 @@ A pool keeps loaded helpers for the next caller (the web app or a worker loads a
 not once per job). Numpy-free on purpose: the command line warms helpers before it imports
 the rest of heygem.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,9 @@ class ProcessHelper:
     def __init__(self, module: str) -> None:
         self._log = tempfile.TemporaryFile()
         try:
-            self._proc = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=self._log)
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log
+            )
         except OSError as err:
             self._log.close()
             raise HelperFailed(f"cannot start {sys.executable}: {err}") from err

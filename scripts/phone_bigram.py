@@ -10,6 +10,7 @@ only if pocketsphinx's model changes:
 
     .venv/bin/python scripts/phone_bigram.py [--out FILE]
 """
+
 from __future__ import annotations
 
 import sys
@@ -29,11 +30,24 @@ def bigram_arpa(log10_prob, phones: list[str], source: str) -> str:
     words = [END, START, *phones]
     unigrams = [f"{NEVER if w == START else log10_prob(w, None):.4f}\t{w}\t0.0000" for w in words]
     bigrams = [f"{log10_prob(w, h):.4f}\t{h} {w}" for h in [START, *phones] for w in [*phones, END]]
-    return "\n".join([
-        f"pocketsphinx's en-us phone language model ({source}) cut down to bigrams, every one",
-        "written out; made by heygem's scripts/phone_bigram.py.",
-        "\\data\\", f"ngram 1={len(unigrams)}", f"ngram 2={len(bigrams)}", "",
-        "\\1-grams:", *unigrams, "", "\\2-grams:", *bigrams, "", "\\end\\", ""])
+    return "\n".join(
+        [
+            f"pocketsphinx's en-us phone language model ({source}) cut down to bigrams, every one",
+            "written out; made by heygem's scripts/phone_bigram.py.",
+            "\\data\\",
+            f"ngram 1={len(unigrams)}",
+            f"ngram 2={len(bigrams)}",
+            "",
+            "\\1-grams:",
+            *unigrams,
+            "",
+            "\\2-grams:",
+            *bigrams,
+            "",
+            "\\end\\",
+            "",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

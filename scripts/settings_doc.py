@@ -5,6 +5,7 @@ test_config.py fails while the file differs from what this writes.
 
     .venv/bin/python scripts/settings_doc.py
 """
+
 from __future__ import annotations
 
 import sys

@@ -21,6 +21,7 @@ whole clip and taken out (bulk windows are too short to measure and their sets a
 (soundmouth/corpus.fold_of). Seeded: the same command on the same data gives the same weights
 on the CPU. The file's manifest lists every clip it (and its --init) saw.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
 SHARED = HERE.parent / "shared"
-DEFAULT_REAL = [SHARED / "corpus" / "video", SHARED / "fixtures" / "video" / "katie_8s.mp4",
-                SHARED / "fixtures" / "video" / "chaplin_7s.mp4"]
+DEFAULT_REAL = [
+    SHARED / "corpus" / "video",
+    SHARED / "fixtures" / "video" / "katie_8s.mp4",
+    SHARED / "fixtures" / "video" / "chaplin_7s.mp4",
+]
 
 
 def main(argv=None) -> int:
@@ -42,27 +46,55 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--out", type=Path, default=net.DEFAULT_PATH, help="weights file to write")
     p.add_argument("--real", type=Path, action="append", help="real clip or folder (repeatable)")
-    p.add_argument("--corpus", action="store_true",
-                   help="real material at scale: every clip of ../shared/corpus (single clips, GRID s1, "
-                        "the Arabic anchors) and the fixture clips with their own sound")
-    p.add_argument("--fold", type=int, action="append", default=[],
-                   help="leave out the speakers of this fold (soundmouth/corpus.fold_of; repeatable)")
+    p.add_argument(
+        "--corpus",
+        action="store_true",
+        help="real material at scale: every clip of ../shared/corpus (single clips, GRID s1, "
+        "the Arabic anchors) and the fixture clips with their own sound",
+    )
+    p.add_argument(
+        "--fold",
+        type=int,
+        action="append",
+        default=[],
+        help="leave out the speakers of this fold (soundmouth/corpus.fold_of; repeatable)",
+    )
     p.add_argument("--init", type=Path, help="start from these weights (a fine-tune)")
     p.add_argument("--lr", type=float, default=train.TrainConfig.lr)
-    p.add_argument("--keep-init", type=float, default=train.TrainConfig.keep_init,
-                   help="share of the --init weights the result keeps (0..1; weight-space ensembling)")
-    p.add_argument("--no-real-closures", action="store_true",
-                   help="the closure head learns from the synthetic speech's exact phones only")
+    p.add_argument(
+        "--keep-init",
+        type=float,
+        default=train.TrainConfig.keep_init,
+        help="share of the --init weights the result keeps (0..1; weight-space ensembling)",
+    )
+    p.add_argument(
+        "--no-real-closures",
+        action="store_true",
+        help="the closure head learns from the synthetic speech's exact phones only",
+    )
     p.add_argument("--synthetic", type=int, default=4000, help="espeak utterances (default 4000)")
-    p.add_argument("--festival", type=int, default=1500,
-                   help="Festival utterances, where Festival is installed (default 1500)")
-    p.add_argument("--festival-languages", default="en",
-                   help="Festival voices of these languages, comma-separated (default en; 'all': en,it,cs,fi,ru,ca)")
-    p.add_argument("--real-share", type=float, default=train.TrainConfig.real_share,
-                   help="share of each batch from real clips (default 0: none are used)")
+    p.add_argument(
+        "--festival", type=int, default=1500, help="Festival utterances, where Festival is installed (default 1500)"
+    )
+    p.add_argument(
+        "--festival-languages",
+        default="en",
+        help="Festival voices of these languages, comma-separated (default en; 'all': en,it,cs,fi,ru,ca)",
+    )
+    p.add_argument(
+        "--real-share",
+        type=float,
+        default=train.TrainConfig.real_share,
+        help="share of each batch from real clips (default 0: none are used)",
+    )
     p.add_argument("--steps", type=int, default=train.TrainConfig.steps)
-    p.add_argument("--hold-out", action="append", default=[], metavar="SPEAKER",
-                   help="leave this speaker's clips out (repeatable; names as in data.speaker_of)")
+    p.add_argument(
+        "--hold-out",
+        action="append",
+        default=[],
+        metavar="SPEAKER",
+        help="leave this speaker's clips out (repeatable; names as in data.speaker_of)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     p.add_argument("--tiny", action="store_true", help="a few steps on a little data (CI)")
@@ -87,22 +119,52 @@ def main(argv=None) -> int:
         real, steps, n_synth, n_fest, share = real[:2], 20, 8, 4, 0.5
     if share <= 0:
         real = []
-    cfg = train.TrainConfig(steps=steps, seed=args.seed, real_share=share, lr=args.lr,
-                            closed_from_real=not args.no_real_closures, keep_init=args.keep_init)
-    languages = (tuple(sorted({lang for lang, _ in data.FESTIVAL_VOICES.values()})) if args.festival_languages == "all"
-                 else tuple(x.strip() for x in args.festival_languages.split(",") if x.strip()))
+    cfg = train.TrainConfig(
+        steps=steps,
+        seed=args.seed,
+        real_share=share,
+        lr=args.lr,
+        closed_from_real=not args.no_real_closures,
+        keep_init=args.keep_init,
+    )
+    languages = (
+        tuple(sorted({lang for lang, _ in data.FESTIVAL_VOICES.values()}))
+        if args.festival_languages == "all"
+        else tuple(x.strip() for x in args.festival_languages.split(",") if x.strip())
+    )
     t0 = time.perf_counter()
-    utts, manifest = train.material(real, n_synth, settings, hold_out=args.hold_out, seed=args.seed,
-                                    n_festival=n_fest, festival_languages=languages)
-    print(f"material: {sum(u.kind == 'real' for u in utts)} real windows, "
-          f"{sum(u.kind != 'real' for u in utts)} synthetic ({time.perf_counter() - t0:.0f} s)", flush=True)
+    utts, manifest = train.material(
+        real, n_synth, settings, hold_out=args.hold_out, seed=args.seed, n_festival=n_fest, festival_languages=languages
+    )
+    print(
+        f"material: {sum(u.kind == 'real' for u in utts)} real windows, "
+        f"{sum(u.kind != 'real' for u in utts)} synthetic ({time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
     init = net.load(args.init) if args.init else None
-    weights = train.train(utts, cfg, device=args.device, init=init.arrays if init else None,
-                          report=lambda step, loss: print(f"step {step:5d}  loss {loss:.4f}", flush=True))
-    manifest.update(config=train.config_dict(cfg), torch=torch.__version__,
-                    seconds=round(time.perf_counter() - t0, 1), folds_held_out=args.fold,
-                    init=({"file": args.init.name, "version": init.version, "real": init.manifest.get("real", []),
-                           "synthetic": init.manifest.get("synthetic")} if init else None))
+    weights = train.train(
+        utts,
+        cfg,
+        device=args.device,
+        init=init.arrays if init else None,
+        report=lambda step, loss: print(f"step {step:5d}  loss {loss:.4f}", flush=True),
+    )
+    manifest.update(
+        config=train.config_dict(cfg),
+        torch=torch.__version__,
+        seconds=round(time.perf_counter() - t0, 1),
+        folds_held_out=args.fold,
+        init=(
+            {
+                "file": args.init.name,
+                "version": init.version,
+                "real": init.manifest.get("real", []),
+                "synthetic": init.manifest.get("synthetic"),
+            }
+            if init
+            else None
+        ),
+    )
     if init:  # every real clip the weights ever saw, for leave-speakers-out checks
         manifest["real"] = manifest["real"] + init.manifest.get("real", [])
     path = net.save(args.out, weights, cfg.arch, manifest)

@@ -1,4 +1,5 @@
 """What passes between tasks and the flows beyond a store key, as records that say what they hold."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

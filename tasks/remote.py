@@ -18,6 +18,7 @@ second loss, or a queue no worker serves, fails the row with one plain line. A s
 fails on its own (a bad input, an error in lip-sync) is not started again: its own task
 already retried transient faults.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,8 +56,9 @@ class Attempt:
     worker: str  # the worker that took it ("" if none did)
 
 
-def run_on_gpu_pool(deployment: str, parameters: dict, label: str, limits: Limits,
-                    say: Callable[[str], None] = log.info) -> str:
+def run_on_gpu_pool(
+    deployment: str, parameters: dict, label: str, limits: Limits, say: Callable[[str], None] = log.info
+) -> str:
     """Run ``deployment`` (``flow/deployment``) for one row and wait, within ``limits``, for it
     to complete; returns the worker that did it. Raises ProcessingError with the reason
     otherwise."""
@@ -130,10 +132,14 @@ class _Watch:
             if now - self.started < limits.queue_s:
                 return None
             online = [name for name, up in workers_online(self.client, self.pool).items() if up]
-            who = (f"online: {', '.join(sorted(online))}" if online else
-                   "none is online: start one with deployments/start_worker.sh gpu")
-            return False, (f"{label}: no gpu worker took its lip-sync within {limits.queue_s:g} s "
-                           f"(pool '{self.pool}', {who})")
+            who = (
+                f"online: {', '.join(sorted(online))}"
+                if online
+                else "none is online: start one with deployments/start_worker.sh gpu"
+            )
+            return False, (
+                f"{label}: no gpu worker took its lip-sync within {limits.queue_s:g} s (pool '{self.pool}', {who})"
+            )
         worker = self.worker()
         offline = bool(worker) and workers_online(self.client, self.pool).get(worker) is False
         self.offline_since = (self.offline_since or now) if offline else None
@@ -157,11 +163,15 @@ def worker_of(client, flow_run_id) -> str:
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.client.schemas.sorting import LogSort
 
-    logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
-                            limit=20, offset=0, sort=LogSort.TIMESTAMP_ASC)
+    logs = client.read_logs(
+        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+        limit=20,
+        offset=0,
+        sort=LogSort.TIMESTAMP_ASC,
+    )
     for line in logs:
         if line.message.startswith(SUBMITTING) and "' submitting" in line.message:
-            return line.message[len(SUBMITTING):line.message.index("' submitting")]
+            return line.message[len(SUBMITTING) : line.message.index("' submitting")]
     return ""
 
 

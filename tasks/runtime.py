@@ -4,6 +4,7 @@ Tasks take only small JSON-able arguments (store keys, hashes, names) so a task 
 another machine: the bytes travel through the artifact store, never through Prefect. Secrets
 never travel as parameters either; each process reads them from its own environment.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,8 +24,21 @@ from heygem_core.store import ArtifactStore, shared_store
 # Settings a non-secret override may change from a flow parameter; anything else (credentials,
 # store location) comes from the worker's own environment.
 OVERRIDABLE = {
-    "target_lufs", "crf", "x264_preset", "audio_bitrate", "engine", "engine_options", "planner", "tracker",
-    "detect_every", "detect_max_side", "speaker", "extend_mode", "qa_min_coverage", "qa_min_sync", "adapt",
+    "target_lufs",
+    "crf",
+    "x264_preset",
+    "audio_bitrate",
+    "engine",
+    "engine_options",
+    "planner",
+    "tracker",
+    "detect_every",
+    "detect_max_side",
+    "speaker",
+    "extend_mode",
+    "qa_min_coverage",
+    "qa_min_sync",
+    "adapt",
 }
 
 # Which settings each stage's output depends on: they enter its cache key, nothing else does.
@@ -73,6 +87,7 @@ def _judge_model(settings: Settings) -> str:
 def _declared(module: str, name: str) -> Callable[[Settings], str]:
     def version(settings: Settings) -> str:
         return str(getattr(importlib.import_module(module), name))
+
     return version
 
 
@@ -93,7 +108,6 @@ STAGES = tuple(STAGE_SETTINGS)
 # Settings of the mouth plan: an engine that reads the sound itself gets no plan, so these do not
 # enter its keys (heygem_core.planners.wanted).
 PLAN_SETTINGS = frozenset({"planner", "adapt", "mouth_lead_ms"})
-
 
 
 def settings_for(overrides: dict[str, Any] | None) -> Settings:
@@ -152,8 +166,7 @@ class Stage:
     ext: str
     inputs: Callable[[dict[str, Any]], dict[str, Any]]  # task parameters -> what the key hashes
 
-    def key(self, params: dict[str, Any], settings: Settings | None = None,
-            store: ArtifactStore | None = None) -> str:
+    def key(self, params: dict[str, Any], settings: Settings | None = None, store: ArtifactStore | None = None) -> str:
         """The output's store key for the task's ``params`` (``settings`` and ``store``: those the
         params' overrides give, when the caller has them already)."""
         if settings is None or store is None:
@@ -197,6 +210,7 @@ def stage(spec: Stage, *, reuse: Callable[[ArtifactStore, str], Any] | None = No
         @stage(MUX)
         def mux(run: StageRun, silent_key: str, audio_key: str, overrides=None) -> str: ...
     """
+
     def wrap(body: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(body)
         public = signature.replace(parameters=list(signature.parameters.values())[1:])
@@ -214,6 +228,7 @@ def stage(spec: Stage, *, reuse: Callable[[ArtifactStore, str], Any] | None = No
 
         run.__signature__ = public  # type: ignore[attr-defined]  # inspect (and Prefect) stop here, not at the body
         return run
+
     return wrap
 
 
@@ -238,7 +253,9 @@ def retry_delays(settings: Settings) -> list[float]:
 
 # The decorators' waits are the built-in default's (nothing is read from the environment at
 # import); a run submits its tasks with its own settings' waits (flows.common._Tasks).
-RETRIES = dict(retries=RETRY_COUNT, retry_delay_seconds=retry_delays(Settings()),
-               retry_jitter_factor=0.3, retry_condition_fn=retry_transient)
-
-
+RETRIES = dict(
+    retries=RETRY_COUNT,
+    retry_delay_seconds=retry_delays(Settings()),
+    retry_jitter_factor=0.3,
+    retry_condition_fn=retry_transient,
+)

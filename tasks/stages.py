@@ -4,6 +4,7 @@ Each stage reads its inputs from the artifact store, runs one core function, and
 content-addressed object back; what passes between tasks is the object's key. The cache key
 *is* that key, so a re-run, a crashed run or another machine finds finished work.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,13 @@ def ingest(kind: str, value: str, name: str, overrides: Overrides = None) -> Ass
 NORMALIZE = Stage("normalize_audio", ".wav", lambda p: {"audio": p["audio"].sha256})
 
 
-@task(name="normalize_audio", task_run_name="normalize audio {audio.name}",
-      cache_key_fn=NORMALIZE.cache_key_fn, persist_result=True, **RETRIES)
+@task(
+    name="normalize_audio",
+    task_run_name="normalize audio {audio.name}",
+    cache_key_fn=NORMALIZE.cache_key_fn,
+    persist_result=True,
+    **RETRIES,
+)
 @stage(NORMALIZE)
 def normalize_audio(run: StageRun, audio: Asset, overrides: Overrides = None) -> str:
     with _scratch(run.settings) as tmp, _named(run.store, audio) as src:
@@ -72,16 +78,20 @@ def normalize_audio(run: StageRun, audio: Asset, overrides: Overrides = None) ->
 TRACK = Stage("track_faces", ".parquet", lambda p: {"video": p["video"].sha256})
 
 
-@task(name="track_faces", task_run_name="track faces {video.name}",
-      cache_key_fn=TRACK.cache_key_fn, persist_result=True, **RETRIES)
+@task(
+    name="track_faces",
+    task_run_name="track faces {video.name}",
+    cache_key_fn=TRACK.cache_key_fn,
+    persist_result=True,
+    **RETRIES,
+)
 @stage(TRACK)
 def track_faces(run: StageRun, video: Asset, overrides: Overrides = None) -> str:
     with _named(run.store, video) as src:
         info = media.probe_video(src)
         track = track_video(info, run.settings, source_sha256=video.sha256)
     logger = get_run_logger()
-    logger.info("tracked %d frames of %s, face found in %.0f%%", track.n_frames, video.name,
-                100 * track.coverage)
+    logger.info("tracked %d frames of %s, face found in %.0f%%", track.n_frames, video.name, 100 * track.coverage)
     if track.lost.any():
         logger.warning("%s: %s", video.name, describe_lost(track))
     with _scratch(run.settings) as tmp:
@@ -93,8 +103,14 @@ def track_faces(run: StageRun, video: Asset, overrides: Overrides = None) -> str
 ADAPT = Stage("adapt_mouth", ".npz", lambda p: {"video": p["video"].sha256, "track": p["track_key"]})
 
 
-@task(name="adapt_mouth", task_run_name="adapt the mouth to {video.name}", tags=["gpu"],
-      cache_key_fn=ADAPT.cache_key_fn, persist_result=True, **RETRIES)
+@task(
+    name="adapt_mouth",
+    task_run_name="adapt the mouth to {video.name}",
+    tags=["gpu"],
+    cache_key_fn=ADAPT.cache_key_fn,
+    persist_result=True,
+    **RETRIES,
+)
 @stage(ADAPT)
 def adapt_mouth(run: StageRun, video: Asset, track_key: str, overrides: Overrides = None) -> str:
     """The learned mouth's head for this source's lecturer (heygem_core.soundmouth.adapt), or
@@ -125,17 +141,40 @@ def _adaptation(store, adapt_key: str | None):
 
 
 # -- lip-sync (the engine's decision; GPU-bound for neural engines) -------------------------
-LIPSYNC = Stage("lipsync", ".npz", lambda p: {
-    "video": p["video"].sha256, "track": p["track_key"], "audio": p["audio"].sha256,
-    "transcript": p["transcript"].sha256 if p.get("transcript") else None, "language": p["language"],
-    "adaptation": p.get("adapt_key")})
+LIPSYNC = Stage(
+    "lipsync",
+    ".npz",
+    lambda p: {
+        "video": p["video"].sha256,
+        "track": p["track_key"],
+        "audio": p["audio"].sha256,
+        "transcript": p["transcript"].sha256 if p.get("transcript") else None,
+        "language": p["language"],
+        "adaptation": p.get("adapt_key"),
+    },
+)
 
 
-@task(name="lipsync", task_run_name="lipsync {label}", tags=["gpu"],
-      cache_key_fn=LIPSYNC.cache_key_fn, persist_result=True, **RETRIES)
+@task(
+    name="lipsync",
+    task_run_name="lipsync {label}",
+    tags=["gpu"],
+    cache_key_fn=LIPSYNC.cache_key_fn,
+    persist_result=True,
+    **RETRIES,
+)
 @stage(LIPSYNC)
-def lipsync(run: StageRun, video: Asset, track_key: str, audio: Asset, transcript: Asset | None, language: str,
-            label: str, overrides: Overrides = None, adapt_key: str | None = None) -> str:
+def lipsync(
+    run: StageRun,
+    video: Asset,
+    track_key: str,
+    audio: Asset,
+    transcript: Asset | None,
+    language: str,
+    label: str,
+    overrides: Overrides = None,
+    adapt_key: str | None = None,
+) -> str:
     """The mouth motion of one row, planned from the new audio as given (it does not wait
     for the normalised audio, which only the mux needs), with the lecturer's adaptation
     (``adapt_mouth``'s key; without one it is worked out here)."""
@@ -153,12 +192,18 @@ def lipsync(run: StageRun, video: Asset, track_key: str, audio: Asset, transcrip
     adaptation = _adaptation(store, adapt_key)
     try:
         with _named(store, audio) as src:
-            motion = pipeline.drive(info, track, src, transcript=text, language=language, settings=settings,
-                                    adaptation=adaptation)
+            motion = pipeline.drive(
+                info, track, src, transcript=text, language=language, settings=settings, adaptation=adaptation
+            )
     except TranscriptMismatch as err:  # said about the user's transcript file (only a transcript mismatches)
         raise err.about(transcript.name if transcript else audio.name) from None
-    get_run_logger().info("%s: %d frames planned by the %s planner%s", label, motion.n_frames, settings.planner,
-                          " with the transcript" if text else "")
+    get_run_logger().info(
+        "%s: %d frames planned by the %s planner%s",
+        label,
+        motion.n_frames,
+        settings.planner,
+        " with the transcript" if text else "",
+    )
     with _scratch(settings) as tmp:
         store.put_file(run.key, motion.save(Path(tmp) / "motion.npz"))
     return run.key
@@ -166,30 +211,53 @@ def lipsync(run: StageRun, video: Asset, track_key: str, audio: Asset, transcrip
 
 @task(name="lipsync_remote", task_run_name="lipsync on gpu pool {label}")
 @stage(LIPSYNC)
-def lipsync_remote(run: StageRun, video: Asset, track_key: str, audio: Asset, transcript: Asset | None,
-                   language: str, label: str, overrides: Overrides = None, adapt_key: str | None = None) -> str:
+def lipsync_remote(
+    run: StageRun,
+    video: Asset,
+    track_key: str,
+    audio: Asset,
+    transcript: Asset | None,
+    language: str,
+    label: str,
+    overrides: Overrides = None,
+    adapt_key: str | None = None,
+) -> str:
     """``lipsync`` run as the ``gpu-lipsync`` deployment on a GPU worker, every wait bounded
     (tasks/remote.py: a row lost with its worker is started once more, else fails in words).
     No ``gpu`` tag here: holding a slot while the sub-flow waits for one would deadlock at a
     limit of 1."""
     settings, store, key = run.settings, run.store, run.key
-    worker = run_on_gpu_pool(settings.lipsync_deployment, dict(
-        video=asdict(video), track_key=track_key, audio=asdict(audio),
-        transcript=asdict(transcript) if transcript else None, language=language, label=label,
-        overrides=overrides, adapt_key=adapt_key), label, Limits.of(settings), say=get_run_logger().warning)
+    worker = run_on_gpu_pool(
+        settings.lipsync_deployment,
+        dict(
+            video=asdict(video),
+            track_key=track_key,
+            audio=asdict(audio),
+            transcript=asdict(transcript) if transcript else None,
+            language=language,
+            label=label,
+            overrides=overrides,
+            adapt_key=adapt_key,
+        ),
+        label,
+        Limits.of(settings),
+        say=get_run_logger().warning,
+    )
     if not store.exists(key):
-        raise ProcessingError(f"{label}: gpu worker {worker or '?'} did not write {key} to {store.describe()}; "
-                              "do both pools use the same store settings?")
+        raise ProcessingError(
+            f"{label}: gpu worker {worker or '?'} did not write {key} to {store.describe()}; "
+            "do both pools use the same store settings?"
+        )
     return key
 
 
 # -- blend ---------------------------------------------------------------------------------
-BLEND = Stage("blend", ".mp4", lambda p: {"video": p["video"].sha256, "track": p["track_key"],
-                                          "motion": p["motion_key"]})
+BLEND = Stage(
+    "blend", ".mp4", lambda p: {"video": p["video"].sha256, "track": p["track_key"], "motion": p["motion_key"]}
+)
 
 
-@task(name="blend", task_run_name="blend {label}",
-      cache_key_fn=BLEND.cache_key_fn, persist_result=True, **RETRIES)
+@task(name="blend", task_run_name="blend {label}", cache_key_fn=BLEND.cache_key_fn, persist_result=True, **RETRIES)
 @stage(BLEND)
 def blend(run: StageRun, video: Asset, track_key: str, motion_key: str, label: str, overrides: Overrides = None) -> str:
     store = run.store
@@ -207,36 +275,51 @@ def blend(run: StageRun, video: Asset, track_key: str, motion_key: str, label: s
 MUX = Stage("mux", ".mp4", lambda p: {"video": p["silent_key"], "audio": p["audio_key"]})
 
 
-@task(name="mux", task_run_name="mux {label}",
-      cache_key_fn=MUX.cache_key_fn, persist_result=True, **RETRIES)
+@task(name="mux", task_run_name="mux {label}", cache_key_fn=MUX.cache_key_fn, persist_result=True, **RETRIES)
 @stage(MUX)
 def mux(run: StageRun, silent_key: str, audio_key: str, label: str, overrides: Overrides = None) -> str:
     with _scratch(run.settings) as tmp:
-        out = media.mux(run.store.local_path(silent_key), run.store.local_path(audio_key),
-                        Path(tmp) / "out.mp4", audio_bitrate=run.settings.audio_bitrate)
+        out = media.mux(
+            run.store.local_path(silent_key),
+            run.store.local_path(audio_key),
+            Path(tmp) / "out.mp4",
+            audio_bitrate=run.settings.audio_bitrate,
+        )
         run.store.put_file(run.key, out, "video/mp4")
     return run.key
 
 
 # -- QA ------------------------------------------------------------------------------------
-QA = Stage("qa", ".json", lambda p: {"output": p["output_key"], "audio": p["audio_key"],
-                                     "source_track": p.get("track_key")})
+QA = Stage(
+    "qa", ".json", lambda p: {"output": p["output_key"], "audio": p["audio_key"], "source_track": p.get("track_key")}
+)
 
 
-@task(name="qa", task_run_name="qa {label}",
-      cache_key_fn=QA.cache_key_fn, persist_result=True, **RETRIES)
+@task(name="qa", task_run_name="qa {label}", cache_key_fn=QA.cache_key_fn, persist_result=True, **RETRIES)
 @stage(QA, reuse=lambda store, key: QaResult.from_dict(json.loads(store.get_bytes(key))))
-def qa(run: StageRun, output_key: str, audio_key: str, label: str, overrides: Overrides = None,
-       track_key: str | None = None) -> QaResult:
+def qa(
+    run: StageRun,
+    output_key: str,
+    audio_key: str,
+    label: str,
+    overrides: Overrides = None,
+    track_key: str | None = None,
+) -> QaResult:
     """Sync and coverage figures of a finished video, and two pictures a person can check at
     a glance: mouth crops over time and mouth opening against the audio. With the source's
     track, a source whose mouth barely opens flags the output too."""
     settings, store, key = run.settings, run.store, run.key
-    stem = key[:-len(".json")]
+    stem = key[: -len(".json")]
     source = read_track(store.local_path(track_key)) if track_key else None
     with _scratch(settings) as tmp:
-        figures, contact, plot = report.output_qa(store.local_path(output_key), store.local_path(audio_key),
-                                                  Path(tmp), settings, title=label, source_track=source)
+        figures, contact, plot = report.output_qa(
+            store.local_path(output_key),
+            store.local_path(audio_key),
+            Path(tmp),
+            settings,
+            title=label,
+            source_track=source,
+        )
         pictures = {"contact_sheet": f"{stem}.contact.png", "opening_plot": f"{stem}.plot.png"}
         store.put_file(pictures["contact_sheet"], contact, "image/png")
         store.put_file(pictures["opening_plot"], plot, "image/png")

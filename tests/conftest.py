@@ -4,6 +4,7 @@ The recordings in ``<repo>/../shared/fixtures`` are read-only and never copied i
 bad or unusual media (truncated, rotated, variable frame rate...) is generated from them with
 ffmpeg into a session temp folder, once per test session.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -85,8 +86,18 @@ def quiet_source(media_factory, tmp_path_factory) -> Path:
     opening = mouth.opening(track.landmarks)
     keep = np.sort(np.argsort(opening)[: int(len(opening) * 0.15)])
     frames = "+".join(f"eq(n\\,{k})" for k in keep)
-    return media_factory.ffmpeg("quiet_katie.mp4", "-i", str(source), "-vf", f"select='{frames}',setpts=N/25/TB",
-                                "-an", "-r", "25", "-pix_fmt", "yuv420p")
+    return media_factory.ffmpeg(
+        "quiet_katie.mp4",
+        "-i",
+        str(source),
+        "-vf",
+        f"select='{frames}',setpts=N/25/TB",
+        "-an",
+        "-r",
+        "25",
+        "-pix_fmt",
+        "yuv420p",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -104,8 +115,11 @@ def prefect_api(tmp_path_factory):
         with prefect_test_harness(server_startup_timeout=120):
             from prefect.settings import PREFECT_API_URL
 
-            yield {"PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOCAL_STORAGE_PATH": str(results),
-                   "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+            yield {
+                "PREFECT_API_URL": PREFECT_API_URL.value(),
+                "PREFECT_LOCAL_STORAGE_PATH": str(results),
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            }
 
 
 @pytest.fixture
@@ -122,8 +136,9 @@ def web_context(tmp_path, prefect_api, monkeypatch):
     monkeypatch.setenv("HEYGEM_ARTIFACT_DIR", str(tmp_path / "store"))
     monkeypatch.setenv("HEYGEM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("HEYGEM_INPUT_ROOTS", str(FIXTURES))
-    return lambda max_upload_bytes: jobs.WebContext.create(prefect_api["PREFECT_API_URL"],
-                                                           max_upload_bytes=max_upload_bytes)
+    return lambda max_upload_bytes: jobs.WebContext.create(
+        prefect_api["PREFECT_API_URL"], max_upload_bytes=max_upload_bytes
+    )
 
 
 def short_batch_inputs(media_factory, folder: Path) -> tuple[Path, Path, Path]:
@@ -132,11 +147,40 @@ def short_batch_inputs(media_factory, folder: Path) -> tuple[Path, Path, Path]:
 
     from tests.paths import LANGUAGE_AUDIO, VIDEOS
 
-    clip = Path(shutil.copy(media_factory.ffmpeg("katie_2s.mp4", "-i", str(VIDEOS["katie_8s"]), "-t", "2", "-c:v",
-                                                 "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-an"),
-                            folder))
+    clip = Path(
+        shutil.copy(
+            media_factory.ffmpeg(
+                "katie_2s.mp4",
+                "-i",
+                str(VIDEOS["katie_8s"]),
+                "-t",
+                "2",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+                "-an",
+            ),
+            folder,
+        )
+    )
     audio = Path(shutil.copy(media_factory.ffmpeg("de_2s.wav", "-i", str(LANGUAGE_AUDIO["de"]), "-t", "2"), folder))
     faceless = folder / "faceless.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
-                    "-pix_fmt", "yuv420p", str(faceless)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-pix_fmt",
+            "yuv420p",
+            str(faceless),
+        ],
+        check=True,
+    )
     return clip, audio, faceless

@@ -2,6 +2,7 @@
 server process (SQLite), moto's S3 server, deployments/setup.sh, and workers started by
 deployments/start_worker.sh as processes of their own (``Fleet.worker``), which
 ``Fleet.lose_machine`` can kill with everything under them. Servers listen on 127.0.0.1."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,11 @@ from tests.s3server import S3Server, free_port
 
 SETUP = REPO / "deployments" / "setup.sh"
 START_WORKER = REPO / "deployments" / "start_worker.sh"
-FAST_WORKERS = {"PREFECT_WORKER_HEARTBEAT_SECONDS": "5", "PREFECT_WORKER_QUERY_SECONDS": "2",
-                "PREFECT_WORKER_PREFETCH_SECONDS": "2"}
+FAST_WORKERS = {
+    "PREFECT_WORKER_HEARTBEAT_SECONDS": "5",
+    "PREFECT_WORKER_QUERY_SECONDS": "2",
+    "PREFECT_WORKER_PREFETCH_SECONDS": "2",
+}
 
 
 def _healthy(url: str) -> bool:
@@ -57,33 +61,61 @@ class Fleet:
         self.api = f"http://127.0.0.1:{self.port}/api"
         self.s3 = S3Server()
         base = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEM_", "MINIO_", "PREFECT_"))}
-        self.env = {**base, "PREFECT_API_URL": self.api, "PREFECT_HOME": str(home / "prefect"),
-                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "HEYGEM_STORE": "s3",
-                    "MINIO_BUCKET": "fleet", "MINIO_ACCESS_KEY": "testing", "MINIO_SECRET_KEY": "testing-secret"}
+        self.env = {
+            **base,
+            "PREFECT_API_URL": self.api,
+            "PREFECT_HOME": str(home / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "HEYGEM_STORE": "s3",
+            "MINIO_BUCKET": "fleet",
+            "MINIO_ACCESS_KEY": "testing",
+            "MINIO_SECRET_KEY": "testing-secret",
+        }
 
     def start(self) -> "Fleet":
         self.s3.start()
         self.env["MINIO_ENDPOINT"] = self.s3.endpoint
         server_env = {**self.env, "PREFECT_SERVER_SERVICES_FOREMAN_LOOP_SECONDS": "3"}
-        self._spawn("server", [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                               "--port", str(self.port)], server_env)
+        self._spawn(
+            "server",
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+            server_env,
+        )
         end = time.monotonic() + 120
         while not _healthy(self.api):
             assert time.monotonic() < end, (self.home / "server.log").read_text()[-3000:]
             time.sleep(0.5)
-        done = subprocess.run(["bash", str(SETUP)], env={**self.env, "HEYGEM_GPU_SLOTS": str(self.gpu_slots)}, cwd=REPO,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            ["bash", str(SETUP)],
+            env={**self.env, "HEYGEM_GPU_SLOTS": str(self.gpu_slots)},
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         return self
 
     def _spawn(self, name: str, cmd: list[str], env: dict) -> None:
         log = open(self.home / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def worker(self, pool: str, name: str, **extra: str) -> None:
-        env = {**self.env, **FAST_WORKERS, "HEYGEM_WORKER_NAME": name,
-               "HEYGEM_CACHE_DIR": str(self.home / f"cache-{name}"), **extra}
+        env = {
+            **self.env,
+            **FAST_WORKERS,
+            "HEYGEM_WORKER_NAME": name,
+            "HEYGEM_CACHE_DIR": str(self.home / f"cache-{name}"),
+            **extra,
+        }
         self._spawn(name, ["bash", str(START_WORKER), pool], env)
 
     def lose_machine(self, name: str) -> None:
@@ -97,8 +129,9 @@ class Fleet:
         proc.wait(timeout=10)
 
     def heygem(self, *args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "cli", *args], env=self.env, cwd=REPO, capture_output=True,
-                              text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", *args], env=self.env, cwd=REPO, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         return done
 

@@ -1,4 +1,5 @@
 """Stopping the servers tests start in their own process group."""
+
 import os
 import signal
 import subprocess

@@ -15,6 +15,7 @@ moto keeps its data; ``up()`` listens again on the same port. Point a store at
         with proxy.outage():
             ...        # down inside the block, up again after it
 """
+
 from __future__ import annotations
 
 import contextlib

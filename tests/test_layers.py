@@ -1,6 +1,7 @@
 """The layers stay one-way: heygem_core (plain Python) imports none of the layers above it
 (tasks, flows, webapp, cli) nor Prefect or Gradio; tasks/flows/webapp never import cli; and no
 module of heygem_core is over 500 lines."""
+
 import ast
 from pathlib import Path
 
@@ -22,15 +23,17 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("package, forbidden", [
-    ("heygem_core", OUTER),
-    ("tasks", {"cli", "flows", "webapp"}),
-    ("flows", {"cli", "webapp"}),
-    ("webapp", {"cli"}),
-])
+@pytest.mark.parametrize(
+    "package, forbidden",
+    [
+        ("heygem_core", OUTER),
+        ("tasks", {"cli", "flows", "webapp"}),
+        ("flows", {"cli", "webapp"}),
+        ("webapp", {"cli"}),
+    ],
+)
 def test_a_layer_imports_nothing_above_it(package, forbidden):
-    wrong = {str(p.relative_to(REPO)): sorted(_imports(p) & forbidden)
-             for p in sorted((REPO / package).rglob("*.py"))}
+    wrong = {str(p.relative_to(REPO)): sorted(_imports(p) & forbidden) for p in sorted((REPO / package).rglob("*.py"))}
     assert {k: v for k, v in wrong.items() if v} == {}
 
 
@@ -50,8 +53,11 @@ def _physical_lines(path: Path) -> int:
 def test_no_core_module_is_over_500_lines():
     # A module that long holds more than one thing: split it into modules named for each
     # (as store/ and intake/ were), keeping the old import path in the package's __init__.
-    long = {str(p.relative_to(REPO)): n for p in sorted((REPO / "heygem_core").rglob("*.py"))
-            if (n := _physical_lines(p)) > MAX_MODULE_LINES}
+    long = {
+        str(p.relative_to(REPO)): n
+        for p in sorted((REPO / "heygem_core").rglob("*.py"))
+        if (n := _physical_lines(p)) > MAX_MODULE_LINES
+    }
     assert long == {}
 
 
@@ -73,7 +79,7 @@ def _core_graph() -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
-                base = package[:len(package) - node.level + 1] if node.level else []
+                base = package[: len(package) - node.level + 1] if node.level else []
                 stem = ".".join(base + ([node.module] if node.module else []))
                 targets = [f"{stem}.{a.name}" if f"{stem}.{a.name}" in modules else stem for a in node.names]
             graph[name].update(t for t in targets if t in modules and t != name)

@@ -1,5 +1,7 @@
 """Pyflakes over every package of the project (ruff, rule set F): no unused import or variable,
-no undefined name, no redefinition. Fast; a finding names its file and line."""
+no undefined name, no redefinition; the code as `ruff format` writes it (pyproject.toml
+[tool.ruff]); mypy over every layer. Fast; a finding names its file and line."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,8 +17,23 @@ PACKAGES = ("heygem_core", "tasks", "flows", "webapp", "cli", "deployments", "be
 def test_pyflakes_finds_nothing():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     assert ruff, "ruff is a test dependency (pyproject.toml [test]): run scripts/install.sh"
-    done = subprocess.run([ruff, "check", "--select", "F", "--output-format", "concise", "--no-cache", *PACKAGES],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [ruff, "check", "--select", "F", "--output-format", "concise", "--no-cache", *PACKAGES],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_code_is_formatted():
+    """`ruff format` would change nothing: run it (same PACKAGES) to fix a finding."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff is a test dependency (pyproject.toml [test]): run scripts/install.sh"
+    done = subprocess.run(
+        [ruff, "format", "--check", "--no-cache", *PACKAGES], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

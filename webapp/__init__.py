@@ -9,6 +9,7 @@ Settings (environment): ``HEYGEM_UI_CONCURRENCY`` (jobs at once, default 1),
 ``HEYGEM_UI_PASSWORD`` (login; required to listen on anything but 127.0.0.1), plus every
 ``HEYGEM_*`` setting of the flows (store, input roots, workers…).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,13 +32,17 @@ def ui_command(args) -> int:
     from .app import create_app, launch
     from .jobs import WebContext
 
-    ctx = WebContext.create(api_url, concurrency=ui.concurrency, max_upload_bytes=ui.max_upload_bytes,
-                            waiting=ui.waiting)
+    ctx = WebContext.create(
+        api_url, concurrency=ui.concurrency, max_upload_bytes=ui.max_upload_bytes, waiting=ui.waiting
+    )
     demo = create_app(ctx, ui)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
-    print(f"heygem web app: http://{shown}:{args.port}/  (login {'on' if auth else 'off'}; "
-          f"{ui.concurrency} job{'s' if ui.concurrency != 1 else ''} at a time; uploads up to "
-          f"{ui.max_upload_mb:g} MB; store: {ctx.store.describe()})", flush=True)
+    print(
+        f"heygem web app: http://{shown}:{args.port}/  (login {'on' if auth else 'off'}; "
+        f"{ui.concurrency} job{'s' if ui.concurrency != 1 else ''} at a time; uploads up to "
+        f"{ui.max_upload_mb:g} MB; store: {ctx.store.describe()})",
+        flush=True,
+    )
     print(f"Prefect dashboard: {api_url.removesuffix('/api')}", flush=True)
     try:
         launch(demo, ctx, ui, host, args.port, auth, block=True)

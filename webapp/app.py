@@ -7,6 +7,7 @@ traceback. Job handlers are generators: they yield progress while the flow runs 
 thread, and wait in one line for every kind of job (``webapp.line``: first come, first
 served, each waiting user told their place in words in the job panel).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,11 +44,14 @@ JOB_TABS = (single, batch, course)
 
 def create_app(ctx: WebContext, ui: UISettings) -> gr.Blocks:
     """The whole page; serve it with ``launch``."""
-    with gr.Blocks(title="heygem — new voice for recorded lectures", analytics_enabled=False,
-                   delete_cache=(3600, 24 * 3600)) as demo:
-        gr.Markdown("# heygem\nGive a recorded lecture a new voice. Upload the recording and the new audio: "
-                    "only the speaker's **mouth and chin** change to follow it; everything else stays as "
-                    "it was filmed.")
+    with gr.Blocks(
+        title="heygem — new voice for recorded lectures", analytics_enabled=False, delete_cache=(3600, 24 * 3600)
+    ) as demo:
+        gr.Markdown(
+            "# heygem\nGive a recorded lecture a new voice. Upload the recording and the new audio: "
+            "only the speaker's **mouth and chin** change to follow it; everything else stays as "
+            "it was filmed."
+        )
         gr.Markdown(jobs.formats_text(ui.max_upload_mb), elem_classes=["hg-note"], elem_id="formats")
         with gr.Tabs():
             parts = {}
@@ -62,14 +66,27 @@ def create_app(ctx: WebContext, ui: UISettings) -> gr.Blocks:
     return demo
 
 
-def launch(demo: gr.Blocks, ctx: WebContext, ui: UISettings, host: str, port: int, auth, *,
-           block: bool = True):
+def launch(demo: gr.Blocks, ctx: WebContext, ui: UISettings, host: str, port: int, auth, *, block: bool = True):
     """Start serving (queue on, size limit, login, the store's folder readable for results)."""
     demo.queue(default_concurrency_limit=ctx.concurrency, max_size=None)
     allowed = [str(ctx.scratch)]
     if not ctx.store.remote:
         allowed.append(str(Path(ctx.settings.artifact_dir).expanduser().absolute()))
-    return demo.launch(server_name=host, server_port=port, auth=auth, auth_message="Sign in to heygem",
-                       max_file_size=ui.max_upload_bytes, allowed_paths=allowed, prevent_thread_lock=not block,
-                       show_error=False, quiet=True, ssr_mode=False, inbrowser=False, share=False,
-                       footer_links=[], theme=gr.themes.Soft(), css=CSS, head=HEAD)
+    return demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        auth_message="Sign in to heygem",
+        max_file_size=ui.max_upload_bytes,
+        allowed_paths=allowed,
+        prevent_thread_lock=not block,
+        show_error=False,
+        quiet=True,
+        ssr_mode=False,
+        inbrowser=False,
+        share=False,
+        footer_links=[],
+        theme=gr.themes.Soft(),
+        css=CSS,
+        head=HEAD,
+    )

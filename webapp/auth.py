@@ -6,6 +6,7 @@ connect) and required on any other interface: ``heygem ui --host 0.0.0.0`` witho
 is on wherever the app listens. The password is compared in constant time and never logged,
 printed or passed to Gradio in clear (Gradio gets a checking function, not the pair).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -37,9 +38,11 @@ class UISettings:
     waiting: int = DEFAULT_WAITING  # waiting jobs told their place in line in words
 
     def __repr__(self) -> str:  # the password must never show up in a log or a traceback
-        return (f"UISettings(concurrency={self.concurrency}, max_upload_mb={self.max_upload_mb:g}, "
-                f"waiting={self.waiting}, "
-                f"user={self.user!r}, password={'***' if self.password else ''!r})")
+        return (
+            f"UISettings(concurrency={self.concurrency}, max_upload_mb={self.max_upload_mb:g}, "
+            f"waiting={self.waiting}, "
+            f"user={self.user!r}, password={'***' if self.password else ''!r})"
+        )
 
     @property
     def max_upload_bytes(self) -> int:
@@ -99,7 +102,8 @@ def login_for(host: str, ui: UISettings) -> Callable[[str, str], bool] | None:
             return None
         raise InputError(
             f"refusing to serve the web app on {host} without a login: anyone on the network could "
-            "use it. Set HEYGEM_UI_USER and HEYGEM_UI_PASSWORD, or keep the default --host 127.0.0.1")
+            "use it. Set HEYGEM_UI_USER and HEYGEM_UI_PASSWORD, or keep the default --host 127.0.0.1"
+        )
     return _checker(ui.user, ui.password)
 
 

@@ -11,6 +11,7 @@ to the job; what its items are doing is read from its task runs' tags and states
 Prefect (and the flows themselves) is imported only inside functions: the app calls
 ``flows.server.ensure_server()`` first, so ``PREFECT_API_URL`` is set before Prefect reads it.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -52,15 +53,19 @@ log = logging.getLogger("heygem.webapp")
 
 SHEET_EXTENSIONS = (".csv", ".xlsx")
 UPLOAD_PREFIX = "uploads"
-FIRST_USE_NOTICE = ("First job since the app started: the face and speech models are loading, "
-                    "so this one takes a little longer.")
+FIRST_USE_NOTICE = (
+    "First job since the app started: the face and speech models are loading, so this one takes a little longer."
+)
 
 
 def formats_text(max_upload_mb: float) -> str:
     def names(exts) -> str:
         return ", ".join(e.lstrip(".").upper() for e in sorted(exts))
-    return (f"**Videos:** {names(VIDEO_EXTENSIONS)} · **Audio:** {names(AUDIO_EXTENSIONS - VIDEO_EXTENSIONS)} "
-            f"(or a video, whose sound is used) · **Each file up to {max_upload_mb:g} MB.**")
+
+    return (
+        f"**Videos:** {names(VIDEO_EXTENSIONS)} · **Audio:** {names(AUDIO_EXTENSIONS - VIDEO_EXTENSIONS)} "
+        f"(or a video, whose sound is used) · **Each file up to {max_upload_mb:g} MB.**"
+    )
 
 
 # ----------------------------------------------------------------------------- context
@@ -87,12 +92,19 @@ class WebContext:
         self.line = JobLine(self.concurrency)
 
     @classmethod
-    def create(cls, api_url: str, concurrency: int = 1, max_upload_bytes: int = 500 << 20,
-               waiting: int = WAITING_HANDLERS) -> WebContext:
+    def create(
+        cls, api_url: str, concurrency: int = 1, max_upload_bytes: int = 500 << 20, waiting: int = WAITING_HANDLERS
+    ) -> WebContext:
         settings = Settings.from_env()
-        return cls(settings=settings, store=open_store(settings), api_url=api_url,
-                   scratch=Path(settings.cache_dir) / "web", concurrency=concurrency,
-                   max_upload_bytes=max_upload_bytes, waiting=waiting)
+        return cls(
+            settings=settings,
+            store=open_store(settings),
+            api_url=api_url,
+            scratch=Path(settings.cache_dir) / "web",
+            concurrency=concurrency,
+            max_upload_bytes=max_upload_bytes,
+            waiting=waiting,
+        )
 
     def dashboard_link(self, flow_run_id: str) -> str:
         ui = os.environ.get("PREFECT_UI_URL", "").rstrip("/")
@@ -127,8 +139,10 @@ def check_upload(path: str | os.PathLike | None, what: str, allowed, ctx: WebCon
     if size == 0:
         raise InputError(f"“{p.name}” is empty (0 bytes)")
     if size > ctx.max_upload_bytes:
-        raise InputError(f"“{p.name}” is {size / 2**20:.1f} MB; the limit is "
-                         f"{ctx.max_upload_bytes / 2**20:g} MB per file (HEYGEM_UI_MAX_UPLOAD_MB)")
+        raise InputError(
+            f"“{p.name}” is {size / 2**20:.1f} MB; the limit is "
+            f"{ctx.max_upload_bytes / 2**20:g} MB per file (HEYGEM_UI_MAX_UPLOAD_MB)"
+        )
     return p
 
 
@@ -152,8 +166,7 @@ def describe_upload(path: str | os.PathLike | None, kind: str, ctx: WebContext) 
             info = media.probe_video(p)
             line = f"{info.width}×{info.height}, {float(info.fps):g} fps, {info.duration:.1f} s"
             if info.codec not in BROWSER_VIDEO_CODECS or info.pix_fmt not in ("yuv420p", "yuvj420p"):
-                line += (f". The browser cannot preview this format ({info.codec}), "
-                         "but heygem can use it.")
+                line += f". The browser cannot preview this format ({info.codec}), but heygem can use it."
             return True, line
         sound = media.probe_audio(p)
         return True, f"{sound.duration:.1f} s of audio: the result will be this long."
@@ -193,8 +206,10 @@ def stage_transcript(text: str | None, ctx: WebContext) -> str | None:
     if not text:
         return None
     if len(text.encode("utf-8")) > MAX_TRANSCRIPT_BYTES:  # before it is written anywhere
-        raise InputError(f"the transcript is longer than {MAX_TRANSCRIPT_BYTES // 1024} KB "
-                          "(a one-hour lecture is about 60 KB): is it the right text?")
+        raise InputError(
+            f"the transcript is longer than {MAX_TRANSCRIPT_BYTES // 1024} KB "
+            "(a one-hour lecture is about 60 KB): is it the right text?"
+        )
     folder = Path(tempfile.mkdtemp(prefix="script-", dir=ctx.scratch))
     try:
         path = folder / "script.txt"
@@ -210,9 +225,12 @@ def stage_transcript(text: str | None, ctx: WebContext) -> str | None:
 def check_jobs(records: list[dict], ctx: WebContext) -> list[Row]:
     """The same rules the single/batch flows apply (``validate_rows``), before anything runs."""
     numbered = list(enumerate(records, start=1))
-    rows, problems = validate_rows(numbered, base_dir=Path.cwd(),
-                                   input_roots=ctx.settings.input_roots or (Path("/"),),
-                                   store_exists=ctx.store.exists)
+    rows, problems = validate_rows(
+        numbered,
+        base_dir=Path.cwd(),
+        input_roots=ctx.settings.input_roots or (Path("/"),),
+        store_exists=ctx.store.exists,
+    )
     if problems:
         raise SheetError("your files", problems)
     return rows
@@ -251,8 +269,9 @@ def check_sheet(sheet_upload: str | os.PathLike, media_uploads: list, ctx: WebCo
         for up in media_uploads or []:
             p = check_upload(up, "a file", VIDEO_EXTENSIONS | AUDIO_EXTENSIONS | TRANSCRIPT_EXTENSIONS, ctx)
             _link_or_copy(p, folder / _safe_name(p.name))
-        check.rows = read_sheet(sheet, input_roots=tuple(roots), store_exists=ctx.store.exists,
-                                max_rows=ctx.settings.max_sheet_rows)
+        check.rows = read_sheet(
+            sheet, input_roots=tuple(roots), store_exists=ctx.store.exists, max_rows=ctx.settings.max_sheet_rows
+        )
     except SheetError as err:
         check.problems = list(err.problems)
     except HeygemError as err:
@@ -281,6 +300,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- running
+
 
 class FlowJob:
     """A flow called in a worker thread once its ``ticket``'s turn comes in ``ctx.line`` (at
@@ -395,16 +415,17 @@ def _ended(state) -> str:
     if kind == "cancelled":
         return "the run was cancelled (in the Prefect dashboard or by a worker)"
     if kind == "crashed":
-        return ("the run crashed: its process or worker stopped; "
-                "the run's log in the Prefect dashboard has the details")
+        return "the run crashed: its process or worker stopped; the run's log in the Prefect dashboard has the details"
     return f"the run ended {kind}; the run's log in the Prefect dashboard has the details"
 
 
 def _as_heygem(err: BaseException) -> HeygemError:
     if isinstance(err, HeygemError):
         return err
-    return HeygemError(f"something went wrong on our side ({type(err).__name__}: {err}); "
-                       "the run's log in the Prefect dashboard has the details")
+    return HeygemError(
+        f"something went wrong on our side ({type(err).__name__}: {err}); "
+        "the run's log in the Prefect dashboard has the details"
+    )
 
 
 def follow(job: FlowJob, items: list[Item], every: float = 1.0) -> Iterator[Snapshot]:
@@ -421,8 +442,11 @@ def follow(job: FlowJob, items: list[Item], every: float = 1.0) -> Iterator[Snap
                 _poll(job, snap)
             except Exception as err:  # the API hiccuped: keep the last picture
                 log.debug("progress poll failed: %s", err)
-            key = (snap.flow_run_id, snap.global_stage,
-                   tuple((it.status, it.stage, it.message, round(it.fraction, 2)) for it in snap.items))
+            key = (
+                snap.flow_run_id,
+                snap.global_stage,
+                tuple((it.status, it.stage, it.message, round(it.fraction, 2)) for it in snap.items),
+            )
         if key != last:
             last = key
             yield snap
@@ -471,9 +495,27 @@ def thumbnail(ctx: WebContext, video: Path, width: int = 320) -> Path | None:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     for seek in ("1", "0"):
-        done = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-ss", seek,
-                               "-i", str(video), "-frames:v", "1", "-vf", f"scale={width}:-2", str(out)],
-                              capture_output=True, timeout=60)
+        done = subprocess.run(
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-ss",
+                seek,
+                "-i",
+                str(video),
+                "-frames:v",
+                "1",
+                "-vf",
+                f"scale={width}:-2",
+                str(out),
+            ],
+            capture_output=True,
+            timeout=60,
+        )
         if done.returncode == 0 and out.exists() and out.stat().st_size > 0:
             return out
     return None

@@ -6,6 +6,7 @@ the page could only show Gradio's small “queue: 2/3” counter. Handlers there
 (up to ``HEYGEM_UI_WAITING`` beyond the running ones, so that waiting jobs never take all of
 Gradio's worker threads) and wait here for their turn.
 """
+
 from __future__ import annotations
 
 import itertools

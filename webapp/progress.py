@@ -9,6 +9,7 @@
 
 Prefect is imported only inside functions (the app points ``PREFECT_API_URL`` at a server first).
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,11 @@ STAGE_WORDS: dict[str, str] = {
 }
 # A row's own stages, in order (the audio is the run's: shared, and said as the run's stage).
 ITEM_STAGES = ("ingest", "track_faces", "adapt_mouth", "lipsync", "blend", "mux", "qa", "publish")
-RUN_STAGES = {"validate": "Checking the files…", "normalize_audio": "Preparing the audio…",
-              "package": "Packing the zip…"}
+RUN_STAGES = {
+    "validate": "Checking the files…",
+    "normalize_audio": "Preparing the audio…",
+    "package": "Packing the zip…",
+}
 
 
 @dataclass
@@ -59,16 +63,23 @@ class Item:
 
 
 def items_for(rows: list[Row], by_row: bool = False) -> list[Item]:
-    return [Item(number=i, row=row.number, output=row.output,
-                 title=f"{row.lecturer} ({row.language})" if by_row else row.video.name)
-            for i, row in enumerate(rows, start=1)]
+    return [
+        Item(
+            number=i,
+            row=row.number,
+            output=row.output,
+            title=f"{row.lecturer} ({row.language})" if by_row else row.video.name,
+        )
+        for i, row in enumerate(rows, start=1)
+    ]
 
 
 def refused_item(number: int, name: str, why: str, row: int | None = None) -> Item:
     """An upload the page refused: failed before anything ran (``row``: its row in the run's
     report, where the run lists it)."""
-    return Item(number=number, row=row, title=name, output=name, status="failed", stage="failed",
-                message=why, fraction=1.0)
+    return Item(
+        number=number, row=row, title=name, output=name, status="failed", stage="failed", message=why, fraction=1.0
+    )
 
 
 @dataclass
@@ -116,8 +127,11 @@ def find_flow_run(tag: str) -> str | None:
     from prefect.client.schemas.sorting import FlowRunSort
 
     with _client() as client:
-        found = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag])),
-                                      sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1)
+        found = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag])),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=1,
+        )
     return str(found[0].id) if found else None
 
 
@@ -128,8 +142,12 @@ def read_task_runs(flow_run_id: str, page: int = 200, most: int = 4000) -> list:
     out, offset = [], 0
     with _client() as client:
         while True:
-            got = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                                        sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=page, offset=offset)
+            got = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+                limit=page,
+                offset=offset,
+            )
             out.extend(got)
             if len(got) < page or offset >= most:
                 return out
@@ -220,8 +238,12 @@ def state_kind(tr) -> str:
     return "pending"  # SCHEDULED (incl. awaiting a retry), PENDING (incl. not ready), PAUSED, CANCELLING
 
 
-def apply(task_runs: list, snap: Snapshot, failures: dict[int, str] | None = None,
-          task_map: dict[str, tuple[str, set[int]]] | None = None) -> None:
+def apply(
+    task_runs: list,
+    snap: Snapshot,
+    failures: dict[int, str] | None = None,
+    task_map: dict[str, tuple[str, set[int]]] | None = None,
+) -> None:
     """Each unfinished item's status and stage from its row's task runs (stage tags, the rows
     each serves from ``task_map``: task run id -> (stage, rows), and state types); a failed item's
     message from ``failures`` (row -> the flow's own words)."""

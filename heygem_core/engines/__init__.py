@@ -19,6 +19,7 @@ entry point in ``heygem.engines``: ``heygem_core.plugins``). Engines are built o
 and (name, own settings, ``instance_key``): a model loads once, not per stage. An engine with
 ``needs_plan = False`` reads the sound itself: no mouth plan is made for it.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """What every engine shares: the job it is given, the motion it decides, its protocol."""
+
 from __future__ import annotations
 
 import io
@@ -41,8 +42,7 @@ class Motion:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         buf = io.BytesIO()
-        np.savez_compressed(buf, __engine__=np.array(self.engine), __base_index__=self.base_index,
-                            **self.arrays)  # type: ignore[arg-type]
+        np.savez_compressed(buf, __engine__=np.array(self.engine), __base_index__=self.base_index, **self.arrays)  # type: ignore[arg-type]
         with atomic_output(path) as tmp:
             tmp.write_bytes(buf.getvalue())
         return path
@@ -67,5 +67,3 @@ class Engine(Protocol):
     def drive(self, job: EngineJob) -> Motion: ...
 
     def patches(self, job: EngineJob, motion: Motion) -> Iterator[Patch | None]: ...
-
-

@@ -6,6 +6,7 @@ consecutive source frames, so real motion is reused and joins are rare), then be
 by a bounded amount to the exact target. The pixels are the speaker's own, at native
 resolution: no blur, no identity drift.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -77,8 +78,7 @@ class ExemplarOptions:
 
     def __post_init__(self):
         if not 1.0 <= self.max_open_stretch <= 3.0:
-            raise ValueError(f"HEYGEM_EXEMPLAR_MAX_OPEN_STRETCH={self.max_open_stretch}: "
-                             "must be a number from 1 to 3")
+            raise ValueError(f"HEYGEM_EXEMPLAR_MAX_OPEN_STRETCH={self.max_open_stretch}: must be a number from 1 to 3")
 
 
 class ExemplarEngine:
@@ -107,17 +107,29 @@ class ExemplarEngine:
         # wherever the inner contour slipped (conversational clips' render followed its plan
         # at r 0.78 against GRID's 0.91, read by FaceMesh)
         opening = mouth.steady_opening(track.landmarks[frames])
-        return Library(frames=frames, origins=origins, crops=crops, points=pts,
-                       opening=opening, width=mouth.width(track.landmarks[frames]), pose=pose_descriptor(track.landmarks[frames], pose_reference(track)))
+        return Library(
+            frames=frames,
+            origins=origins,
+            crops=crops,
+            points=pts,
+            opening=opening,
+            width=mouth.width(track.landmarks[frames]),
+            pose=pose_descriptor(track.landmarks[frames], pose_reference(track)),
+        )
 
     def _crops(self, source, track, frames, origins, size) -> np.ndarray:
         w, h = size
         # Which frames and where each crop sits make the key: a track computed again (other
         # tracker settings, a deleted cache) moves the landmarks, and old crops would not fit.
-        placed = hashlib.sha256(np.ascontiguousarray(frames, np.int64).tobytes()
-                                + np.ascontiguousarray(origins, np.int32).tobytes()).hexdigest()[:16]
-        key = cache.key("library", made_by={"library": LIBRARY_VERSION}, settings={"size": f"{w}x{h}"},
-                        inputs={"video": track.source_sha256, "placed": placed})
+        placed = hashlib.sha256(
+            np.ascontiguousarray(frames, np.int64).tobytes() + np.ascontiguousarray(origins, np.int32).tobytes()
+        ).hexdigest()[:16]
+        key = cache.key(
+            "library",
+            made_by={"library": LIBRARY_VERSION},
+            settings={"size": f"{w}x{h}"},
+            inputs={"video": track.source_sha256, "placed": placed},
+        )
         path = cache.entry(self.settings.cache_dir, "library", key, ".npy")
 
         def load(p: Path) -> np.ndarray:
@@ -158,10 +170,16 @@ class ExemplarEngine:
         sel = self.select(job, lib)
         # The library's frame list pins the entry numbering: the renderer rebuilds the same
         # library from the track (or its cache) and checks it matches.
-        return Motion(engine=self.version, base_index=np.asarray(job.base_index, np.int64),
-                      arrays={"entry": sel.entry.astype(np.int32), "ratio": sel.ratio.astype(np.float32),
-                              "library_frames": lib.frames.astype(np.int32),
-                              "cost": np.array(sel.cost, np.float64)})
+        return Motion(
+            engine=self.version,
+            base_index=np.asarray(job.base_index, np.int64),
+            arrays={
+                "entry": sel.entry.astype(np.int32),
+                "ratio": sel.ratio.astype(np.float32),
+                "library_frames": lib.frames.astype(np.int32),
+                "cost": np.array(sel.cost, np.float64),
+            },
+        )
 
     @staticmethod
     def selection(motion: Motion) -> Selection:
@@ -193,7 +211,7 @@ def choose_library_frames(track: FaceTrack, limit: int) -> np.ndarray:
     block = 50
     n_blocks = max(1, limit // block)
     starts = np.linspace(0, len(ok) - block, n_blocks).astype(int)
-    return np.unique(np.concatenate([ok[s:s + block] for s in starts]))
+    return np.unique(np.concatenate([ok[s : s + block] for s in starts]))
 
 
 # Library frames at least this far apart are reached by a seek rather than by decoding every
@@ -214,8 +232,9 @@ def reserve(path: Path) -> None:
                 raise OSError(err.errno, err.strerror, str(path)) from None
 
 
-def library_crops(source, frames: np.ndarray, origins: np.ndarray,
-                  size: tuple[int, int]) -> Iterator[tuple[int, np.ndarray]]:
+def library_crops(
+    source, frames: np.ndarray, origins: np.ndarray, size: tuple[int, int]
+) -> Iterator[tuple[int, np.ndarray]]:
     """(entry, BGR crop) for every library frame, in order. A long source's library is blocks
     spread over the whole video: each stretch of nearby frames is decoded from a seek, not
     the whole video, and only each crop's part of a frame is converted to BGR."""
@@ -252,7 +271,7 @@ def extract_i420(yuv: np.ndarray, origin: np.ndarray, size: tuple[int, int]) -> 
     if ix1 - ix0 < 2 or iy1 - iy0 < 2:  # the crop misses the frame: its nearest edge, repeated
         return extract(cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420), origin, size)
     chroma = yuv[fh:].reshape(2, fh // 2, fw // 2)
-    part = [yuv[iy0:iy1, ix0:ix1]] + [plane[iy0 // 2:iy1 // 2, ix0 // 2:ix1 // 2] for plane in chroma]
+    part = [yuv[iy0:iy1, ix0:ix1]] + [plane[iy0 // 2 : iy1 // 2, ix0 // 2 : ix1 // 2] for plane in chroma]
     planes = np.concatenate([p.ravel() for p in part]).reshape((iy1 - iy0) * 3 // 2, ix1 - ix0)
     bgr = cv2.cvtColor(planes, cv2.COLOR_YUV2BGR_I420)
     # Where the crop passes the frame's edge, the part's edge is the frame's: extract repeats it.
@@ -323,9 +342,16 @@ def target_absolute(plan, lib: Library) -> tuple[np.ndarray, np.ndarray, float]:
     return open_abs, width_abs, full
 
 
-def select(lib: Library, track: FaceTrack, base_index: np.ndarray, plan,
-           max_stretch: float, jump_cost: float = 2.0, hold_cost: float = 0.6,
-           pose_weight: float = POSE_WEIGHT) -> Selection:
+def select(
+    lib: Library,
+    track: FaceTrack,
+    base_index: np.ndarray,
+    plan,
+    max_stretch: float,
+    jump_cost: float = 2.0,
+    hold_cost: float = 0.6,
+    pose_weight: float = POSE_WEIGHT,
+) -> Selection:
     """Viterbi over library entries. Moving to the next source frame is free, holding one
     costs a little, any other move costs ``jump_cost``; so the path follows real runs of
     motion and jumps where the target shape asks for it."""
@@ -346,7 +372,7 @@ def select(lib: Library, track: FaceTrack, base_index: np.ndarray, plan,
     sig_p = min(max(spread, 1e-3), POSE_SPREAD_MAX)
     # |a-b|^2 expanded: a (T, L, k) difference array would not fit in memory for long jobs.
     bp, lp = base_pose.astype(np.float32), lib.pose.astype(np.float32)
-    pose_d = ((bp ** 2).sum(1)[:, None] + (lp ** 2).sum(1)[None, :] - 2 * bp @ lp.T) / sig_p ** 2
+    pose_d = ((bp**2).sum(1)[:, None] + (lp**2).sum(1)[None, :] - 2 * bp @ lp.T) / sig_p**2
     unary += pose_weight * pose_d
 
     consecutive = np.zeros(L, bool)

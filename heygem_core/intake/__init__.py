@@ -40,6 +40,7 @@ Decisions worth knowing:
   contain ``/``, ``\\`` or ``..``; ``.mp4`` is appended when there is no extension, any other
   extension is a problem. Duplicates compare case-insensitively.
 """
+
 from __future__ import annotations
 
 from .checking import check_sheet, read_sheet, skipped_rows, validate_rows
@@ -61,9 +62,27 @@ from .records import (
 )
 
 __all__ = [
-    "check_sheet", "check_sheet_ref", "check_stored_sheet", "default_output", "is_stored", "lecturer_names", "normalise_language",
-    "skipped_rows", "Skipped", "Table", "KNOWN_COLUMNS", "SHEET_EXTENSIONS",
-    "SourceRef", "Row", "Problem", "read_sheet", "load_table", "validate_rows",
-    "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "VIDEO_EXTENSIONS", "AUDIO_EXTENSIONS",
+    "check_sheet",
+    "check_sheet_ref",
+    "check_stored_sheet",
+    "default_output",
+    "is_stored",
+    "lecturer_names",
+    "normalise_language",
+    "skipped_rows",
+    "Skipped",
+    "Table",
+    "KNOWN_COLUMNS",
+    "SHEET_EXTENSIONS",
+    "SourceRef",
+    "Row",
+    "Problem",
+    "read_sheet",
+    "load_table",
+    "validate_rows",
+    "REQUIRED_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "VIDEO_EXTENSIONS",
+    "AUDIO_EXTENSIONS",
     "TRANSCRIPT_EXTENSIONS",
 ]

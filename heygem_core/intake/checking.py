@@ -1,4 +1,5 @@
 """Checking a whole sheet, or already-read records, row by row: every problem at once."""
+
 from __future__ import annotations
 
 import os
@@ -52,16 +53,19 @@ def check_sheet(
         problems.append(Problem(None, None, "the sheet has a header but no data rows"))
         raise SheetError(sheet, problems)
     if table.data_rows > max_rows:
-        problems.append(Problem(None, None, f"sheet has {table.data_rows} rows; the limit is "
-                                            f"{max_rows} (HEYGEM_MAX_SHEET_ROWS)"))
+        problems.append(
+            Problem(None, None, f"sheet has {table.data_rows} rows; the limit is {max_rows} (HEYGEM_MAX_SHEET_ROWS)")
+        )
         raise SheetError(sheet, problems)
 
-    records = [(number, {name: (cells[i] if i < len(cells) else "") for name, i in columns.items()})
-               for number, cells in table.rows]
+    records = [
+        (number, {name: (cells[i] if i < len(cells) else "") for name, i in columns.items()})
+        for number, cells in table.rows
+    ]
     roots = tuple(input_roots) or ((sheet.parent,) if own_folder else ())
     rows, row_problems = validate_rows(
-        records, base_dir=sheet.parent, input_roots=roots, store_exists=store_exists,
-        present_columns=columns.keys())
+        records, base_dir=sheet.parent, input_roots=roots, store_exists=store_exists, present_columns=columns.keys()
+    )
     skipped: list[Skipped] = []
     if skip_invalid and not problems and rows:
         skipped, row_problems = skipped_rows(records, row_problems), []
@@ -83,7 +87,9 @@ def skipped_rows(records: Iterable[tuple[int, Mapping[str, str]]], problems: Ite
         if number in by_row:
             lecturer = _clean(str(record.get("lecturer") or ""))
             language = _clean(str(record.get("language") or ""))
-            output = _clean(str(record.get("output") or "")) or (_default_output(lecturer, language) if lecturer else "")
+            output = _clean(str(record.get("output") or "")) or (
+                _default_output(lecturer, language) if lecturer else ""
+            )
             out.append(Skipped(number, lecturer, language, output, "; ".join(by_row[number])))
     return out
 
@@ -127,8 +133,9 @@ def validate_rows(
         sources: dict[str, SourceRef | None] = {}
         for column, allowed in _FILE_COLUMNS.items():
             if values[column]:
-                sources[column] = _check_source(values[column], column, allowed, base_dir, roots,
-                                                store_exists, store_cache, problem)
+                sources[column] = _check_source(
+                    values[column], column, allowed, base_dir, roots, store_exists, store_cache, problem
+                )
         language = None
         if values["language"]:
             language = _check_language(values["language"], problem)
@@ -147,8 +154,17 @@ def validate_rows(
 
         if not mine and all(n in present for n in REQUIRED_COLUMNS):
             # a row without problems has every required value (mypy cannot see that)
-            rows.append(Row(number=number, lecturer=lecturer, video=cast(SourceRef, sources["video"]),
-                            language=cast(str, language), audio=cast(SourceRef, sources["audio"]),
-                            transcript=sources.get("transcript"), title=title, output=cast(str, output)))
+            rows.append(
+                Row(
+                    number=number,
+                    lecturer=lecturer,
+                    video=cast(SourceRef, sources["video"]),
+                    language=cast(str, language),
+                    audio=cast(SourceRef, sources["audio"]),
+                    transcript=sources.get("transcript"),
+                    title=title,
+                    output=cast(str, output),
+                )
+            )
         problems.extend(mine)
     return rows, problems

@@ -1,4 +1,5 @@
 """Language tags and output file names, as a sheet writes them and as heygem uses them."""
+
 from __future__ import annotations
 
 import re
@@ -73,8 +74,10 @@ def _default_output(lecturer: str, language: str) -> str:
 
 def _check_output(text: str, problem) -> str | None:
     if "/" in text or "\\" in text or ".." in text:
-        problem("output", f"{text!r} is not a plain file name (no '/', '\\' or '..'); "
-                          "outputs are written to the run's output folder")
+        problem(
+            "output",
+            f"{text!r} is not a plain file name (no '/', '\\' or '..'); outputs are written to the run's output folder",
+        )
         return None
     suffix = PurePosixPath(text).suffix
     if suffix and suffix.lower() != ".mp4" and re.fullmatch(r"\.[A-Za-z0-9]{1,5}", suffix):
@@ -90,8 +93,7 @@ def _check_output(text: str, problem) -> str | None:
         return None
     name = safe + ".mp4"
     if len(name.encode("utf-8")) > _MAX_OUTPUT_BYTES:
-        problem("output", f"output name is too long ({len(name.encode('utf-8'))} bytes; "
-                          f"at most {_MAX_OUTPUT_BYTES})")
+        problem("output", f"output name is too long ({len(name.encode('utf-8'))} bytes; at most {_MAX_OUTPUT_BYTES})")
         return None
     return name
 
@@ -104,8 +106,10 @@ def lecturer_names(videos: list[str]) -> list[str]:
     from collections import Counter
     from pathlib import PurePosixPath
 
-    paths = [PurePosixPath(str(v).split(":", 1)[1] if str(v).startswith("store:") else str(v).replace("\\", "/"))
-             for v in videos]
+    paths = [
+        PurePosixPath(str(v).split(":", 1)[1] if str(v).startswith("store:") else str(v).replace("\\", "/"))
+        for v in videos
+    ]
     stems = [p.stem for p in paths]
     count = Counter(stems)
     names: list[str] = []
@@ -122,4 +126,3 @@ def lecturer_names(videos: list[str]) -> list[str]:
             seen[stem] += 1
             names.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
     return names
-

@@ -1,4 +1,5 @@
 """Reading a sheet file (CSV or XLSX) into a ``Table`` of text cells, and mapping its header."""
+
 from __future__ import annotations
 
 import csv
@@ -33,11 +34,12 @@ def _sheet_path(path: str | os.PathLike) -> Path:
         raise InputError(f"not a usable sheet path ({err})", str(path)) from None
     suffix = sheet.suffix.lower()
     if suffix == ".xls":
-        raise InputError("old Excel .xls workbooks are not supported; save the sheet as .xlsx "
-                         "(Excel Workbook) or .csv (CSV UTF-8)", sheet)
+        raise InputError(
+            "old Excel .xls workbooks are not supported; save the sheet as .xlsx (Excel Workbook) or .csv (CSV UTF-8)",
+            sheet,
+        )
     if suffix not in SHEET_EXTENSIONS:
-        raise InputError(f"unsupported sheet type {suffix or '(no extension)'!r}; "
-                         "use .xlsx or .csv (CSV UTF-8)", sheet)
+        raise InputError(f"unsupported sheet type {suffix or '(no extension)'!r}; use .xlsx or .csv (CSV UTF-8)", sheet)
     try:
         st = sheet.stat()
     except FileNotFoundError:
@@ -67,9 +69,13 @@ def load_table(sheet: Path, *, max_rows: int = 2000) -> Table:
                     name = None
                     if table.header_row is not None and col < len(table.header):
                         name = table.header[col] or None
-                    table.problems.append(Problem(
-                        number, name if name else _column_letter(col),
-                        "formula cells are not accepted; paste the values instead"))
+                    table.problems.append(
+                        Problem(
+                            number,
+                            name if name else _column_letter(col),
+                            "formula cells are not accepted; paste the values instead",
+                        )
+                    )
             if all(not c for c in cells):
                 continue
             if table.header_row is None:
@@ -113,8 +119,7 @@ def _xlsx_lines(sheet: Path) -> Iterator[tuple[int, list[str], list[int]]]:
 
         workbook = openpyxl.load_workbook(sheet, read_only=True, data_only=False)
     except Exception as err:  # zipfile.BadZipFile, InvalidFileException, KeyError, XML errors...
-        raise InputError(f"cannot open the workbook: it is not a valid .xlsx file ({_short(err)})",
-                         sheet) from None
+        raise InputError(f"cannot open the workbook: it is not a valid .xlsx file ({_short(err)})", sheet) from None
 
     def lines():
         try:
@@ -175,8 +180,9 @@ def _map_header(header: list[str]) -> tuple[dict[str, int], list[Problem]]:
     for name, places in seen.items():
         if len(places) > 1:
             where = ", ".join(_column_letter(i).split()[0] for i in places)
-            problems.append(Problem(None, name, f"appears {len(places)} times in the header "
-                                                f"(columns {where}); keep one"))
+            problems.append(
+                Problem(None, name, f"appears {len(places)} times in the header (columns {where}); keep one")
+            )
     for name in REQUIRED_COLUMNS:
         if name not in seen:
             problems.append(Problem(None, name, "missing from the header"))

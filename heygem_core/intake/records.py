@@ -1,5 +1,6 @@
 """What a course sheet becomes: its columns, the file kinds each accepts, and the rows,
 sources and problems that checking it yields."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """File cells: a path that must lie in an allowed input folder, or a key in the artifact store."""
+
 from __future__ import annotations
 
 import os
@@ -25,9 +26,16 @@ def _resolve_roots(roots: Iterable[Path]) -> tuple[Path, ...]:
 _STORE_PREFIX = re.compile(r"^(?:store:|s3://)", re.IGNORECASE)
 
 
-def _check_source(text: str, column: str, allowed: frozenset[str], base_dir: Path,
-                  roots: tuple[Path, ...], store_exists, store_cache: dict[str, bool],
-                  problem) -> SourceRef | None:
+def _check_source(
+    text: str,
+    column: str,
+    allowed: frozenset[str],
+    base_dir: Path,
+    roots: tuple[Path, ...],
+    store_exists,
+    store_cache: dict[str, bool],
+    problem,
+) -> SourceRef | None:
     if _STORE_PREFIX.match(text):
         return _check_store(text, column, allowed, store_exists, store_cache, problem)
 
@@ -46,12 +54,17 @@ def _check_source(text: str, column: str, allowed: frozenset[str], base_dir: Pat
         problem(column, f"not a usable path {text!r} ({os_reason(err)})")
         return None
     if not roots:
-        problem(column, "a path, where no input folder is allowed: a sheet in the artifact store names its "
-                        "files as store:KEY (heygem store put), or by paths under HEYGEM_INPUT_ROOTS / --input-root")
+        problem(
+            column,
+            "a path, where no input folder is allowed: a sheet in the artifact store names its "
+            "files as store:KEY (heygem store put), or by paths under HEYGEM_INPUT_ROOTS / --input-root",
+        )
         return None
     if not any(_is_under(resolved, root) for root in roots):
-        problem(column, f"{text!r} resolves to {resolved}, outside the allowed input folders "
-                        f"({', '.join(str(r) for r in roots)})")
+        problem(
+            column,
+            f"{text!r} resolves to {resolved}, outside the allowed input folders ({', '.join(str(r) for r in roots)})",
+        )
         return None
     try:
         st = os.stat(resolved)
@@ -79,8 +92,9 @@ def _check_source(text: str, column: str, allowed: frozenset[str], base_dir: Pat
     return SourceRef("path", str(resolved))
 
 
-def _check_store(text: str, column: str, allowed: frozenset[str], store_exists,
-                 store_cache: dict[str, bool], problem) -> SourceRef | None:
+def _check_store(
+    text: str, column: str, allowed: frozenset[str], store_exists, store_cache: dict[str, bool], problem
+) -> SourceRef | None:
     if text[:6].lower() == "store:":
         key = text[6:].strip()
     else:  # s3://<bucket>/<key>: the configured store's bucket is used
@@ -93,8 +107,9 @@ def _check_store(text: str, column: str, allowed: frozenset[str], store_exists,
         return None
     parts = key.split("/")
     if key.startswith("/") or "\\" in key or any(p in ("..", ".") for p in parts) or "" in parts:
-        problem(column, f"store key {key!r} is not a plain key (no leading '/', no '.', '..' "
-                        "or empty segments, no '\\')")
+        problem(
+            column, f"store key {key!r} is not a plain key (no leading '/', no '.', '..' or empty segments, no '\\')"
+        )
         return None
     if not _has_extension(parts[-1], allowed):
         problem(column, _extension_message(parts[-1], column, allowed))

@@ -9,6 +9,7 @@ Labels: with a transcript, espeak-ng mnemonics of ``language`` ("b", "aI", "t_s\
 without one, pocketsphinx ARPAbet phones ("B", "AY" ...) plus "pcl" for a lip closure found
 from loudness. Every silence is a phone labelled "sil" with viseme "sil".
 """
+
 from .aligner import align, has_script
 from .cache import aligned
 from .espeak import synthesize

@@ -1,4 +1,5 @@
 """``align()``: pick the aligner that fits what the caller knows."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,9 +14,7 @@ def has_script(transcript: str | None) -> bool:
     return transcript is not None and bool(transcript.strip())
 
 
-def align(
-    pcm: np.ndarray, sr: int, transcript: str | None = None, language: str = "en"
-) -> list[Phone]:
+def align(pcm: np.ndarray, sr: int, transcript: str | None = None, language: str = "en") -> list[Phone]:
     """Phones of ``pcm`` (mono float32 in [-1, 1] at ``sr`` Hz), sorted, contiguous, covering
     the whole audio; pauses are 'sil' phones.
 

@@ -8,6 +8,7 @@ split, where the speaker pauses: there is no phone to break, and pocketsphinx it
 speech as pause-delimited utterances. A part whose helper fails is decoded here instead:
 slower, same result.
 """
+
 from __future__ import annotations
 
 import logging
@@ -87,8 +88,9 @@ def _borrow() -> sphinx.Helper | sphinx.HelperFailed:
         return err
 
 
-def _send(helper: sphinx.Helper | sphinx.HelperFailed, pcm16: np.ndarray,
-          params: sphinx.Params) -> sphinx.Helper | sphinx.HelperFailed:
+def _send(
+    helper: sphinx.Helper | sphinx.HelperFailed, pcm16: np.ndarray, params: sphinx.Params
+) -> sphinx.Helper | sphinx.HelperFailed:
     """The helper, now decoding ``pcm16``, or why it cannot."""
     if isinstance(helper, sphinx.Helper):
         try:
@@ -98,8 +100,9 @@ def _send(helper: sphinx.Helper | sphinx.HelperFailed, pcm16: np.ndarray,
     return helper
 
 
-def _answer(asked: sphinx.Helper | sphinx.HelperFailed, pcm16: np.ndarray,
-            params: sphinx.Params) -> list[tuple[int, int, str]]:
+def _answer(
+    asked: sphinx.Helper | sphinx.HelperFailed, pcm16: np.ndarray, params: sphinx.Params
+) -> list[tuple[int, int, str]]:
     if isinstance(asked, sphinx.Helper):
         try:
             segments = asked.receive()

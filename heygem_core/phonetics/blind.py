@@ -10,6 +10,7 @@ tests/heygem_core/phonetics/measure.py:
     that weight needs no trigrams (a third of the decoding time; see sphinx.PHONE_LM);
   * every closure whose burst sounds bilabial is drawn as PP, whatever sphinx said there.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,9 @@ class SphinxSettings:
 
 
 DEFAULTS = SphinxSettings()
-POCKETSPHINX_DEFAULTS = SphinxSettings(language_weight=6.5, phone_lm="trigram", topn=4, noise_floor=False,
-                                       use_closures=False)
+POCKETSPHINX_DEFAULTS = SphinxSettings(
+    language_weight=6.5, phone_lm="trigram", topn=4, noise_floor=False, use_closures=False
+)
 
 
 def align_blind(pcm: np.ndarray, sr: int, settings: SphinxSettings = DEFAULTS) -> list[Phone]:
@@ -66,18 +68,18 @@ def _with_noise_floor(audio: np.ndarray) -> np.ndarray:
 
 def decode_allphone(audio: np.ndarray, settings: SphinxSettings = DEFAULTS) -> list[Phone]:
     """pocketsphinx all-phone decoding of 16 kHz mono float audio (long audio over all cores)."""
-    params = sphinx.Params(settings.language_weight, settings.word_insertion_penalty, settings.phone_lm,
-                           settings.topn)
-    return [Phone(start * _FRAME_S, (end + 1) * _FRAME_S, label, sphinx_viseme(label))
-            for start, end, label in allphone.decode(audio, params)]
+    params = sphinx.Params(settings.language_weight, settings.word_insertion_penalty, settings.phone_lm, settings.topn)
+    return [
+        Phone(start * _FRAME_S, (end + 1) * _FRAME_S, label, sphinx_viseme(label))
+        for start, end, label in allphone.decode(audio, params)
+    ]
 
 
 def overlay_labial_closures(phones: list[Phone], audio: np.ndarray) -> list[Phone]:
     """Draw PP from each bilabial-sounding closure onset to just after its burst."""
     for closure in find_closures(audio, FEATURE_RATE):
         if closure.labial:
-            phones = overlay(phones, Phone(closure.start, closure.release + _BURST_S,
-                                           CLOSURE_LABEL, "PP"))
+            phones = overlay(phones, Phone(closure.start, closure.release + _BURST_S, CLOSURE_LABEL, "PP"))
     return phones
 
 

@@ -8,6 +8,7 @@ its settings, the phone LM, the versions of pocketsphinx and espeak-ng, and, for
 aligner, how many parts the audio is cut into (one per core for long audio: each part's
 cepstral mean is its own). Another version of any of them aligns afresh.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,8 +39,7 @@ def phones_key(pcm: np.ndarray, sr: int, transcript: str | None, language: str) 
         inputs = {"audio": audio, "sr": sr, "transcript": transcript}
     else:
         parts = allphone.parts_for(round(len(pcm) * FEATURE_RATE / sr))
-        made_by = {"code": _code_digest(), "phone_lm": _lm_digest(),
-                   "pocketsphinx": _package_version("pocketsphinx")}
+        made_by = {"code": _code_digest(), "phone_lm": _lm_digest(), "pocketsphinx": _package_version("pocketsphinx")}
         settings = {**asdict(DEFAULTS), "parts": parts}
         inputs = {"audio": audio, "sr": sr}
     return cache.key("phones", made_by=made_by, settings=settings, inputs=inputs, length=64)
@@ -85,8 +85,9 @@ def phones_path(cache_dir: str | Path, key: str) -> Path:
     return cache.entry(cache_dir, "phones", key, ".json")
 
 
-def aligned(pcm: np.ndarray, sr: int, transcript: str | None = None, language: str = "en",
-            cache_dir: str | Path | None = None) -> list[Phone]:
+def aligned(
+    pcm: np.ndarray, sr: int, transcript: str | None = None, language: str = "en", cache_dir: str | Path | None = None
+) -> list[Phone]:
     """``align(pcm, sr, transcript, language)``, read from ``cache_dir`` when this audio was
     aligned the same way before (and written there when not). No ``cache_dir``: no cache."""
     if cache_dir is None:
@@ -102,5 +103,4 @@ def aligned(pcm: np.ndarray, sr: int, transcript: str | None = None, language: s
 
 
 def _load(path: Path) -> list[Phone]:
-    return [Phone(float(a), float(b), str(label), str(viseme))
-            for a, b, label, viseme in json.loads(path.read_text())]
+    return [Phone(float(a), float(b), str(label), str(viseme)) for a, b, label, viseme in json.loads(path.read_text())]

@@ -10,6 +10,7 @@ them as TH, K, G or folds them into vowels).
 The place cues are statistical, not a classifier: on real English roughly half of the
 closures called labial here are t, k or f closures (numbers in measure.py's report).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,8 +47,7 @@ class Closure:
 
     @property
     def labial(self) -> bool:
-        return (self.burst_centroid_hz < _LABIAL_MAX_CENTROID_HZ
-                and self.burst_level_db < _LABIAL_MAX_BURST_DB)
+        return self.burst_centroid_hz < _LABIAL_MAX_CENTROID_HZ and self.burst_level_db < _LABIAL_MAX_BURST_DB
 
 
 def find_closures(pcm: np.ndarray, sr: int) -> list[Closure]:
@@ -61,8 +61,14 @@ def find_closures(pcm: np.ndarray, sr: int) -> list[Closure]:
         if not _is_closure(level, local_peak, first, stop):
             continue
         release = _burst_onset(highpassed, sr, stop * HOP_S)
-        found.append(Closure(first * HOP_S, release, _burst_centroid(pcm, sr, release),
-                             _relative_burst_level(pcm, highpassed, sr, release)))
+        found.append(
+            Closure(
+                first * HOP_S,
+                release,
+                _burst_centroid(pcm, sr, release),
+                _relative_burst_level(pcm, highpassed, sr, release),
+            )
+        )
     return found
 
 
@@ -94,8 +100,7 @@ def _burst_onset(highpassed: np.ndarray, sr: int, dip_end: float) -> float:
     return (a + rising[0]) / sr if len(rising) else dip_end
 
 
-def _relative_burst_level(pcm: np.ndarray, highpassed: np.ndarray, sr: int,
-                          release: float) -> float:
+def _relative_burst_level(pcm: np.ndarray, highpassed: np.ndarray, sr: int, release: float) -> float:
     """dB of the burst's high-passed first 10 ms against the loudest 10 ms of the next 100 ms.
 
     Lips release a weak burst; tongue tip and body release strong ones.

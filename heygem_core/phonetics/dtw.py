@@ -7,6 +7,7 @@ with A[j] = best arrival from the previous row and S = cumsum(c),
     D[j] = min_k<=j (A[k] + S[j] - S[k]) = S[j] + cummin(A - S)[j],
 so a row costs a few numpy calls. Memory is one int8 back-pointer per cell of the band.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,7 +58,7 @@ def dtw_path(x: np.ndarray, y: np.ndarray, half_width: int) -> np.ndarray:
                 arrive[0] = c[0]
                 step = np.full(b - a, _DIAG, dtype=np.int8)
             else:
-                diag = prev[a : b] + 2.0 * c  # prev is shifted by one: prev[j] = D[i-1, j-1]
+                diag = prev[a:b] + 2.0 * c  # prev is shifted by one: prev[j] = D[i-1, j-1]
                 up = prev[a + 1 : b + 1] + c
                 step = np.where(up < diag, _UP, _DIAG).astype(np.int8)
                 arrive = np.minimum(diag, up)

@@ -5,6 +5,7 @@ mode and read its espeakEVENT_PHONEME events. The library is one global synthesi
 rate, callback are process-wide), hence one lazily created handle and one lock around every
 use of it.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -75,8 +76,7 @@ class _Library:
             lib = ctypes.CDLL(LIBRARY_NAME)
         except OSError as err:
             raise ModelMissing(
-                f"espeak-ng C library {LIBRARY_NAME} not found ({err}); "
-                "install it with: apt-get install libespeak-ng1"
+                f"espeak-ng C library {LIBRARY_NAME} not found ({err}); install it with: apt-get install libespeak-ng1"
             ) from err
         lib.espeak_Initialize.argtypes = [c_int, c_int, c_char_p, c_int]
         lib.espeak_Initialize.restype = c_int
@@ -87,7 +87,14 @@ class _Library:
         lib.espeak_SetParameter.argtypes = [c_int, c_int, c_int]
         lib.espeak_SetParameter.restype = c_int
         lib.espeak_Synth.argtypes = [
-            c_char_p, c_size_t, c_uint, c_int, c_uint, c_uint, POINTER(c_uint), c_void_p,
+            c_char_p,
+            c_size_t,
+            c_uint,
+            c_int,
+            c_uint,
+            c_uint,
+            POINTER(c_uint),
+            c_void_p,
         ]
         lib.espeak_Synth.restype = c_int
         options = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT

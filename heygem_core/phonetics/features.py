@@ -1,4 +1,5 @@
 """Audio checks and frame features (numpy/scipy only), all on a 10 ms hop."""
+
 from __future__ import annotations
 
 from math import gcd
@@ -54,14 +55,15 @@ _CHUNK_FRAMES = 4096
 def _by_chunks(f: np.ndarray, work, width: int, dtype) -> np.ndarray:
     out = np.empty((len(f), width), dtype)
     for a in range(0, len(f), _CHUNK_FRAMES):
-        out[a:a + _CHUNK_FRAMES] = work(f[a:a + _CHUNK_FRAMES])
+        out[a : a + _CHUNK_FRAMES] = work(f[a : a + _CHUNK_FRAMES])
     return out
 
 
 def energy_db(pcm: np.ndarray, sr: int) -> np.ndarray:
     """Per-frame RMS level in dBFS (floor -100)."""
-    power = _by_chunks(frames(pcm, sr), lambda b: np.mean(b.astype(np.float64) ** 2, axis=1)[:, None], 1,
-                       np.float64)[:, 0]
+    power = _by_chunks(frames(pcm, sr), lambda b: np.mean(b.astype(np.float64) ** 2, axis=1)[:, None], 1, np.float64)[
+        :, 0
+    ]
     return 10.0 * np.log10(power + 1e-10)
 
 
@@ -89,8 +91,9 @@ def log_mel(pcm: np.ndarray, sr: int, n_mels: int = 40) -> np.ndarray:
     window = np.hamming(int(round(WIN_S * sr)))[None, :].astype(np.float32)
     n_fft = 1 << int(np.ceil(np.log2(window.shape[1])))
     bank = _mel_filterbank(sr, n_fft, n_mels, 80.0, min(7600.0, sr / 2 - 1))
-    mel = _by_chunks(frames(pcm, sr), lambda b: (np.abs(np.fft.rfft(b * window, n=n_fft, axis=1)) ** 2) @ bank.T,
-                     n_mels, np.float64)
+    mel = _by_chunks(
+        frames(pcm, sr), lambda b: (np.abs(np.fft.rfft(b * window, n=n_fft, axis=1)) ** 2) @ bank.T, n_mels, np.float64
+    )
     return np.log(mel + max(float(mel.max()) * 1e-7, 1e-12)).astype(np.float32)
 
 
@@ -102,8 +105,7 @@ def deltas(feats: np.ndarray, width: int = 2) -> np.ndarray:
     """Regression slope over +-width frames (the HTK delta)."""
     padded = np.pad(feats, ((width, width), (0, 0)), mode="edge")
     n = len(feats)
-    num = sum(k * (padded[width + k : width + k + n] - padded[width - k : width - k + n])
-              for k in range(1, width + 1))
+    num = sum(k * (padded[width + k : width + k + n] - padded[width - k : width - k + n]) for k in range(1, width + 1))
     return num / (2 * sum(k * k for k in range(1, width + 1)))
 
 
@@ -131,4 +133,4 @@ def _mfcc(log_mel_frames: np.ndarray, n_coeffs: int) -> np.ndarray:
     k = np.arange(n_coeffs)[:, None]
     basis = np.cos(np.pi * k * (2 * np.arange(n)[None, :] + 1) / (2 * n)) * np.sqrt(2.0 / n)
     basis[0] /= np.sqrt(2.0)
-    return (log_mel_frames @ basis[:min(n_coeffs, n)].T).astype(log_mel_frames.dtype)
+    return (log_mel_frames @ basis[: min(n_coeffs, n)].T).astype(log_mel_frames.dtype)

@@ -6,6 +6,7 @@ instant of the synthesized speech; carrying espeak's boundaries through that map
 phones of the recording. Leading and trailing silence is cut from both sides first because
 DTW must pin the two starts and the two ends together.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,9 +27,7 @@ _BAND_MAX_FRAMES = 1500
 _N_CEPSTRA = 8
 
 
-def align_scripted(
-    pcm: np.ndarray, sr: int, transcript: str, language: str = "en"
-) -> list[Phone]:
+def align_scripted(pcm: np.ndarray, sr: int, transcript: str, language: str = "en") -> list[Phone]:
     """Phones of the transcript, timed on ``pcm``; labels are espeak mnemonics."""
     real = resample(check_pcm(pcm, sr), sr)
     duration = len(pcm) / sr
@@ -44,9 +43,7 @@ def align_scripted(
     synth_part = _crop(synth, synth_bounds)
     band = _band(len(real_part), len(synth_part))
     path = dtw_path(_features(real_part), _features(synth_part), band)
-    warp = _synth_to_real_time(
-        path, len(synth_part) / FEATURE_RATE, len(real_part) / FEATURE_RATE
-    )
+    warp = _synth_to_real_time(path, len(synth_part) / FEATURE_RATE, len(real_part) / FEATURE_RATE)
     local = timeline.shift(synth_phones, -synth_bounds[0])
     mapped = [Phone(warp(p.start), warp(p.end), p.label, p.viseme) for p in local]
     return timeline.tidy(timeline.shift(mapped, bounds[0]), duration)
@@ -73,9 +70,7 @@ def _band(n_real_samples: int, n_synth_samples: int) -> int:
     return int(np.clip(_BAND_FRACTION * frames, _BAND_MIN_FRAMES, _BAND_MAX_FRAMES))
 
 
-def _synth_to_real_time(
-    path: np.ndarray, synth_duration: float, real_duration: float
-) -> Callable[[float], float]:
+def _synth_to_real_time(path: np.ndarray, synth_duration: float, real_duration: float) -> Callable[[float], float]:
     """Piecewise-linear map from synthesized-audio seconds to recording seconds.
 
     Where the path runs vertically (several recording frames on one synthesized frame, e.g.

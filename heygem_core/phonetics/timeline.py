@@ -3,6 +3,7 @@
 Promise: phones sorted by time, non-overlapping, no zero-length phones, covering
 [0, duration] exactly, gaps filled by 'sil', neighbouring silences merged.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

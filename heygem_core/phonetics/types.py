@@ -1,11 +1,26 @@
 """The value types shared by every aligner."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 # Oculus-style viseme set. The order is part of the API (other modules index by it).
 VISEMES: tuple[str, ...] = (
-    "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou",
+    "sil",
+    "PP",
+    "FF",
+    "TH",
+    "DD",
+    "kk",
+    "CH",
+    "SS",
+    "nn",
+    "RR",
+    "aa",
+    "E",
+    "ih",
+    "oh",
+    "ou",
 )
 
 

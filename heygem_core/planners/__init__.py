@@ -12,6 +12,7 @@ one line in ``plugins.PLANNERS``. The functions here are what the pipeline and t
 for an engine that reads the sound itself (``needs_plan = False``) they plan nothing, adapt to
 nobody, and no planner's version enters that engine's keys.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,8 +35,16 @@ class Planner(Protocol):
     def version(self, settings: Settings) -> str:
         """What the plan for the same audio depends on beyond the audio (enters cache keys)."""
 
-    def plan(self, clip: "Audio", loudness_db: "np.ndarray", fps: float, transcript: str | None, language: str,
-             settings: Settings, adaptation: Any = None) -> "MouthPlan": ...
+    def plan(
+        self,
+        clip: "Audio",
+        loudness_db: "np.ndarray",
+        fps: float,
+        transcript: str | None,
+        language: str,
+        settings: Settings,
+        adaptation: Any = None,
+    ) -> "MouthPlan": ...
 
     def adaptation(self, video_path, track, settings: Settings) -> Any:
         """What it learned of the lecturer of ``video_path`` (cached by the source's content), or None."""
@@ -76,8 +85,15 @@ def check(settings: Settings) -> str:
     return settings.planner
 
 
-def plan(clip: "Audio", loudness_db: "np.ndarray", fps: float, transcript: str | None, language: str,
-         settings: Settings, adaptation=None) -> "MouthPlan | None":
+def plan(
+    clip: "Audio",
+    loudness_db: "np.ndarray",
+    fps: float,
+    transcript: str | None,
+    language: str,
+    settings: Settings,
+    adaptation=None,
+) -> "MouthPlan | None":
     """The mouth plan for ``clip`` (adapted to the lecturer where ``adaptation`` says so)."""
     if not wanted(settings):
         return None

@@ -1,4 +1,5 @@
 """The phone aligners alone as the planner: pocketsphinx with no transcript, espeak + DTW with one."""
+
 from __future__ import annotations
 
 from .. import phonetics
@@ -13,10 +14,12 @@ class PhonesPlanner(PlannerBase):  # phones know no lecturer: no adaptation
     def version(self, settings: Settings) -> str:
         return "phones"
 
-    def plan(self, clip, loudness_db, fps: float, transcript: str | None, language: str, settings: Settings,
-             adaptation=None) -> MouthPlan:
-        phones = phonetics.aligned(clip.pcm, clip.sr, transcript=transcript, language=language,
-                                   cache_dir=settings.cache_dir)
+    def plan(
+        self, clip, loudness_db, fps: float, transcript: str | None, language: str, settings: Settings, adaptation=None
+    ) -> MouthPlan:
+        phones = phonetics.aligned(
+            clip.pcm, clip.sr, transcript=transcript, language=language, cache_dir=settings.cache_dir
+        )
         return build_plan(phones, loudness_db, fps)
 
     def warm(self, settings: Settings, transcript: str | None) -> None:

@@ -12,6 +12,7 @@ The source's own sound may be offset from its picture (footage found in the wild
 that lag is measured over the whole source and taken out first, so the head learns the
 speaker's mouth and not the recording's offset.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,14 +80,21 @@ class Adaptation:
         return np.clip(general.mean() + general.std() * mixed, 0.0, net.OPEN_MAX)
 
 
-def not_used(reason: str, seconds: float = 0.0, lag: int = 0, model_version: str = "",
-             general_r: float = float("nan"), adapted_r: float = float("nan")) -> Adaptation:
+def not_used(
+    reason: str,
+    seconds: float = 0.0,
+    lag: int = 0,
+    model_version: str = "",
+    general_r: float = float("nan"),
+    adapted_r: float = float("nan"),
+) -> Adaptation:
     """The record that no head is used (the general model), and why."""
     return Adaptation(0.0, lag, general_r, adapted_r, seconds, model_version, reason)
 
 
-def fit(landmarks: np.ndarray, lost: np.ndarray, fps: float, pcm: np.ndarray, sr: int,
-        weights: net.Weights) -> Adaptation:
+def fit(
+    landmarks: np.ndarray, lost: np.ndarray, fps: float, pcm: np.ndarray, sr: int, weights: net.Weights
+) -> Adaptation:
     """The head for a source whose tracked ``landmarks`` (frames x 68 x 2; ``lost`` frames
     have no face) were filmed with sound ``pcm``."""
     feats = features.clip_features(pcm, sr)
@@ -98,8 +106,12 @@ def fit(landmarks: np.ndarray, lost: np.ndarray, fps: float, pcm: np.ndarray, sr
     gap[found] = mouth.steady_opening(np.asarray(landmarks[:n])[found])
     seconds = float(found.sum() / fps)
     if seconds < MIN_SECONDS:
-        return not_used(f"source too short to adapt to ({seconds:.0f} s of face, {MIN_SECONDS:.0f} s needed): "
-                        "general model", seconds, 0, weights.version)
+        return not_used(
+            f"source too short to adapt to ({seconds:.0f} s of face, {MIN_SECONDS:.0f} s needed): general model",
+            seconds,
+            0,
+            weights.version,
+        )
     from ..audio import Audio, loudness_envelope
 
     loud = loudness_envelope(Audio(np.asarray(pcm, np.float32), sr), fps, n)
@@ -121,23 +133,36 @@ def fit(landmarks: np.ndarray, lost: np.ndarray, fps: float, pcm: np.ndarray, sr
     tried = {w: _pearson((1 - w) * g_z + w * head, y) for w in WEIGHTS}
     best = max(tried, key=lambda w: tried[w])
     if not tried[best] >= r_general + MARGIN:
-        return not_used(f"adaptation did not help on held-back parts of the source "
-                        f"(r {tried[best]:.2f} vs {r_general:.2f}): general model",
-                        seconds, lag, weights.version, r_general, tried[best])
+        return not_used(
+            f"adaptation did not help on held-back parts of the source "
+            f"(r {tried[best]:.2f} vs {r_general:.2f}): general model",
+            seconds,
+            lag,
+            weights.version,
+            r_general,
+            tried[best],
+        )
     coef, _, scale = _ridge(x[ok], y[ok])
-    return Adaptation(weight=best, lag_frames=lag, general_r=r_general, adapted_r=tried[best], seconds=seconds,
-                      model_version=weights.version,
-                      reason=f"adapted to the lecturer ({seconds:.0f} s; r {r_general:.2f} -> {tried[best]:.2f} "
-                             f"on held-back parts, head weight {best:g}"
-                             + (f", source sound {lag * 1000 / fps:+.0f} ms off its picture taken out" if lag else "")
-                             + ")",
-                      coef=coef / scale)
+    return Adaptation(
+        weight=best,
+        lag_frames=lag,
+        general_r=r_general,
+        adapted_r=tried[best],
+        seconds=seconds,
+        model_version=weights.version,
+        reason=f"adapted to the lecturer ({seconds:.0f} s; r {r_general:.2f} -> {tried[best]:.2f} "
+        f"on held-back parts, head weight {best:g}"
+        + (f", source sound {lag * 1000 / fps:+.0f} ms off its picture taken out" if lag else "")
+        + ")",
+        coef=coef / scale,
+    )
 
 
 def source_lag(gap: np.ndarray, loudness: np.ndarray, general: np.ndarray) -> int:
     """The frames by which a recording's sound comes after its picture, over the whole
     recording: where its loudness and the general model both follow its mouth best at the
     same lag (within a frame), clearly better than at 0; else 0."""
+
     def best(ref: np.ndarray) -> tuple[int, float]:
         rs = np.array([_at_lag(ref, gap, k) for k in range(-MAX_LAG, MAX_LAG + 1)])
         if not np.isfinite(rs).any() or not np.isfinite(rs[MAX_LAG]):
@@ -147,8 +172,12 @@ def source_lag(gap: np.ndarray, loudness: np.ndarray, general: np.ndarray) -> in
 
     (k_loud, gain_loud), (k_model, gain_model) = best(loudness), best(general)
     # a best lag at the edge of the search is a slope, not a peak
-    if abs(k_loud - k_model) <= 1 and max(gain_loud, gain_model) >= LAG_MARGIN and \
-            MIN_LAG <= abs(k_model) < MAX_LAG and abs(k_loud) < MAX_LAG:
+    if (
+        abs(k_loud - k_model) <= 1
+        and max(gain_loud, gain_model) >= LAG_MARGIN
+        and MIN_LAG <= abs(k_model) < MAX_LAG
+        and abs(k_loud) < MAX_LAG
+    ):
         return int(round((k_loud + k_model) / 2))
     return 0
 
@@ -194,14 +223,19 @@ def _at_lag(x: np.ndarray, y: np.ndarray, k: int) -> float:
 
 # -------------------------------------------------------------------------- kept on disk
 def cache_key(source_sha256: str, tracker_version: str, weights: net.Weights) -> str:
-    return cache.key("adapt", made_by={"adapt": ADAPT_VERSION, "tracker": tracker_version, "model": weights.version},
-                     inputs={"source": source_sha256})
+    return cache.key(
+        "adapt",
+        made_by={"adapt": ADAPT_VERSION, "tracker": tracker_version, "model": weights.version},
+        inputs={"source": source_sha256},
+    )
 
 
 def save(path: Path, a: Adaptation) -> Path:
     """``a`` as one .npz at ``path`` (errors raised: for the artifact store)."""
-    meta = {k: getattr(a, k) for k in ("weight", "lag_frames", "general_r", "adapted_r", "seconds",
-                                        "model_version", "reason")}
+    meta = {
+        k: getattr(a, k)
+        for k in ("weight", "lag_frames", "general_r", "adapted_r", "seconds", "model_version", "reason")
+    }
     with open(path, "wb") as fh:
         np.savez(fh, __meta__=np.array(json.dumps(meta)), coef=a.coef)
     return path

@@ -10,6 +10,7 @@ speaker and group (``../shared/corpus``, its README):
 Groups are reported apart: ``grid`` (careful read sentences), ``conversational`` (people
 talking: the product's case) and ``arabic``.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -56,8 +57,11 @@ def single_clips(shared: Path) -> list[CorpusClip]:
     """The single clips with their own sound (the self-dub's material)."""
     shared = Path(shared)
     paths = sorted(p for p in (shared / "corpus" / "video").glob("*") if p.suffix in _VIDEO)
-    paths += [p for p in (shared / "fixtures" / "video" / "katie_8s.mp4",
-                          shared / "fixtures" / "video" / "chaplin_7s.mp4") if p.exists()]
+    paths += [
+        p
+        for p in (shared / "fixtures" / "video" / "katie_8s.mp4", shared / "fixtures" / "video" / "chaplin_7s.mp4")
+        if p.exists()
+    ]
     return [_clip(p, bulk=False) for p in paths]
 
 

@@ -12,6 +12,7 @@ Two sources:
 
 Features and targets of each clip are kept under ``cache_dir`` by content.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -73,7 +74,11 @@ def real_clips(roots: list[Path]) -> list[Path]:
     out: list[Path] = []
     for root in roots:
         root = Path(root)
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix in {".mp4", ".mpg", ".mov", ".mkv"})
+        files = (
+            [root]
+            if root.is_file()
+            else sorted(p for p in root.rglob("*") if p.suffix in {".mp4", ".mpg", ".mov", ".mkv"})
+        )
         out.extend(files)
     return out
 
@@ -88,8 +93,11 @@ def real_utterance(path: Path, settings, cache_dir: Path | None = None) -> Utter
     if cache_dir is not None:
         from ..track import version as tracker_version
 
-        key = cache.key("soundmouth", made_by={"data": DATA_VERSION, "tracker": tracker_version(settings)},
-                        inputs={"clip": sha256_file(path)})
+        key = cache.key(
+            "soundmouth",
+            made_by={"data": DATA_VERSION, "tracker": tracker_version(settings)},
+            inputs={"clip": sha256_file(path)},
+        )
         kept_at = cache.entry(cache_dir, "soundmouth", key, ".npz")
         kept = cache.read(kept_at, _load, "training clip")
         if kept is not None:
@@ -106,11 +114,20 @@ def real_utterance(path: Path, settings, cache_dir: Path | None = None) -> Utter
     wid[found] = mouth.width(track.landmarks[found])
     times = np.asarray(track.time, np.float64)
     utt = Utterance(
-        name=path.stem, speaker=speaker_of(path), kind="real", feats=feats,
+        name=path.stem,
+        speaker=speaker_of(path),
+        kind="real",
+        feats=feats,
         **relative_targets(gap, wid, times, len(feats)),
         viseme=np.full(len(feats), -1, np.int64),
-        extra={"times": times, "gap": gap, "landmarks": track.landmarks.astype(np.float32),
-               "lost": track.lost, "fps": float(track.fps)})
+        extra={
+            "times": times,
+            "gap": gap,
+            "landmarks": track.landmarks.astype(np.float32),
+            "lost": track.lost,
+            "fps": float(track.fps),
+        },
+    )
     if kept_at is not None:
         _save(kept_at, utt)
     return utt
@@ -126,9 +143,15 @@ def with_lag(utt: Utterance, lag_frames: int) -> Utterance:
     wid = np.full(len(gap), np.nan)
     wid[~lost] = mouth.width(landmarks[~lost])
     times = np.asarray(utt.extra["times"], np.float64) + lag_frames / float(utt.extra["fps"])
-    return Utterance(name=utt.name, speaker=utt.speaker, kind=utt.kind, feats=utt.feats,
-                     **relative_targets(gap, wid, times, len(utt.feats)), viseme=utt.viseme,
-                     extra=dict(utt.extra, lag=lag_frames))
+    return Utterance(
+        name=utt.name,
+        speaker=utt.speaker,
+        kind=utt.kind,
+        feats=utt.feats,
+        **relative_targets(gap, wid, times, len(utt.feats)),
+        viseme=utt.viseme,
+        extra=dict(utt.extra, lag=lag_frames),
+    )
 
 
 def recording_lag(utt: Utterance, path: Path, model=None) -> int:
@@ -166,9 +189,11 @@ def relative_targets(gap: np.ndarray, wid: np.ndarray, times: np.ndarray, n: int
         out[gap_s > 0.05] = np.nan
         return out
 
-    return {"opening": resampled(np.clip(gap / full, 0, 1.5)),
-            "width": resampled(np.clip((wid - w_med) / spread, -1.5, 1.5)),
-            "closed": np.where(np.isfinite(g := resampled(gap)), (g < CLOSED_GAP).astype(float), np.nan)}
+    return {
+        "opening": resampled(np.clip(gap / full, 0, 1.5)),
+        "width": resampled(np.clip((wid - w_med) / spread, -1.5, 1.5)),
+        "closed": np.where(np.isfinite(g := resampled(gap)), (g < CLOSED_GAP).astype(float), np.nan),
+    }
 
 
 def _save(path: Path, utt: Utterance) -> None:
@@ -186,11 +211,18 @@ def _save(path: Path, utt: Utterance) -> None:
 def _load(path: Path) -> Utterance:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["__meta__"]))
-        extra = {k[len("extra_"):]: z[k] for k in z.files if k.startswith("extra_")}
+        extra = {k[len("extra_") :]: z[k] for k in z.files if k.startswith("extra_")}
         if "fps" in extra:
             extra["fps"] = float(extra["fps"])
-        return Utterance(**meta, feats=z["feats"], opening=z["opening"], width=z["width"], closed=z["closed"],
-                         viseme=z["viseme"], extra=extra)
+        return Utterance(
+            **meta,
+            feats=z["feats"],
+            opening=z["opening"],
+            width=z["width"],
+            closed=z["closed"],
+            viseme=z["viseme"],
+            extra=extra,
+        )
 
 
 # --------------------------------------------------------------------------- synthetic speech
@@ -208,7 +240,10 @@ _LETTERS = {
     "pl": ("b p m f w t d s z k g n l r ch sz cz rz", "a e i o u y ą ę ó"),
     "ru": ("б п м ф в т д с з к г н л р ш ж ч", "а е и о у ы я ю"),
     "cmn": ("b p m f d t n l g k h j q x zh ch sh r z c s", "a o e i u ü ai ei ao ou an en ang"),
-    "ja": ("か き く け こ さ し す せ そ た ち つ て と な に ぬ ね の は ひ ふ へ ほ ま み む め も ば ぱ ら り る れ ろ", "あ い う え お"),
+    "ja": (
+        "か き く け こ さ し す せ そ た ち つ て と な に ぬ ね の は ひ ふ へ ほ ま み む め も ば ぱ ら り る れ ろ",
+        "あ い う え お",
+    ),
     "hi": ("क ख ग प फ ब भ म त द न र ल स ह", "ा ि ी ु ू े ो"),
 }
 _VOICE_VARIANTS = (None, "m1", "m2", "m3", "m4", "f1", "f2", "f3", "f4", "klatt")
@@ -221,8 +256,12 @@ def pseudo_text(language: str, rng: np.random.Generator, words: int) -> str:
     out = []
     for _ in range(words):
         syl = int(rng.integers(1, 4))
-        word = "".join(str(rng.choice(consonants)) * int(rng.random() < 0.85) + str(rng.choice(vowels))
-                       + (str(rng.choice(consonants)) if rng.random() < 0.3 else "") for _ in range(syl))
+        word = "".join(
+            str(rng.choice(consonants)) * int(rng.random() < 0.85)
+            + str(rng.choice(vowels))
+            + (str(rng.choice(consonants)) if rng.random() < 0.3 else "")
+            for _ in range(syl)
+        )
         out.append(word)
     # punctuation makes espeak pause, as a speaker does between phrases
     for k in range(len(out) - 1):
@@ -240,8 +279,9 @@ def synthetic_utterance(seed: int, augment: bool = True) -> Utterance:
     language = str(rng.choice(sorted(_LETTERS)))
     text = pseudo_text(language, rng, int(rng.integers(6, 16)))
     variant = _VOICE_VARIANTS[int(rng.integers(len(_VOICE_VARIANTS)))]
-    pcm, sr, phones = synthesize(text, language, voice_variant=variant, rate=int(rng.integers(120, 230)),
-                                 pitch=int(rng.integers(20, 85)))
+    pcm, sr, phones = synthesize(
+        text, language, voice_variant=variant, rate=int(rng.integers(120, 230)), pitch=int(rng.integers(20, 85))
+    )
     return _from_phones(f"synth-{seed}", f"espeak-{language}-{variant}", pcm, sr, phones, rng, augment, language)
 
 
@@ -262,12 +302,12 @@ def augment_audio(pcm: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndar
     peak = np.max(np.abs(out)) + 1e-9
     out = out / peak * rng.uniform(0.1, 0.9)
     if rng.random() < 0.8:  # noise from -10 to -45 dB under the speech
-        rms = np.sqrt(np.mean(out ** 2)) + 1e-9
+        rms = np.sqrt(np.mean(out**2)) + 1e-9
         noise = rng.normal(0, 1, len(out))
         if rng.random() < 0.5:  # brown-ish hum rather than hiss
             noise = np.cumsum(noise)
             noise -= np.convolve(noise, np.ones(400) / 400, mode="same")
-        noise *= rms * 10 ** (-rng.uniform(10, 45) / 20) / (np.sqrt(np.mean(noise ** 2)) + 1e-9)
+        noise *= rms * 10 ** (-rng.uniform(10, 45) / 20) / (np.sqrt(np.mean(noise**2)) + 1e-9)
         out = out + noise
     return np.clip(out, -1, 1).astype(np.float32)
 
@@ -279,8 +319,18 @@ def augmented(utt: Utterance, path: Path, copies: int, seed: int) -> list[Uttera
     for k in range(copies):
         rng = np.random.default_rng([seed, k, int(hashlib.sha256(utt.name.encode()).hexdigest()[:8], 16)])
         feats = features.clip_features(augment_audio(clip.pcm, clip.sr, rng), clip.sr)[: len(utt)]
-        out.append(Utterance(name=f"{utt.name}~{k}", speaker=utt.speaker, kind="real", feats=feats,
-                             opening=utt.opening, width=utt.width, closed=utt.closed, viseme=utt.viseme))
+        out.append(
+            Utterance(
+                name=f"{utt.name}~{k}",
+                speaker=utt.speaker,
+                kind="real",
+                feats=feats,
+                opening=utt.opening,
+                width=utt.width,
+                closed=utt.closed,
+                viseme=utt.viseme,
+            )
+        )
     return out
 
 
@@ -294,11 +344,17 @@ def augmented(utt: Utterance, path: Path, copies: int, seed: int) -> list[Uttera
 # (``--festival-languages``) festvox-italp16k festvox-itapc16k festvox-czech-dita
 # festvox-czech-machac festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru festvox-ca-ona-hts.
 FESTIVAL_VOICES = {
-    "kal_diphone": ("en", "ascii"), "ked_diphone": ("en", "ascii"), "cmu_us_slt_arctic_hts": ("en", "ascii"),
-    "lp_diphone": ("it", "latin-1"), "pc_diphone": ("it", "latin-1"),
-    "czech_dita": ("cs", "iso-8859-2"), "czech_machac": ("cs", "iso-8859-2"),
-    "suo_fi_lj_diphone": ("fi", "latin-1"), "hy_fi_mv_diphone": ("fi", "latin-1"),
-    "msu_ru_nsh_clunits": ("ru", "utf-8"), "upc_ca_ona_hts": ("ca", "latin-1"),
+    "kal_diphone": ("en", "ascii"),
+    "ked_diphone": ("en", "ascii"),
+    "cmu_us_slt_arctic_hts": ("en", "ascii"),
+    "lp_diphone": ("it", "latin-1"),
+    "pc_diphone": ("it", "latin-1"),
+    "czech_dita": ("cs", "iso-8859-2"),
+    "czech_machac": ("cs", "iso-8859-2"),
+    "suo_fi_lj_diphone": ("fi", "latin-1"),
+    "hy_fi_mv_diphone": ("fi", "latin-1"),
+    "msu_ru_nsh_clunits": ("ru", "utf-8"),
+    "upc_ca_ona_hts": ("ca", "latin-1"),
 }
 # With other languages' voices, this share of Festival utterances stays English.
 FESTIVAL_ENGLISH_SHARE = 0.5
@@ -308,11 +364,13 @@ _FESTIVAL_LETTERS = {
     "fi": ("b p m v t d s k g n l r h j ng nn kk tt pp ss", "a e i o u y ä ö aa ii uu ää"),
     "ca": ("b p m f v t d s z k g n l r rr ny ll x tx j", "a e i o u ia ui"),
 }
-_ENGLISH_WORDS = ("bin blue at by in with lay place set green red white now please again soon "
-                  "one two three four five six seven eight nine zero a b c d e f g h i j k l m n o p q r s t u v "
-                  "x y z the course lecture today we will look at how this works and why it matters mouth "
-                  "model people problem simple example maybe about between before after because measure "
-                  "number power paper map mom baby bubble open apple father water morning evening").split()
+_ENGLISH_WORDS = (
+    "bin blue at by in with lay place set green red white now please again soon "
+    "one two three four five six seven eight nine zero a b c d e f g h i j k l m n o p q r s t u v "
+    "x y z the course lecture today we will look at how this works and why it matters mouth "
+    "model people problem simple example maybe about between before after because measure "
+    "number power paper map mom baby bubble open apple father water morning evening"
+).split()
 
 
 def festival_voices(languages: tuple[str, ...] = ("en",)) -> list[str]:
@@ -333,8 +391,11 @@ def _festival_text(language: str, rng: np.random.Generator) -> str:
         words = []
         for _ in range(int(rng.integers(6, 15))):
             syl = int(rng.integers(1, 4))
-            words.append("".join(str(rng.choice(consonants)) * int(rng.random() < 0.85) + str(rng.choice(vowels))
-                                 for _ in range(syl)))
+            words.append(
+                "".join(
+                    str(rng.choice(consonants)) * int(rng.random() < 0.85) + str(rng.choice(vowels)) for _ in range(syl)
+                )
+            )
             if rng.random() < 0.1:
                 words[-1] += ","
         return " ".join(words) + "."
@@ -362,8 +423,9 @@ def _english_text(rng: np.random.Generator) -> str:
     return " ".join(words) + "."
 
 
-def festival_utterances(seeds: list[int], workdir: Path, augment: bool = True,
-                        languages: tuple[str, ...] = ("en",)) -> list[Utterance]:
+def festival_utterances(
+    seeds: list[int], workdir: Path, augment: bool = True, languages: tuple[str, ...] = ("en",)
+) -> list[Utterance]:
     """One Festival utterance per seed (voice, text, tempo drawn from it), synthesized in one
     Festival process, with targets from its own segment timings."""
     import subprocess
@@ -388,9 +450,11 @@ def festival_utterances(seeds: list[int], workdir: Path, augment: bool = True,
         stretch = float(rng.uniform(0.85, 1.25))
         stem = workdir / f"f{seed}"
         # a text some voice's front end cannot say fails alone (unwind-protect), not the batch
-        lines.append(f'(unwind-protect (begin (voice_{voice})(Parameter.set \'Duration_Stretch {stretch:.3f})'
-                     f'(set! utt (Utterance Text "{text}"))(utt.synth utt)'
-                     f'(utt.save.wave utt "{stem}.wav" \'riff)(utt.save.segs utt "{stem}.segs")) nil)')
+        lines.append(
+            f"(unwind-protect (begin (voice_{voice})(Parameter.set 'Duration_Stretch {stretch:.3f})"
+            f'(set! utt (Utterance Text "{text}"))(utt.synth utt)'
+            f'(utt.save.wave utt "{stem}.wav" \'riff)(utt.save.segs utt "{stem}.segs")) nil)'
+        )
         plans.append((seed, voice, stem, rng))
         encodings.append(encoding)
     script = workdir / "batch.scm"
@@ -402,8 +466,9 @@ def festival_utterances(seeds: list[int], workdir: Path, augment: bool = True,
         language = FESTIVAL_VOICES[voice][0]
         try:
             clip = audio_mod.load_audio(f"{stem}.wav", 16000)
-            segs = [ln.split() for ln in Path(f"{stem}.segs").read_text(errors="replace").splitlines()[1:]
-                    if ln.strip()]
+            segs = [
+                ln.split() for ln in Path(f"{stem}.segs").read_text(errors="replace").splitlines()[1:] if ln.strip()
+            ]
         except Exception as err:  # noqa: BLE001 - one failed utterance is skipped, not fatal
             log.warning("festival utterance %s skipped: %s", stem, err)
             continue
@@ -412,13 +477,24 @@ def festival_utterances(seeds: list[int], workdir: Path, augment: bool = True,
             end = float(stop)
             phones.append(Phone(start, end, label, festival_viseme(label, language)))
             start = end
-        out.append(_from_phones(f"festival-{seed}", f"festival-{voice}", clip.pcm, clip.sr, phones, rng, augment,
-                                language=language))
+        out.append(
+            _from_phones(
+                f"festival-{seed}", f"festival-{voice}", clip.pcm, clip.sr, phones, rng, augment, language=language
+            )
+        )
     return out
 
 
-def _from_phones(name: str, speaker: str, pcm: np.ndarray, sr: int, phones: list, rng: np.random.Generator,
-                 augment: bool, language: str) -> Utterance:
+def _from_phones(
+    name: str,
+    speaker: str,
+    pcm: np.ndarray,
+    sr: int,
+    phones: list,
+    rng: np.random.Generator,
+    augment: bool,
+    language: str,
+) -> Utterance:
     """An utterance from speech and its exact phones: silence around it, tempo and room
     augmentation, and the phone plan as targets."""
     from ..phonetics.features import energy_db
@@ -439,8 +515,14 @@ def _from_phones(name: str, speaker: str, pcm: np.ndarray, sr: int, phones: list
     loud = energy_db(features.resample(pcm, sr), 16000)[: len(feats)]
     plan = build_plan(phones, loud, features.RATE)
     vis_index = {v: k for k, v in enumerate(VISEMES)}
-    return Utterance(name=name, speaker=speaker, kind="synthetic", feats=feats,
-                     opening=plan.opening.astype(np.float64), width=plan.width.astype(np.float64),
-                     closed=plan.closed.astype(np.float64),
-                     viseme=np.array([vis_index.get(v, 0) for v in plan.viseme], np.int64),
-                     extra={"language": language})
+    return Utterance(
+        name=name,
+        speaker=speaker,
+        kind="synthetic",
+        feats=feats,
+        opening=plan.opening.astype(np.float64),
+        width=plan.width.astype(np.float64),
+        closed=plan.closed.astype(np.float64),
+        viseme=np.array([vis_index.get(v, 0) for v in plan.viseme], np.int64),
+        extra={"language": language},
+    )

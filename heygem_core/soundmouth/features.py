@@ -4,6 +4,7 @@ Normalising per clip takes out the microphone, the room and the voice's overall 
 voice the network never heard starts nearer the ones it did; what is left is how the spectrum
 moves, which is what the mouth does.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@ The weights file is one ``.npz``: the arrays, the architecture and a manifest (w
 trained on, how, and its figures). Its version is a hash of the arrays and architecture, so
 every cache of what the model made changes with the model.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,8 +28,13 @@ from .features import N_FEATURES
 OPENING, WIDTH, CLOSED, VISEMES_AT = 0, 1, 2, 3
 OPEN_MAX = 1.5
 WIDTH_MAX = 1.5
-DEFAULT_ARCH = {"n_in": N_FEATURES, "width": 64, "kernel_in": 5, "dilations": [1, 2, 4, 8, 4],
-                "n_out": VISEMES_AT + len(VISEMES)}
+DEFAULT_ARCH = {
+    "n_in": N_FEATURES,
+    "width": 64,
+    "kernel_in": 5,
+    "dilations": [1, 2, 4, 8, 4],
+    "n_out": VISEMES_AT + len(VISEMES),
+}
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "models" / "mouth_net.npz"
 # Trained on synthetic speech alone (espeak and Festival, exact phone timings): the start the
 # shipped model was fine-tuned from on real talking heads, and QA's judge of sync, which must
@@ -62,9 +68,12 @@ def save(path: str | Path, arrays: dict, arch: dict, manifest: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, __arch__=np.array(json.dumps(arch)),
-                                __manifest__=np.array(json.dumps(manifest, sort_keys=True, default=str)),
-                                **{k: np.asarray(v, np.float32) for k, v in arrays.items()})  # type: ignore[arg-type]
+            np.savez_compressed(
+                fh,
+                __arch__=np.array(json.dumps(arch)),
+                __manifest__=np.array(json.dumps(manifest, sort_keys=True, default=str)),
+                **{k: np.asarray(v, np.float32) for k, v in arrays.items()},  # type: ignore[arg-type]
+            )
     return path
 
 
@@ -77,8 +86,10 @@ def load(path: str | Path | None = None) -> Weights:
 def _load(path: str) -> Weights:
     p = Path(path)
     if not p.is_file():
-        raise ModelMissing(f"mouth model not found: {p} (set HEYGEM_MOUTH_MODEL to a trained file, or "
-                           "train one with scripts/train_mouth.py)")
+        raise ModelMissing(
+            f"mouth model not found: {p} (set HEYGEM_MOUTH_MODEL to a trained file, or "
+            "train one with scripts/train_mouth.py)"
+        )
     try:
         with np.load(p, allow_pickle=False) as z:
             arch = json.loads(str(z["__arch__"]))
@@ -98,7 +109,7 @@ def _conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray, dilation: int = 1) -> n
     t = len(x)
     out = np.broadcast_to(b, (t, c_out)).copy()
     for j in range(k):
-        out += xp[j * dilation: j * dilation + t] @ w[:, :, j].T
+        out += xp[j * dilation : j * dilation + t] @ w[:, :, j].T
     return out
 
 

@@ -1,4 +1,5 @@
 """Audio -> the mouth the network predicts -> a mouth plan the engines follow."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,9 +38,13 @@ class MouthPrediction:
         """The same outputs at each video frame's time i / fps (``lead_s`` later: frame i
         shows the mouth of i / fps + lead_s)."""
         times = np.arange(n_frames) / fps + lead_s
-        return MouthPrediction(features.at_times(self.opening, times), features.at_times(self.width, times),
-                               features.at_times(self.closed, times), features.at_times(self.visemes, times),
-                               self.version)
+        return MouthPrediction(
+            features.at_times(self.opening, times),
+            features.at_times(self.width, times),
+            features.at_times(self.closed, times),
+            features.at_times(self.visemes, times),
+            self.version,
+        )
 
 
 def predict(pcm: np.ndarray, sr: int, model: str | Path | None = None, adaptation=None) -> MouthPrediction:
@@ -48,7 +53,7 @@ def predict(pcm: np.ndarray, sr: int, model: str | Path | None = None, adaptatio
     weights = net.load(model)
     h = net.hidden(weights, features.clip_features(pcm, sr))
     out = net.outputs(weights, h).astype(np.float64)
-    logits = out[:, net.VISEMES_AT:]
+    logits = out[:, net.VISEMES_AT :]
     vis = np.exp(logits - logits.max(1, keepdims=True))
     opening = net.OPEN_MAX / (1 + np.exp(-out[:, net.OPENING]))
     if adaptation is not None and adaptation.used:
@@ -60,11 +65,13 @@ def predict(pcm: np.ndarray, sr: int, model: str | Path | None = None, adaptatio
         width=net.WIDTH_MAX * np.tanh(out[:, net.WIDTH]),
         closed=1 / (1 + np.exp(-out[:, net.CLOSED])),
         visemes=vis / vis.sum(1, keepdims=True),
-        version=weights.version)
+        version=weights.version,
+    )
 
 
-def learned_plan(pred: MouthPrediction, loudness_db: np.ndarray, fps: float,
-                 phones: Sequence | None = None, lead_s: float = 0.0) -> MouthPlan:
+def learned_plan(
+    pred: MouthPrediction, loudness_db: np.ndarray, fps: float, phones: Sequence | None = None, lead_s: float = 0.0
+) -> MouthPlan:
     """The plan from the network's prediction (``pred`` at 100 Hz; ``loudness_db`` per output
     frame). Pauses close the lips as in the phone plan. With ``phones`` (a transcript's
     aligned phones) their closures and visemes are kept, and the opening is shared.
@@ -106,4 +113,3 @@ def stretch(opening: np.ndarray, speech: np.ndarray) -> np.ndarray:
     if hi - lo < 1e-3:
         return np.clip(opening, 0, 1)
     return np.clip((opening - lo) / (hi - lo), 0, 1)
-

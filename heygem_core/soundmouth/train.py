@@ -4,6 +4,7 @@ numpy weights file that ``net.py`` runs. Only training imports torch.
 Training is seeded and deterministic on the CPU; on a CUDA machine the same code runs there
 (``device="cuda"``), numerically close but not bit-identical.
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,8 +87,14 @@ def _window(utt: Utterance, length: int, rng: np.random.Generator):
             x = np.concatenate([x, np.full((pad,) + x.shape[1:], fill, x.dtype)])
         return x
 
-    return (cut(utt.feats, 0.0), cut(utt.opening, np.nan), cut(utt.width, np.nan), cut(utt.closed, np.nan),
-            cut(utt.viseme, -1), utt.kind == "real")
+    return (
+        cut(utt.feats, 0.0),
+        cut(utt.opening, np.nan),
+        cut(utt.width, np.nan),
+        cut(utt.closed, np.nan),
+        cut(utt.viseme, -1),
+        utt.kind == "real",
+    )
 
 
 def _batch(pool: list[Utterance], k: int, cfg: TrainConfig, rng: np.random.Generator):
@@ -95,8 +102,13 @@ def _batch(pool: list[Utterance], k: int, cfg: TrainConfig, rng: np.random.Gener
     return [_window(u, cfg.chunk, rng) for u in picks]
 
 
-def train(utterances: Sequence[Utterance], cfg: TrainConfig = TrainConfig(), device: str | None = None,
-          report: Callable[[int, float], None] | None = None, init: dict | None = None) -> dict:
+def train(
+    utterances: Sequence[Utterance],
+    cfg: TrainConfig = TrainConfig(),
+    device: str | None = None,
+    report: Callable[[int, float], None] | None = None,
+    init: dict | None = None,
+) -> dict:
     """Train on ``utterances`` (from ``init``'s weights: a fine-tune); return the numpy weights
     (``net.save`` writes them)."""
     import torch
@@ -116,14 +128,15 @@ def train(utterances: Sequence[Utterance], cfg: TrainConfig = TrainConfig(), dev
     t0 = time.perf_counter()
     model.train()
     for step in range(cfg.steps):
-        windows = (_batch(real, n_real, cfg, rng) if n_real else []) + \
-                  (_batch(synth, cfg.batch - n_real, cfg, rng) if cfg.batch - n_real else [])
+        windows = (_batch(real, n_real, cfg, rng) if n_real else []) + (
+            _batch(synth, cfg.batch - n_real, cfg, rng) if cfg.batch - n_real else []
+        )
         x, o, w, c, v, is_real = (np.stack([win[i] for win in windows]) for i in range(6))
         if cfg.feature_mask > 0:  # mask a band of features in each window
             for b in range(len(x)):
                 width = int(rng.integers(0, int(cfg.feature_mask * x.shape[2]) + 1))
                 f0 = int(rng.integers(0, x.shape[2] - width + 1))
-                x[b, :, f0:f0 + width] = 0.0
+                x[b, :, f0 : f0 + width] = 0.0
         to = lambda a, dt=torch.float32: torch.as_tensor(a, dtype=dt, device=device)  # noqa: E731
         out = model(to(x))
         loss = _loss(out, to(o), to(w), to(c), to(v, torch.long), to(is_real, torch.bool), cfg)
@@ -171,7 +184,7 @@ def _loss(out, o, w, c, v, is_real, cfg: TrainConfig):
         total = total + cfg.w_closed * F.binary_cross_entropy_with_logits(out[..., net.CLOSED][ok_c], c[ok_c])
     ok_v = v >= 0
     if bool(ok_v.any()):
-        total = total + cfg.w_viseme * F.cross_entropy(out[..., net.VISEMES_AT:][ok_v], v[ok_v])
+        total = total + cfg.w_viseme * F.cross_entropy(out[..., net.VISEMES_AT :][ok_v], v[ok_v])
     return total
 
 
@@ -193,7 +206,12 @@ def _corr_loss(pred, target):
 def export(model, arch: dict) -> dict:
     """The model's weights as numpy arrays under ``net``'s names."""
     sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-    weights = {"inp.w": sd["inp.weight"], "inp.b": sd["inp.bias"], "head.w": sd["head.weight"], "head.b": sd["head.bias"]}
+    weights = {
+        "inp.w": sd["inp.weight"],
+        "inp.b": sd["inp.bias"],
+        "head.w": sd["head.weight"],
+        "head.b": sd["head.bias"],
+    }
     for k in range(len(arch["dilations"])):
         weights[f"block{k}.w"] = sd[f"blocks.{k}.weight"]
         weights[f"block{k}.b"] = sd[f"blocks.{k}.bias"]
@@ -202,8 +220,12 @@ def export(model, arch: dict) -> dict:
 
 def _state(weights: dict, arch: dict) -> dict:
     """``export``'s inverse: numpy weights under the torch model's names."""
-    state = {"inp.weight": weights["inp.w"], "inp.bias": weights["inp.b"], "head.weight": weights["head.w"],
-             "head.bias": weights["head.b"]}
+    state = {
+        "inp.weight": weights["inp.w"],
+        "inp.bias": weights["inp.b"],
+        "head.weight": weights["head.w"],
+        "head.bias": weights["head.b"],
+    }
     for k in range(len(arch["dilations"])):
         state[f"blocks.{k}.weight"] = weights[f"block{k}.w"]
         state[f"blocks.{k}.bias"] = weights[f"block{k}.b"]
@@ -225,8 +247,9 @@ def config_dict(cfg: TrainConfig) -> dict:
     return asdict(cfg)
 
 
-def synthetic_material(n_synthetic: int, n_festival: int, seed: int, festival_languages: tuple[str, ...],
-                       cache_dir: Path | None) -> tuple[list[Utterance], list[Utterance]]:
+def synthetic_material(
+    n_synthetic: int, n_festival: int, seed: int, festival_languages: tuple[str, ...], cache_dir: Path | None
+) -> tuple[list[Utterance], list[Utterance]]:
     """``n_synthetic`` espeak and ``n_festival`` Festival utterances, kept in ``cache_dir``
     (minutes to make, the same for every fold of a leave-speakers-out run)."""
     import pickle
@@ -237,10 +260,17 @@ def synthetic_material(n_synthetic: int, n_festival: int, seed: int, festival_la
 
     kept_at = None
     if cache_dir is not None:
-        key = cache.key("synthetic", made_by={"data": data.DATA_VERSION},
-                        settings={"espeak": n_synthetic, "festival": n_festival, "seed": seed,
-                                  "languages": list(festival_languages),
-                                  "voices": data.festival_voices(festival_languages) if n_festival else []})
+        key = cache.key(
+            "synthetic",
+            made_by={"data": data.DATA_VERSION},
+            settings={
+                "espeak": n_synthetic,
+                "festival": n_festival,
+                "seed": seed,
+                "languages": list(festival_languages),
+                "voices": data.festival_voices(festival_languages) if n_festival else [],
+            },
+        )
         kept_at = cache.entry(cache_dir, "soundmouth", key, ".pkl")
 
         def load(path: Path):
@@ -254,9 +284,13 @@ def synthetic_material(n_synthetic: int, n_festival: int, seed: int, festival_la
     festival = []
     with tempfile.TemporaryDirectory(prefix="heygem-festival-") as tmp:
         for a in range(0, n_festival, 250):  # one Festival process per 250 utterances
-            festival += data.festival_utterances([seed * 1_000_003 + k for k in range(a, min(n_festival, a + 250))],
-                                                 Path(tmp), languages=tuple(festival_languages))
+            festival += data.festival_utterances(
+                [seed * 1_000_003 + k for k in range(a, min(n_festival, a + 250))],
+                Path(tmp),
+                languages=tuple(festival_languages),
+            )
     if kept_at is not None:
+
         def save(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
                 pickle.dump((synth, festival), fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -265,9 +299,16 @@ def synthetic_material(n_synthetic: int, n_festival: int, seed: int, festival_la
     return synth, festival
 
 
-def material(real_paths: Sequence[Path], n_synthetic: int, settings, hold_out: Sequence[str] = (),
-             real_copies: int = 3, seed: int = 0, n_festival: int = 0,
-             festival_languages: tuple[str, ...] = ("en",)) -> tuple[list[Utterance], dict]:
+def material(
+    real_paths: Sequence[Path],
+    n_synthetic: int,
+    settings,
+    hold_out: Sequence[str] = (),
+    real_copies: int = 3,
+    seed: int = 0,
+    n_festival: int = 0,
+    festival_languages: tuple[str, ...] = ("en",),
+) -> tuple[list[Utterance], dict]:
     """The training set and its manifest: every real clip in ``real_paths`` not of a held-out
     speaker (and ``real_copies`` augmented copies of each), ``n_synthetic`` espeak utterances
     and ``n_festival`` Festival ones (where Festival is installed). The manifest lists exactly
@@ -291,14 +332,30 @@ def material(real_paths: Sequence[Path], n_synthetic: int, settings, hold_out: S
         utts.append(utt)
         if not bulk:
             utts.extend(data.augmented(utt, path, real_copies, seed))
-        real_manifest.append({"file": path.name, "speaker": speaker, "sha256": sha256_file(path),
-                              "seconds": round(len(utt) / 100.0, 2), "lag_frames": lag})
+        real_manifest.append(
+            {
+                "file": path.name,
+                "speaker": speaker,
+                "sha256": sha256_file(path),
+                "seconds": round(len(utt) / 100.0, 2),
+                "lag_frames": lag,
+            }
+        )
     synth, festival = synthetic_material(n_synthetic, n_festival, seed, tuple(festival_languages), settings.cache_dir)
     utts.extend(synth + festival)
     languages = sorted({u.extra.get("language", "?") for u in synth + festival})
-    manifest = {"real": real_manifest, "held_out": list(hold_out),
-                "synthetic": {"utterances": len(synth) + len(festival), "espeak": len(synth),
-                              "festival": len(festival), "festival_voices": data.festival_voices(tuple(festival_languages)) if festival else [],
-                              "seconds": round(sum(len(u) for u in synth + festival) / 100.0, 1),
-                              "languages": languages, "seed": seed, "data_version": data.DATA_VERSION}}
+    manifest = {
+        "real": real_manifest,
+        "held_out": list(hold_out),
+        "synthetic": {
+            "utterances": len(synth) + len(festival),
+            "espeak": len(synth),
+            "festival": len(festival),
+            "festival_voices": data.festival_voices(tuple(festival_languages)) if festival else [],
+            "seconds": round(sum(len(u) for u in synth + festival) / 100.0, 1),
+            "languages": languages,
+            "seed": seed,
+            "data_version": data.DATA_VERSION,
+        },
+    }
     return utts, manifest

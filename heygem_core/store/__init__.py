@@ -58,6 +58,7 @@ Adding a backend is one class (on ``base.StoreBase``) with ``kind``, ``remote``,
 ``from_settings(settings, options)`` and an ``instance_key(settings)`` classmethod, plus one
 line in ``heygem_core.plugins.STORES`` (or an entry point in ``heygem.stores``).
 """
+
 from __future__ import annotations
 
 from heygem_core.config import Settings

@@ -7,6 +7,7 @@ A backend implements a small core natively: ``stat``, ``put_file``/``put_bytes``
 machine its ``local_path``. A backend overrides a shared method only where its own way is
 cheaper (the local store's ``exists`` is one file check; S3 deletes a prefix in batches).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -147,8 +148,7 @@ def temp_sibling(path: Path) -> Path:
 
 def mismatch(where: str, key: str, expected: str, got: str) -> IntegrityError:
     return IntegrityError(
-        f"{key}: bytes from {where} do not match the recorded sha256 "
-        f"(recorded {expected[:12]}…, got {got[:12]}…)"
+        f"{key}: bytes from {where} do not match the recorded sha256 (recorded {expected[:12]}…, got {got[:12]}…)"
     )
 
 

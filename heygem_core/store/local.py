@@ -7,6 +7,7 @@ product's layout never needs both. The object and its metadata are replaced one 
 other, so a reader racing two writers of *different* bytes may get ``IntegrityError``
 (transient); content-addressed keys never see this.
 """
+
 from __future__ import annotations
 
 import contextlib

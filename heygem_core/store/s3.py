@@ -7,6 +7,7 @@ upload). The client fails fast (5 s connect timeout, 2 internal retries) so that
 with backoff happens in the Prefect task layer; ``_errors`` is the one place its faults are
 translated, and no message, ``repr`` or ``describe()`` ever contains credentials.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -107,19 +108,20 @@ class S3Store(CachedCopies, StoreBase):
         link_expiry_hours: int = 72,
     ):
         import certifi
+
         try:
             import urllib3
             from minio import Minio
             from minio.helpers import check_bucket_name
         except ImportError:
-            raise InputError("HEYGEM_STORE=s3 needs the minio package, which this install lacks: "
-                             "pip install 'heygem[s3]'") from None
+            raise InputError(
+                "HEYGEM_STORE=s3 needs the minio package, which this install lacks: pip install 'heygem[s3]'"
+            ) from None
 
         endpoint = (endpoint or "").strip()
         if not endpoint:
             raise InputError(
-                "the s3 artifact store needs an endpoint: set HEYGEM_S3_ENDPOINT "
-                "(or MINIO_ENDPOINT) to host:port"
+                "the s3 artifact store needs an endpoint: set HEYGEM_S3_ENDPOINT (or MINIO_ENDPOINT) to host:port"
             )
         low = endpoint.lower()
         if low.startswith("https://"):
@@ -146,7 +148,9 @@ class S3Store(CachedCopies, StoreBase):
         self.secure = bool(secure)
         self.region = region or None
         self.link_expiry = timedelta(hours=int(link_expiry_hours))
-        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else Path.home() / ".cache" / "heygem" / "store-objects"
+        self.cache_dir = (
+            Path(cache_dir).expanduser() if cache_dir else Path.home() / ".cache" / "heygem" / "store-objects"
+        )
         # Remembered only to scrub them from messages, should a server echo them back.
         self._secrets = tuple(s for s in (access_key, secret_key) if s and len(s) >= 4)
 
@@ -178,8 +182,16 @@ class S3Store(CachedCopies, StoreBase):
     @classmethod
     def instance_key(cls, settings: Settings) -> tuple:
         # every setting from_settings reads (the secret too: a client per credentials)
-        return (settings.s3_endpoint, settings.s3_bucket, settings.s3_access_key, settings.s3_secret_key,
-                settings.s3_secure, settings.s3_region, str(settings.cache_dir), settings.link_expiry_hours)
+        return (
+            settings.s3_endpoint,
+            settings.s3_bucket,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+            settings.s3_secure,
+            settings.s3_region,
+            str(settings.cache_dir),
+            settings.link_expiry_hours,
+        )
 
     @classmethod
     def check_settings(cls, settings: Settings) -> None:
@@ -351,8 +363,7 @@ class S3Store(CachedCopies, StoreBase):
         found: list[StoredObject] = []
         with self._op("list", prefix or "(all)"):
             items = [
-                o for o in self._client.list_objects(self.bucket, prefix=prefix or None, recursive=True)
-                if not o.is_dir
+                o for o in self._client.list_objects(self.bucket, prefix=prefix or None, recursive=True) if not o.is_dir
             ]
         for item in items:
             sha = self._recorded_sha(item.metadata) if item.metadata else ""
@@ -421,9 +432,11 @@ class S3Store(CachedCopies, StoreBase):
         sha = self._recorded_sha(info.metadata)
         # REPLACE drops what is not given again: the sha256 and the content type.
         metadata: dict[str, str | list[str] | tuple[str]] = {
-            "Content-Type": info.content_type or "application/octet-stream"}
+            "Content-Type": info.content_type or "application/octet-stream"
+        }
         if sha:
             metadata["sha256"] = sha
         with self._op("touch", key):
-            self._client.copy_object(self.bucket, key, CopySource(self.bucket, key), metadata=metadata,
-                                     metadata_directive=REPLACE)
+            self._client.copy_object(
+                self.bucket, key, CopySource(self.bucket, key), metadata=metadata, metadata_directive=REPLACE
+            )

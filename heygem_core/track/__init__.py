@@ -1,4 +1,5 @@
 """Face tracking: once per source video, cached as Parquet under the video's content hash."""
+
 from __future__ import annotations
 
 import logging
@@ -29,12 +30,14 @@ def version(settings: Settings) -> str:
 
 
 def params_from(settings: Settings) -> TrackParams:
-    return TrackParams(detect_every=settings.detect_every, detect_max_side=settings.detect_max_side,
-                       speaker=settings.speaker)
+    return TrackParams(
+        detect_every=settings.detect_every, detect_max_side=settings.detect_max_side, speaker=settings.speaker
+    )
 
 
-def track_video(video, settings: Settings, *, source_sha256: str | None = None,
-                use_cache: bool = True, progress=None, on_face=None) -> FaceTrack:
+def track_video(
+    video, settings: Settings, *, source_sha256: str | None = None, use_cache: bool = True, progress=None, on_face=None
+) -> FaceTrack:
     """Track the speaking face of ``video`` (a path or a ``media.VideoInfo``).
 
     Reads the cached Parquet track when one exists for the same content, backend and
@@ -58,15 +61,22 @@ def track_video(video, settings: Settings, *, source_sha256: str | None = None,
     if len(parts) > 1:
         raw = helpers.track_parts(info, settings, params, parts, progress=progress, on_face=on_face)
     else:
-        raw = helpers.track_here(info, settings, params, 0, info.n_frames, progress=progress,
-                                 on_face=on_face)
+        raw = helpers.track_here(info, settings, params, 0, info.n_frames, progress=progress, on_face=on_face)
     track_stats["runs"] += 1
     fps = float(info.fps)
     track = FaceTrack(
-        source_sha256=sha, backend=settings.tracker, width=info.out_width, height=info.out_height,
-        fps=fps, time=np.arange(len(raw.lost)) / fps, boxes=raw.boxes,
-        landmarks=smooth_landmarks(raw.landmarks, raw.lost, fps), confidence=raw.confidence,
-        lost=raw.lost, params=params.as_dict())
+        source_sha256=sha,
+        backend=settings.tracker,
+        width=info.out_width,
+        height=info.out_height,
+        fps=fps,
+        time=np.arange(len(raw.lost)) / fps,
+        boxes=raw.boxes,
+        landmarks=smooth_landmarks(raw.landmarks, raw.lost, fps),
+        confidence=raw.confidence,
+        lost=raw.lost,
+        params=params.as_dict(),
+    )
     if use_cache:
         write_track(track, path)
     return _checked(track, info.path)

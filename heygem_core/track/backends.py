@@ -4,6 +4,7 @@ A backend does two things on a grayscale or BGR frame: find faces, and place the
 inside a given box. Adding one is a new class in its own module plus one line in
 ``heygem_core.plugins.TRACKERS`` (or an entry point in ``heygem.trackers``).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -81,12 +82,13 @@ class DlibBackend:
         # so the same video tracked differently from run to run.
         image = np.ascontiguousarray(image)
         rects, scores, _ = self._detector.run(image, upsample, 0.0)
-        return [Detection(np.array([r.left(), r.top(), r.right(), r.bottom()], np.float32), float(s))
-                for r, s in zip(rects, scores)]
+        return [
+            Detection(np.array([r.left(), r.top(), r.right(), r.bottom()], np.float32), float(s))
+            for r, s in zip(rects, scores)
+        ]
 
     def landmarks(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
-        rect = self._dlib.rectangle(int(round(box[0])), int(round(box[1])),
-                                    int(round(box[2])), int(round(box[3])))
+        rect = self._dlib.rectangle(int(round(box[0])), int(round(box[1])), int(round(box[2])), int(round(box[3])))
         shape = self._predictor(np.ascontiguousarray(image), rect)
         return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
 
@@ -133,19 +135,24 @@ class InsightFaceBackend:
     def __init__(self, settings=None):
         root = getattr(settings, "insightface_root", None)
         if root is None:
-            raise ModelMissing("the insightface tracker needs a model pack: set HEYGEM_INSIGHTFACE_ROOT "
-                               "to a folder holding models/buffalo_l (heygem does not download models)")
+            raise ModelMissing(
+                "the insightface tracker needs a model pack: set HEYGEM_INSIGHTFACE_ROOT "
+                "to a folder holding models/buffalo_l (heygem does not download models)"
+            )
         pack = Path(root) / "models" / "buffalo_l"
         if not pack.is_dir() or not any(pack.glob("*.onnx")):
-            raise ModelMissing(f"insightface model pack not found at {pack} (expected buffalo_l/*.onnx); "
-                               "copy the pack there or use --tracker dlib")
+            raise ModelMissing(
+                f"insightface model pack not found at {pack} (expected buffalo_l/*.onnx); "
+                "copy the pack there or use --tracker dlib"
+            )
         try:
             from insightface.app import FaceAnalysis
         except ImportError as err:
-            raise ModelMissing("the insightface tracker needs the 'insightface' and 'onnxruntime' "
-                               "packages: pip install insightface onnxruntime") from err
-        self._app = FaceAnalysis(name="buffalo_l", root=str(root),
-                                 allowed_modules=["detection", "landmark_2d_106"])
+            raise ModelMissing(
+                "the insightface tracker needs the 'insightface' and 'onnxruntime' "
+                "packages: pip install insightface onnxruntime"
+            ) from err
+        self._app = FaceAnalysis(name="buffalo_l", root=str(root), allowed_modules=["detection", "landmark_2d_106"])
         self._app.prepare(ctx_id=-1, det_size=(640, 640))
 
     def detect(self, image: np.ndarray, upsample: int = 0) -> list[Detection]:
@@ -162,14 +169,78 @@ class InsightFaceBackend:
 
 
 # InsightFace 2d106 indices closest to each iBUG-68 point (jaw, brows, nose, eyes, lips).
-_I106_TO_68 = np.array([
-    1, 10, 12, 14, 16, 3, 5, 7, 0, 23, 21, 19, 32, 30, 28, 26, 17,
-    43, 48, 49, 51, 50, 102, 103, 104, 105, 101,
-    72, 73, 74, 86, 78, 79, 80, 85, 84,
-    35, 41, 42, 39, 37, 36, 89, 95, 96, 93, 91, 90,
-    52, 64, 63, 71, 67, 68, 61, 58, 59, 53, 56, 55,
-    65, 66, 62, 70, 69, 57, 60, 54,
-])
+_I106_TO_68 = np.array(
+    [
+        1,
+        10,
+        12,
+        14,
+        16,
+        3,
+        5,
+        7,
+        0,
+        23,
+        21,
+        19,
+        32,
+        30,
+        28,
+        26,
+        17,
+        43,
+        48,
+        49,
+        51,
+        50,
+        102,
+        103,
+        104,
+        105,
+        101,
+        72,
+        73,
+        74,
+        86,
+        78,
+        79,
+        80,
+        85,
+        84,
+        35,
+        41,
+        42,
+        39,
+        37,
+        36,
+        89,
+        95,
+        96,
+        93,
+        91,
+        90,
+        52,
+        64,
+        63,
+        71,
+        67,
+        68,
+        61,
+        58,
+        59,
+        53,
+        56,
+        55,
+        65,
+        66,
+        62,
+        70,
+        69,
+        57,
+        60,
+        54,
+    ]
+)
 
 
 def _map_106_to_68(points106: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ seam is tracked again here, carrying on from the earlier part, until the two agr
 whose helper fails is tracked here instead: slower, same result (the same error, if its
 frames are bad).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -58,8 +59,9 @@ def parts_for(n_frames: int, settings, detect_every: int) -> list[tuple[int, int
     return plan_parts(n_frames, detect_every, wanted, PART_MIN_FRAMES if warm else COLD_PART_MIN_FRAMES)
 
 
-def plan_parts(n_frames: int, detect_every: int, processes: int,
-               min_frames: int = PART_MIN_FRAMES) -> list[tuple[int, int]]:
+def plan_parts(
+    n_frames: int, detect_every: int, processes: int, min_frames: int = PART_MIN_FRAMES
+) -> list[tuple[int, int]]:
     """(first frame, frame count) of each part: ``processes`` parts, fewer when parts would
     be shorter than ``min_frames``; each cut on a keyframe."""
     n = max(1, min(processes, n_frames // min_frames))
@@ -107,8 +109,11 @@ _pools_lock = threading.Lock()
 
 def _setup(settings) -> dict:
     root = settings.insightface_root
-    return {"tracker": settings.tracker, "cache_dir": str(settings.cache_dir),
-            "insightface_root": None if root is None else str(root)}
+    return {
+        "tracker": settings.tracker,
+        "cache_dir": str(settings.cache_dir),
+        "insightface_root": None if root is None else str(root),
+    }
 
 
 def pool_for(settings) -> HelperPool[TrackHelper]:
@@ -136,8 +141,9 @@ def warm(settings, n: int | None = None) -> None:
     pool_for(settings).warm(cores() - 1 if n is None else n, HelperFailed)
 
 
-def track_parts(info, settings, params: TrackParams, parts: list[tuple[int, int]], *,
-                progress=None, on_face=None) -> RawTrack:
+def track_parts(
+    info, settings, params: TrackParams, parts: list[tuple[int, int]], *, progress=None, on_face=None
+) -> RawTrack:
     """Track the first part here and the others in helpers, all at once, then join them
     (seams re-tracked where needed). Every part but the last also tracks the next part's
     first frame: where both tracked the same frame, whether they agree says whether the later
@@ -152,8 +158,7 @@ def track_parts(info, settings, params: TrackParams, parts: list[tuple[int, int]
             helper = _ask(pool, info, params, first, count, parts[k][1], Path(out.name) / f"{k}.npz")
             if helper is not None:
                 news.follow(k, helper)
-        pieces = [track_here(info, settings, params, *spans[0], progress=news.here(parts[0][1]),
-                             on_face=news.face)]
+        pieces = [track_here(info, settings, params, *spans[0], progress=news.here(parts[0][1]), on_face=news.face)]
         news.wait()
         for k, (first, count) in enumerate(spans[1:], 1):
             helper = news.helpers.pop(k, None)
@@ -162,12 +167,28 @@ def track_parts(info, settings, params: TrackParams, parts: list[tuple[int, int]
             if helper is not None and k not in news.failed:
                 pieces.append(_load(Path(out.name) / f"{k}.npz"))
             else:
-                log.warning("tracking helper failed (%s); tracking frames %d-%d here",
-                            news.failed.get(k, "could not start"), first, first + count - 1)
-                pieces.append(track_here(info, settings, params, first, count, on_face=news.face,
-                                         progress=news.here(parts[k][1] - news.told.get(k, 0))))
-        return join(pieces, [first for first, _ in parts], lambda first, count, seed: track_here(
-            info, settings, params, first, count, seed=seed, progress=check))
+                log.warning(
+                    "tracking helper failed (%s); tracking frames %d-%d here",
+                    news.failed.get(k, "could not start"),
+                    first,
+                    first + count - 1,
+                )
+                pieces.append(
+                    track_here(
+                        info,
+                        settings,
+                        params,
+                        first,
+                        count,
+                        on_face=news.face,
+                        progress=news.here(parts[k][1] - news.told.get(k, 0)),
+                    )
+                )
+        return join(
+            pieces,
+            [first for first, _ in parts],
+            lambda first, count, seed: track_here(info, settings, params, first, count, seed=seed, progress=check),
+        )
     finally:
         for helper in news.helpers.values():
             helper.kill()  # still tracking a part nobody waits for
@@ -263,12 +284,19 @@ class _Once:
             call()
 
 
-def _ask(pool, info, params: TrackParams, first: int, count: int, report: int,
-         out: Path) -> TrackHelper | None:
+def _ask(pool, info, params: TrackParams, first: int, count: int, report: int, out: Path) -> TrackHelper | None:
     try:
         helper = pool.borrow()
-        helper.send({"video": info.to_json(), "params": params.as_dict(), "first": first,
-                     "count": count, "report": report, "out": str(out)})
+        helper.send(
+            {
+                "video": info.to_json(),
+                "params": params.as_dict(),
+                "first": first,
+                "count": count,
+                "report": report,
+                "out": str(out),
+            }
+        )
         return helper
     except HelperFailed as err:
         log.warning("tracking helper unavailable: %s", err)
@@ -283,20 +311,29 @@ def _relay(k: int, helper: TrackHelper, events: queue.Queue) -> None:
         events.put((k, "failed", str(err)))
 
 
-def track_here(info, settings, params: TrackParams, first: int, count: int, *, seed: Seed | None = None,
-               progress=None, on_face=None) -> RawTrack:
+def track_here(
+    info,
+    settings,
+    params: TrackParams,
+    first: int,
+    count: int,
+    *,
+    seed: Seed | None = None,
+    progress=None,
+    on_face=None,
+) -> RawTrack:
     """Frames ``first`` .. ``first + count - 1`` tracked in this process."""
     from .. import media
     from .backends import leased_backend
 
     with leased_backend(settings.tracker, settings) as backend:
         read = media.read_gray_frames if backend.wants_gray else media.read_frames
-        return Tracker(backend, params).run(read(info, first, count), progress=progress, on_face=on_face,
-                                            first=first, seed=seed)
+        return Tracker(backend, params).run(
+            read(info, first, count), progress=progress, on_face=on_face, first=first, seed=seed
+        )
 
 
-def join(pieces: list[RawTrack], firsts: list[int],
-         retrack: Callable[[int, int, Seed | None], RawTrack]) -> RawTrack:
+def join(pieces: list[RawTrack], firsts: list[int], retrack: Callable[[int, int, Seed | None], RawTrack]) -> RawTrack:
     """The parts (each but the last one frame longer: the next part's first frame) as one
     track. Where a part's first frame disagrees with the part before's last (another face
     chosen, or a face missed that the run before would have kept), the part's frames after it
@@ -313,8 +350,9 @@ def join(pieces: list[RawTrack], firsts: list[int],
     return track
 
 
-def _mend(piece: RawTrack, first: int, seed: Seed | None,
-          retrack: Callable[[int, int, Seed | None], RawTrack]) -> RawTrack:
+def _mend(
+    piece: RawTrack, first: int, seed: Seed | None, retrack: Callable[[int, int, Seed | None], RawTrack]
+) -> RawTrack:
     """``piece`` (frames from ``first``) with its first frames tracked again from ``seed``
     until the two agree, in growing steps: most seams agree within a keyframe or two."""
     count = len(piece.lost)
@@ -347,8 +385,9 @@ def _slice(raw: RawTrack, a: int, b: int) -> RawTrack:
 
 
 def _concat_all(pieces: list[RawTrack]) -> RawTrack:
-    return RawTrack(*(np.concatenate([getattr(p, f) for p in pieces])
-                      for f in ("boxes", "landmarks", "confidence", "lost")))
+    return RawTrack(
+        *(np.concatenate([getattr(p, f) for p in pieces]) for f in ("boxes", "landmarks", "confidence", "lost"))
+    )
 
 
 def _load(path: Path) -> RawTrack:
@@ -373,8 +412,11 @@ def _serve() -> None:
     os.dup2(2, 1)
     setup = json.loads(stdin.readline())
     root = setup["insightface_root"]
-    settings = Settings(tracker=setup["tracker"], cache_dir=Path(setup["cache_dir"]),
-                        insightface_root=None if root is None else Path(root))
+    settings = Settings(
+        tracker=setup["tracker"],
+        cache_dir=Path(setup["cache_dir"]),
+        insightface_root=None if root is None else Path(root),
+    )
 
     def say(line: str) -> None:
         stdout.write(line + "\n")
@@ -403,12 +445,18 @@ def _serve() -> None:
                 ticked[0] = 0
 
         try:
-            raw = track_here(VideoInfo.from_json(request["video"]), settings, TrackParams(**request["params"]),
-                             request["first"], request["count"], progress=tick, on_face=lambda: say("face"))
+            raw = track_here(
+                VideoInfo.from_json(request["video"]),
+                settings,
+                TrackParams(**request["params"]),
+                request["first"],
+                request["count"],
+                progress=tick,
+                on_face=lambda: say("face"),
+            )
             if ticked[0]:
                 say(f"tick {ticked[0]}")
-            np.savez(request["out"], boxes=raw.boxes, landmarks=raw.landmarks,
-                     confidence=raw.confidence, lost=raw.lost)
+            np.savez(request["out"], boxes=raw.boxes, landmarks=raw.landmarks, confidence=raw.confidence, lost=raw.lost)
         except Exception as err:  # noqa: BLE001 - reported; the caller tracks the part itself
             say(f"error {type(err).__name__}: {err}".replace("\n", " "))
         else:

@@ -1,4 +1,5 @@
 """The face track: one record per source frame, shared by every module downstream."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -67,5 +68,7 @@ def describe_lost(track: FaceTrack) -> str:
         return "face found in every frame"
     parts = [f"{a / track.fps:.2f}-{b / track.fps:.2f}s" for a, b in ranges[:8]]
     more = f" and {len(ranges) - 8} more" if len(ranges) > 8 else ""
-    return (f"face not found in {int(track.lost.sum())} of {track.n_frames} frames "
-            f"({', '.join(parts)}{more}); those frames are left unchanged")
+    return (
+        f"face not found in {int(track.lost.sum())} of {track.n_frames} frames "
+        f"({', '.join(parts)}{more}); those frames are left unchanged"
+    )

@@ -14,6 +14,7 @@ Schema, version 1 — one row per decoded frame:
 File metadata (``heygem.*`` keys): schema version, source sha256, backend, width, height,
 fps and the tracking parameters as JSON.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,14 +31,16 @@ from .model import FaceTrack
 
 SCHEMA_VERSION = 1
 
-SCHEMA = pa.schema([
-    ("frame", pa.int32()),
-    ("time", pa.float64()),
-    ("box", pa.list_(pa.float32(), 4)),
-    ("landmarks", pa.list_(pa.float32(), 136)),
-    ("confidence", pa.float32()),
-    ("lost", pa.bool_()),
-])
+SCHEMA = pa.schema(
+    [
+        ("frame", pa.int32()),
+        ("time", pa.float64()),
+        ("box", pa.list_(pa.float32(), 4)),
+        ("landmarks", pa.list_(pa.float32(), 136)),
+        ("confidence", pa.float32()),
+        ("lost", pa.bool_()),
+    ]
+)
 
 
 def made_by(backend: str) -> dict[str, str]:
@@ -55,14 +58,17 @@ def track_path(cache_dir: Path, source_sha256: str, backend: str, params: dict) 
 
 def write_track(track: FaceTrack, path: Path) -> Path:
     n = track.n_frames
-    table = pa.table({
-        "frame": _array(np.arange(n), pa.int32()),
-        "time": _array(track.time, pa.float64()),
-        "box": pa.FixedSizeListArray.from_arrays(_array(track.boxes.ravel(), pa.float32()), 4),
-        "landmarks": pa.FixedSizeListArray.from_arrays(_array(track.landmarks.ravel(), pa.float32()), 136),
-        "confidence": _array(track.confidence, pa.float32()),
-        "lost": _array(track.lost, pa.bool_()),
-    }, schema=SCHEMA)
+    table = pa.table(
+        {
+            "frame": _array(np.arange(n), pa.int32()),
+            "time": _array(track.time, pa.float64()),
+            "box": pa.FixedSizeListArray.from_arrays(_array(track.boxes.ravel(), pa.float32()), 4),
+            "landmarks": pa.FixedSizeListArray.from_arrays(_array(track.landmarks.ravel(), pa.float32()), 136),
+            "confidence": _array(track.confidence, pa.float32()),
+            "lost": _array(track.lost, pa.bool_()),
+        },
+        schema=SCHEMA,
+    )
     meta = {
         b"heygem.schema_version": str(SCHEMA_VERSION).encode(),
         b"heygem.source_sha256": track.source_sha256.encode(),

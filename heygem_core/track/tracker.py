@@ -5,6 +5,7 @@ on keyframes and in between place landmarks inside a box carried over from the p
 frame's points. The whole video is known before anything is rendered, so smoothing is done
 afterwards with a symmetric filter: no lag, unlike the causal filters live trackers need.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -76,8 +77,9 @@ class Tracker:
         self.backend = backend
         self.params = params
 
-    def run(self, frames: Iterable[np.ndarray], progress=None, on_face=None, first: int = 0,
-            seed: "Seed | None" = None) -> RawTrack:
+    def run(
+        self, frames: Iterable[np.ndarray], progress=None, on_face=None, first: int = 0, seed: "Seed | None" = None
+    ) -> RawTrack:
         """Track every frame (BGR, or grey for a backend that wants grey); ``progress(1)``
         after each, ``on_face()`` once, at the first face. ``frames`` start at frame ``first``
         of the video (keyframes fall where they would in a run from frame 0); ``seed`` carries
@@ -139,8 +141,9 @@ class Tracker:
             lost=np.array(lost, bool),
         )
 
-    def _detect(self, image: np.ndarray, prev_box: np.ndarray | None,
-                last_pts: np.ndarray | None = None) -> Detection | None:
+    def _detect(
+        self, image: np.ndarray, prev_box: np.ndarray | None, last_pts: np.ndarray | None = None
+    ) -> Detection | None:
         h, w = image.shape[:2]
         if prev_box is not None:
             near = self._detect_near(image, prev_box)
@@ -236,8 +239,7 @@ def _relation(det_box: np.ndarray, pts: np.ndarray) -> np.ndarray:
     x0, y0 = pts.min(0)
     x1, y1 = pts.max(0)
     bw, bh = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-    return np.array([(det_box[0] - x0) / bw, (det_box[1] - y0) / bh,
-                     (det_box[2] - x0) / bw, (det_box[3] - y0) / bh])
+    return np.array([(det_box[0] - x0) / bw, (det_box[1] - y0) / bh, (det_box[2] - x0) / bw, (det_box[3] - y0) / bh])
 
 
 def _box_from_points(pts: np.ndarray, rel: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ deployments/start_worker.sh as processes of their own, inputs put with ``heygem 
 
 Slow (minutes: each flow run is a new process). Every process is stopped after.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -20,9 +21,17 @@ import pytest
 
 from tasks.remote import worker_of as _worker_of
 from tests.conftest import short_batch_inputs
-from tests.fleet import START_WORKER, Fleet, most_at_once, api_client as _client, start_course as _start, wait_final as _wait_final, \
-    wait_online as _wait_online
+from tests.fleet import (
+    START_WORKER,
+    Fleet,
+    most_at_once,
+    api_client as _client,
+    start_course as _start,
+    wait_final as _wait_final,
+    wait_online as _wait_online,
+)
 from tests.paths import LANGUAGE_AUDIO, REPO
+
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory, media_factory):
@@ -34,9 +43,20 @@ def fleet(tmp_path_factory, media_factory):
         fleet.worker("gpu", "gpu-a")
         fleet.worker("gpu", "gpu-b")
         clip, audio, _ = short_batch_inputs(media_factory, home)
-        other = media_factory.ffmpeg("chaplin_2s.mp4", "-i", str(REPO.parent / "shared" / "fixtures" / "video" /
-                                                                 "chaplin_7s.mp4"), "-t", "2", "-an",
-                                     "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+        other = media_factory.ffmpeg(
+            "chaplin_2s.mp4",
+            "-i",
+            str(REPO.parent / "shared" / "fixtures" / "video" / "chaplin_7s.mp4"),
+            "-t",
+            "2",
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        )
         en = media_factory.ffmpeg("en_2s.wav", "-i", str(LANGUAGE_AUDIO["en"]), "-t", "2")
         fr = media_factory.ffmpeg("fr_2s.wav", "-i", str(LANGUAGE_AUDIO["fr"]), "-t", "2")
         fleet.heygem("store", "put", str(clip), str(other), str(audio), str(en), str(fr), "--prefix", "media/")
@@ -53,7 +73,9 @@ def fleet(tmp_path_factory, media_factory):
 def _course(fleet: Fleet, name: str, rows: list[tuple[str, str]]) -> str:
     sheet = fleet.home / f"{name}.csv"
     lines = ["lecturer,video,language,audio"] + [
-        f"{who.capitalize()},store:media/{fleet.names[who]},{lang},store:media/{fleet.names[lang]}" for who, lang in rows]
+        f"{who.capitalize()},store:media/{fleet.names[who]},{lang},store:media/{fleet.names[lang]}"
+        for who, lang in rows
+    ]
     sheet.write_text("\n".join(lines) + "\n")
     fleet.heygem("store", "put", str(sheet), "--prefix", "sheets/")
     return f"store:sheets/{sheet.name}"
@@ -63,8 +85,11 @@ def _lipsync_runs(client, parent_id) -> list:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
     from prefect.client.schemas.sorting import FlowRunSort
 
-    runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_="lipsync ")),
-                                 sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=100)
+    runs = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_="lipsync ")),
+        sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+        limit=100,
+    )
     return [r for r in runs if r.created >= parent_id.created]
 
 
@@ -79,8 +104,9 @@ def _busy(client, run) -> tuple:
 @pytest.mark.slow
 def test_two_gpu_workers_lip_sync_two_rows_at_once(fleet):
     t0 = time.monotonic()
-    run = _start(fleet, _course(fleet, "two_by_two", [("katie", "de"), ("katie", "en"),
-                                                       ("chaplin", "de"), ("chaplin", "en")]))
+    run = _start(
+        fleet, _course(fleet, "two_by_two", [("katie", "de"), ("katie", "en"), ("chaplin", "de"), ("chaplin", "en")])
+    )
     final = _wait_final(fleet, run)
     wall = time.monotonic() - t0
     assert final.state.type.value == "COMPLETED", (final.state, (fleet.home / "cpu-1.log").read_text()[-3000:])
@@ -91,9 +117,13 @@ def test_two_gpu_workers_lip_sync_two_rows_at_once(fleet):
     assert len(runs) == 4 and all(r.state.type.value == "COMPLETED" for r in runs)
     assert workers == {"gpu-a", "gpu-b"}, workers
     most = most_at_once(spans)
-    print(f"\n2 x 2 course through the pools: {wall:.0f} s wall; rows on the gpu pool at once: {most}; per row "
-          "taken -> done: " + ", ".join(f"{(b - a).total_seconds():.1f} s" for a, b in spans) +
-          "; lip-sync itself: " + ", ".join(f"{(r.end_time - r.start_time).total_seconds():.1f} s" for r in runs))
+    print(
+        f"\n2 x 2 course through the pools: {wall:.0f} s wall; rows on the gpu pool at once: {most}; per row "
+        "taken -> done: "
+        + ", ".join(f"{(b - a).total_seconds():.1f} s" for a, b in spans)
+        + "; lip-sync itself: "
+        + ", ".join(f"{(r.end_time - r.start_time).total_seconds():.1f} s" for r in runs)
+    )
     assert most == 2
 
 
@@ -101,8 +131,9 @@ def test_two_gpu_workers_lip_sync_two_rows_at_once(fleet):
 def test_a_worker_under_a_name_already_online_is_refused(fleet):
     """(Before the loss below: it needs gpu-b online.) And a gpu worker without a GPU says so."""
     env = {**fleet.env, "HEYGEM_WORKER_NAME": "gpu-b", "HEYGEM_CACHE_DIR": str(fleet.home / "cache-dup")}
-    done = subprocess.run(["bash", str(START_WORKER), "gpu"], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        ["bash", str(START_WORKER), "gpu"], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2 and "'gpu-b' is already online in pool 'gpu'" in done.stderr, done.stderr
     assert "no GPU found" in (fleet.home / "gpu-a.log").read_text()
 
@@ -132,8 +163,10 @@ def test_a_gpu_machine_lost_mid_row_is_retried_on_the_other(fleet):
             assert time.monotonic() - killed_at < 240, f"the lost row is still {state.name}"
             time.sleep(1)
     final = _wait_final(fleet, run)
-    print(f"\ngpu machine {lost_worker} lost while its row was {lost_run.state.name}: the row's verdict "
-          f"{verdict_s:.0f} s after the kill ({state.message})")
+    print(
+        f"\ngpu machine {lost_worker} lost while its row was {lost_run.state.name}: the row's verdict "
+        f"{verdict_s:.0f} s after the kill ({state.message})"
+    )
     assert lost_worker in state.message and "offline" in state.message, state.message
     assert final.state.type.value == "COMPLETED", final.state
     [other] = {"gpu-a", "gpu-b"} - {lost_worker}

@@ -1,5 +1,6 @@
 """prefect.yaml and the scripts in deployments/: what `prefect deploy` and the workers will do
 with them, checked without a server; then (slow) setup.sh and a worker against a real one."""
+
 from __future__ import annotations
 
 import importlib
@@ -81,8 +82,7 @@ def test_prefect_accepts_the_file(doc):
 
 def test_code_is_not_shipped_but_started_in_the_checkout(doc):
     assert not doc.get("build") and not doc.get("push")
-    assert doc["pull"] == [{"prefect.deployments.steps.set_working_directory":
-                            {"directory": "{{ $HEYGEM_REPO }}"}}]
+    assert doc["pull"] == [{"prefect.deployments.steps.set_working_directory": {"directory": "{{ $HEYGEM_REPO }}"}}]
     assert all("pull" not in d for d in doc["deployments"])
     # ... and every worker has HEYGEM_REPO, set by the script that starts it.
     assert re.search(r"^export HEYGEM_REPO=", START_WORKER.read_text(encoding="utf-8"), re.M)
@@ -165,7 +165,9 @@ def test_nightly_course_matrix_schedule(doc):
     after = datetime(2024, 3, 9, 12, 30, tzinfo=timezone.utc)
     nxt = croniter(s["cron"], after)
     assert [nxt.get_next(datetime) for _ in range(2)] == [
-        datetime(2024, 3, 10, 2, 0, tzinfo=timezone.utc), datetime(2024, 3, 11, 2, 0, tzinfo=timezone.utc)]
+        datetime(2024, 3, 10, 2, 0, tzinfo=timezone.utc),
+        datetime(2024, 3, 11, 2, 0, tzinfo=timezone.utc),
+    ]
     assert all(not d.get("schedules") for d in doc["deployments"] if d["name"] not in ("course-matrix", "nightly-gc"))
     (gc,) = deployment(doc, "nightly-gc")["schedules"]
     assert (gc["cron"], gc["active"]) == ("0 4 * * *", False)
@@ -182,26 +184,43 @@ def test_script_parses_and_is_executable(script):
 
 def _bare_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """No Prefect profile, no store settings: only what the test gives."""
-    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PREFECT_HOME": str(tmp_path / "prefect"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **extra}
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        **extra,
+    }
 
 
 def test_worker_refuses_to_start_without_its_environment(tmp_path):
-    done = subprocess.run(["bash", str(START_WORKER), "gpu"], env=_bare_env(tmp_path),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["bash", str(START_WORKER), "gpu"], env=_bare_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2
     assert "PREFECT_API_URL" in done.stderr and "HEYGEM_STORE=s3" in done.stderr
 
-    done = subprocess.run(["bash", str(START_WORKER), "cpu"], capture_output=True, text=True, timeout=120,
-                          env=_bare_env(tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api", HEYGEM_STORE="s3",
-                                        MINIO_ENDPOINT="minio:9000", MINIO_BUCKET="heygem"))
+    done = subprocess.run(
+        ["bash", str(START_WORKER), "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_bare_env(
+            tmp_path,
+            PREFECT_API_URL="http://127.0.0.1:9/api",
+            HEYGEM_STORE="s3",
+            MINIO_ENDPOINT="minio:9000",
+            MINIO_BUCKET="heygem",
+        ),
+    )
     assert done.returncode == 2
     assert "MINIO_ACCESS_KEY MINIO_SECRET_KEY" in done.stderr and "PREFECT_API_URL" not in done.stderr
 
 
 def test_worker_wants_a_known_pool(tmp_path):
-    done = subprocess.run(["bash", str(START_WORKER), "gpus"], env=_bare_env(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", str(START_WORKER), "gpus"], env=_bare_env(tmp_path), capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2 and "usage" in done.stderr
 
 
@@ -228,8 +247,9 @@ def deployed(prefect_server, tmp_path_factory):
     """setup.sh run once against the server; its environment and output."""
     home = tmp_path_factory.mktemp("deployments")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEM_", "MINIO_"))}
-    env.update(PREFECT_API_URL=prefect_server, PREFECT_HOME=str(home / "prefect"),
-               PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.update(
+        PREFECT_API_URL=prefect_server, PREFECT_HOME=str(home / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false"
+    )
     return env, home, _run(["bash", str(SETUP)], env).stdout
 
 
@@ -255,8 +275,9 @@ def test_setup_creates_pools_limit_and_deployments(deployed):
             assert d.work_pool_name == EXPECTED[d.name][2]
         cm = client.read_deployment_by_name("course_matrix/course-matrix")
         assert cm.parameters == {"sheet": "store:sheets/course.csv"}
-        assert cm.pull_steps == [{"prefect.deployments.steps.set_working_directory":
-                                  {"directory": "{{ $HEYGEM_REPO }}"}}]
+        assert cm.pull_steps == [
+            {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $HEYGEM_REPO }}"}}
+        ]
         [nightly] = cm.schedules
         assert (nightly.schedule.cron, nightly.schedule.timezone) == ("0 2 * * *", "UTC")
         assert "sheet" in cm.parameter_openapi_schema["properties"]
@@ -274,7 +295,7 @@ def test_setup_again_changes_only_what_it_is_told(deployed):
         [nightly] = cm.schedules
         assert nightly.active is False
         client.update_deployment_schedule(cm.id, nightly.id, active=True)  # someone turns it on
-        client.create_concurrency_limit(tag="gpu", concurrency_limit=2)   # ... and grows the fleet
+        client.create_concurrency_limit(tag="gpu", concurrency_limit=2)  # ... and grows the fleet
 
     _run(["bash", str(SETUP)], env)  # without HEYGEM_GPU_SLOTS
     with get_client(sync_client=True) as client:
@@ -295,10 +316,14 @@ def test_worker_runs_a_deployment_in_the_checkout(deployed):
     from prefect.deployments import run_deployment
 
     env, home, _ = deployed
-    run = run_deployment("course_matrix/course-matrix", parameters={"sheet": "/nonexistent/course.csv"},
-                         timeout=0)
-    worker_env = {**env, "HEYGEM_STORE": "local", "HEYGEM_ARTIFACT_DIR": str(home / "store"),
-                  "HEYGEM_CACHE_DIR": str(home / "cache"), "HEYGEM_WORKER_NAME": "test-worker"}
+    run = run_deployment("course_matrix/course-matrix", parameters={"sheet": "/nonexistent/course.csv"}, timeout=0)
+    worker_env = {
+        **env,
+        "HEYGEM_STORE": "local",
+        "HEYGEM_ARTIFACT_DIR": str(home / "store"),
+        "HEYGEM_CACHE_DIR": str(home / "cache"),
+        "HEYGEM_WORKER_NAME": "test-worker",
+    }
     worked = _run(["bash", str(START_WORKER), "cpu", "--run-once"], worker_env)
     # No HTTP 422 from the API (a run id may hold the digits "422", as in "...-422e-...").
     assert not re.search(r"\b422\b", worked.stdout + worked.stderr)

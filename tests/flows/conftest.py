@@ -1,5 +1,6 @@
 """Flows run against a real Prefect API (``prefect_test_harness``: a temporary server on
 SQLite) and a real artifact store (a folder, or moto's S3 server behind an outage proxy)."""
+
 from __future__ import annotations
 
 import csv
@@ -53,8 +54,17 @@ def write_sheet(path: Path, rows: list[dict]) -> Path:
 
 
 def matrix_rows(videos=VIDEOS, languages=LANGUAGE_AUDIO) -> list[dict]:
-    return [{"lecturer": name.split("_")[0], "video": str(v), "language": lang, "audio": str(a),
-             "title": f"{name} in {lang}"} for name, v in videos.items() for lang, a in languages.items()]
+    return [
+        {
+            "lecturer": name.split("_")[0],
+            "video": str(v),
+            "language": lang,
+            "audio": str(a),
+            "title": f"{name} in {lang}",
+        }
+        for name, v in videos.items()
+        for lang, a in languages.items()
+    ]
 
 
 def task_runs(flow_run_id: str):
@@ -63,8 +73,11 @@ def task_runs(flow_run_id: str):
     from prefect.client.schemas.sorting import TaskRunSort
 
     with get_client(sync_client=True) as client:
-        return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                                     sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
+        return client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+        )
 
 
 def read_flow_run(flow_run_id: str):
@@ -76,8 +89,11 @@ def read_flow_run(flow_run_id: str):
 
 def ran(flow_run_id: str) -> Counter:
     """Task runs per task name that did the work (completed, not served from the cache)."""
-    return Counter(_task_name(tr) for tr in task_runs(flow_run_id)
-                   if tr.state and tr.state.is_completed() and tr.state.name != "Cached")
+    return Counter(
+        _task_name(tr)
+        for tr in task_runs(flow_run_id)
+        if tr.state and tr.state.is_completed() and tr.state.name != "Cached"
+    )
 
 
 def cached(flow_run_id: str) -> Counter:

@@ -1,6 +1,7 @@
 """``heygem runs list|show|clean``, the real command against a real local artifact folder: one
 written by the flows' own package writer (fast), and one made by a real small ``heygem batch``
 run (slow), whose task runs are also checked to carry the stage and row tags progress reads."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,14 @@ HEYGEM = [sys.executable, "-m", "cli"]
 
 def _env(root: Path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEM_", "MINIO_", "PREFECT_API"))}
-    env.update({"HEYGEM_STORE": "local", "HEYGEM_ARTIFACT_DIR": str(root / "store"),
-                "HEYGEM_CACHE_DIR": str(root / "cache"), "HEYGEM_PREFECT_PORT": "1"})  # no server may start
+    env.update(
+        {
+            "HEYGEM_STORE": "local",
+            "HEYGEM_ARTIFACT_DIR": str(root / "store"),
+            "HEYGEM_CACHE_DIR": str(root / "cache"),
+            "HEYGEM_PREFECT_PORT": "1",
+        }
+    )  # no server may start
     env.update(extra)
     return env
 
@@ -42,18 +49,55 @@ def _packaged_run(store: LocalStore, run_id: str) -> None:
     prefix = runs.run_prefix(run_id)
     video = store.put_file(f"{prefix}/videos/katie_8s_de.mp4", VIDEOS["katie_8s"])
     entries = [
-        OutputEntry(row=1, lecturer="katie_8s", language="de", title="", output_name="katie_8s_de.mp4",
-                    output_key=video.key, sha256=video.sha256, duration=9.3, engine="exemplar", status="done",
-                    qa={"sync": 0.61, "coverage": 1.0, "flagged": False}),
-        OutputEntry(row=2, lecturer="quiet", language="de", title="", output_name="quiet_de.mp4",
-                    output_key=video.key, sha256=video.sha256, duration=9.3, engine="exemplar", status="done",
-                    message="mouth hardly follows the audio", qa={"sync": -0.06, "coverage": 1.0, "flagged": True}),
-        OutputEntry(row=3, lecturer="empty", language="de", title="", output_name="empty_de.mp4", output_key=None,
-                    sha256=None, duration=None, engine=None, status="failed",
-                    message="not run: video: file is empty (0 bytes): empty.mp4"),
+        OutputEntry(
+            row=1,
+            lecturer="katie_8s",
+            language="de",
+            title="",
+            output_name="katie_8s_de.mp4",
+            output_key=video.key,
+            sha256=video.sha256,
+            duration=9.3,
+            engine="exemplar",
+            status="done",
+            qa={"sync": 0.61, "coverage": 1.0, "flagged": False},
+        ),
+        OutputEntry(
+            row=2,
+            lecturer="quiet",
+            language="de",
+            title="",
+            output_name="quiet_de.mp4",
+            output_key=video.key,
+            sha256=video.sha256,
+            duration=9.3,
+            engine="exemplar",
+            status="done",
+            message="mouth hardly follows the audio",
+            qa={"sync": -0.06, "coverage": 1.0, "flagged": True},
+        ),
+        OutputEntry(
+            row=3,
+            lecturer="empty",
+            language="de",
+            title="",
+            output_name="empty_de.mp4",
+            output_key=None,
+            sha256=None,
+            duration=None,
+            engine=None,
+            status="failed",
+            message="not run: video: file is empty (0 bytes): empty.mp4",
+        ),
     ]
-    package.fn(run_id, prefix, entries, {"kind": "batch", "flow_run_id": "0123abcd-0000-0000-0000-000000000000"},
-               "a log line\n", None)
+    package.fn(
+        run_id,
+        prefix,
+        entries,
+        {"kind": "batch", "flow_run_id": "0123abcd-0000-0000-0000-000000000000"},
+        "a log line\n",
+        None,
+    )
 
 
 @pytest.mark.slow
@@ -87,8 +131,9 @@ def test_runs_list_show_and_clean_on_a_store_the_package_writer_wrote(tmp_path, 
         out = shown.stdout.splitlines()
         assert out[0].startswith(f"run {finished}: batch, finished ") and "2 done, 1 failed, 1 flagged by QA" in out[0]
         assert out[1] == "  row 1 katie_8s_de.mp4: done (sync 0.61, face in 100% of frames)"
-        assert out[2] == ("  row 2 quiet_de.mp4: done (sync -0.06, face in 100% of frames); "
-                          "FLAGGED: mouth hardly follows the audio")
+        assert out[2] == (
+            "  row 2 quiet_de.mp4: done (sync -0.06, face in 100% of frames); FLAGGED: mouth hardly follows the audio"
+        )
         assert out[3] == "  row 3 empty_de.mp4: failed: not run: video: file is empty (0 bytes): empty.mp4"
         assert "flow run: 0123abcd-0000-0000-0000-000000000000" in out
         assert f"zip:      runs/{finished}/{finished}.zip" in out and f"report:   runs/{finished}/report.csv" in out
@@ -132,12 +177,32 @@ def test_a_real_batch_run_is_tagged_listed_shown_and_cleaned(heygem_env, prefect
     empty.write_bytes(b"")
     env = {**os.environ, **prefect_api}
     out = heygem_env / "out"
-    done = subprocess.run([*HEYGEM, "batch", "--audio", str(audio), "--language", "de", str(clip), str(faceless),
-                           str(empty), "-o", str(out)], capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+    done = subprocess.run(
+        [
+            *HEYGEM,
+            "batch",
+            "--audio",
+            str(audio),
+            "--language",
+            "de",
+            str(clip),
+            str(faceless),
+            str(empty),
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 1, (done.stdout + done.stderr)[-3000:]  # finished, some videos failed
     summary = json.loads((out / "summary.json").read_text())
     run_id = summary["run_id"]
-    assert runs.parse_run_id(run_id).kind == "batch" and runs.parse_run_id(run_id).flow_run == summary["flow_run_id"][:8]
+    assert (
+        runs.parse_run_id(run_id).kind == "batch" and runs.parse_run_id(run_id).flow_run == summary["flow_run_id"][:8]
+    )
     assert [(r["row"], r["status"]) for r in summary["rows"]] == [(1, "done"), (2, "failed"), (3, "failed")]
 
     # the flow's task map names every task run's stage and the rows it serves (the shared audio:

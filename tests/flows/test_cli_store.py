@@ -1,6 +1,7 @@
 """``heygem store put|ls`` and ``heygem run store:KEY``: a new operator gets a sheet and its media
 into the artifact store (moto's S3 server, or a local folder) without another tool, and every
 error names the store key, never a worker's local copy."""
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,10 @@ def test_put_and_ls_on_s3(s3_env, tmp_path):
 
     listed = heygem("store", "ls", "week1/")
     assert listed.returncode == 0
-    assert [line.split()[-1] for line in listed.stdout.splitlines()] == ["store:week1/chaplin_7s.mp4",
-                                                                         "store:week1/course.csv"]
+    assert [line.split()[-1] for line in listed.stdout.splitlines()] == [
+        "store:week1/chaplin_7s.mp4",
+        "store:week1/course.csv",
+    ]
     again = heygem("store", "put", str(sheet), "--prefix", "week1/")
     assert again.returncode == 0 and "already stored" in again.stdout
 
@@ -79,8 +82,13 @@ def test_run_a_sheet_of_store_keys(s3_env, tmp_path, media_factory, prefect_api)
     sheet = tmp_path / "store_course.csv"
     sheet.write_text(f"lecturer,video,language,audio\nKatie,store:media/{clip.name},de,store:media/{audio.name}\n")
     assert heygem("store", "put", str(sheet), "--prefix", "sheets/").returncode == 0
-    done = heygem("run", "store:sheets/store_course.csv", "-o", str(tmp_path / "out"),
-                  PREFECT_API_URL=prefect_api["PREFECT_API_URL"])
+    done = heygem(
+        "run",
+        "store:sheets/store_course.csv",
+        "-o",
+        str(tmp_path / "out"),
+        PREFECT_API_URL=prefect_api["PREFECT_API_URL"],
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "1 done, 0 failed" in done.stdout
     [video] = (tmp_path / "out" / "videos").glob("*.mp4")

@@ -1,5 +1,6 @@
 """The course matrix end to end on the fixtures: 3 lecturers × 3 of the languages (the whole 3 × 5
 sample course is examples/course_sample.csv)."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,21 @@ def test_matrix_completes_tracks_once_per_video_and_reruns_only_what_changed(hey
 
     # New French audio (same words, a little faster): only the French rows are redone.
     new_fr = heygem_env / "fr_new.wav"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(LANGUAGE_AUDIO["fr"]),
-                    "-af", "atempo=1.1", str(new_fr)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(LANGUAGE_AUDIO["fr"]),
+            "-af",
+            "atempo=1.1",
+            str(new_fr),
+        ],
+        check=True,
+    )
     for r in rows:
         if r["language"] == "fr":
             r["audio"] = str(new_fr)
@@ -65,10 +79,25 @@ def test_bad_rows_are_all_reported_before_any_work(heygem_env):
 
     rows = matrix_rows({"katie_8s": VIDEOS["katie_8s"]}, {"de": LANGUAGE_AUDIO["de"], "fr": LANGUAGE_AUDIO["fr"]})
     rows += [
-        {"lecturer": "katie", "video": str(heygem_env / "missing.mp4"), "language": "en", "audio": str(LANGUAGE_AUDIO["en"])},
-        {"lecturer": "katie", "video": str(VIDEOS["katie_8s"]), "language": "xx-nonsense", "audio": str(LANGUAGE_AUDIO["ja"])},
-        {"lecturer": "katie", "video": str(VIDEOS["katie_8s"]), "language": "zh", "audio": str(LANGUAGE_AUDIO["zh"]),
-         "output": "katie_de.mp4"},
+        {
+            "lecturer": "katie",
+            "video": str(heygem_env / "missing.mp4"),
+            "language": "en",
+            "audio": str(LANGUAGE_AUDIO["en"]),
+        },
+        {
+            "lecturer": "katie",
+            "video": str(VIDEOS["katie_8s"]),
+            "language": "xx-nonsense",
+            "audio": str(LANGUAGE_AUDIO["ja"]),
+        },
+        {
+            "lecturer": "katie",
+            "video": str(VIDEOS["katie_8s"]),
+            "language": "zh",
+            "audio": str(LANGUAGE_AUDIO["zh"]),
+            "output": "katie_de.mp4",
+        },
     ]
     sheet = write_sheet(heygem_env / "bad.csv", rows)
     state = course_matrix(str(sheet), return_state=True)

@@ -1,4 +1,5 @@
 """A run's final state says what its summary says (flows/outcome.py)."""
+
 from __future__ import annotations
 
 from flows.outcome import MESSAGE_CHARS, final_state, summary_of

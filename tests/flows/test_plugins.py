@@ -1,6 +1,7 @@
 """A new store and a new flow, each added as the docs say (one new file, one registry line),
 run for real: the store under the single flow on a real Prefect API, the flow from the CLI and
 from the web app's jobs; and ``prefect.yaml`` deploys exactly the registered flows."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,8 +32,9 @@ def test_a_new_store_holds_a_whole_run_of_the_single_flow(memory_store):
     from flows.single import single
     from heygem_core.store import shared_store
 
-    summary = single(video=str(VIDEOS["chaplin_7s"]), audio=str(LANGUAGE_AUDIO["en"]), language="en",
-                     lecturer="Charlie Chaplin")
+    summary = single(
+        video=str(VIDEOS["chaplin_7s"]), audio=str(LANGUAGE_AUDIO["en"]), language="en", lecturer="Charlie Chaplin"
+    )
     assert summary["done"] == 1 and summary["store"].startswith("memory of process")
     store = shared_store(Settings.from_env())  # the tasks' own instance: the registry shares it
     key = summary["outputs"][0]
@@ -60,8 +62,12 @@ def test_a_new_flow_runs_as_a_web_job(hello_flow, prefect_api, tmp_path):
     from heygem_core.store import LocalStore
     from webapp import jobs
 
-    ctx = jobs.WebContext(settings=Settings(cache_dir=tmp_path / "c"), store=LocalStore(tmp_path / "s"),
-                          api_url=prefect_api["PREFECT_API_URL"], scratch=tmp_path / "w")
+    ctx = jobs.WebContext(
+        settings=Settings(cache_dir=tmp_path / "c"),
+        store=LocalStore(tmp_path / "s"),
+        api_url=prefect_api["PREFECT_API_URL"],
+        scratch=tmp_path / "w",
+    )
     job = jobs.FlowJob(ctx, "hello", {"who": "web"}).start()
     assert job.done.wait(120) and job.error is None
     assert job.state.is_completed() and job.state.result()["greeting"] == "hello web"

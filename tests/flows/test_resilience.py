@@ -1,4 +1,5 @@
 """Faults during a run: the store goes away and comes back; the run's process is killed."""
+
 from __future__ import annotations
 
 import os
@@ -43,6 +44,7 @@ def test_store_outage_mid_run_is_retried_and_nothing_partial_is_left(s3_env):
                 return any(True for _ in direct.list_objects(bucket, prefix="cache/track_faces/", recursive=True))
             except Exception:
                 return False
+
         if _wait_for(tracked, timeout=300):
             proxy.down()
             outage["at"] = time.monotonic()
@@ -51,8 +53,9 @@ def test_store_outage_mid_run_is_retried_and_nothing_partial_is_left(s3_env):
 
     watcher = threading.Thread(target=cut_when_tracked, daemon=True)
     watcher.start()
-    summary = batch(audio=str(LANGUAGE_AUDIO["de"]), videos=[str(VIDEOS["katie_8s"]), str(VIDEOS["chaplin_7s"])],
-                    language="de")
+    summary = batch(
+        audio=str(LANGUAGE_AUDIO["de"]), videos=[str(VIDEOS["katie_8s"]), str(VIDEOS["chaplin_7s"])], language="de"
+    )
     watcher.join(timeout=30)
 
     assert "at" in outage, "the outage never happened"
@@ -68,7 +71,9 @@ def test_store_outage_mid_run_is_retried_and_nothing_partial_is_left(s3_env):
         assert len(store.get_bytes(obj.key)) == obj.size
     with zipfile.ZipFile(store.local_path(summary["zip"])) as z:
         assert sorted(n for n in z.namelist() if n.startswith("videos/")) == [
-            "videos/chaplin_7s_de.mp4", "videos/katie_8s_de.mp4"]
+            "videos/chaplin_7s_de.mp4",
+            "videos/katie_8s_de.mp4",
+        ]
     assert "testing-secret" not in store.get_bytes(summary["run.log"]).decode()
 
 
@@ -76,14 +81,21 @@ def test_store_outage_mid_run_is_retried_and_nothing_partial_is_left(s3_env):
 def test_killed_run_resumes_without_redoing_finished_tasks(heygem_env, prefect_api):
     from flows.course_matrix import course_matrix
 
-    rows = [{"lecturer": "katie", "video": str(VIDEOS["katie_8s"]), "language": lang, "audio": str(LANGUAGE_AUDIO[lang])}
-            for lang in ("de", "fr", "ja")]
+    rows = [
+        {"lecturer": "katie", "video": str(VIDEOS["katie_8s"]), "language": lang, "audio": str(LANGUAGE_AUDIO[lang])}
+        for lang in ("de", "fr", "ja")
+    ]
     sheet = write_sheet(heygem_env / "resume.csv", rows)
     mux_dir = heygem_env / "store" / "cache" / "mux"
     env = {**os.environ, **prefect_api}
-    proc = subprocess.Popen([sys.executable, "-c", f"from flows.course_matrix import course_matrix; course_matrix({str(sheet)!r})"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", f"from flows.course_matrix import course_matrix; course_matrix({str(sheet)!r})"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         finished_one = _wait_for(lambda: mux_dir.is_dir() and any(mux_dir.glob("*.mp4")), timeout=400)
     finally:

@@ -1,4 +1,5 @@
 """Settings are read when a run starts, not when flows/ and tasks/ are imported."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,14 @@ from tests.paths import REPO
 
 def test_importing_the_flows_reads_no_setting():
     env = {**os.environ, "HEYGEM_WORKERS": "lots", "HEYGEM_RETRY_DELAY_S": "soon"}
-    done = subprocess.run([sys.executable, "-c", "import flows.batch, flows.course_matrix, flows.single, tasks.stages"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "import flows.batch, flows.course_matrix, flows.single, tasks.stages"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 

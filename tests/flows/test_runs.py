@@ -1,6 +1,7 @@
 """``flows.runs``: run ids (written by the flows, read by History and ``heygem runs``), the
 task-run tags progress is read from, and the runs in a real local store: listed, shown,
 deleted and cleaned up, never one whose flow still runs."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,10 @@ def test_the_task_map_names_each_task_runs_stage_and_rows():
     with pytest.raises(ValueError):
         runs.stage_tag("lipsync on gpu pool")
     version = [runs.task_record("a1", "track_faces", [3, 2, 3, None]), runs.task_record("b2", "package", [])]
-    assert version == [{"task_run": "a1", "stage": "track_faces", "rows": [2, 3]},
-                       {"task_run": "b2", "stage": "package", "rows": []}]
+    assert version == [
+        {"task_run": "a1", "stage": "track_faces", "rows": [2, 3]},
+        {"task_run": "b2", "stage": "package", "rows": []},
+    ]
     want = {"a1": ("track_faces", {2, 3}), "b2": ("package", set())}
     assert runs.task_map(json.dumps(version)) == want and runs.task_map(version) == want
     assert runs.task_map("not json") == {} and runs.task_map([{"task_run": 1, "stage": "mux", "rows": [2]}]) == {}
@@ -55,9 +58,13 @@ def _put_run(store, run_id, *, created=None, videos=("a.mp4",), done=None, faile
     for name in videos:
         store.put_bytes(f"{prefix}/videos/{name}", b"v" * 100)
     if created is not None:
-        manifest = {"run_id": run_id, "created": created.isoformat(), "kind": run_id.rsplit("-", 3)[0],
-                    "counts": {"done": len(videos) if done is None else done, "failed": failed, "flagged": flagged},
-                    "entries": [{"row": 1, "output_name": videos[0], "status": "done", "message": ""}]}
+        manifest = {
+            "run_id": run_id,
+            "created": created.isoformat(),
+            "kind": run_id.rsplit("-", 3)[0],
+            "counts": {"done": len(videos) if done is None else done, "failed": failed, "flagged": flagged},
+            "entries": [{"row": 1, "output_name": videos[0], "status": "done", "message": ""}],
+        }
         store.put_bytes(f"{prefix}/manifest.json", json.dumps(manifest).encode())
         store.put_bytes(f"{prefix}/{run_id}.zip", b"z" * 10)
 

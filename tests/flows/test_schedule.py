@@ -1,5 +1,6 @@
 """flows.schedule on a real Prefect API: steps start when their inputs are done, each pool
 keeps to its limit, and a failed input's dependents never start."""
+
 from __future__ import annotations
 
 import time

@@ -5,6 +5,7 @@ per session in its temp folder and reused. Names start with ``hm_`` so they neve
 media other test modules make in the same folder. Sources are kept short and small wherever
 the case allows, so that a ``heygem lipsync`` run on them takes seconds.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,14 +36,16 @@ def short_audio(f: MediaFactory) -> Path:
 
 def ten_minute_audio(f: MediaFactory) -> Path:
     """10 minutes of narration: the 60 s lecture ten times over."""
-    return f.ffmpeg("hm_lecture_10min.wav", "-stream_loop", "9", "-i", str(LECTURE_60S), "-t", "600",
-                    "-c:a", "pcm_s16le")
+    return f.ffmpeg(
+        "hm_lecture_10min.wav", "-stream_loop", "9", "-i", str(LECTURE_60S), "-t", "600", "-c:a", "pcm_s16le"
+    )
 
 
 def digital_silence(f: MediaFactory) -> Path:
     """3 s of exact zeros (a muted export), 48 kHz stereo."""
-    return f.ffmpeg("hm_zeros_3s.wav", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", "3",
-                    "-c:a", "pcm_s16le")
+    return f.ffmpeg(
+        "hm_zeros_3s.wav", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", "3", "-c:a", "pcm_s16le"
+    )
 
 
 def wav_named_mp4(f: MediaFactory) -> Path:
@@ -55,14 +58,34 @@ def wav_named_mp4(f: MediaFactory) -> Path:
 
 def katie_small(f: MediaFactory, seconds: float = 2.0, size: int = 256) -> Path:
     """Katie, ``seconds`` long, ``size`` square, with her own sound (the face is ~60% of the width)."""
-    return f.ffmpeg(f"hm_katie_{seconds:g}s_{size}.mp4", "-i", KATIE, "-t", f"{seconds:g}",
-                    "-vf", f"scale={size}:{size}", *X264, "-c:a", "aac")
+    return f.ffmpeg(
+        f"hm_katie_{seconds:g}s_{size}.mp4",
+        "-i",
+        KATIE,
+        "-t",
+        f"{seconds:g}",
+        "-vf",
+        f"scale={size}:{size}",
+        *X264,
+        "-c:a",
+        "aac",
+    )
 
 
 def chaplin_small(f: MediaFactory, seconds: float = 2.0) -> Path:
     """Chaplin at 426x240, 30 fps, with his own sound."""
-    return f.ffmpeg(f"hm_chaplin_{seconds:g}s_240.mp4", "-i", CHAPLIN, "-t", f"{seconds:g}",
-                    "-vf", "scale=426:240", *X264, "-c:a", "aac")
+    return f.ffmpeg(
+        f"hm_chaplin_{seconds:g}s_240.mp4",
+        "-i",
+        CHAPLIN,
+        "-t",
+        f"{seconds:g}",
+        "-vf",
+        "scale=426:240",
+        *X264,
+        "-c:a",
+        "aac",
+    )
 
 
 def truncated_mp4(f: MediaFactory) -> Path:
@@ -90,11 +113,14 @@ def faceless(f: MediaFactory) -> Path:
 
 def two_faces(f: MediaFactory) -> Path:
     """Katie (256x256, larger face) left of Chaplin (454x256, smaller face), 25 fps, 2 s."""
-    graph = ("[0:v]trim=duration=2,setpts=PTS-STARTPTS,scale=256:256,fps=25[a];"
-             "[1:v]trim=duration=2,setpts=PTS-STARTPTS,scale=454:256,fps=25[b];"
-             "[a][b]hstack=inputs=2[v]")
-    return f.ffmpeg("hm_two_faces.mp4", "-i", KATIE, "-i", CHAPLIN, "-filter_complex", graph,
-                    "-map", "[v]", "-t", "2", *X264)
+    graph = (
+        "[0:v]trim=duration=2,setpts=PTS-STARTPTS,scale=256:256,fps=25[a];"
+        "[1:v]trim=duration=2,setpts=PTS-STARTPTS,scale=454:256,fps=25[b];"
+        "[a][b]hstack=inputs=2[v]"
+    )
+    return f.ffmpeg(
+        "hm_two_faces.mp4", "-i", KATIE, "-i", CHAPLIN, "-filter_complex", graph, "-map", "[v]", "-t", "2", *X264
+    )
 
 
 LEAVE_AT_S = 1.2  # the camera starts panning here
@@ -114,29 +140,53 @@ def face_leaves(f: MediaFactory) -> Path:
 
 def uhd_4k(f: MediaFactory) -> Path:
     """Chaplin upscaled to 3840x2160, 1.5 s at 30 fps."""
-    return f.ffmpeg("hm_4k.mp4", "-i", CHAPLIN, "-t", "1.5", "-vf", "scale=3840:2160:flags=bicubic",
-                    *X264, "-an")
+    return f.ffmpeg("hm_4k.mp4", "-i", CHAPLIN, "-t", "1.5", "-vf", "scale=3840:2160:flags=bicubic", *X264, "-an")
 
 
 def odd_width(f: MediaFactory) -> Path:
     """853x480 (odd width; 4:4:4 because x264 refuses odd sizes in 4:2:0), 1.5 s."""
-    return f.ffmpeg("hm_odd_853x480.mp4", "-i", CHAPLIN, "-t", "1.5", "-vf", "scale=853:480",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p", "-an")
+    return f.ffmpeg(
+        "hm_odd_853x480.mp4",
+        "-i",
+        CHAPLIN,
+        "-t",
+        "1.5",
+        "-vf",
+        "scale=853:480",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv444p",
+        "-an",
+    )
 
 
 def rotated_90(f: MediaFactory) -> Path:
     """A phone-style file: pixels stored sideways (240x426) with a display matrix that turns
     them upright (426x240). Stream-copied with the tag, as ffmpeg 5 writes the matrix only then."""
-    sideways = f.ffmpeg("hm_sideways.mp4", "-i", CHAPLIN, "-t", "2", "-vf", "scale=426:240,transpose=clock",
-                        *X264, "-an")
+    sideways = f.ffmpeg(
+        "hm_sideways.mp4", "-i", CHAPLIN, "-t", "2", "-vf", "scale=426:240,transpose=clock", *X264, "-an"
+    )
     return f.ffmpeg("hm_rotated_90.mp4", "-i", str(sideways), "-c", "copy", "-metadata:s:v:0", "rotate=90")
 
 
 def variable_rate(f: MediaFactory) -> Path:
     """1 s at 25 fps, then frames 1/15 s apart (a phone slowing down in low light)."""
-    return f.ffmpeg("hm_vfr.mp4", "-i", KATIE, "-t", "2.5", "-an",
-                    "-vf", "scale=256:256,setpts='if(lt(N,25),N/25,1+(N-25)/15)/TB'",
-                    "-fps_mode", "vfr", *X264)
+    return f.ffmpeg(
+        "hm_vfr.mp4",
+        "-i",
+        KATIE,
+        "-t",
+        "2.5",
+        "-an",
+        "-vf",
+        "scale=256:256,setpts='if(lt(N,25),N/25,1+(N-25)/15)/TB'",
+        "-fps_mode",
+        "vfr",
+        *X264,
+    )
 
 
 def sixty_fps(f: MediaFactory) -> Path:
@@ -144,8 +194,22 @@ def sixty_fps(f: MediaFactory) -> Path:
 
 
 def ten_bit(f: MediaFactory) -> Path:
-    return f.ffmpeg("hm_10bit.mp4", "-i", CHAPLIN, "-t", "1.5", "-vf", "scale=426:240",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-an")
+    return f.ffmpeg(
+        "hm_10bit.mp4",
+        "-i",
+        CHAPLIN,
+        "-t",
+        "1.5",
+        "-vf",
+        "scale=426:240",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p10le",
+        "-an",
+    )
 
 
 def speaker_7s(f: MediaFactory) -> Path:

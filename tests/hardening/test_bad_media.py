@@ -11,6 +11,7 @@ Every case runs the CLI in a fresh process on media made from the shared fixture
 Each run also records the peak resident memory of the job's own process and of its largest
 child (ffmpeg), read with getrusage in the wrapper that runs the command.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,24 +71,46 @@ class Run:
         return max(self.self_mb, self.child_mb)
 
 
-def lipsync(tmp_path: Path, video: Path, audio: Path, *extra: str, timeout: float = 600,
-            attempt: str = "out") -> Run:
+def lipsync(tmp_path: Path, video: Path, audio: Path, *extra: str, timeout: float = 600, attempt: str = "out") -> Run:
     """``heygem lipsync`` into the empty folder ``tmp_path/attempt``, cache in ``tmp_path/cache``."""
     out_dir = tmp_path / attempt
     out_dir.mkdir()
     out = out_dir / "revoiced.mp4"
     report = tmp_path / f"rusage-{attempt}.json"
-    cmd = [sys.executable, "-c", _WRAPPER, str(report), "lipsync", "--video", str(video), "--audio", str(audio),
-           "-o", str(out), "--cache-dir", str(tmp_path / "cache"), *extra]
+    cmd = [
+        sys.executable,
+        "-c",
+        _WRAPPER,
+        str(report),
+        "lipsync",
+        "--video",
+        str(video),
+        "--audio",
+        str(audio),
+        "-o",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        *extra,
+    ]
     t = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout)
     seconds = time.perf_counter() - t
     usage = json.loads(report.read_text()) if report.exists() else {"self_kb": 0, "children_kb": 0}
-    run = Run(rc=done.returncode, stdout=done.stdout, stderr=done.stderr,
-              left=sorted(p.name for p in out_dir.iterdir()), out=out, seconds=seconds,
-              self_mb=usage["self_kb"] / MB, child_mb=usage["children_kb"] / MB)
-    print(f"\n{video.name} + {audio.name}: rc {run.rc} in {seconds:.1f} s, peak RSS {run.self_mb:.0f} MB "
-          f"(largest child {run.child_mb:.0f} MB)\n{run.stdout}{run.stderr}")
+    run = Run(
+        rc=done.returncode,
+        stdout=done.stdout,
+        stderr=done.stderr,
+        left=sorted(p.name for p in out_dir.iterdir()),
+        out=out,
+        seconds=seconds,
+        self_mb=usage["self_kb"] / MB,
+        child_mb=usage["children_kb"] / MB,
+    )
+    print(
+        f"\n{video.name} + {audio.name}: rc {run.rc} in {seconds:.1f} s, peak RSS {run.self_mb:.0f} MB "
+        f"(largest child {run.child_mb:.0f} MB)\n{run.stdout}{run.stderr}"
+    )
     return run
 
 
@@ -130,14 +153,18 @@ def assert_output(run: Run, audio: Path, size: tuple[int, int], fps: Fraction) -
 
 
 def ffprobe(path: Path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def local_change(a: np.ndarray, b: np.ndarray, k: int = 16) -> float:
@@ -231,7 +258,7 @@ def test_two_faces_revoice_the_larger_one_only(tmp_path, media_factory):
     assert len(src) == len(out) == 50
     change = np.mean([np.abs(s.astype(np.int16) - o.astype(np.int16)).mean(axis=2) for s, o in zip(src, out)], axis=0)
     katie_mouth = change[150:215, 90:180].mean()  # Katie: left, 256 px wide, the larger face
-    chaplin_mouth = change[100:170, 256 + 170:256 + 290].mean()  # Chaplin: right, the smaller face
+    chaplin_mouth = change[100:170, 256 + 170 : 256 + 290].mean()  # Chaplin: right, the smaller face
     print(f"mean change: Katie's mouth {katie_mouth:.1f}, Chaplin's mouth {chaplin_mouth:.1f} levels")
     assert katie_mouth > 3 * chaplin_mouth, (katie_mouth, chaplin_mouth)
     assert chaplin_mouth < 4, "the second face must only see re-encoding noise"
@@ -242,8 +269,12 @@ def test_face_leaving_the_frame_is_passed_through_and_reported(tmp_path, media_f
     video, audio = bm.face_leaves(media_factory), bm.speech(media_factory, 3.0)
     run = lipsync(tmp_path, video, audio)
     assert_output(run, audio, (256, 256), Fraction(25))
-    found = re.findall(r"^note: face not found in (\d+) of 75 frames \(([\d.]+)-([\d.]+)s\); "
-                       r"those frames are left unchanged$", run.stdout, flags=re.MULTILINE)
+    found = re.findall(
+        r"^note: face not found in (\d+) of 75 frames \(([\d.]+)-([\d.]+)s\); "
+        r"those frames are left unchanged$",
+        run.stdout,
+        flags=re.MULTILINE,
+    )
     assert len(found) == 1, run.stdout
     n_lost, start, end = int(found[0][0]), float(found[0][1]), float(found[0][2])
     # Lost from the moment the mouth starts to leave (1.55 s) at the latest, to the end.
@@ -301,8 +332,22 @@ def test_variable_frame_rate_is_resampled_to_a_constant_rate(tmp_path, media_fac
     info = assert_output(run, audio, (256, 256), source.fps)
     assert 15 <= info.fps <= 25 and not info.vfr
     # the source's average rate (frames over duration: 48 in 2.52 s), not one of its two rates
-    probed = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-                             "stream=avg_frame_rate", "-of", "csv=p=0", str(video)], capture_output=True, text=True)
+    probed = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "stream=avg_frame_rate",
+            "-of",
+            "csv=p=0",
+            str(video),
+        ],
+        capture_output=True,
+        text=True,
+    )
     average = Fraction(probed.stdout.strip())
     assert abs(float(info.fps) - float(average)) / float(average) < 0.01, (info.fps, average)
     assert "note: variable frame rate: resampled to a constant" in run.stdout
@@ -364,8 +409,13 @@ def test_batch_a_faceless_video_fails_alone_and_is_named(heygem_env, media_facto
     from heygem_core.store import open_store
 
     good, faceless, audio = bm.katie_small(media_factory), bm.faceless(media_factory), bm.speech(media_factory)
-    state = batch(audio=str(audio), videos=[str(faceless), str(good)], language="en",
-                  input_roots=[str(media_factory.root)], return_state=True)
+    state = batch(
+        audio=str(audio),
+        videos=[str(faceless), str(good)],
+        language="en",
+        input_roots=[str(media_factory.root)],
+        return_state=True,
+    )
     assert state.is_failed() and "hm_faceless.mp4" in state.message, state
     summary = summary_of(state)
     assert summary["done"] == 1 and summary["failed"] == 1, summary

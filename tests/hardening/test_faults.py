@@ -15,6 +15,7 @@ in wording (xfail) never hides a regression in what must hold (exit status, noth
 Time: scenario 1 waits out the tasks' retry backoff twice (blend, then package); it runs with
 HEYGEM_RETRY_DELAY_S=0.25 (0.25+0.5+1+2 s each) instead of the default 2 (about 60 s in all).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -128,8 +129,18 @@ def lipsync_cache(tmp_path_factory) -> Path:
 
 
 def _lipsync_cmd(output: Path, cache: Path) -> list[str]:
-    return [*HEYGEM, "lipsync", "--video", str(VIDEOS["katie_8s"]), "--audio", str(LANGUAGE_AUDIO["fr"]),
-            "-o", str(output), "--cache-dir", str(cache)]
+    return [
+        *HEYGEM,
+        "lipsync",
+        "--video",
+        str(VIDEOS["katie_8s"]),
+        "--audio",
+        str(LANGUAGE_AUDIO["fr"]),
+        "-o",
+        str(output),
+        "--cache-dir",
+        str(cache),
+    ]
 
 
 # ------------------------------------------------------------- 1. store gone for good
@@ -160,14 +171,37 @@ def store_gone(tmp_path_factory, prefect_api) -> StoreGone:
     bucket = "faults-store-gone"
     with S3Server() as server, OutageProxy(server.endpoint) as proxy:
         direct = Minio(server.endpoint, ACCESS_KEY, SECRET_KEY, secure=False)  # bypasses the proxy
-        env = {**os.environ, **prefect_api, "HEYGEM_STORE": "s3", "MINIO_ENDPOINT": proxy.endpoint,
-               "MINIO_BUCKET": bucket, "MINIO_ACCESS_KEY": ACCESS_KEY, "MINIO_SECRET_KEY": SECRET_KEY,
-               "HEYGEM_CACHE_DIR": str(base / "cache"), "HEYGEM_RETRY_DELAY_S": "0.25"}
+        env = {
+            **os.environ,
+            **prefect_api,
+            "HEYGEM_STORE": "s3",
+            "MINIO_ENDPOINT": proxy.endpoint,
+            "MINIO_BUCKET": bucket,
+            "MINIO_ACCESS_KEY": ACCESS_KEY,
+            "MINIO_SECRET_KEY": SECRET_KEY,
+            "HEYGEM_CACHE_DIR": str(base / "cache"),
+            "HEYGEM_RETRY_DELAY_S": "0.25",
+        }
         cut = {}
         with open(base / "stdout", "w") as out, open(base / "stderr", "w") as err:
-            proc = subprocess.Popen([*HEYGEM, "batch", "--audio", str(LANGUAGE_AUDIO["fr"]), "--language", "fr",
-                                     str(VIDEOS["katie_8s"]), "-o", str(base / "out")],
-                                    cwd=REPO, env=env, stdout=out, stderr=err, start_new_session=True)
+            proc = subprocess.Popen(
+                [
+                    *HEYGEM,
+                    "batch",
+                    "--audio",
+                    str(LANGUAGE_AUDIO["fr"]),
+                    "--language",
+                    "fr",
+                    str(VIDEOS["katie_8s"]),
+                    "-o",
+                    str(base / "out"),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
             try:
                 if _wait_for(lambda: _blending(base / "cache") or proc.poll() is not None, timeout=300, every=0.05):
                     if proc.poll() is None:
@@ -190,9 +224,19 @@ def store_gone(tmp_path_factory, prefect_api) -> StoreGone:
                 resp.close()
                 resp.release_conn()
         stdout, stderr = (base / "stdout").read_text(), (base / "stderr").read_text()
-        return StoreGone(rc=rc, stdout=stdout, stderr=stderr, endpoint=proxy.endpoint, bucket=bucket,
-                         objects=objects, metadata=metadata, flow_run_id=_flow_run_id(stdout + stderr),
-                         cut_after=cut["at"], out_dir=base / "out", cache_dir=base / "cache")
+        return StoreGone(
+            rc=rc,
+            stdout=stdout,
+            stderr=stderr,
+            endpoint=proxy.endpoint,
+            bucket=bucket,
+            objects=objects,
+            metadata=metadata,
+            flow_run_id=_flow_run_id(stdout + stderr),
+            cut_after=cut["at"],
+            out_dir=base / "out",
+            cache_dir=base / "cache",
+        )
 
 
 def test_store_gone_for_good_fails_with_a_clear_message_naming_the_endpoint(store_gone):
@@ -200,8 +244,9 @@ def test_store_gone_for_good_fails_with_a_clear_message_naming_the_endpoint(stor
     assert g.rc == 1, g.stderr[-3000:]
     last = [ln for ln in g.stderr.splitlines() if ln.startswith("heygem: error:")]
     assert len(last) == 1, g.stderr[-3000:]
-    assert last[0] == (f"heygem: error: artifact store s3 bucket '{g.bucket}' at {g.endpoint} "
-                       "unreachable: connection refused"), last[0]
+    assert last[0] == (
+        f"heygem: error: artifact store s3 bucket '{g.bucket}' at {g.endpoint} unreachable: connection refused"
+    ), last[0]
     assert SECRET_KEY not in g.stdout + g.stderr
 
 
@@ -224,8 +269,9 @@ def test_store_gone_for_good_is_retried_then_fails_in_prefect(store_gone, prefec
         assert done and all(tr.state.is_completed() and tr.run_count == 1 for tr in done), name
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(store_gone.flow_run_id)
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])),
-                                limit=200, offset=0)
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])), limit=200, offset=0
+        )
     assert flow_run.state.is_failed()
     assert "unreachable" in flow_run.state.message
     assert logs and not any(SECRET_KEY in log.message for log in logs)
@@ -267,8 +313,11 @@ class DiskFull:
 
 def _mount_tmpfs(where: Path, size: int) -> bool:
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
-                              capture_output=True, timeout=30)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
+            capture_output=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0 and os.path.ismount(where)
@@ -298,22 +347,37 @@ def disk_full(tmp_path_factory, lipsync_cache) -> DiskFull:
     try:
         if not mounted:
             # Warm the cache first: the limit is per file and the mouth library is larger.
-            warm = subprocess.run(_lipsync_cmd(base / "warm.mp4", lipsync_cache), cwd=REPO,
-                                  capture_output=True, text=True, timeout=300)
+            warm = subprocess.run(
+                _lipsync_cmd(base / "warm.mp4", lipsync_cache), cwd=REPO, capture_output=True, text=True, timeout=300
+            )
             assert warm.returncode == 0, warm.stderr
         output = disk / "katie_fr.mp4"
         output.write_bytes(OLD_OUTPUT)  # a previous version the failed run must not destroy
         (disk / "notes.txt").write_text("not ours\n")
         before = _tree(disk)
-        done = subprocess.run(_lipsync_cmd(output, lipsync_cache), cwd=REPO, capture_output=True, text=True,
-                              timeout=300, preexec_fn=None if mounted else _limit_file_size)
+        done = subprocess.run(
+            _lipsync_cmd(output, lipsync_cache),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            preexec_fn=None if mounted else _limit_file_size,
+        )
         used = None
         if mounted:
             st = os.statvfs(disk)
             used = (st.f_blocks - st.f_bfree) * st.f_frsize
-        return DiskFull(mode="tmpfs" if mounted else "rlimit", rc=done.returncode, stdout=done.stdout,
-                        stderr=done.stderr, output=output, before=before, after=_tree(disk), used_after=used,
-                        output_after=output.read_bytes() if output.is_file() else None)
+        return DiskFull(
+            mode="tmpfs" if mounted else "rlimit",
+            rc=done.returncode,
+            stdout=done.stdout,
+            stderr=done.stderr,
+            output=output,
+            before=before,
+            after=_tree(disk),
+            used_after=used,
+            output_after=output.read_bytes() if output.is_file() else None,
+        )
     finally:
         if mounted:
             _unmount(disk)
@@ -350,8 +414,19 @@ def test_os_error_while_writing_is_one_line_without_traceback(tmp_path, capsys):
 
     (tmp_path / "taken").write_text("a file, not a folder\n")
     output = tmp_path / "taken" / "out.mp4"
-    code = main(["lipsync", "--video", str(VIDEOS["katie_8s"]), "--audio", str(LANGUAGE_AUDIO["fr"]),
-                 "-o", str(output), "--cache-dir", str(tmp_path / "cache")])
+    code = main(
+        [
+            "lipsync",
+            "--video",
+            str(VIDEOS["katie_8s"]),
+            "--audio",
+            str(LANGUAGE_AUDIO["fr"]),
+            "-o",
+            str(output),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err, err
@@ -406,8 +481,16 @@ def ffmpeg_killed(tmp_path_factory, lipsync_cache) -> Killed:
                 proc.wait()
         out.seek(0)
         err.seek(0)
-        return Killed(rc=rc, stdout=out.read(), stderr=err.read(), output=output, out_dir=out_dir,
-                      encoder=state["pid"], part_bytes=state["size"], ffmpeg_pids=seen)
+        return Killed(
+            rc=rc,
+            stdout=out.read(),
+            stderr=err.read(),
+            output=output,
+            out_dir=out_dir,
+            encoder=state["pid"],
+            part_bytes=state["size"],
+            ffmpeg_pids=seen,
+        )
 
 
 def test_ffmpeg_killed_mid_encode_fails_cleanly(ffmpeg_killed):
@@ -454,10 +537,24 @@ def blend_killed(tmp_path_factory, prefect_api) -> BlendKilled:
     would) while blend is encoding; then the same command is run again."""
     base = tmp_path_factory.mktemp("blend-killed")
     store, cache, out_dir = base / "store", base / "cache", base / "out"
-    env = {**os.environ, **prefect_api, "HEYGEM_STORE": "local", "HEYGEM_ARTIFACT_DIR": str(store),
-           "HEYGEM_CACHE_DIR": str(cache)}
-    cmd = [*HEYGEM, "batch", "--audio", str(LANGUAGE_AUDIO["fr"]), "--language", "fr", str(VIDEOS["katie_8s"]),
-           "-o", str(out_dir)]
+    env = {
+        **os.environ,
+        **prefect_api,
+        "HEYGEM_STORE": "local",
+        "HEYGEM_ARTIFACT_DIR": str(store),
+        "HEYGEM_CACHE_DIR": str(cache),
+    }
+    cmd = [
+        *HEYGEM,
+        "batch",
+        "--audio",
+        str(LANGUAGE_AUDIO["fr"]),
+        "--language",
+        "fr",
+        str(VIDEOS["katie_8s"]),
+        "-o",
+        str(out_dir),
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     kids: list[int] = []
 
@@ -485,8 +582,15 @@ def blend_killed(tmp_path_factory, prefect_api) -> BlendKilled:
     store_after_kill = _tree(store)
     work_after_kill = _tree(cache / "work")
     rerun = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
-    return BlendKilled(store=store, cache=cache, orphans_exited=orphans_exited, store_after_kill=store_after_kill,
-                       work_after_kill=work_after_kill, rerun=rerun, out_dir=out_dir)
+    return BlendKilled(
+        store=store,
+        cache=cache,
+        orphans_exited=orphans_exited,
+        store_after_kill=store_after_kill,
+        work_after_kill=work_after_kill,
+        rerun=rerun,
+        out_dir=out_dir,
+    )
 
 
 def test_worker_killed_in_blend_leaves_no_partial_object(blend_killed):
@@ -556,8 +660,12 @@ class PrefectServer:
 
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-        return {**env, "PREFECT_HOME": str(self.home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                "PREFECT_UI_API_URL": self.api_url}
+        return {
+            **env,
+            "PREFECT_HOME": str(self.home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_API_URL": self.api_url,
+        }
 
     def healthy(self) -> bool:
         try:
@@ -569,9 +677,14 @@ class PrefectServer:
     def start(self, timeout: float = 180) -> float:
         t = time.monotonic()
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         env=self.env(), start_new_session=True)
+            self.proc = subprocess.Popen(
+                [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env(),
+                start_new_session=True,
+            )
         while not self.healthy():
             if self.proc.poll() is not None or time.monotonic() - t > timeout:
                 self.kill()
@@ -587,9 +700,12 @@ class PrefectServer:
             proc.wait()
 
     def api(self, path: str, body: dict | None = None):
-        req = urllib.request.Request(f"{self.api_url}{path}", method="POST" if body is not None else "GET",
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.api_url}{path}",
+            method="POST" if body is not None else "GET",
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
@@ -617,13 +733,21 @@ def server_restarted(tmp_path_factory) -> Restarted:
     base = tmp_path_factory.mktemp("server-restart")
     (base / "home").mkdir()
     server = PrefectServer(base / "home", free_port())
-    rows = [{"lecturer": "katie", "video": str(VIDEOS["katie_8s"]), "language": lang,
-             "audio": str(LANGUAGE_AUDIO[lang])} for lang in ("fr", "en")]
+    rows = [
+        {"lecturer": "katie", "video": str(VIDEOS["katie_8s"]), "language": lang, "audio": str(LANGUAGE_AUDIO[lang])}
+        for lang in ("fr", "en")
+    ]
     sheet = write_sheet(base / "course.csv", rows)
     out_dir = base / "out"
-    env = {**server.env(), "PREFECT_API_URL": server.api_url, "PREFECT_LOCAL_STORAGE_PATH": str(base / "results"),
-           "HEYGEM_STORE": "local", "HEYGEM_ARTIFACT_DIR": str(base / "store"), "HEYGEM_CACHE_DIR": str(base / "cache"),
-           "HEYGEM_INPUT_ROOTS": os.pathsep.join([str(FIXTURES), str(base)])}
+    env = {
+        **server.env(),
+        "PREFECT_API_URL": server.api_url,
+        "PREFECT_LOCAL_STORAGE_PATH": str(base / "results"),
+        "HEYGEM_STORE": "local",
+        "HEYGEM_ARTIFACT_DIR": str(base / "store"),
+        "HEYGEM_CACHE_DIR": str(base / "cache"),
+        "HEYGEM_INPUT_ROOTS": os.pathsep.join([str(FIXTURES), str(base)]),
+    }
     cmd = [*HEYGEM, "run", str(sheet), "-o", str(out_dir)]
     mux_dir = base / "store" / "cache" / "mux"
     try:
@@ -655,8 +779,16 @@ def server_restarted(tmp_path_factory) -> Restarted:
         runs = {i: server.task_runs(i) for i in ids}
     finally:
         server.kill()
-    return Restarted(outcome="completed" if second is None else "failed, then rerun", first=first, second=second,
-                     down_s=down, muxed_before_kill=muxed, flow_runs=flow_runs, task_runs=runs, out_dir=out_dir)
+    return Restarted(
+        outcome="completed" if second is None else "failed, then rerun",
+        first=first,
+        second=second,
+        down_s=down,
+        muxed_before_kill=muxed,
+        flow_runs=flow_runs,
+        task_runs=runs,
+        out_dir=out_dir,
+    )
 
 
 def test_server_restart_mid_run_ends_in_finished_outputs(server_restarted, record_property):

@@ -14,6 +14,7 @@ an upload over the size limit is refused with the limit in words, in the browser
 ``check_upload`` (test_webapp_unit.py::test_uploads_are_checked_and_stored_under_their_names).
 Added here: the same limit enforced by the server for a client that is not a browser.
 """
+
 from __future__ import annotations
 
 import ast
@@ -115,27 +116,41 @@ def shell_uses(source: str, filename: str = "<source>") -> list[str]:
             found.append(f"{filename}:{node.lineno}: {node.func.id}(...)")
         if node.args and isinstance(node.args[0], (ast.List, ast.Tuple)):
             argv = node.args[0].elts
-            if (len(argv) >= 2 and isinstance(argv[0], ast.Constant) and argv[0].value in SHELLS
-                    and any(isinstance(a, ast.Constant) and a.value in ("-c", "/c") for a in argv[1:])):
+            if (
+                len(argv) >= 2
+                and isinstance(argv[0], ast.Constant)
+                and argv[0].value in SHELLS
+                and any(isinstance(a, ast.Constant) and a.value in ("-c", "/c") for a in argv[1:])
+            ):
                 found.append(f"{filename}:{node.lineno}: {ast.unparse(node.args[0])[:60]}")
     return found
 
 
 def test_the_detector_finds_every_way_to_a_shell():
-    bad = ("import os, subprocess\nimport os as o\nfrom os import popen as p\nfrom subprocess import getoutput\n"
-           "os.system('x')\no.popen('x')\np('x')\ngetoutput('x')\nsubprocess.run('x', shell=True)\n"
-           "subprocess.run(cmd, shell=flag)\nsubprocess.check_call(['bash', '-c', 'x'])\n")
+    bad = (
+        "import os, subprocess\nimport os as o\nfrom os import popen as p\nfrom subprocess import getoutput\n"
+        "os.system('x')\no.popen('x')\np('x')\ngetoutput('x')\nsubprocess.run('x', shell=True)\n"
+        "subprocess.run(cmd, shell=flag)\nsubprocess.check_call(['bash', '-c', 'x'])\n"
+    )
     found = shell_uses(bad)
     assert len(found) == 9, found
-    good = ("import subprocess, sys\nsubprocess.run(['ffmpeg', '-i', name], shell=False)\n"
-            "subprocess.run([sys.executable, '-c', 'print(1)'])\n")
+    good = (
+        "import subprocess, sys\nsubprocess.run(['ffmpeg', '-i', name], shell=False)\n"
+        "subprocess.run([sys.executable, '-c', 'print(1)'])\n"
+    )
     assert shell_uses(good) == []
 
 
 def test_no_shell_anywhere_in_the_projects_python():
     files = sorted(p for pkg in PROJECT_PACKAGES for p in (REPO / pkg).rglob("*.py") if ".venv" not in p.parts)
     assert len(files) > 40 and {p.relative_to(REPO).parts[0] for p in files} >= {
-        "heygem_core", "tasks", "flows", "webapp", "deployments", "benchmarks"}, files
+        "heygem_core",
+        "tasks",
+        "flows",
+        "webapp",
+        "deployments",
+        "benchmarks",
+    }, files
     found = [hit for p in files for hit in shell_uses(p.read_text(encoding="utf-8"), str(p.relative_to(REPO)))]
     assert found == [], "a shell is reachable from the project's Python:\n" + "\n".join(found)
     # and not even in passing, e.g. in a string handed to something else
@@ -158,8 +173,14 @@ def test_lipsync_cli_with_hostile_file_names(tmp_path, media_factory):
     cwd.mkdir()
     env = _env(HEYGEM_CACHE_DIR=str(tmp_path / "cache"))
 
-    done = subprocess.run([*HEYGEM, "lipsync", "--video", str(video), "--audio", str(audio), "-o", str(output)],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [*HEYGEM, "lipsync", "--video", str(video), "--audio", str(audio), "-o", str(output)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith(f"wrote {output} (256x256, 25 fps, 1.00 s"), done.stdout
     assert [p.name for p in out_dir.iterdir()] == [output.name]  # exactly the name asked for, no leftovers
@@ -169,8 +190,14 @@ def test_lipsync_cli_with_hostile_file_names(tmp_path, media_factory):
 
     # a hostile name that does not exist: a one-line error naming it, nothing run
     missing = src / ("gone " + META_VIDEO)
-    done = subprocess.run([*HEYGEM, "lipsync", "--video", str(missing), "--audio", str(audio), "-o",
-                           str(out_dir / "never.mp4")], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*HEYGEM, "lipsync", "--video", str(missing), "--audio", str(audio), "-o", str(out_dir / "never.mp4")],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2, done.stderr
     assert "gone a;b $(touch PWNED) `x` 'q\" & |.mp4" in done.stderr and "Traceback" not in done.stderr
     assert not (out_dir / "never.mp4").exists()
@@ -192,21 +219,42 @@ def test_course_sheet_with_hostile_names_via_heygem_run(tmp_path, media_factory,
     _copy(short_audio(media_factory, 0), course / UNICODE_AUDIO)
     _copy(short_audio(media_factory, 1), course / META_AUDIO)
     rows = [
-        {"lecturer": "Zoë O'Brien; $(touch PWNED)", "video": META_VIDEO, "language": "de", "audio": UNICODE_AUDIO,
-         "title": "Vorlesung 1 — \"Einführung\" & `x`"},
-        {"lecturer": "李 伟 | `x`", "video": UNICODE_VIDEO, "language": "fr", "audio": META_AUDIO,
-         "title": "=HYPERLINK(\"http://evil.example\")", "output": "week 1 $(touch PWNED) & 'final'.mp4"},
+        {
+            "lecturer": "Zoë O'Brien; $(touch PWNED)",
+            "video": META_VIDEO,
+            "language": "de",
+            "audio": UNICODE_AUDIO,
+            "title": 'Vorlesung 1 — "Einführung" & `x`',
+        },
+        {
+            "lecturer": "李 伟 | `x`",
+            "video": UNICODE_VIDEO,
+            "language": "fr",
+            "audio": META_AUDIO,
+            "title": '=HYPERLINK("http://evil.example")',
+            "output": "week 1 $(touch PWNED) & 'final'.mp4",
+        },
     ]
     sheet = write_sheet(course / "Spring 2026 `x` $(touch PWNED).csv", rows)
     expected = ["Zoë_OBrien_touch_PWNED_de.mp4", "week_1_touch_PWNED_final.mp4"]
     out = tmp_path / "results; & $(touch PWNED)"
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    env = _env(**prefect_api, HEYGEM_STORE="local", HEYGEM_ARTIFACT_DIR=str(tmp_path / "store"),
-               HEYGEM_CACHE_DIR=str(tmp_path / "cache"))
+    env = _env(
+        **prefect_api,
+        HEYGEM_STORE="local",
+        HEYGEM_ARTIFACT_DIR=str(tmp_path / "store"),
+        HEYGEM_CACHE_DIR=str(tmp_path / "cache"),
+    )
 
-    done = subprocess.run([*HEYGEM, "run", str(sheet), "-o", str(out), "--input-root", str(course)], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [*HEYGEM, "run", str(sheet), "-o", str(out), "--input-root", str(course)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert ": 2 done, 0 failed" in done.stdout, done.stdout
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
@@ -226,9 +274,12 @@ def test_course_sheet_with_hostile_names_via_heygem_run(tmp_path, media_factory,
         report = list(csv.DictReader(io.StringIO(z.read("report.csv").decode("utf-8"))))
     assert [(e["lecturer"], e["title"], e["output_name"], e["status"]) for e in manifest["entries"]] == [
         (rows[0]["lecturer"], rows[0]["title"], expected[0], "done"),
-        (rows[1]["lecturer"], rows[1]["title"], expected[1], "done")]
+        (rows[1]["lecturer"], rows[1]["title"], expected[1], "done"),
+    ]
     assert [(r["lecturer"], r["output"], r["status"]) for r in report] == [
-        (rows[0]["lecturer"], expected[0], "done"), (rows[1]["lecturer"], expected[1], "done")]
+        (rows[0]["lecturer"], expected[0], "done"),
+        (rows[1]["lecturer"], expected[1], "done"),
+    ]
     assert report[1]["title"] == "'" + rows[1]["title"]  # a formula is text in the report, never a formula
     assert (out / "report.csv").read_bytes() == report_bytes(out / f"{summary['run_id']}.zip")
 
@@ -237,8 +288,12 @@ def test_course_sheet_with_hostile_names_via_heygem_run(tmp_path, media_factory,
     from heygem_core.store import LocalStore
 
     settings = Settings(artifact_dir=tmp_path / "store", cache_dir=tmp_path / "cache", input_roots=(course,))
-    ctx = jobs.WebContext(settings=settings, store=LocalStore(settings.artifact_dir), api_url="http://127.0.0.1:1/api",
-                          scratch=tmp_path / "cache" / "web")
+    ctx = jobs.WebContext(
+        settings=settings,
+        store=LocalStore(settings.artifact_dir),
+        api_url="http://127.0.0.1:1/api",
+        scratch=tmp_path / "cache" / "web",
+    )
     [run] = runs.list_runs(ctx.store)
     assert run.run_id == summary["run_id"] and run.done == 2 and run.zip
     assert runs.delete_run(ctx.store, run.run_id) > 0, "History cannot delete a run whose sheet name has a space"
@@ -261,10 +316,17 @@ def test_history_deletes_and_cleans_up_runs_named_after_any_sheet(tmp_path):
     from webapp import jobs
 
     settings = Settings(artifact_dir=tmp_path / "store", cache_dir=tmp_path / "cache")
-    ctx = jobs.WebContext(settings=settings, store=LocalStore(settings.artifact_dir), api_url="http://127.0.0.1:1/api",
-                          scratch=tmp_path / "cache" / "web")
-    names = ["course-Spring 2026 `x` $(touch PWNED)-20240101-100000-aaaaaaaa", "course-Kurs Zoë 講義-20240101-100000-bbbbbbbb",
-             "course-a;b & 'q'-20240101-100000-cccccccc"]
+    ctx = jobs.WebContext(
+        settings=settings,
+        store=LocalStore(settings.artifact_dir),
+        api_url="http://127.0.0.1:1/api",
+        scratch=tmp_path / "cache" / "web",
+    )
+    names = [
+        "course-Spring 2026 `x` $(touch PWNED)-20240101-100000-aaaaaaaa",
+        "course-Kurs Zoë 講義-20240101-100000-bbbbbbbb",
+        "course-a;b & 'q'-20240101-100000-cccccccc",
+    ]
     for run_id in names:
         ctx.store.put_bytes(f"runs/{run_id}/videos/x.mp4", b"v")
         ctx.store.put_bytes(f"runs/{run_id}/{run_id}.zip", b"z")
@@ -292,13 +354,26 @@ def test_web_job_keeps_a_hostile_upload_name_and_sanitises_the_output(tmp_path, 
     assert isinstance(ctx.settings, Settings)
     up = tmp_path / "gradio" / "0123abcd"
     video = jobs.check_upload(_copy(small_clip(media_factory), up / META_VIDEO), "a video", jobs.VIDEO_EXTENSIONS, ctx)
-    audio = jobs.check_upload(_copy(short_audio(media_factory, 2), up / UNICODE_AUDIO), "an audio file",
-                              jobs.AUDIO_EXTENSIONS, ctx)
+    audio = jobs.check_upload(
+        _copy(short_audio(media_factory, 2), up / UNICODE_AUDIO), "an audio file", jobs.AUDIO_EXTENSIONS, ctx
+    )
     vref, aref = jobs.stage_upload(video, ctx), jobs.stage_upload(audio, ctx)
     assert vref.endswith("/" + META_VIDEO) and aref.endswith("/" + UNICODE_AUDIO)  # stored under the user's names
     tref = jobs.stage_transcript("Hello; $(touch PWNED) `x` & | 'q\"", ctx)
-    rows = jobs.check_jobs([{"lecturer": Path(vref).stem, "video": vref, "language": "en", "audio": aref,
-                             "transcript": tref, "title": "", "output": ""}], ctx)
+    rows = jobs.check_jobs(
+        [
+            {
+                "lecturer": Path(vref).stem,
+                "video": vref,
+                "language": "en",
+                "audio": aref,
+                "transcript": tref,
+                "title": "",
+                "output": "",
+            }
+        ],
+        ctx,
+    )
     assert rows[0].output == "ab_touch_PWNED_x_q_en.mp4"
     job = jobs.FlowJob(ctx, "single", dict(video=vref, audio=aref, language="en", transcript=tref)).start()
     assert job.done.wait(600)
@@ -331,21 +406,39 @@ def secure_web_run(tmp_path_factory, prefect_api, s3_endpoint, media_factory):  
     videos = [_copy(clip, src / META_VIDEO), _copy(clip, src / UNICODE_VIDEO)]
     audio = _copy(short_audio(media_factory, 3), src / META_AUDIO)
     bucket = "hostile-web"
-    extra = {"HEYGEM_STORE": "s3", "MINIO_ENDPOINT": server.endpoint, "MINIO_BUCKET": bucket,
-             "MINIO_ACCESS_KEY": "hostile-access", "MINIO_SECRET_KEY": S3_SECRET,
-             "HEYGEM_UI_USER": "teacher", "HEYGEM_UI_PASSWORD": UI_PASSWORD}
+    extra = {
+        "HEYGEM_STORE": "s3",
+        "MINIO_ENDPOINT": server.endpoint,
+        "MINIO_BUCKET": bucket,
+        "MINIO_ACCESS_KEY": "hostile-access",
+        "MINIO_SECRET_KEY": S3_SECRET,
+        "HEYGEM_UI_USER": "teacher",
+        "HEYGEM_UI_PASSWORD": UI_PASSWORD,
+    }
     since = datetime.now(timezone.utc)
     with running_web_app(root / "app", prefect_api, upload_mb=5, extra_env=extra, startup_timeout=180) as app:
         client = Client(app.url, auth=("teacher", UI_PASSWORD), verbose=False, download_files=str(root / "downloads"))
-        result = client.predict(handle_file(str(audio)), [handle_file(str(v)) for v in videos], "de", "",
-                                api_name="/batch")
+        result = client.predict(
+            handle_file(str(audio)), [handle_file(str(v)) for v in videos], "de", "", api_name="/batch"
+        )
         opener = _login(app.url, UI_PASSWORD)
-        pages = {p: opener.open(app.url + p, timeout=10).read().decode("utf-8", "replace")
-                 for p in ("config", "gradio_api/info")}
+        pages = {
+            p: opener.open(app.url + p, timeout=10).read().decode("utf-8", "replace")
+            for p in ("config", "gradio_api/info")
+        }
         too_big = _upload(opener, app.url, "lecture_too_big.mp4", b"\0" * (6 << 20))
         assert app.proc.poll() is None, app.log_tail()
-    yield {"app": app, "result": result, "pages": pages, "too_big": too_big, "since": since,
-           "server": server, "bucket": bucket, "log": app.log_text(), "root": root}
+    yield {
+        "app": app,
+        "result": result,
+        "pages": pages,
+        "too_big": too_big,
+        "since": since,
+        "server": server,
+        "bucket": bucket,
+        "log": app.log_text(),
+        "root": root,
+    }
 
 
 def _login(url: str, password: str):
@@ -358,10 +451,20 @@ def _login(url: str, password: str):
 def _upload(opener, url: str, name: str, data: bytes) -> tuple[int, str]:
     """POST one file to Gradio's upload route as its JS client does (multipart ``files``)."""
     boundary = "heygem-hardening-boundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-            f"Content-Type: video/mp4\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    req = urllib.request.Request(url + "gradio_api/upload", data=body, method="POST",
-                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            f"Content-Type: video/mp4\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    req = urllib.request.Request(
+        url + "gradio_api/upload",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     try:
         with opener.open(req, timeout=60) as resp:
             return resp.status, resp.read().decode("utf-8", "replace")
@@ -373,8 +476,10 @@ def _s3_objects(run: dict) -> dict[str, bytes]:
     from minio import Minio
 
     client = Minio(run["server"].endpoint, "hostile-access", S3_SECRET, secure=False)
-    return {o.object_name: client.get_object(run["bucket"], o.object_name).read()
-            for o in client.list_objects(run["bucket"], recursive=True)}
+    return {
+        o.object_name: client.get_object(run["bucket"], o.object_name).read()
+        for o in client.list_objects(run["bucket"], recursive=True)
+    }
 
 
 def _web_flow_runs(since) -> list:
@@ -383,15 +488,20 @@ def _web_flow_runs(since) -> list:
     from prefect.client.schemas.sorting import FlowRunSort
 
     with get_client(sync_client=True) as client:
-        return client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            tags=FlowRunFilterTags(all_=["web"]), start_time=FlowRunFilterStartTime(after_=since)),
-            sort=FlowRunSort.START_TIME_ASC, limit=50)
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=["web"]), start_time=FlowRunFilterStartTime(after_=since)
+            ),
+            sort=FlowRunSort.START_TIME_ASC,
+            limit=50,
+        )
 
 
 @pytest.mark.slow
 def test_web_upload_over_http_with_hostile_names(secure_web_run):
-    status, table, zip_out, gallery = (v["value"] if isinstance(v, dict) and "__type__" in v else v
-                                       for v in secure_web_run["result"])  # gr.update(value=…) comes as a dict
+    status, table, zip_out, gallery = (
+        v["value"] if isinstance(v, dict) and "__type__" in v else v for v in secure_web_run["result"]
+    )  # gr.update(value=…) comes as a dict
     zip_path = zip_out
     assert "2 of 2 done" in status, status
     # On the way in, the HTTP client writes '"' as %22 in the multipart file name (as browsers do,
@@ -423,8 +533,10 @@ def test_credentials_never_reach_logs_reports_zips_or_prefect(secure_web_run):
     from prefect.client.schemas.sorting import LogSort
 
     secrets = (S3_SECRET, UI_PASSWORD)
-    places: dict[str, str] = {"heygem ui log": secure_web_run["log"],
-                              "job result shown on the page": json.dumps(secure_web_run["result"], default=str)}
+    places: dict[str, str] = {
+        "heygem ui log": secure_web_run["log"],
+        "job result shown on the page": json.dumps(secure_web_run["result"], default=str),
+    }
     places.update({f"/{p} (signed in)": text for p, text in secure_web_run["pages"].items()})
     objects = _s3_objects(secure_web_run)
     texts = [k for k in objects if k.startswith("runs/") and k.rsplit(".", 1)[-1] in ("json", "csv", "log")]
@@ -440,11 +552,18 @@ def test_credentials_never_reach_logs_reports_zips_or_prefect(secure_web_run):
     assert runs, "the job's flow run is not in the Prefect API"
     ids = [r.id for r in runs]
     with get_client(sync_client=True) as client:
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)), limit=200,
-                                offset=0, sort=LogSort.TIMESTAMP_ASC)
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)),
+            limit=200,
+            offset=0,
+            sort=LogSort.TIMESTAMP_ASC,
+        )
         # (the REST route itself: the 3.8 client sends null for the flow and task run filters, which the server refuses)
-        artifacts = client.request("POST", "/artifacts/filter", json={
-            "artifacts": {"flow_run_id": {"any_": [str(i) for i in ids]}}, "limit": 50}).json()
+        artifacts = client.request(
+            "POST",
+            "/artifacts/filter",
+            json={"artifacts": {"flow_run_id": {"any_": [str(i) for i in ids]}}, "limit": 50},
+        ).json()
     assert len(logs) > 10 and {a["type"] for a in artifacts} >= {"table", "markdown"}, (len(logs), artifacts)
     assert any("X-Amz-Signature" in str(a["data"]) for a in artifacts), artifacts  # the zip's signed link is there
     places["prefect logs"] = "\n".join(entry.message for entry in logs)

@@ -2,6 +2,7 @@
 file beside its output and a scratch folder in the cache; ``heygem gc`` removes the scratch
 folder, and the next job writing that output removes the ``.part`` file (issue 27, item 4).
 Scratch never lives beside the output. The inputs' bytes never change."""
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,9 @@ def test_a_killed_job_leaves_nothing_the_next_one_and_gc_do_not_remove(tmp_path)
     assert parts and scratch, (parts, scratch)  # what a killed job leaves
     assert sorted(p.name for p in out.iterdir()) == [parts[0].name]  # scratch is not beside the output
 
-    gc = subprocess.run([*HEYGEM, "gc", "--older-than", "3650d"], cwd=REPO, env=env, capture_output=True,
-                        text=True, timeout=120)
+    gc = subprocess.run(
+        [*HEYGEM, "gc", "--older-than", "3650d"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert gc.returncode == 0, gc.stderr
     assert list((cache / "work").iterdir()) == []  # gc swept the dead job's scratch
 

@@ -7,6 +7,7 @@ index, bits flipped anywhere, two files spliced, or plain noise under a media ex
 Examples are derandomized (the same ones every run: CI never flakes on a new draw) and nothing
 is written to a Hypothesis database.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -24,8 +25,13 @@ from tests.hardening import badmedia
 from tests.paths import LANGUAGE_AUDIO
 
 EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4a", ".wav", ".mp3", ".webm", ".bin")
-FUZZ = settings(max_examples=50, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=50,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 # Decoding a mutated file whose probe passed: only this many frames at most (the clips are 1 s).
 MAX_DECODE = 60
 
@@ -34,12 +40,23 @@ MAX_DECODE = 60
 def seeds(media_factory) -> dict[str, bytes]:
     """Small, real, well-formed files of the kinds users bring."""
     f = media_factory
-    clip = f.ffmpeg("hm_fuzz_clip.mp4", "-i", badmedia.KATIE, "-t", "1", "-vf", "scale=128:128",
-                    *badmedia.X264, "-c:a", "aac", "-b:a", "32k")
+    clip = f.ffmpeg(
+        "hm_fuzz_clip.mp4",
+        "-i",
+        badmedia.KATIE,
+        "-t",
+        "1",
+        "-vf",
+        "scale=128:128",
+        *badmedia.X264,
+        "-c:a",
+        "aac",
+        "-b:a",
+        "32k",
+    )
     paths = {
         "mp4": clip,  # index (moov) at the end, as ffmpeg and most cameras write it
-        "mp4_faststart": f.ffmpeg("hm_fuzz_faststart.mp4", "-i", str(clip), "-c", "copy",
-                                  "-movflags", "+faststart"),
+        "mp4_faststart": f.ffmpeg("hm_fuzz_faststart.mp4", "-i", str(clip), "-c", "copy", "-movflags", "+faststart"),
         "mkv": f.ffmpeg("hm_fuzz_clip.mkv", "-i", str(clip), "-c", "copy"),
         "m4a": f.ffmpeg("hm_fuzz_clip.m4a", "-i", str(clip), "-vn", "-c:a", "copy"),
         "wav": f.ffmpeg("hm_fuzz_clip.wav", "-i", badmedia.EN, "-t", "1", "-c:a", "pcm_s16le"),
@@ -73,7 +90,7 @@ def damaged(draw, seeds: dict[str, bytes]) -> tuple[str, bytes, str]:
         start = 0 if kind == "overwrite_header" else _index_offset(data)
         at = draw(st.integers(start, min(start + 2048, len(data) - 1)))
         junk = draw(st.binary(min_size=1, max_size=64))
-        out = data[:at] + junk + data[at + len(junk):]
+        out = data[:at] + junk + data[at + len(junk) :]
         what = f"{name} with {len(junk)} bytes overwritten at {at}"
     elif kind == "flip":
         flips = draw(st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(1, 255)), min_size=1, max_size=24))
@@ -150,6 +167,7 @@ def check_audio(path: Path, what: str) -> None:
 @pytest.mark.parametrize("check", [check_video, check_audio], ids=["video", "audio"])
 def test_probes_on_damaged_files(seeds, fuzz_dir, check):
     """check_video: probe_video and read_frames; check_audio: probe_audio and load_audio."""
+
     @FUZZ
     @given(damaged(seeds))
     def run(case):

@@ -4,6 +4,7 @@ that is not a video file or is a folder, a folder that cannot be written, a tran
 or too long for its audio or in the wrong script, a bad flag named as the flag, an unknown
 ``--language``, a port out of range. Each asserts exit 2, one line, no traceback, every input's
 bytes unchanged and nothing left in the output folder."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,19 +32,29 @@ def job(tmp_path):
     src.mkdir()
     out.mkdir()
     video = src / "katie.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(VIDEOS["katie_8s"]), "-t", "2", "-c", "copy", str(video)],
-                   check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(VIDEOS["katie_8s"]), "-t", "2", "-c", "copy", str(video)], check=True
+    )
     audio = Path(shutil.copy(LANGUAGE_AUDIO["de"], src / "de.wav"))
     return {"video": video, "audio": audio, "out": out, "env": {**os.environ, "HEYGEM_CACHE_DIR": str(tmp_path / "c")}}
 
 
-def refused(job, *extra: str, output: Path | None = None, transcript: Path | None = None,
-            language: str | None = None) -> str:
+def refused(
+    job, *extra: str, output: Path | None = None, transcript: Path | None = None, language: str | None = None
+) -> str:
     inputs = [p for p in job["video"].parent.iterdir()]
     before = {p: _digest(p) for p in inputs}
     out_before = sorted(job["out"].iterdir())
-    args = ["lipsync", "--video", str(job["video"]), "--audio", str(job["audio"]),
-            "-o", str(output or job["out"] / "talk.mp4"), *extra]
+    args = [
+        "lipsync",
+        "--video",
+        str(job["video"]),
+        "--audio",
+        str(job["audio"]),
+        "-o",
+        str(output or job["out"] / "talk.mp4"),
+        *extra,
+    ]
     if transcript is not None:
         args += ["--transcript", str(transcript)]
     if language is not None:
@@ -70,8 +81,9 @@ def test_an_output_that_is_an_input_is_refused_whatever_its_name(job):
     assert f"{hard}: is an input of this job" in refused(job_hard, output=hard)
 
 
-@pytest.mark.parametrize("name, words", [("talk.txt", "not '.txt'"), ("talk", "it has no extension"),
-                                         ("talk.avi", "not '.avi'")])
+@pytest.mark.parametrize(
+    "name, words", [("talk.txt", "not '.txt'"), ("talk", "it has no extension"), ("talk.avi", "not '.avi'")]
+)
 def test_an_output_that_is_not_a_video_file_is_refused(job, name, words):
     err = refused(job, output=job["out"] / name)
     assert f"{job['out'] / name}: the output must be a video file ending in .mp4, .mov or .mkv ({words})" in err
@@ -86,8 +98,13 @@ def test_a_folder_that_cannot_be_written_is_named_as_given(job, tmp_path):
     permission for anyone else."""
     ro = tmp_path / "readonly"
     ro.mkdir()
-    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)],
-                                                   capture_output=True).returncode == 0
+    mounted = (
+        os.geteuid() == 0
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True
+        ).returncode
+        == 0
+    )
     if os.geteuid() == 0 and not mounted:
         pytest.skip("root without mount: every folder is writable")
     if not mounted:
@@ -143,18 +160,39 @@ def test_a_full_cache_disk_is_one_line_naming_the_folder_and_its_setting(job, tm
     .tmp.npy in the cache. Needs a small file system of its own (root: a tmpfs)."""
     cache = tmp_path / "small-cache"
     cache.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(cache)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(cache)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("needs a tmpfs of its own (root)")
     try:
         before = {p: _digest(p) for p in job["video"].parent.iterdir()}
-        done = subprocess.run([*HEYGEM, "lipsync", "--video", str(job["video"]), "--audio", str(job["audio"]),
-                               "-o", str(job["out"] / "talk.mp4")], capture_output=True, text=True, cwd=REPO,
-                              env={**job["env"], "HEYGEM_CACHE_DIR": str(cache)}, timeout=300)
+        done = subprocess.run(
+            [
+                *HEYGEM,
+                "lipsync",
+                "--video",
+                str(job["video"]),
+                "--audio",
+                str(job["audio"]),
+                "-o",
+                str(job["out"] / "talk.mp4"),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env={**job["env"], "HEYGEM_CACHE_DIR": str(cache)},
+            timeout=300,
+        )
         assert done.returncode == 1, done.stderr
         [line] = [x for x in done.stderr.splitlines() if not x.startswith(("WARNING", " "))]
-        assert line == (f"heygem: failed: {cache}: no space left on device (disk full) (the cache folder, "
-                        f"HEYGEM_CACHE_DIR); free space there or set HEYGEM_CACHE_DIR to a folder on another disk")
+        assert line == (
+            f"heygem: failed: {cache}: no space left on device (disk full) (the cache folder, "
+            f"HEYGEM_CACHE_DIR); free space there or set HEYGEM_CACHE_DIR to a folder on another disk"
+        )
         assert "Traceback" not in done.stderr
         assert list(job["out"].iterdir()) == []  # no scratch folder, no .part file
         assert not [p for p in cache.rglob("*") if ".tmp" in p.name or ".part" in p.name]

@@ -36,6 +36,7 @@ stays bounded (RSS sampled from /proc every 0.2 s) and the app still answers aft
 
 Times come from the Prefect API (flow run start/end), not from the client's clock alone.
 """
+
 from __future__ import annotations
 
 import re
@@ -85,18 +86,21 @@ def _inputs(media_factory, folder: Path, n_jobs: int) -> list[tuple[Path, Path]]
 def _flow_runs(prefix: str, since) -> dict[int, object]:
     """The web app's flow runs for this test, by job index (name ``load_07/en`` -> 7)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterStartTime, FlowRunFilterTags)
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStartTime, FlowRunFilterTags
     from prefect.client.schemas.sorting import FlowRunSort
 
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["web"]),
-                                          start_time=FlowRunFilterStartTime(after_=since)),
-            sort=FlowRunSort.START_TIME_ASC, limit=200)
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=["web"]), start_time=FlowRunFilterStartTime(after_=since)
+            ),
+            sort=FlowRunSort.START_TIME_ASC,
+            limit=200,
+        )
     out: dict[int, list] = {}
     for run in runs:
         if run.name.startswith(prefix) and run.name.endswith("/en"):
-            out.setdefault(int(run.name[len(prefix):-3]), []).append(run)
+            out.setdefault(int(run.name[len(prefix) : -3]), []).append(run)
     dupes = {k: len(v) for k, v in out.items() if len(v) > 1}
     assert not dupes, f"a submission ran more than once: {dupes}"
     return {k: v[0] for k, v in out.items()}
@@ -111,7 +115,9 @@ def _ahead(status: str) -> int | None:
 
 
 def _max_overlap(intervals: list[tuple[float, float]]) -> int:
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])  # an end sorts before a start at the same instant
+    events = sorted(
+        [(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals]
+    )  # an end sorts before a start at the same instant
     peak = cur = 0
     for _, delta in events:
         cur += delta
@@ -119,10 +125,12 @@ def _max_overlap(intervals: list[tuple[float, float]]) -> int:
     return peak
 
 
-@pytest.mark.parametrize("concurrency, n_jobs, waiting", [(1, 8, 3), (2, 6, 16)],
-                         ids=["one-at-a-time-8-jobs", "two-at-a-time-6-jobs"])
-def test_concurrent_submissions_are_all_served_in_queue_order(concurrency, n_jobs, waiting, tmp_path, prefect_api,
-                                                             media_factory):
+@pytest.mark.parametrize(
+    "concurrency, n_jobs, waiting", [(1, 8, 3), (2, 6, 16)], ids=["one-at-a-time-8-jobs", "two-at-a-time-6-jobs"]
+)
+def test_concurrent_submissions_are_all_served_in_queue_order(
+    concurrency, n_jobs, waiting, tmp_path, prefect_api, media_factory
+):
     from datetime import datetime, timezone
 
     from gradio_client import Client, handle_file
@@ -130,12 +138,14 @@ def test_concurrent_submissions_are_all_served_in_queue_order(concurrency, n_job
 
     pairs = _inputs(media_factory, tmp_path / "uploads", n_jobs)
     since = datetime.now(timezone.utc)
-    with running_web_app(tmp_path / "app", prefect_api, concurrency=concurrency,
-                         extra_env={"HEYGEM_UI_WAITING": str(waiting)}) as app:
+    with running_web_app(
+        tmp_path / "app", prefect_api, concurrency=concurrency, extra_env={"HEYGEM_UI_WAITING": str(waiting)}
+    ) as app:
         pid = app.proc.pid
         rss_start = rss_bytes(pid)
-        clients = [Client(app.url, verbose=False, download_files=str(tmp_path / f"client{i:02d}"))
-                   for i in range(n_jobs)]
+        clients = [
+            Client(app.url, verbose=False, download_files=str(tmp_path / f"client{i:02d}")) for i in range(n_jobs)
+        ]
         finished_at: dict[int, float] = {}
         lock = threading.Lock()
 
@@ -143,6 +153,7 @@ def test_concurrent_submissions_are_all_served_in_queue_order(concurrency, n_job
             def done(_future):
                 with lock:
                     finished_at[i] = time.monotonic()
+
             return done
 
         jobs, queued = [], []
@@ -170,13 +181,17 @@ def test_concurrent_submissions_are_all_served_in_queue_order(concurrency, n_job
 
         # The app still answers afterwards: the page, its config, and a new API client.
         assert app.answers() and app.answers("config")
-        assert "/single" in Client(app.url, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert (
+            "/single"
+            in Client(app.url, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"]
+        )
         log = app.log_text()
 
     # --- all submissions were outstanding at once (this was concurrent load, not a trickle)
     finished_while_submitting = queued[-1][3]
     assert finished_while_submitting <= 2, (
-        f"{finished_while_submitting} jobs finished before the last was submitted ({submitted:.1f} s): no load")
+        f"{finished_while_submitting} jobs finished before the last was submitted ({submitted:.1f} s): no load"
+    )
     last_rank = queued[-1][2]
 
     # --- each waiting job was told its place in line in words, and its place only ever moved up
@@ -229,7 +244,8 @@ def test_concurrent_submissions_are_all_served_in_queue_order(concurrency, n_job
     for k in range(concurrency, n_jobs):
         ended_before = sum(end[j] <= start[k] for j in range(k))
         assert ended_before >= k - concurrency + 1, (
-            f"job {k} started while {k - ended_before} earlier jobs were unfinished (concurrency {concurrency})")
+            f"job {k} started while {k - ended_before} earlier jobs were unfinished (concurrency {concurrency})"
+        )
     client_order = sorted(finished_at, key=finished_at.get)
     prefect_order = sorted(range(n_jobs), key=end.__getitem__)
     if concurrency == 1:
@@ -244,12 +260,17 @@ def test_concurrent_submissions_are_all_served_in_queue_order(concurrency, n_job
     warm = rss.low_between(ends[2] - 0.5, ends[2] + 0.5)  # between jobs, models loaded, three jobs served
     at_end = rss.samples[-1][1]
     timeline = [(round(t - t0), b // MiB) for t, b in rss.samples[::25]]
-    print(f"\n[web load, concurrency {concurrency}] {n_jobs} jobs in {total:.1f} s (submitted in {submitted:.1f} s, "
-          f"last one at Gradio's queue rank {last_rank}); flow run per job: min {min(per_job):.1f} s, median "
-          f"{sorted(per_job)[n_jobs // 2]:.1f} s, max {max(per_job):.1f} s (first {per_job[0]:.1f} s); "
-          f"Prefect finish order {prefect_order}; client finish order {client_order}; RSS at start "
-          f"{rss_start / MiB:.0f} MiB, after 3 jobs {warm / MiB:.0f} MiB, after {n_jobs} {at_end / MiB:.0f} MiB, "
-          f"peak {peak / MiB:.0f} MiB ({len(rss.samples)} samples); RSS timeline (s, MiB): {timeline}")
-    assert peak < RSS_CEILING, f"web app peaked at {peak / MiB:.0f} MiB (ceiling {RSS_CEILING / MiB:.0f} MiB): {timeline}"
+    print(
+        f"\n[web load, concurrency {concurrency}] {n_jobs} jobs in {total:.1f} s (submitted in {submitted:.1f} s, "
+        f"last one at Gradio's queue rank {last_rank}); flow run per job: min {min(per_job):.1f} s, median "
+        f"{sorted(per_job)[n_jobs // 2]:.1f} s, max {max(per_job):.1f} s (first {per_job[0]:.1f} s); "
+        f"Prefect finish order {prefect_order}; client finish order {client_order}; RSS at start "
+        f"{rss_start / MiB:.0f} MiB, after 3 jobs {warm / MiB:.0f} MiB, after {n_jobs} {at_end / MiB:.0f} MiB, "
+        f"peak {peak / MiB:.0f} MiB ({len(rss.samples)} samples); RSS timeline (s, MiB): {timeline}"
+    )
+    assert peak < RSS_CEILING, (
+        f"web app peaked at {peak / MiB:.0f} MiB (ceiling {RSS_CEILING / MiB:.0f} MiB): {timeline}"
+    )
     assert at_end - warm < RSS_GROWTH_LIMIT, (
-        f"web app memory kept growing: {warm / MiB:.0f} MiB after 3 jobs, {at_end / MiB:.0f} MiB after {n_jobs}: {timeline}")
+        f"web app memory kept growing: {warm / MiB:.0f} MiB after 3 jobs, {at_end / MiB:.0f} MiB after {n_jobs}: {timeline}"
+    )

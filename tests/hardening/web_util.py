@@ -5,6 +5,7 @@ free port) against the session's real Prefect test server, as ``tests/webapp/con
 does, but with settings chosen by the caller (concurrency, upload limit, login, store).
 ``RssSampler`` reads a process's resident memory from ``/proc`` in a background thread.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,27 +51,47 @@ class RunningApp:
 
 
 @contextlib.contextmanager
-def running_web_app(root: Path, prefect_api: dict, *, concurrency: int = 1, upload_mb: float = 5,
-                    extra_env: dict | None = None, startup_timeout: float = 120) -> Iterator[RunningApp]:
+def running_web_app(
+    root: Path,
+    prefect_api: dict,
+    *,
+    concurrency: int = 1,
+    upload_mb: float = 5,
+    extra_env: dict | None = None,
+    startup_timeout: float = 120,
+) -> Iterator[RunningApp]:
     """``heygem ui`` on 127.0.0.1:<free port> with a local store under ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "inputs").mkdir(exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEM_", "MINIO_", "GRADIO_"))}
     env.update(prefect_api)
-    env.update({
-        "HEYGEM_STORE": "local", "HEYGEM_ARTIFACT_DIR": str(root / "store"), "HEYGEM_CACHE_DIR": str(root / "cache"),
-        "HEYGEM_INPUT_ROOTS": os.pathsep.join([str(FIXTURES), str(root / "inputs")]),
-        "HEYGEM_UI_MAX_UPLOAD_MB": f"{upload_mb:g}", "HEYGEM_UI_CONCURRENCY": str(concurrency),
-        "GRADIO_TEMP_DIR": str(root / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
-        "PYTHONUNBUFFERED": "1", "TZ": "UTC",
-    })
+    env.update(
+        {
+            "HEYGEM_STORE": "local",
+            "HEYGEM_ARTIFACT_DIR": str(root / "store"),
+            "HEYGEM_CACHE_DIR": str(root / "cache"),
+            "HEYGEM_INPUT_ROOTS": os.pathsep.join([str(FIXTURES), str(root / "inputs")]),
+            "HEYGEM_UI_MAX_UPLOAD_MB": f"{upload_mb:g}",
+            "HEYGEM_UI_CONCURRENCY": str(concurrency),
+            "GRADIO_TEMP_DIR": str(root / "gradio"),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "PYTHONUNBUFFERED": "1",
+            "TZ": "UTC",
+        }
+    )
     env.update(extra_env or {})
     log = root / "ui.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "cli", "ui", "--port", str(port)], cwd=REPO,
-                                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", "ui", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     app = RunningApp(f"http://127.0.0.1:{port}/", root, log, proc, env)
     try:
         end = time.monotonic() + startup_timeout
@@ -141,13 +162,39 @@ def small_clip(media_factory) -> Path:
     """1.6 s of ``katie_8s.mp4`` at 256x256 (H.264): a job on it takes seconds, not minutes."""
     from tests.paths import VIDEOS
 
-    return media_factory.ffmpeg("hardening_clip_256.mp4", "-ss", "1", "-t", "1.6", "-i", str(VIDEOS["katie_8s"]),
-                                "-vf", "scale=256:256", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac")
+    return media_factory.ffmpeg(
+        "hardening_clip_256.mp4",
+        "-ss",
+        "1",
+        "-t",
+        "1.6",
+        "-i",
+        str(VIDEOS["katie_8s"]),
+        "-vf",
+        "scale=256:256",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
+    )
 
 
 def short_audio(media_factory, i: int, seconds: float = 1.0) -> Path:
     """The ``i``-th different ``seconds``-long cut of the 60 s English lecture (16 kHz mono)."""
     from tests.paths import LECTURE_60S
 
-    return media_factory.ffmpeg(f"hardening_audio_{i:02d}_{seconds:g}s.wav", "-ss", f"{2 + 1.25 * i:.2f}",
-                                "-t", f"{seconds:g}", "-i", str(LECTURE_60S), "-ac", "1", "-ar", "16000")
+    return media_factory.ffmpeg(
+        f"hardening_audio_{i:02d}_{seconds:g}s.wav",
+        "-ss",
+        f"{2 + 1.25 * i:.2f}",
+        "-t",
+        f"{seconds:g}",
+        "-i",
+        str(LECTURE_60S),
+        "-ac",
+        "1",
+        "-ar",
+        "16000",
+    )

@@ -15,6 +15,7 @@ Artifact store
 ``store``        ``open_store(store_settings)``.
 ``local_store`` / ``s3_store``  one backend each.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -48,8 +49,13 @@ class S3Harness:
         """A raw minio client talking to moto directly (unaffected by proxy outages)."""
         from minio import Minio
 
-        return Minio(self.server.endpoint, access_key=self.access_key, secret_key=self.secret_key,
-                     secure=False, region=self.region)
+        return Minio(
+            self.server.endpoint,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            secure=False,
+            region=self.region,
+        )
 
 
 @pytest.fixture(scope="session")

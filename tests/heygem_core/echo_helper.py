@@ -1,6 +1,7 @@
 """A helper process for the pool tests: answers each line with the same line, or, given
 ``HEYGEM_TEST_HELPER_DIE``, says why on stderr and exits at once (as a helper whose model is
 missing does)."""
+
 import os
 import sys
 

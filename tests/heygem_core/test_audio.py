@@ -1,4 +1,5 @@
 """heygem_core.audio against real ffmpeg and the shared fixture recordings."""
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,12 @@ def silence(seconds: float, sr: int = 16000) -> Audio:
 
 def integrated_lufs(path: Path) -> float:
     """Independent measurement with ffmpeg's ebur128 filter (not the loudnorm under test)."""
-    done = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128",
-                           "-f", "null", "-"], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(re.findall(r"I:\s+(-?[\d.]+) LUFS", done.stderr)[-1])
 
 
@@ -61,13 +66,16 @@ def reference_pcm(speech_wav) -> np.ndarray:
 # --------------------------------------------------------------------------- decoding
 
 
-@pytest.mark.parametrize("ext, codec_args, max_error", [
-    ("wav", ["-c:a", "pcm_s16le"], 1e-3),
-    ("flac", [], 1e-3),  # lossless: same samples as the original
-    ("mp3", ["-b:a", "192k"], None),
-    ("m4a", ["-c:a", "aac", "-b:a", "192k"], None),
-    ("ogg", ["-c:a", "libvorbis"], None),
-])
+@pytest.mark.parametrize(
+    "ext, codec_args, max_error",
+    [
+        ("wav", ["-c:a", "pcm_s16le"], 1e-3),
+        ("flac", [], 1e-3),  # lossless: same samples as the original
+        ("mp3", ["-b:a", "192k"], None),
+        ("m4a", ["-c:a", "aac", "-b:a", "192k"], None),
+        ("ogg", ["-c:a", "libvorbis"], None),
+    ],
+)
 def test_load_audio_formats(speech_wav, reference_pcm, media_factory, ext, codec_args, max_error):
     path = media_factory.ffmpeg(f"speech.{ext}", "-i", str(speech_wav), "-t", "2", *codec_args)
     got = audio.load_audio(path)
@@ -89,8 +97,9 @@ def test_load_audio_track_of_a_video(fixtures_dir):
     assert not audio.is_silent(got)
 
 
-@pytest.mark.parametrize("name", ["en_radio_8s.wav", "zh_news_8s.wav", "de_9s.wav", "fr_7s.wav",
-                                  "ja_9s.wav", "en_lecture_60s.wav"])
+@pytest.mark.parametrize(
+    "name", ["en_radio_8s.wav", "zh_news_8s.wav", "de_9s.wav", "fr_7s.wav", "ja_9s.wav", "en_lecture_60s.wav"]
+)
 def test_load_audio_fixtures_resampled(fixtures_dir, name):
     path = fixtures_dir / "audio" / name
     got = audio.load_audio(path, sr=22050)
@@ -102,16 +111,23 @@ def test_load_audio_fixtures_resampled(fixtures_dir, name):
 def test_downmix_is_the_mean_of_the_channels(media_factory):
     # Left: a full-scale tone, right: silence. A plain -ac 1 would give 0.707, not 0.5.
     path = media_factory.ffmpeg(
-        "left_only.wav", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
-        "-af", "volume=8,pan=stereo|c0=c0|c1=0*c0")
+        "left_only.wav",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:duration=1",
+        "-af",
+        "volume=8,pan=stereo|c0=c0|c1=0*c0",
+    )
     assert probe_audio(path).channels == 2
     mono = audio.load_audio(path, sr=48000).pcm
     assert np.abs(mono).max() == pytest.approx(0.5, abs=0.01)  # lavfi sine is 1/8 scale, x8
 
 
 def test_resampling_keeps_the_pitch(media_factory):
-    path = media_factory.ffmpeg("tone_1k_44k.wav", "-f", "lavfi",
-                                "-i", "sine=frequency=1000:sample_rate=44100:duration=1")
+    path = media_factory.ffmpeg(
+        "tone_1k_44k.wav", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=44100:duration=1"
+    )
     got = audio.load_audio(path, sr=16000)
     spectrum = np.abs(np.fft.rfft(got.pcm))
     assert np.argmax(spectrum) * got.sr / len(got.pcm) == pytest.approx(1000, abs=2)
@@ -169,9 +185,25 @@ def test_audio_record_validates():
 
 def test_decode_audio_args():
     assert audio.decode_audio_args("in.m4a", 16000, 2) == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", "in.m4a", "-map", "0:a:0",
-        "-af", "aresample=16000,pan=mono|c0<c0+c1", "-ac", "1", "-f", "f32le", "-acodec", "pcm_f32le",
-        "pipe:1"]
+        "ffmpeg",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-i",
+        "in.m4a",
+        "-map",
+        "0:a:0",
+        "-af",
+        "aresample=16000,pan=mono|c0<c0+c1",
+        "-ac",
+        "1",
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "pipe:1",
+    ]
     assert audio.decode_audio_args("m.wav", 8000, 1)[10] == "aresample=8000"
 
 
@@ -180,10 +212,16 @@ def test_decode_audio_args():
 
 def ebur128(path: Path) -> tuple[float, float]:
     """ffmpeg's own R128 meter: integrated loudness (LUFS) and true peak (dBTP)."""
-    done = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
-                           "-f", "null", "-"], capture_output=True, text=True, check=True)
-    return (float(re.findall(r"I:\s+(-?[\d.]+) LUFS", done.stderr)[-1]),
-            float(re.findall(r"Peak:\s+(-?[\d.]+) dBFS", done.stderr)[-1]))
+    done = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return (
+        float(re.findall(r"I:\s+(-?[\d.]+) LUFS", done.stderr)[-1]),
+        float(re.findall(r"Peak:\s+(-?[\d.]+) dBFS", done.stderr)[-1]),
+    )
 
 
 @pytest.mark.parametrize("name", ["en_radio_8s.wav", "zh_news_8s.wav", "de_9s.wav", "ja_9s.wav"])
@@ -195,8 +233,13 @@ def test_integrated_loudness_agrees_with_ffmpeg(fixtures_dir, name):
 def test_loud_peaky_audio_is_limited_not_clipped(fixtures_dir, media_factory, tmp_path):
     """Quiet speech with sharp clicks: the gain to -16 LUFS would push the clicks far past full
     scale, so they are limited under the true-peak ceiling and the loudness still lands."""
-    path = media_factory.ffmpeg("peaky.wav", "-i", str(fixtures_dir / "audio/en_radio_8s.wav"), "-af",
-                                "volume=-24dB,aeval='val(0)+0.5*lt(mod(n,8000),2)':c=same")
+    path = media_factory.ffmpeg(
+        "peaky.wav",
+        "-i",
+        str(fixtures_dir / "audio/en_radio_8s.wav"),
+        "-af",
+        "volume=-24dB,aeval='val(0)+0.5*lt(mod(n,8000),2)':c=same",
+    )
     loudness_in, peak_in = ebur128(path)
     assert peak_in + (-16.0 - loudness_in) > 6.0, "plain gain would clip by 6 dB or more"
     out = audio.normalize_loudness(path, tmp_path / "out.wav")
@@ -206,8 +249,7 @@ def test_loud_peaky_audio_is_limited_not_clipped(fixtures_dir, media_factory, tm
 
 
 def test_stereo_stays_stereo(fixtures_dir, media_factory, tmp_path):
-    path = media_factory.ffmpeg("stereo.m4a", "-i", str(fixtures_dir / "audio/fr_7s.wav"), "-ac", "2",
-                                "-c:a", "aac")
+    path = media_factory.ffmpeg("stereo.m4a", "-i", str(fixtures_dir / "audio/fr_7s.wav"), "-ac", "2", "-c:a", "aac")
     out = audio.normalize_loudness(path, tmp_path / "out.wav")
     assert probe_audio(out).channels == 2
     assert ebur128(out)[0] == pytest.approx(-16.0, abs=1.0)
@@ -216,8 +258,9 @@ def test_stereo_stays_stereo(fixtures_dir, media_factory, tmp_path):
 @pytest.mark.parametrize("source", ["en_radio_8s.wav", "quiet"])
 def test_normalize_loudness_hits_target(fixtures_dir, media_factory, tmp_path, source):
     if source == "quiet":
-        path = media_factory.ffmpeg("quiet.wav", "-i", str(fixtures_dir / "audio/zh_news_8s.wav"),
-                                    "-af", "volume=-20dB")
+        path = media_factory.ffmpeg(
+            "quiet.wav", "-i", str(fixtures_dir / "audio/zh_news_8s.wav"), "-af", "volume=-20dB"
+        )
     else:
         path = fixtures_dir / "audio" / source
     out = audio.normalize_loudness(path, tmp_path / "voice.wav")
@@ -229,8 +272,7 @@ def test_normalize_loudness_hits_target(fixtures_dir, media_factory, tmp_path, s
 
 
 def test_normalize_silent_audio(media_factory, tmp_path):
-    path = media_factory.ffmpeg("silence.wav", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo",
-                                "-t", "2")
+    path = media_factory.ffmpeg("silence.wav", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", "2")
     with pytest.raises(NoAudio) as err:
         audio.normalize_loudness(path, tmp_path / "out.wav")
     assert_names_file(err, path, "silent")
@@ -299,8 +341,7 @@ def test_is_silent():
 @pytest.mark.parametrize("name", ["zh_news_8s.wav", "de_9s.wav"])
 def test_loudness_at_16k_is_the_48k_loudness(fixtures_dir, media_factory, name):
     """K-weighting at a lower rate keeps the filter's response up to sr/2: speech loses little."""
-    mono48 = media_factory.ffmpeg(f"mono_{name}", "-i", str(fixtures_dir / "audio" / name),
-                                  "-af", "pan=mono|c0=c0")
+    mono48 = media_factory.ffmpeg(f"mono_{name}", "-i", str(fixtures_dir / "audio" / name), "-af", "pan=mono|c0=c0")
     pcm16 = audio.load_audio(mono48, sr=16000).pcm[:, None]
     assert audio.integrated_loudness(pcm16, 16000) == pytest.approx(ebur128(mono48)[0], abs=1.0)
 
@@ -322,8 +363,13 @@ def test_the_aligners_hear_the_same_audio_however_loud_it_came(fixtures_dir, med
 
 
 def test_a_click_does_not_keep_the_aligners_audio_quiet(fixtures_dir, media_factory):
-    path = media_factory.ffmpeg("quiet_click.wav", "-i", str(fixtures_dir / "audio/en_radio_8s.wav"), "-af",
-                                "volume=-24dB,aeval='val(0)+0.5*lt(mod(n,8000),2)':c=same")
+    path = media_factory.ffmpeg(
+        "quiet_click.wav",
+        "-i",
+        str(fixtures_dir / "audio/en_radio_8s.wav"),
+        "-af",
+        "volume=-24dB,aeval='val(0)+0.5*lt(mod(n,8000),2)':c=same",
+    )
     heard = audio.analysis_audio(path)
     # The clicks count in the loudness and are clipped; the speech comes up by ~20 dB all the
     # same (a gain held under the clicks' peaks would have left it near -34 LUFS).

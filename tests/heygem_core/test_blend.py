@@ -1,11 +1,19 @@
 """Compositor on raw frames: the only pixels that change are inside the lower-face mask."""
+
 import cv2
 import numpy as np
 import pytest
 
 from heygem_core import media
-from heygem_core.blend import (FEATHER, Patch, composite, composite_i420, feathered_mask,
-                                lower_face_alpha, lower_face_polygon)
+from heygem_core.blend import (
+    FEATHER,
+    Patch,
+    composite,
+    composite_i420,
+    feathered_mask,
+    lower_face_alpha,
+    lower_face_polygon,
+)
 from heygem_core.config import Settings
 from heygem_core.track import track_video
 from heygem_core.warp import apply, similarity
@@ -47,9 +55,9 @@ def test_mask_takes_the_lower_chin_but_the_narrower_cheeks(katie):
     base = track.landmarks[10].astype(np.float64)
     iod = np.linalg.norm(base[45] - base[36])
     patch = base.copy()
-    patch[2:5, 0] += 0.3 * iod   # head turned: the cheek on the image's left comes in,
+    patch[2:5, 0] += 0.3 * iod  # head turned: the cheek on the image's left comes in,
     patch[12:15, 0] += 0.3 * iod  # the one on the right sticks out past the frame's
-    patch[7:10, 1] += 0.2 * iod   # its chin is lower
+    patch[7:10, 1] += 0.2 * iod  # its chin is lower
     poly = lower_face_polygon(base, patch)
     inside = lambda p: cv2.pointPolygonTest(poly.astype(np.float32), (float(p[0]), float(p[1])), False) >= 0  # noqa: E731
     centre = base[[48, 54]].mean(0)
@@ -83,8 +91,10 @@ def test_a_chin_raised_over_a_lower_one_covers_the_lower_one(katie):
     assert min(alpha_at(raised, k) for k in (7, 8, 9)) > 0.85, "the lower chin shows through the feather"
     assert alpha_at(base, 8) < 0.5, "with one chin the mask should end just past it"
     # The chin's corners are not pushed: past them lies the hair beside a narrower jaw.
-    assert np.allclose(lower_face_polygon(base, raised)[[0, 1, 2, 3, 9, 10, 11, 12]],
-                       lower_face_polygon(base, base)[[0, 1, 2, 3, 9, 10, 11, 12]])
+    assert np.allclose(
+        lower_face_polygon(base, raised)[[0, 1, 2, 3, 9, 10, 11, 12]],
+        lower_face_polygon(base, base)[[0, 1, 2, 3, 9, 10, 11, 12]],
+    )
 
 
 def test_an_upper_lip_lowered_over_a_higher_one_covers_the_higher_one(katie):
@@ -100,8 +110,11 @@ def test_an_upper_lip_lowered_over_a_higher_one_covers_the_higher_one(katie):
         poly = lower_face_polygon(base, patch_pts)
         origin = np.floor(poly.min(0)) - 4
         shape = tuple((np.ceil(poly.max(0) - origin) + 4).astype(int)[::-1])
-        return (lower_face_alpha(shape, poly - origin, base - origin, patch_pts - origin),
-                feathered_mask(shape, poly - origin, FEATHER * iod), origin)
+        return (
+            lower_face_alpha(shape, poly - origin, base - origin, patch_pts - origin),
+            feathered_mask(shape, poly - origin, FEATHER * iod),
+            origin,
+        )
 
     lowered = base.copy()
     lowered[48:68, 1] += 0.12 * iod

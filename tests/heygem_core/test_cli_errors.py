@@ -1,4 +1,5 @@
 """Every bad input ends in one clear line naming the file, exit code 2, and no output file."""
+
 import subprocess
 import sys
 
@@ -18,15 +19,28 @@ def bad(media_factory):
         "audio_only": f.ffmpeg("audio_only.mp4", "-i", str(LANGUAGE_AUDIO["en"]), "-c:a", "aac"),
         "silent": f.ffmpeg("silent.wav", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "3"),
         "empty_audio": f.ffmpeg("empty.wav", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0"),
-        "faceless": f.ffmpeg("faceless.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
-                             "-pix_fmt", "yuv420p"),
+        "faceless": f.ffmpeg(
+            "faceless.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-pix_fmt", "yuv420p"
+        ),
     }
 
 
 def _fails(tmp_path, capsys, video, audio, *extra):
     out = tmp_path / "out.mp4"
-    code = main(["lipsync", "--cache-dir", str(tmp_path / "c"), "--video", str(video), "--audio", str(audio),
-                 "-o", str(out), *extra])
+    code = main(
+        [
+            "lipsync",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--video",
+            str(video),
+            "--audio",
+            str(audio),
+            "-o",
+            str(out),
+            *extra,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2, err
     assert "Traceback" not in err and err.count("\n") == 1, err
@@ -35,23 +49,29 @@ def _fails(tmp_path, capsys, video, audio, *extra):
     return err
 
 
-@pytest.mark.parametrize("case, words", [
-    ("zero", ["zero.mp4", "empty"]),
-    ("garbage", ["garbage.mp4"]),
-    ("truncated", ["truncated.mp4"]),
-    ("audio_only", ["audio_only.mp4", "no video stream"]),
-    ("faceless", ["faceless.mp4", "no face"]),
-])
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("zero", ["zero.mp4", "empty"]),
+        ("garbage", ["garbage.mp4"]),
+        ("truncated", ["truncated.mp4"]),
+        ("audio_only", ["audio_only.mp4", "no video stream"]),
+        ("faceless", ["faceless.mp4", "no face"]),
+    ],
+)
 def test_bad_video(tmp_path, capsys, bad, case, words):
     err = _fails(tmp_path, capsys, bad[case], LANGUAGE_AUDIO["en"])
     for w in words:
         assert w in err.lower() or w in err, err
 
 
-@pytest.mark.parametrize("case, words", [
-    ("silent", ["silent.wav", "silent"]),
-    ("empty_audio", ["empty.wav"]),
-])
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("silent", ["silent.wav", "silent"]),
+        ("empty_audio", ["empty.wav"]),
+    ],
+)
 def test_bad_audio(tmp_path, capsys, bad, case, words):
     err = _fails(tmp_path, capsys, VIDEOS["katie_8s"], bad[case])
     for w in words:
@@ -73,8 +93,7 @@ def test_missing_files(tmp_path, capsys):
 
 
 def test_help_is_complete():
-    out = subprocess.run([sys.executable, "-m", "cli", "lipsync", "--help"],
-                         capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "cli", "lipsync", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     for flag in ("--video", "--audio", "--output", "--transcript", "--engine", "--tracker", "--language"):
         assert flag in out.stdout

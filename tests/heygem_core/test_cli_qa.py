@@ -1,5 +1,6 @@
 """``heygem lipsync`` says how the output came out: a QA line after "wrote", a warning up
 front when the source's mouth barely opens, and with ``--strict`` exit 3 for a flagged output."""
+
 import json
 
 import pytest
@@ -23,8 +24,22 @@ def test_the_source_check_tells_a_quiet_source_from_speaking_ones(quiet_source, 
 
 def _lipsync(tmp_path, video, *extra):
     out = tmp_path / "out.mp4"
-    code = main(["lipsync", "--cache-dir", str(tmp_path / "c"), "--video", str(video),
-                 "--audio", str(LANGUAGE_AUDIO["de"]), "--language", "de", "-o", str(out), *extra])
+    code = main(
+        [
+            "lipsync",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--video",
+            str(video),
+            "--audio",
+            str(LANGUAGE_AUDIO["de"]),
+            "--language",
+            "de",
+            "-o",
+            str(out),
+            *extra,
+        ]
+    )
     return code, out
 
 

@@ -1,5 +1,6 @@
 """Every setting with a bad value stops the command before any work: one line naming the
 variable, the value and what is allowed, exit 2, no traceback, no output."""
+
 from dataclasses import fields
 
 import pytest
@@ -65,8 +66,7 @@ def test_a_bad_setting_stops_the_command_with_one_line(name, tmp_path, capsys, m
     for var, v in {**needs, f"HEYGEM_{name}": value}.items():
         monkeypatch.setenv(var, v)
     out = tmp_path / "out.mp4"
-    code = main(["lipsync", "--video", str(VIDEOS["katie_8s"]), "--audio", str(LANGUAGE_AUDIO["de"]),
-                 "-o", str(out)])
+    code = main(["lipsync", "--video", str(VIDEOS["katie_8s"]), "--audio", str(LANGUAGE_AUDIO["de"]), "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 2, err
     assert "Traceback" not in err and err.count("\n") == 1, err
@@ -75,8 +75,15 @@ def test_a_bad_setting_stops_the_command_with_one_line(name, tmp_path, capsys, m
 
 
 def test_good_values_are_read_with_their_types(tmp_path):
-    s = Settings.from_env({"HEYGEM_CRF": " 20 ", "HEYGEM_S3_SECURE": "yes", "HEYGEM_TARGET_LUFS": "-23",
-                           "HEYGEM_INPUT_ROOTS": str(tmp_path), "MINIO_BUCKET": "lectures"})
+    s = Settings.from_env(
+        {
+            "HEYGEM_CRF": " 20 ",
+            "HEYGEM_S3_SECURE": "yes",
+            "HEYGEM_TARGET_LUFS": "-23",
+            "HEYGEM_INPUT_ROOTS": str(tmp_path),
+            "MINIO_BUCKET": "lectures",
+        }
+    )
     assert (s.crf, s.s3_secure, s.target_lufs, s.input_roots, s.s3_bucket) == (20, True, -23.0, (tmp_path,), "lectures")
     with pytest.raises(SettingsError, match="HEYGEM_CRF=52"):
         s.replace(crf=52)  # flags and flow parameters are checked as the environment is
@@ -107,7 +114,9 @@ def test_the_settings_table_is_made_from_the_fields_own_metadata():
     assert doc_script.updated(text) == text, "run: .venv/bin/python scripts/settings_doc.py"
     for f in fields(Settings):
         if f.name != "engine_options":
-            assert f.metadata.get("doc") and f.metadata.get("section"), f"{f.name}: give it setting(doc=..., section=...)"
+            assert f.metadata.get("doc") and f.metadata.get("section"), (
+                f"{f.name}: give it setting(doc=..., section=...)"
+            )
 
 
 def test_cli_flags_take_their_choices_and_defaults_from_the_settings():

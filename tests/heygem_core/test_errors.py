@@ -1,5 +1,6 @@
 """The error tree's fields: messages are built from them, re-told about another path without
 cutting text apart, survive Prefect's pickling, and OS causes read in plain words."""
+
 from __future__ import annotations
 
 import errno
@@ -8,8 +9,17 @@ import pickle
 import pytest
 
 from heygem_core import errors
-from heygem_core.errors import (InputError, MissingFile, NoFaceFound, ObjectMissing, ProcessingError,
-                                SheetError, StoreUnavailable, os_cause, os_reason)
+from heygem_core.errors import (
+    InputError,
+    MissingFile,
+    NoFaceFound,
+    ObjectMissing,
+    ProcessingError,
+    SheetError,
+    StoreUnavailable,
+    os_cause,
+    os_reason,
+)
 
 
 def test_message_is_built_from_fields():
@@ -35,10 +45,15 @@ def test_processing_error_keeps_cause_and_detail_apart():
     assert str(err).endswith(detail) and "\n" not in err.headline
 
 
-ALL = [InputError("bad", "a.mp4"), MissingFile("gone", "b.wav"), ObjectMissing("no such key", "runs/x"),
-       SheetError("course.csv", ["row 2: video: file not found", "row 3: language 'xx' unknown"]),
-       ProcessingError("ffmpeg failed", "c.mp4", cause="disk quota exceeded", detail="tail"),
-       StoreUnavailable("the store does not answer"), errors.HeygemError("plain")]
+ALL = [
+    InputError("bad", "a.mp4"),
+    MissingFile("gone", "b.wav"),
+    ObjectMissing("no such key", "runs/x"),
+    SheetError("course.csv", ["row 2: video: file not found", "row 3: language 'xx' unknown"]),
+    ProcessingError("ffmpeg failed", "c.mp4", cause="disk quota exceeded", detail="tail"),
+    StoreUnavailable("the store does not answer"),
+    errors.HeygemError("plain"),
+]
 
 
 @pytest.mark.parametrize("err", ALL, ids=lambda e: type(e).__name__)

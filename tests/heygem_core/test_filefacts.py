@@ -1,4 +1,5 @@
 """Facts kept under a file's identity: read back for the same file, asked again for any change."""
+
 import json
 import os
 import shutil

@@ -1,4 +1,5 @@
 """The numpy filters equal the scipy ones they replace (scipy stays a test-time reference)."""
+
 import subprocess
 import sys
 
@@ -13,8 +14,10 @@ from tests.paths import LANGUAGE_AUDIO, VIDEOS
 RNG = np.random.default_rng(7)
 
 
-@pytest.mark.parametrize("order, cutoff, sr", [(4, 1500.0, 16000), (2, 300.0, 16000), (3, 7000.0, 16000),
-                                               (6, 100.0, 48000), (1, 50.0, 16000)])
+@pytest.mark.parametrize(
+    "order, cutoff, sr",
+    [(4, 1500.0, 16000), (2, 300.0, 16000), (3, 7000.0, 16000), (6, 100.0, 48000), (1, 50.0, 16000)],
+)
 def test_butter_highpass_equals_scipy_sosfilt(order, cutoff, sr):
     x = RNG.standard_normal(3 * sr)
     want = scipy.signal.sosfilt(scipy.signal.butter(order, cutoff, "highpass", fs=sr, output="sos"), x)
@@ -64,12 +67,25 @@ def test_a_job_never_imports_scipy_or_pandas(tmp_path):
     # The point of this module: scipy's import (~1 s of CPU) stays off a job's path, and so
     # does pandas (~0.4 s, which pyarrow's to_numpy and read_table pull in). A whole job,
     # tracking included, in a fresh interpreter.
-    code = ("import sys; from pathlib import Path; from heygem_core import pipeline; "
-            "from heygem_core.config import Settings; "
-            "pipeline.lipsync(sys.argv[1], sys.argv[2], sys.argv[3], settings=Settings(cache_dir=Path(sys.argv[4]))); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'pandas')))")
-    out = subprocess.run([sys.executable, "-c", code, str(VIDEOS["chaplin_7s"]), str(LANGUAGE_AUDIO["fr"]),
-                          str(tmp_path / "out.mp4"), str(tmp_path / "cache")], capture_output=True, text=True)
+    code = (
+        "import sys; from pathlib import Path; from heygem_core import pipeline; "
+        "from heygem_core.config import Settings; "
+        "pipeline.lipsync(sys.argv[1], sys.argv[2], sys.argv[3], settings=Settings(cache_dir=Path(sys.argv[4]))); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'pandas')))"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(VIDEOS["chaplin_7s"]),
+            str(LANGUAGE_AUDIO["fr"]),
+            str(tmp_path / "out.mp4"),
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "out.mp4").exists()
     assert out.stdout.strip().splitlines()[-1] == "[]"

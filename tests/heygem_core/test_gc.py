@@ -1,5 +1,6 @@
 """heygem gc: old and least recently used objects go, from the cache folder and from a local
 or an S3 (moto) store; what a running flow may use and what was used lately stay."""
+
 import json
 import os
 import time
@@ -21,8 +22,13 @@ def _local(cache_dir, rel, data=b"x" * 100, used=None):
 
 def test_old_objects_go_recent_and_touched_ones_stay(store, store_settings):
     cache_dir = store_settings.cache_dir
-    for key in ("cache/lipsync/old.npz", "cache/blend/touched.mp4", "sources/old.mp4",
-                "runs/r1/out/a.mp4", "runs/r1/report.html"):
+    for key in (
+        "cache/lipsync/old.npz",
+        "cache/blend/touched.mp4",
+        "sources/old.mp4",
+        "runs/r1/out/a.mp4",
+        "runs/r1/report.html",
+    ):
         store.put_bytes(key, b"old " * 50)
     t_mid = time.time()
     old_track = _local(cache_dir, "tracks/ab/old.parquet", used=t_mid - 60)
@@ -104,8 +110,11 @@ def test_the_command(tmp_path, capsys, monkeypatch):
     assert "would free 100 B in 1 cache objects" in out and old.exists()
     assert main(["gc", "--cache-dir", str(tmp_path / "c"), "--older-than", "30d"]) == 0
     assert "freed 100 B" in capsys.readouterr().out and not old.exists()
-    for argv, says in ((["gc", "--older-than", "soon"], "--older-than soon"), (["gc"], "say what to free"),
-                       (["gc", "--max-size", "big"], "--max-size big")):
+    for argv, says in (
+        (["gc", "--older-than", "soon"], "--older-than soon"),
+        (["gc"], "say what to free"),
+        (["gc", "--max-size", "big"], "--max-size big"),
+    ):
         assert main(argv + ["--cache-dir", str(tmp_path / "c")]) == 2
         err = capsys.readouterr().err
         assert says in err and err.count("\n") == 1, err

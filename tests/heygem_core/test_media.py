@@ -3,6 +3,7 @@
 Full decodes are hashed per frame (session cache) so that pixel-exact comparisons do not keep
 whole videos in memory.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,8 +50,11 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ffprobe_streams(path: Path) -> list[dict]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json",
-                          str(path)], capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        check=True,
+    ).stdout
     return json.loads(out)["streams"]
 
 
@@ -62,8 +66,19 @@ def assert_names_file(err: pytest.ExceptionInfo, path: Path, *words: str) -> Non
 
 
 def fake_info(**overrides) -> VideoInfo:
-    base = dict(path=Path("in.mp4"), width=850, height=480, fps=Fraction(30), n_frames=210,
-                duration=7.0, rotation=0, vfr=False, has_audio=True, codec="h264", pix_fmt="yuv420p")
+    base = dict(
+        path=Path("in.mp4"),
+        width=850,
+        height=480,
+        fps=Fraction(30),
+        n_frames=210,
+        duration=7.0,
+        rotation=0,
+        vfr=False,
+        has_audio=True,
+        codec="h264",
+        pix_fmt="yuv420p",
+    )
     return VideoInfo(**{**base, **overrides})
 
 
@@ -87,20 +102,60 @@ def sun(fixtures_dir) -> VideoInfo:
 
 def test_decode_args_from_start():
     assert media.decode_args(fake_info()) == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-copyts", "-i", "in.mp4", "-map", "0:0", "-vf", "fps=30",
-        "-fps_mode", "passthrough", "-sws_flags", "accurate_rnd+full_chroma_int",
-        "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
+        "ffmpeg",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-copyts",
+        "-i",
+        "in.mp4",
+        "-map",
+        "0:0",
+        "-vf",
+        "fps=30",
+        "-fps_mode",
+        "passthrough",
+        "-sws_flags",
+        "accurate_rnd+full_chroma_int",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "bgr24",
+        "pipe:1",
+    ]
 
 
 def test_decode_args_seek_trims_by_exact_frame_pts():
     args = media.decode_args(fake_info(), start_frame=60, count=10)
     assert args == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-noaccurate_seek", "-ss", "1.500000",  # 0.5 s before frame 60 at 30 fps
-        "-copyts", "-i", "in.mp4", "-map", "0:0", "-vf", "fps=30,trim=start_pts=60",
-        "-frames:v", "10", "-fps_mode", "passthrough", "-sws_flags", "accurate_rnd+full_chroma_int",
-        "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
+        "ffmpeg",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-noaccurate_seek",
+        "-ss",
+        "1.500000",  # 0.5 s before frame 60 at 30 fps
+        "-copyts",
+        "-i",
+        "in.mp4",
+        "-map",
+        "0:0",
+        "-vf",
+        "fps=30,trim=start_pts=60",
+        "-frames:v",
+        "10",
+        "-fps_mode",
+        "passthrough",
+        "-sws_flags",
+        "accurate_rnd+full_chroma_int",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "bgr24",
+        "pipe:1",
+    ]
 
 
 def test_decode_args_near_start_does_not_seek():
@@ -119,12 +174,39 @@ def test_decode_args_odd_size_crops_and_offset_start_shifts_grid():
 
 def test_encode_args():
     assert media.encode_args(Path("out/x.mp4"), 640, 360, Fraction(30000, 1001)) == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "bgr24", "-video_size", "640x360",
-        "-framerate", "30000/1001", "-i", "pipe:0",
-        "-an", "-sws_flags", "accurate_rnd+full_chroma_int",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
-        "-fps_mode", "passthrough", "-movflags", "+faststart", "out/x.mp4"]
+        "ffmpeg",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "bgr24",
+        "-video_size",
+        "640x360",
+        "-framerate",
+        "30000/1001",
+        "-i",
+        "pipe:0",
+        "-an",
+        "-sws_flags",
+        "accurate_rnd+full_chroma_int",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "18",
+        "-pix_fmt",
+        "yuv420p",
+        "-fps_mode",
+        "passthrough",
+        "-movflags",
+        "+faststart",
+        "out/x.mp4",
+    ]
 
 
 def test_encode_args_options():
@@ -136,15 +218,44 @@ def test_encode_args_options():
 
 def test_mux_args():
     assert media.mux_args("v.mp4", Path("a.wav"), "o.mp4") == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-i", "v.mp4", "-i", "a.wav", "-map", "0:v:0", "-map", "1:a:0",
-        "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart", "o.mp4"]
+        "ffmpeg",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        "v.mp4",
+        "-i",
+        "a.wav",
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "192k",
+        "-movflags",
+        "+faststart",
+        "o.mp4",
+    ]
     assert "-shortest" not in media.mux_args("v", "a", "o", audio_bitrate="128k")
 
 
 def test_probe_args():
     assert media.probe_args("x.mov") == [
-        "ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "x.mov"]
+        "ffprobe",
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        "x.mov",
+    ]
 
 
 def test_out_size_is_even():
@@ -155,11 +266,14 @@ def test_out_size_is_even():
 # --------------------------------------------------------------------------- probing the fixtures
 
 
-@pytest.mark.parametrize("name, size, fps, n_frames, has_audio, codec", [
-    (CHAPLIN, (850, 480), 30, 210, True, "h264"),
-    (KATIE, (512, 512), 25, 200, True, "mpeg4"),
-    (SUN, (576, 768), 25, 550, False, "h264"),
-])
+@pytest.mark.parametrize(
+    "name, size, fps, n_frames, has_audio, codec",
+    [
+        (CHAPLIN, (850, 480), 30, 210, True, "h264"),
+        (KATIE, (512, 512), 25, 200, True, "mpeg4"),
+        (SUN, (576, 768), 25, 550, False, "h264"),
+    ],
+)
 def test_probe_video_fixtures(fixtures_dir, name, size, fps, n_frames, has_audio, codec):
     info = media.probe_video(fixtures_dir / name)
     assert (info.width, info.height) == size
@@ -213,17 +327,20 @@ def test_gray_frames_are_the_bgr_frames_in_grey(fixtures_dir, name, start):
         media.read_gray_frames(info, info.n_frames + 1)
 
 
-@pytest.mark.parametrize("name, starts", [
-    (KATIE, [1, 11, 12, 13, 100, 187, 199]),  # keyframe every 12 frames
-    (SUN, [13, 249, 250, 251, 549]),  # keyframes at 250 and 500
-    (CHAPLIN, [105, 209]),  # a single keyframe at 0
-])
+@pytest.mark.parametrize(
+    "name, starts",
+    [
+        (KATIE, [1, 11, 12, 13, 100, 187, 199]),  # keyframe every 12 frames
+        (SUN, [13, 249, 250, 251, 549]),  # keyframes at 250 and 500
+        (CHAPLIN, [105, 209]),  # a single keyframe at 0
+    ],
+)
 def test_seek_is_frame_exact(fixtures_dir, name, starts):
     info = media.probe_video(fixtures_dir / name)
     hashes = full_read_hashes(info)
     for k in starts:
         got = [_digest(f) for f in media.read_frames(info, start_frame=k, count=4)]
-        assert got == hashes[k:k + 4], f"start_frame={k}"
+        assert got == hashes[k : k + 4], f"start_frame={k}"
 
 
 def test_read_frames_count_and_bounds(katie):
@@ -284,16 +401,19 @@ def test_read_frames_reversed_matches_forward(katie):
 # --------------------------------------------------------------------------- index sequences
 
 
-@pytest.mark.parametrize("n_source, n_out, mode, expected", [
-    (4, 10, "pingpong", [0, 1, 2, 3, 2, 1, 0, 1, 2, 3]),
-    (3, 9, "pingpong", [0, 1, 2, 1, 0, 1, 2, 1, 0]),
-    (2, 5, "pingpong", [0, 1, 0, 1, 0]),
-    (1, 3, "pingpong", [0, 0, 0]),
-    (4, 10, "loop", [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]),
-    (5, 3, "pingpong", [0, 1, 2]),  # audio shorter than video: a cut
-    (5, 3, "loop", [0, 1, 2]),
-    (5, 0, "pingpong", []),
-])
+@pytest.mark.parametrize(
+    "n_source, n_out, mode, expected",
+    [
+        (4, 10, "pingpong", [0, 1, 2, 3, 2, 1, 0, 1, 2, 3]),
+        (3, 9, "pingpong", [0, 1, 2, 1, 0, 1, 2, 1, 0]),
+        (2, 5, "pingpong", [0, 1, 0, 1, 0]),
+        (1, 3, "pingpong", [0, 0, 0]),
+        (4, 10, "loop", [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]),
+        (5, 3, "pingpong", [0, 1, 2]),  # audio shorter than video: a cut
+        (5, 3, "loop", [0, 1, 2]),
+        (5, 0, "pingpong", []),
+    ],
+)
 def test_frame_indices_table(n_source, n_out, mode, expected):
     assert media.frame_indices(n_source, n_out, mode).tolist() == expected
 
@@ -361,8 +481,10 @@ def _round_trip(info: VideoInfo, out: Path, crf: int, n: int) -> tuple[list[np.n
     with FrameWriter(out, info.out_width, info.out_height, info.fps, crf=crf) as writer:
         for frame in source:
             writer.write(frame)
-    print(f"\nFrameWriter crf {crf} veryfast {info.out_width}x{info.out_height}: "
-          f"{len(source) / (time.perf_counter() - started):.0f} fps")
+    print(
+        f"\nFrameWriter crf {crf} veryfast {info.out_width}x{info.out_height}: "
+        f"{len(source) / (time.perf_counter() - started):.0f} fps"
+    )
     decoded = list(media.read_frames(media.probe_video(out)))
     return source, decoded
 
@@ -406,8 +528,9 @@ def test_i420_frames_pass_through_the_writer_exactly(katie, tmp_path):
 
 def test_frame_writer_muxes_audio_in_the_same_pass(katie, fixtures_dir, tmp_path):
     out = tmp_path / "with_sound.mp4"
-    with FrameWriter(out, katie.out_width, katie.out_height, katie.fps,
-                     audio=fixtures_dir / "audio/fr_7s.wav") as writer:
+    with FrameWriter(
+        out, katie.out_width, katie.out_height, katie.fps, audio=fixtures_dir / "audio/fr_7s.wav"
+    ) as writer:
         for frame in media.read_frames(katie, 0, 25, i420=True):
             writer.write(frame)
     info = media.probe_video(out)
@@ -422,8 +545,16 @@ def test_encode_args_with_audio():
     args = media.encode_args("o.mp4", 4, 4, Fraction(25), audio="voice.wav", audio_bitrate="128k")
     assert "-an" not in args
     i = args.index("voice.wav")
-    assert args[i - 1] == "-i" and args[i + 1:i + 9] == ["-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac",
-                                                         "-b:a", "128k"]
+    assert args[i - 1] == "-i" and args[i + 1 : i + 9] == [
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+    ]
 
 
 def test_frame_writer_keeps_exact_frame_count_at_ntsc_rate(tmp_path):
@@ -550,8 +681,9 @@ def test_truncated_mp4_without_index(fixtures_dir, media_factory):
 
 def test_truncated_faststart_mp4(fixtures_dir, media_factory):
     # Index first (as for streaming): the header survives the cut but half the frames do not.
-    whole = media_factory.ffmpeg("faststart.mp4", "-i", str(fixtures_dir / CHAPLIN), "-c", "copy",
-                                 "-movflags", "+faststart")
+    whole = media_factory.ffmpeg(
+        "faststart.mp4", "-i", str(fixtures_dir / CHAPLIN), "-c", "copy", "-movflags", "+faststart"
+    )
     path = media_factory.truncated("faststart_cut.mp4", whole)
     with pytest.raises(UnsupportedMedia) as err:
         media.probe_video(path)
@@ -581,8 +713,7 @@ def test_video_without_audio_as_audio(fixtures_dir):
 
 def test_rotated_phone_video_comes_out_upright(chaplin, media_factory):
     # Stream copy with a rotation flag: the pixels are stored landscape, shown portrait.
-    path = media_factory.ffmpeg("rotated.mp4", "-i", str(chaplin.path), "-c", "copy",
-                                "-metadata:s:v", "rotate=90")
+    path = media_factory.ffmpeg("rotated.mp4", "-i", str(chaplin.path), "-c", "copy", "-metadata:s:v", "rotate=90")
     info = media.probe_video(path)
     assert info.rotation in (90, 270)
     assert (info.width, info.height) == (480, 850)
@@ -597,8 +728,19 @@ def test_rotated_phone_video_comes_out_upright(chaplin, media_factory):
 def test_variable_frame_rate_is_resampled(katie, media_factory):
     # First 4 s at 25 fps, then frames 1/15 s apart: a phone slowing down in low light.
     path = media_factory.ffmpeg(
-        "vfr.mp4", "-i", str(katie.path), "-an", "-vf", "setpts='if(lt(N,100),N/25,4+(N-100)/15)/TB'",
-        "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast")
+        "vfr.mp4",
+        "-i",
+        str(katie.path),
+        "-an",
+        "-vf",
+        "setpts='if(lt(N,100),N/25,4+(N-100)/15)/TB'",
+        "-fps_mode",
+        "vfr",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+    )
     info = media.probe_video(path)
     assert info.vfr
     assert any("variable frame rate" in note for note in info.notes)
@@ -612,8 +754,21 @@ def test_variable_frame_rate_is_resampled(katie, media_factory):
 
 def test_odd_dimensions_are_cropped_even(chaplin, media_factory):
     # 4:4:4 because x264 refuses odd sizes in 4:2:0, which is exactly why we crop.
-    path = media_factory.ffmpeg("odd.mp4", "-i", str(chaplin.path), "-t", "1", "-vf", "scale=853:481",
-                                "-c:v", "libx264", "-pix_fmt", "yuv444p", "-preset", "ultrafast")
+    path = media_factory.ffmpeg(
+        "odd.mp4",
+        "-i",
+        str(chaplin.path),
+        "-t",
+        "1",
+        "-vf",
+        "scale=853:481",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv444p",
+        "-preset",
+        "ultrafast",
+    )
     info = media.probe_video(path)
     assert (info.width, info.height, info.out_width, info.out_height) == (853, 481, 852, 480)
     assert any("odd size 853x481" in note for note in info.notes)
@@ -623,8 +778,21 @@ def test_odd_dimensions_are_cropped_even(chaplin, media_factory):
 
 
 def test_ten_bit_video(chaplin, media_factory):
-    path = media_factory.ffmpeg("ten_bit.mp4", "-i", str(chaplin.path), "-t", "1", "-c:v", "libx264",
-                                "-pix_fmt", "yuv420p10le", "-preset", "ultrafast", "-qp", "0")
+    path = media_factory.ffmpeg(
+        "ten_bit.mp4",
+        "-i",
+        str(chaplin.path),
+        "-t",
+        "1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p10le",
+        "-preset",
+        "ultrafast",
+        "-qp",
+        "0",
+    )
     info = media.probe_video(path)
     assert info.pix_fmt == "yuv420p10le"
     assert any("10-bit" in note for note in info.notes)
@@ -643,8 +811,21 @@ def _rss_bytes() -> int:
 
 def test_streaming_memory_stays_flat_1080p(media_factory):
     """Measured, not asserted strictly: resident memory while reading a 1080p clip."""
-    path = media_factory.ffmpeg("hd.mp4", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25",
-                                "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50")
+    path = media_factory.ffmpeg(
+        "hd.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=1920x1080:rate=25",
+        "-t",
+        "4",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "50",
+    )
     info = media.probe_video(path)
     samples = []
     started = time.perf_counter()
@@ -652,7 +833,9 @@ def test_streaming_memory_stays_flat_1080p(media_factory):
         if i % 10 == 0:
             samples.append(_rss_bytes())
     seconds = time.perf_counter() - started
-    early, late = max(samples[: len(samples) // 2]), max(samples[len(samples) // 2:])
-    print(f"\n1080p read of {info.n_frames} frames: {info.n_frames / seconds:.0f} fps, RSS "
-          f"first half {early / 2**20:.0f} MiB, second half {late / 2**20:.0f} MiB")
+    early, late = max(samples[: len(samples) // 2]), max(samples[len(samples) // 2 :])
+    print(
+        f"\n1080p read of {info.n_frames} frames: {info.n_frames / seconds:.0f} fps, RSS "
+        f"first half {early / 2**20:.0f} MiB, second half {late / 2**20:.0f} MiB"
+    )
     assert late - early < 64 * 2**20  # a leak of one frame per step would be ~400 MiB

@@ -10,28 +10,66 @@ import pytest
 
 from heygem_core.errors import InputError, MissingFile
 from heygem_core.package import (
-    CSV_COLUMNS, OutputEntry, build_zip, extract_safely, manifest, manifest_json, report_csv,
+    CSV_COLUMNS,
+    OutputEntry,
+    build_zip,
+    extract_safely,
+    manifest,
+    manifest_json,
+    report_csv,
     safe_arcname,
 )
 
 
 def _entries():
     done = OutputEntry(
-        row=2, lecturer="Katie Müller", language="de", title="Straße – 1", output_name="katie_de.mp4",
-        output_key="runs/r1/katie_de.mp4", sha256="ab" * 32, duration=8.0, engine="exemplar",
-        status="done", qa={"sync": 0.213, "coverage": 1.0, "frames": 200, "duration": 8.0,
-                           "flagged": False, "reasons": []},
-        pictures={"contact_sheet": "runs/r1/qa/katie_de_contact.png",
-                  "opening_plot": "runs/r1/qa/katie_de_opening.png"})
+        row=2,
+        lecturer="Katie Müller",
+        language="de",
+        title="Straße – 1",
+        output_name="katie_de.mp4",
+        output_key="runs/r1/katie_de.mp4",
+        sha256="ab" * 32,
+        duration=8.0,
+        engine="exemplar",
+        status="done",
+        qa={"sync": 0.213, "coverage": 1.0, "frames": 200, "duration": 8.0, "flagged": False, "reasons": []},
+        pictures={
+            "contact_sheet": "runs/r1/qa/katie_de_contact.png",
+            "opening_plot": "runs/r1/qa/katie_de_opening.png",
+        },
+    )
     failed = OutputEntry(
-        row=3, lecturer="Chaplin", language="fr", title="=HYPERLINK(\"http://x\")",
-        output_name="chaplin_fr.mp4", output_key=None, sha256=None, duration=None, engine=None,
-        status="failed", message="chaplin.mp4: no face found in any frame of the video\n  - second line")
+        row=3,
+        lecturer="Chaplin",
+        language="fr",
+        title='=HYPERLINK("http://x")',
+        output_name="chaplin_fr.mp4",
+        output_key=None,
+        sha256=None,
+        duration=None,
+        engine=None,
+        status="failed",
+        message="chaplin.mp4: no face found in any frame of the video\n  - second line",
+    )
     flagged = OutputEntry(
-        row=4, lecturer="Sun", language="ja", title="silent, \"quoted\"", output_name="sun_ja.mp4",
-        output_key="runs/r1/sun_ja.mp4", sha256="cd" * 32, duration=22.0, engine="exemplar",
-        status="done", qa={"sync": float("nan"), "coverage": np.float64(0.52), "flagged": True,
-                           "reasons": ["face found in only 52% of frames (threshold 90%)"]})
+        row=4,
+        lecturer="Sun",
+        language="ja",
+        title='silent, "quoted"',
+        output_name="sun_ja.mp4",
+        output_key="runs/r1/sun_ja.mp4",
+        sha256="cd" * 32,
+        duration=22.0,
+        engine="exemplar",
+        status="done",
+        qa={
+            "sync": float("nan"),
+            "coverage": np.float64(0.52),
+            "flagged": True,
+            "reasons": ["face found in only 52% of frames (threshold 90%)"],
+        },
+    )
     return [done, failed, flagged]
 
 
@@ -55,8 +93,18 @@ def test_manifest_is_json_with_counts():
 
 def test_entry_status_is_checked():
     with pytest.raises(ValueError, match="status"):
-        OutputEntry(row=1, lecturer="a", language="de", title="t", output_name="a.mp4", output_key=None,
-                    sha256=None, duration=None, engine=None, status="ok")
+        OutputEntry(
+            row=1,
+            lecturer="a",
+            language="de",
+            title="t",
+            output_name="a.mp4",
+            output_key=None,
+            sha256=None,
+            duration=None,
+            engine=None,
+            status="ok",
+        )
 
 
 def test_report_csv_one_line_per_entry():
@@ -75,27 +123,31 @@ def test_report_csv_one_line_per_entry():
     assert rows[2]["title"] == 'silent, "quoted"' and rows[2]["sync"] == "" and rows[2]["flagged"] == "yes"
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("/etc/passwd", "etc/passwd"),
-    ("C:\\x", "x"),
-    ("C:x", "x"),
-    ("videos\\katie_de.mp4", "videos/katie_de.mp4"),
-    ("Straße – 1.mp4", "Straße – 1.mp4"),
-    ("videos/Straße – 1.mp4", "videos/Straße – 1.mp4"),
-    ("./qa//a.png", "qa/a.png"),
-    ("Lecture 1: Intro?.mp4", "Lecture 1_ Intro_.mp4"),
-    ("tab\there.mp4", "tab_here.mp4"),
-    ("con.mp4", "_con.mp4"),
-    ("name. ", "name"),
-    ("//server/share/x", "server/share/x"),
-    ("Caf\u0065\u0301.mp4", "Caf\u00e9.mp4"),  # macOS-style decomposed accents become NFC
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("/etc/passwd", "etc/passwd"),
+        ("C:\\x", "x"),
+        ("C:x", "x"),
+        ("videos\\katie_de.mp4", "videos/katie_de.mp4"),
+        ("Straße – 1.mp4", "Straße – 1.mp4"),
+        ("videos/Straße – 1.mp4", "videos/Straße – 1.mp4"),
+        ("./qa//a.png", "qa/a.png"),
+        ("Lecture 1: Intro?.mp4", "Lecture 1_ Intro_.mp4"),
+        ("tab\there.mp4", "tab_here.mp4"),
+        ("con.mp4", "_con.mp4"),
+        ("name. ", "name"),
+        ("//server/share/x", "server/share/x"),
+        ("Caf\u0065\u0301.mp4", "Caf\u00e9.mp4"),  # macOS-style decomposed accents become NFC
+    ],
+)
 def test_safe_arcname_cleans(name, expected):
     assert safe_arcname(name) == expected
 
 
-@pytest.mark.parametrize("name", ["../x", "a/../../b", "..\\x", "videos/../../etc", "", "/", "C:\\", ".", "...",
-                                  "x" * 300])
+@pytest.mark.parametrize(
+    "name", ["../x", "a/../../b", "..\\x", "videos/../../etc", "", "/", "C:\\", ".", "...", "x" * 300]
+)
 def test_safe_arcname_rejects(name):
     with pytest.raises(ValueError):
         safe_arcname(name)
@@ -112,19 +164,22 @@ def media_files(tmp_path):
 
 def _texts():
     entries = _entries()
-    return {"manifest.json": manifest_json("run-1", entries, {}), "report.csv": report_csv(entries),
-            "run.log": "12:00 started\n12:01 katie_de done\n12:02 chaplin_fr failed: no face\n" * 50}
+    return {
+        "manifest.json": manifest_json("run-1", entries, {}),
+        "report.csv": report_csv(entries),
+        "run.log": "12:00 started\n12:01 katie_de done\n12:02 chaplin_fr failed: no face\n" * 50,
+    }
 
 
 def test_zip_round_trip(tmp_path, media_files):
     video, png = media_files
-    zip_path = build_zip(tmp_path / "run-1.zip",
-                         [("videos/katie_de.mp4", video), ("qa/katie_de_contact.png", png)], _texts())
+    zip_path = build_zip(
+        tmp_path / "run-1.zip", [("videos/katie_de.mp4", video), ("qa/katie_de_contact.png", png)], _texts()
+    )
     with zipfile.ZipFile(zip_path) as zf:
         assert zf.testzip() is None
         names = zf.namelist()
-        assert names == ["manifest.json", "report.csv", "run.log", "videos/katie_de.mp4",
-                         "qa/katie_de_contact.png"]
+        assert names == ["manifest.json", "report.csv", "run.log", "videos/katie_de.mp4", "qa/katie_de_contact.png"]
         kinds = {i.filename: i.compress_type for i in zf.infolist()}
         assert kinds["videos/katie_de.mp4"] == zipfile.ZIP_STORED
         assert kinds["qa/katie_de_contact.png"] == zipfile.ZIP_STORED

@@ -1,4 +1,5 @@
 """``heygem lipsync`` end to end on the real fixtures, through the CLI entry point."""
+
 import json
 import subprocess
 
@@ -12,8 +13,12 @@ from tests.paths import LANGUAGE_AUDIO, VIDEOS
 
 
 def _streams(path):
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -46,7 +51,7 @@ def test_output_keeps_size_and_fps_and_lasts_as_long_as_the_audio(tmp_path, cach
     # AAC adds a small encoder delay: find it from the first half second, then compare.
     lag = int(np.argmax(np.correlate(got.pcm[:16000], ref.pcm[800:8800], "valid"))) - 800
     m = min(len(ref.pcm), len(got.pcm) - max(lag, 0)) - 1600
-    seg_ref, seg_got = ref.pcm[800:800 + m], got.pcm[800 + lag:800 + lag + m]
+    seg_ref, seg_got = ref.pcm[800 : 800 + m], got.pcm[800 + lag : 800 + lag + m]
     assert np.corrcoef(seg_ref[:m], seg_got[:m])[0, 1] > 0.98
 
 
@@ -54,10 +59,22 @@ def test_output_keeps_size_and_fps_and_lasts_as_long_as_the_audio(tmp_path, cach
 def test_longer_audio_plays_the_video_back_and_forth(tmp_path, cache):
     # 8 s video, ~15 s audio: German + English joined.
     long_audio = tmp_path / "long.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(LANGUAGE_AUDIO["de"]), "-i", str(LANGUAGE_AUDIO["en"]),
-                    "-filter_complex", "[0:a]aformat=sample_rates=16000:channel_layouts=mono[a];"
-                    "[1:a]aformat=sample_rates=16000:channel_layouts=mono[b];[a][b]concat=n=2:v=0:a=1",
-                    str(long_audio)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(LANGUAGE_AUDIO["de"]),
+            "-i",
+            str(LANGUAGE_AUDIO["en"]),
+            "-filter_complex",
+            "[0:a]aformat=sample_rates=16000:channel_layouts=mono[a];"
+            "[1:a]aformat=sample_rates=16000:channel_layouts=mono[b];[a][b]concat=n=2:v=0:a=1",
+            str(long_audio),
+        ],
+        check=True,
+    )
     out = tmp_path / "long.mp4"
     assert _run(cache, "--video", VIDEOS["katie_8s"], "--audio", long_audio, "-o", out) == 0
     frames = int([s for s in _streams(out)["streams"] if s["codec_type"] == "video"][0]["nb_frames"])
@@ -120,8 +137,9 @@ def test_bad_audio_stops_a_cold_tracking_at_once(tmp_path):
     from heygem_core.pipeline import lipsync
 
     silent = tmp_path / "silent.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "3",
-                    str(silent)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "3", str(silent)], check=True
+    )
     settings = Settings(cache_dir=tmp_path / "cache")
     with pytest.raises(NoAudio, match="silent"):
         lipsync(VIDEOS["sun_silent_22s"], silent, tmp_path / "out.mp4", settings=settings)
@@ -141,8 +159,21 @@ def test_a_faceless_video_fails_without_planning_the_audio(tmp_path, monkeypatch
     real = pipeline.analyse_audio
     monkeypatch.setattr(pipeline, "analyse_audio", lambda *a, **k: planned.append(1) or real(*a, **k))
     clip = tmp_path / "faceless.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
-                    "-pix_fmt", "yuv420p", str(clip)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-pix_fmt",
+            "yuv420p",
+            str(clip),
+        ],
+        check=True,
+    )
     settings = Settings(cache_dir=tmp_path / "cache")
     with pytest.raises(NoFaceFound, match="faceless.mp4"):
         pipeline.lipsync(clip, LANGUAGE_AUDIO["de"], tmp_path / "out.mp4", settings=settings)

@@ -1,6 +1,7 @@
 """The one plug-in mechanism (``heygem_core.plugins``): lazy specs, one unknown-name error, one
 instance cache, and entry points, so an installed package adds an engine, planner, tracker or
 store with no line in heygem at all."""
+
 from __future__ import annotations
 
 import sys
@@ -43,8 +44,11 @@ def test_an_unknown_or_broken_plug_in_is_one_line_naming_the_choices():
     with pytest.raises(UnknownPlugin, match=r"^unknown engine 'wav3lip' \(HEYGEM_ENGINE\); choose one of: exemplar$"):
         ENGINES.get("wav3lip")
     broken = Registry("planner", "heygem.nothing", {"gone": "tests.plugins.no_such_module:Planner"})
-    with pytest.raises(UnknownPlugin, match=r"planner 'gone' \(HEYGEM_PLANNER\) cannot be loaded from "
-                                            r"tests.plugins.no_such_module:Planner: No module named"):
+    with pytest.raises(
+        UnknownPlugin,
+        match=r"planner 'gone' \(HEYGEM_PLANNER\) cannot be loaded from "
+        r"tests.plugins.no_such_module:Planner: No module named",
+    ):
         broken.get("gone")
     with pytest.raises(SettingsError, match="unknown tracker 'nope'"):
         Settings(tracker="nope").check()
@@ -70,10 +74,15 @@ def test_build_shares_one_instance_per_plug_in_options_and_key(tmp_path):
 
 
 def test_an_installed_package_adds_an_engine_with_no_line_in_heygem(tmp_path, monkeypatch, fresh_entry_points):
-    _installed(tmp_path, monkeypatch, "heygem.engines", [
-        "loudness = tests.heygem_core.engines.loudness_engine:LoudnessEngine",
-        "exemplar = tests.plugins.memory_store:MemoryStore",  # may not take a built-in's name
-    ])
+    _installed(
+        tmp_path,
+        monkeypatch,
+        "heygem.engines",
+        [
+            "loudness = tests.heygem_core.engines.loudness_engine:LoudnessEngine",
+            "exemplar = tests.plugins.memory_store:MemoryStore",  # may not take a built-in's name
+        ],
+    )
     assert ENGINES.names() == ("exemplar", "loudness")
     assert ENGINES.get("exemplar").__name__ == "ExemplarEngine"
     settings = Settings.from_env({"HEYGEM_ENGINE": "loudness", "HEYGEM_LOUDNESS_FLOOR": "0.05"}).check()

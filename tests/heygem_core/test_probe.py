@@ -1,4 +1,5 @@
 """The probing module on its own (its answers are tested with the media I/O, test_media.py)."""
+
 import subprocess
 import sys
 
@@ -12,10 +13,13 @@ from tests.paths import LANGUAGE_AUDIO, VIDEOS
 def test_probing_loads_neither_numpy_nor_opencv():
     # The command line starts its probes before it loads the rest of heygem: that only
     # saves time while probing needs none of it.
-    code = ("import sys, heygem_core.probe as p; p.probe_video(sys.argv[1]); "
-            "print(sorted(m for m in ('numpy', 'cv2') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code, str(VIDEOS["katie_8s"])], capture_output=True,
-                         text=True, check=True)
+    code = (
+        "import sys, heygem_core.probe as p; p.probe_video(sys.argv[1]); "
+        "print(sorted(m for m in ('numpy', 'cv2') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(VIDEOS["katie_8s"])], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 

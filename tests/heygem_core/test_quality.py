@@ -1,5 +1,6 @@
 """The independent mouth measure (FaceMesh) reads the same mouths as the tracker on real
 footage, and ``heygem sync`` reports it."""
+
 import numpy as np
 import pytest
 

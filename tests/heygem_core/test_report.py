@@ -9,8 +9,17 @@ from heygem_core import media
 from heygem_core.config import Settings
 from heygem_core.quality import CLOSED_OPENING, MouthSeries
 from heygem_core.report import (
-    NO_FACE_GREY, TILE_H, TILE_W, contact_sheet, opening_plot, output_qa, pick_frames,
-    qa_figures, series_from_track, sheet_size, tile_origin,
+    NO_FACE_GREY,
+    TILE_H,
+    TILE_W,
+    contact_sheet,
+    opening_plot,
+    output_qa,
+    pick_frames,
+    qa_figures,
+    series_from_track,
+    sheet_size,
+    tile_origin,
 )
 from heygem_core.track import track_video
 from tests.paths import LANGUAGE_AUDIO, VIDEOS
@@ -34,9 +43,20 @@ def katie_qa(settings, tmp_path_factory):
 def half_black(media_factory):
     """katie with the whole picture black from 4 s on: no face in the second half."""
     return media_factory.ffmpeg(
-        "katie_half_black.mp4", "-i", str(KATIE),
-        "-vf", "drawbox=enable='gte(t,4)':x=0:y=0:w=iw:h=ih:color=black:t=fill",
-        "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-c:a", "copy")
+        "katie_half_black.mp4",
+        "-i",
+        str(KATIE),
+        "-vf",
+        "drawbox=enable='gte(t,4)':x=0:y=0:w=iw:h=ih:color=black:t=fill",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        "23",
+        "-c:a",
+        "copy",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -128,12 +148,12 @@ def test_contact_sheet_of_real_video(katie_qa):
     assert sheet.shape[:2][::-1] == sheet_size(12, 6)
     for i in range(12):
         x, y = tile_origin(i, 6)
-        tile = sheet[y:y + TILE_H, x:x + TILE_W]
+        tile = sheet[y : y + TILE_H, x : x + TILE_W]
         assert not _is_grey(tile)
         assert tile.std() > 10, f"tile {i} looks empty"
     # Mouth crops: lips are red, so the middle of each tile is redder than it is blue.
     x, y = tile_origin(0, 6)
-    middle = sheet[y + TILE_H // 3:y + 2 * TILE_H // 3, x + TILE_W // 4:x + 3 * TILE_W // 4].astype(float)
+    middle = sheet[y + TILE_H // 3 : y + 2 * TILE_H // 3, x + TILE_W // 4 : x + 3 * TILE_W // 4].astype(float)
     assert middle[..., 2].mean() > middle[..., 0].mean() + 20
 
 
@@ -144,7 +164,7 @@ def test_contact_sheet_no_face_tiles_are_grey(half_black_qa):
     frames = pick_frames(200, 12)
     for i, frame in enumerate(frames):
         x, y = tile_origin(i, 6)
-        tile = sheet[y:y + TILE_H, x:x + TILE_W]
+        tile = sheet[y : y + TILE_H, x : x + TILE_W]
         if frame >= 110:  # black from 4 s = frame 100; the tracker may hold on a few frames
             assert _is_grey(tile), f"tile {i} (frame {frame}) should be a grey 'no face' tile"
         elif frame < 100:
@@ -158,7 +178,7 @@ def test_contact_sheet_other_grid_and_no_track(tmp_path):
     assert sheet.shape[:2][::-1] == sheet_size(5, 3)
     for i in range(5):
         x, y = tile_origin(i, 3)
-        assert _is_grey(sheet[y:y + TILE_H, x:x + TILE_W])
+        assert _is_grey(sheet[y : y + TILE_H, x : x + TILE_W])
     assert not list(tmp_path.glob(".*")), "no temp file may be left behind"
 
 
@@ -203,8 +223,11 @@ def test_opening_plot_real(katie_qa, half_black_qa):
     _check_plot(katie_qa[2])
     img = _check_plot(half_black_qa[2])
     # The second half is shaded grey: the plot's right part has far more mid-grey pixels.
-    grey = (np.abs(img.astype(int) - img.mean(axis=2, keepdims=True)).max(axis=2) < 8) & \
-           (img.mean(axis=2) > 150) & (img.mean(axis=2) < 225)
+    grey = (
+        (np.abs(img.astype(int) - img.mean(axis=2, keepdims=True)).max(axis=2) < 8)
+        & (img.mean(axis=2) > 150)
+        & (img.mean(axis=2) < 225)
+    )
     assert grey[:, 600:900].mean() > 5 * grey[:, 150:450].mean()
 
 

@@ -4,6 +4,7 @@ The S3 backend talks to a real moto server over the S3 wire protocol (``tests/s3
 behind a TCP proxy that the outage tests cut off; nothing is mocked. Media is the real
 recording in the shared fixtures folder, read in place.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,8 +73,13 @@ def store_raw_client(settings: Settings):
     from minio import Minio
 
     # Through the proxy like the store; the proxy is up whenever this is called.
-    return Minio(settings.s3_endpoint, access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
-                 secure=False, region=settings.s3_region)
+    return Minio(
+        settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+        secure=False,
+        region=settings.s3_region,
+    )
 
 
 # ------------------------------------------------------------------------- round trips
@@ -226,7 +232,7 @@ def test_url_is_fetchable(store):
     url = store.url("runs/r1/report.zip")
     if store.kind == "local":
         assert url.startswith("file://")
-        assert Path(urllib.request.url2pathname(url[len("file://"):])).is_file()
+        assert Path(urllib.request.url2pathname(url[len("file://") :])).is_file()
     else:
         assert url.startswith("http://") and "X-Amz-Signature=" in url
         assert "X-Amz-Expires=259200" in url  # link_expiry_hours=72
@@ -237,8 +243,21 @@ def test_url_is_fetchable(store):
 
 # ------------------------------------------------------------------- keys and errors
 
-BAD_KEYS = ["../x", "/abs", "a//b", "a\\b", "", "a/./b", "a/../b", "a/", "x\x00y", "a\nb",
-            ".meta/x", "a/.tmp-1", "x" * 1100]
+BAD_KEYS = [
+    "../x",
+    "/abs",
+    "a//b",
+    "a\\b",
+    "",
+    "a/./b",
+    "a/../b",
+    "a/",
+    "x\x00y",
+    "a\nb",
+    ".meta/x",
+    "a/.tmp-1",
+    "x" * 1100,
+]
 
 
 def test_validate_key():
@@ -313,7 +332,8 @@ def test_tampered_bytes_raise_integrity_error(store, store_settings, tmp_path):
     assert not dest.exists() and no_temp_files(tmp_path / "dl")
     with pytest.raises(IntegrityError):
         store.copy("cache/enc/k.bin", "cache/enc/k2.bin") if store.kind == "local" else store.local_path(
-            "cache/enc/k.bin")
+            "cache/enc/k.bin"
+        )
     # A fresh put heals it.
     store.put_bytes("cache/enc/k.bin", b"original bytes")
     assert store.get_bytes("cache/enc/k.bin") == b"original bytes"
@@ -488,9 +508,11 @@ class _Answer(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         if length:
             self.rfile.read(length)
-        body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{self.code}</Code>'
-                f"<Message>nope</Message><Resource>{self.path}</Resource><RequestId>1</RequestId>"
-                f"</Error>").encode()
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{self.code}</Code>'
+            f"<Message>nope</Message><Resource>{self.path}</Resource><RequestId>1</RequestId>"
+            f"</Error>"
+        ).encode()
         self.send_response(self.status)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Content-Length", str(len(body)))
@@ -504,11 +526,14 @@ class _Answer(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize(("status", "code", "error"), [
-    (503, "SlowDown", StoreUnavailable),
-    (500, "InternalError", StoreUnavailable),
-    (403, "AccessDenied", StoreError),
-])
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (503, "SlowDown", StoreUnavailable),
+        (500, "InternalError", StoreUnavailable),
+        (403, "AccessDenied", StoreError),
+    ],
+)
 def test_s3_error_answers_are_translated(tmp_path, status, code, error):
     handler = type("Handler", (_Answer,), {"status": status, "code": code})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -516,9 +541,17 @@ def test_s3_error_answers_are_translated(tmp_path, status, code, error):
     thread.start()
     try:
         endpoint = f"127.0.0.1:{server.server_address[1]}"
-        store = open_store(Settings(store="s3", s3_endpoint=endpoint, s3_bucket="bkt", s3_access_key="AKIDSECRETLOOKING",
-                                    s3_secret_key="testing-secret", s3_region="us-east-1",
-                                    cache_dir=tmp_path / "c"))
+        store = open_store(
+            Settings(
+                store="s3",
+                s3_endpoint=endpoint,
+                s3_bucket="bkt",
+                s3_access_key="AKIDSECRETLOOKING",
+                s3_secret_key="testing-secret",
+                s3_region="us-east-1",
+                cache_dir=tmp_path / "c",
+            )
+        )
         with pytest.raises(error) as info:
             store.put_bytes("a/b", b"x")
         message = str(info.value)
@@ -540,8 +573,12 @@ def test_one_shared_client_per_configuration_every_setting_of_it_counted(tmp_pat
 
     s3 = Settings(store="s3", s3_endpoint="127.0.0.1:1", cache_dir=tmp_path)
     assert shared_store(s3) is shared_store(s3.replace(crf=30))  # not a store setting
-    for change in ({"s3_region": "eu-west-1"}, {"s3_secret_key": "other"}, {"link_expiry_hours": 2},
-                   {"s3_bucket": "other"}):
+    for change in (
+        {"s3_region": "eu-west-1"},
+        {"s3_secret_key": "other"},
+        {"link_expiry_hours": 2},
+        {"s3_bucket": "other"},
+    ):
         assert shared_store(s3.replace(**change)) is not shared_store(s3), change
     local = Settings(store="local", artifact_dir=tmp_path / "a")
     assert shared_store(local) is shared_store(local) and shared_store(local) is not open_store(local)
@@ -558,8 +595,11 @@ def test_registry_and_open_store_errors(tmp_path):
         open_store(Settings(store="s3", s3_endpoint="127.0.0.1:1", link_expiry_hours=24 * 30, cache_dir=tmp_path))
     with pytest.raises(InputError, match="bucket"):
         open_store(Settings(store="s3", s3_endpoint="127.0.0.1:1", s3_bucket="Bad_Bucket", cache_dir=tmp_path))
-    s3 = open_store(Settings(store="S3", s3_endpoint="https://minio.example:9000", s3_secret_key="testing-secret",
-                             cache_dir=tmp_path))
+    s3 = open_store(
+        Settings(
+            store="S3", s3_endpoint="https://minio.example:9000", s3_secret_key="testing-secret", cache_dir=tmp_path
+        )
+    )
     assert s3.describe() == "s3 bucket 'heygem' at minio.example:9000" and s3.secure
     assert "testing-secret" not in repr(s3)
     local = open_store(Settings(store="local", artifact_dir=tmp_path / "a"))

@@ -62,8 +62,7 @@ def _contact_line_darkness(image, pts):
     x0, x1 = int(pts[48, 0]) + 4, int(pts[54, 0]) - 4
     mid = (pts[[48, 62, 54], 1] + pts[[48, 66, 54], 1]) / 2
     ys = np.interp(np.arange(x0, x1), pts[[48, 62, 54], 0], mid)
-    return np.percentile([gray[int(round(y)) - 1:int(round(y)) + 2, x].min()
-                          for x, y in zip(range(x0, x1), ys)], 10)
+    return np.percentile([gray[int(round(y)) - 1 : int(round(y)) + 2, x].min() for x, y in zip(range(x0, x1), ys)], 10)
 
 
 def test_closed_mouth_has_no_dark_seam(tmp_path):

@@ -1,4 +1,5 @@
 """The process-helper pool (heygem_core.workers) with real helper processes."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """A flow added as any new flow is: this one file and one line in ``flows.registry.FLOWS`` (here
 the tests add that line). It greets, and says which artifact store it would write to."""
+
 from __future__ import annotations
 
 from prefect import flow

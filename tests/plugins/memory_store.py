@@ -3,6 +3,7 @@ and one line in ``heygem_core.plugins.STORES`` (here the tests add that line). I
 live "off this machine" as far as heygem can tell (``remote``): every reader goes through
 ``local_path``'s verified copies, as with S3.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Stage cache keys follow the declared versions of what made each stage's output."""
+
 import pytest
 
 pytest.importorskip("prefect")
@@ -27,8 +28,9 @@ def versioned(monkeypatch):
 
 def _keys(settings):
     store = open_store(settings)
-    return {stage: runtime.stage_key(stage, settings, store, video="v" * 64, audio="a" * 64)
-            for stage in runtime.STAGES}
+    return {
+        stage: runtime.stage_key(stage, settings, store, video="v" * 64, audio="a" * 64) for stage in runtime.STAGES
+    }
 
 
 def test_an_engine_version_changes_its_own_stages_only(tmp_path, versioned, monkeypatch):
@@ -76,8 +78,10 @@ def test_the_mouths_lead_and_the_lecturer_adaptation_change_their_stages_keys_on
     base = Settings(cache_dir=tmp_path / "c", artifact_dir=tmp_path / "a")
     before = _keys(base)
     # the lead moves the plan and QA's expectation alike, not the lecturer's head
-    for changed, stages in ((base.replace(mouth_lead_ms=40.0), {"lipsync", "qa"}),
-                            (base.replace(adapt="off"), {"adapt_mouth", "lipsync"})):
+    for changed, stages in (
+        (base.replace(mouth_lead_ms=40.0), {"lipsync", "qa"}),
+        (base.replace(adapt="off"), {"adapt_mouth", "lipsync"}),
+    ):
         after = _keys(changed)
         assert {s for s in before if before[s] != after[s]} == stages
 

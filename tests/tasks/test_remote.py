@@ -2,6 +2,7 @@
 worker serves fails the row naming the pool, and a run a worker claimed but never started is
 cancelled for real and started once more. (A real worker killed mid-row:
 tests/deployments/test_distributed.py.)"""
+
 from __future__ import annotations
 
 import threading
@@ -30,8 +31,9 @@ def gpu_deployment(prefect_api, monkeypatch):
     with get_client(sync_client=True) as client:
         client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
         flow_id = client.create_flow(lipsync_row)
-        client.create_deployment(flow_id=flow_id, name=pool, work_pool_name=pool,
-                                 entrypoint="flows/lipsync_row.py:lipsync_row")
+        client.create_deployment(
+            flow_id=flow_id, name=pool, work_pool_name=pool, entrypoint="flows/lipsync_row.py:lipsync_row"
+        )
     return f"lipsync_row/{pool}", pool
 
 
@@ -41,8 +43,11 @@ def _runs(deployment: str):
     from prefect.client.schemas.sorting import FlowRunSort
 
     with get_client(sync_client=True) as client:
-        return client.read_flow_runs(deployment_filter=DeploymentFilter(
-            name=DeploymentFilterName(any_=[deployment.split("/")[1]])), sort=FlowRunSort.START_TIME_ASC, limit=20)
+        return client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment.split("/")[1]])),
+            sort=FlowRunSort.START_TIME_ASC,
+            limit=20,
+        )
 
 
 @pytest.mark.slow
@@ -84,8 +89,9 @@ def test_a_claimed_run_that_never_starts_is_cancelled_and_started_once_more(gpu_
     said = []
     try:
         with pytest.raises(ProcessingError) as err:
-            run_on_gpu_pool(deployment, {}, "Katie/de", Limits(queue_s=60, start_s=2, run_s=60, **FAST),
-                            say=said.append)
+            run_on_gpu_pool(
+                deployment, {}, "Katie/de", Limits(queue_s=60, start_s=2, run_s=60, **FAST), say=said.append
+            )
     finally:
         stop.set()
         claimer.join()

@@ -4,6 +4,7 @@ driven by Debian's Chromium through Playwright (no browser is ever downloaded).
 
 Set ``HEYGEM_WEB_SCREENS=docs/screens`` to keep the screenshots the tests take.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,18 +40,31 @@ def web_app(tmp_path_factory, prefect_api):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEM_", "MINIO_", "GRADIO_"))}
     env.update(prefect_api)
-    env.update({
-        "HEYGEM_STORE": "local", "HEYGEM_ARTIFACT_DIR": str(root / "store"), "HEYGEM_CACHE_DIR": str(root / "cache"),
-        "HEYGEM_INPUT_ROOTS": os.pathsep.join([str(FIXTURES), str(root / "inputs")]),
-        "HEYGEM_UI_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB), "HEYGEM_UI_CONCURRENCY": "1",
-        "GRADIO_TEMP_DIR": str(root / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
-        "PYTHONUNBUFFERED": "1", "TZ": "UTC",
-    })
+    env.update(
+        {
+            "HEYGEM_STORE": "local",
+            "HEYGEM_ARTIFACT_DIR": str(root / "store"),
+            "HEYGEM_CACHE_DIR": str(root / "cache"),
+            "HEYGEM_INPUT_ROOTS": os.pathsep.join([str(FIXTURES), str(root / "inputs")]),
+            "HEYGEM_UI_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB),
+            "HEYGEM_UI_CONCURRENCY": "1",
+            "GRADIO_TEMP_DIR": str(root / "gradio"),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "PYTHONUNBUFFERED": "1",
+            "TZ": "UTC",
+        }
+    )
     log = root / "ui.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "cli", "ui", "--port", str(port)], cwd=REPO,
-                                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", "ui", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     app = WebApp(f"http://127.0.0.1:{port}/", root, log, proc)
     try:
         end = time.monotonic() + 120

@@ -1,4 +1,5 @@
 """The web app's own line of jobs (``webapp.line``) and how a waiting job's place is said."""
+
 from __future__ import annotations
 
 import threading
@@ -15,6 +16,7 @@ def _runner(line: JobLine, ticket, ran: list, hold: threading.Event):
         ran.append(ticket.number)
         hold.wait(10)
         line.leave(ticket)
+
     t = threading.Thread(target=run, daemon=True)
     t.start()
     return t

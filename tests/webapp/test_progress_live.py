@@ -1,6 +1,7 @@
 """A real web job followed as the page follows it: ``FlowJob`` runs the batch flow on the
 session's Prefect server, ``follow`` reads its task runs' tags and states and the flow's
 failures artifact; what it shows must agree with the flow's own summary."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,18 +13,33 @@ from tests.conftest import short_batch_inputs
 pytestmark = pytest.mark.slow
 
 
-def test_a_batch_job_is_followed_from_the_task_map_states_and_the_failures_artifact(tmp_path, media_factory,
-                                                                                     web_context):
+def test_a_batch_job_is_followed_from_the_task_map_states_and_the_failures_artifact(
+    tmp_path, media_factory, web_context
+):
     from webapp import jobs, progress
 
     ctx = web_context(20 << 20)
     clip, audio, faceless = short_batch_inputs(media_factory, tmp_path)
 
     aref = jobs.stage_upload(jobs.check_upload(audio, "an audio file", jobs.AUDIO_EXTENSIONS, ctx), ctx)
-    vrefs = [jobs.stage_upload(jobs.check_upload(v, "a video", jobs.VIDEO_EXTENSIONS, ctx), ctx)
-             for v in (clip, faceless)]
-    rows = jobs.check_jobs([{"lecturer": Path(v).stem, "video": v, "language": "de", "audio": aref,
-                             "transcript": "", "title": "", "output": ""} for v in vrefs], ctx)
+    vrefs = [
+        jobs.stage_upload(jobs.check_upload(v, "a video", jobs.VIDEO_EXTENSIONS, ctx), ctx) for v in (clip, faceless)
+    ]
+    rows = jobs.check_jobs(
+        [
+            {
+                "lecturer": Path(v).stem,
+                "video": v,
+                "language": "de",
+                "audio": aref,
+                "transcript": "",
+                "title": "",
+                "output": "",
+            }
+            for v in vrefs
+        ],
+        ctx,
+    )
     items = progress.items_for(rows)
     job = jobs.FlowJob(ctx, "batch", dict(audio=aref, videos=vrefs, language="de", transcript=None)).start()
     seen = []  # (item, status, stage_key) as the page saw them
@@ -38,8 +54,9 @@ def test_a_batch_job_is_followed_from_the_task_map_states_and_the_failures_artif
     [failure] = summary["failures"]
     assert (bad.status, bad.stage_key) == ("failed", "track_faces")
     assert bad.message == failure["message"] and "no face" in bad.message  # the flow's words, from its artifact
-    assert any(title == good.title and status == "working" and stage in progress.ITEM_STAGES
-               for title, status, stage in seen), seen
+    assert any(
+        title == good.title and status == "working" and stage in progress.ITEM_STAGES for title, status, stage in seen
+    ), seen
     progress.finish_items(items, summary)
     assert good.key == summary["outputs"][0] and bad.message == failure["message"]
 

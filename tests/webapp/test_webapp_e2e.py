@@ -3,6 +3,7 @@
 Each lip-sync job is real (about 15 s of CPU per short video here); the single job runs first
 so that later tests reuse its cached face track and audio.
 """
+
 from __future__ import annotations
 
 import io
@@ -82,8 +83,11 @@ def test_single_job_plays_the_result_with_the_audio_duration(page, tmp_path):
     expect(status).to_contain_text("katie_8s_de.mp4")
     expect(page.locator("#single-status a[href*='/runs/flow-run/']")).to_have_count(1)
 
-    page.wait_for_function("() => { const v = document.querySelector('#single-result video');"
-                           " return v && v.readyState >= 1 && isFinite(v.duration) }", timeout=30_000)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#single-result video');"
+        " return v && v.readyState >= 1 && isFinite(v.duration) }",
+        timeout=30_000,
+    )
     duration = page.evaluate("() => document.querySelector('#single-result video').duration")
     audio = media.probe_audio(LANGUAGE_AUDIO["de"]).duration
     assert abs(duration - audio) < 0.3, (duration, audio)
@@ -136,11 +140,15 @@ def test_later_submissions_wait_their_turn_told_their_place_in_words(browser, we
     from prefect.client.schemas.sorting import FlowRunSort
 
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["web"])),
-                                     sort=FlowRunSort.START_TIME_DESC, limit=3)
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["web"])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=3,
+        )
     third, second, first = runs
-    assert first.end_time <= second.start_time and second.end_time <= third.start_time, \
+    assert first.end_time <= second.start_time and second.end_time <= third.start_time, (
         "two jobs ran at once with HEYGEM_UI_CONCURRENCY=1"
+    )
 
 
 # --------------------------------------------------------------------------------- batch
@@ -199,10 +207,13 @@ def _sheet(path: Path, rows: list[list[str]]) -> Path:
 
 def test_course_sheet_shows_the_bad_rows_before_anything_runs(page, tmp_path):
     expect = _expect()
-    sheet = _sheet(tmp_path / "spring_course.csv", [
-        ["Katie", str(VIDEOS["katie_8s"]), "de", str(LANGUAGE_AUDIO["de"]), "Intro"],
-        ["Katie", "week2_missing.mp4", "klingonish", str(LANGUAGE_AUDIO["fr"]), "Week 2"],
-    ])
+    sheet = _sheet(
+        tmp_path / "spring_course.csv",
+        [
+            ["Katie", str(VIDEOS["katie_8s"]), "de", str(LANGUAGE_AUDIO["de"]), "Intro"],
+            ["Katie", "week2_missing.mp4", "klingonish", str(LANGUAGE_AUDIO["fr"]), "Week 2"],
+        ],
+    )
     page.get_by_role("tab", name="Course sheet").click()
     upload(page, "course-sheet", sheet)
     expect(page.locator("#course-check")).to_contain_text("2 problems in the sheet", timeout=30_000)
@@ -255,8 +266,9 @@ def test_oversized_upload_is_refused_with_the_limit_in_words(page, tmp_path, med
     screenshot(page, "upload_too_big", tmp_path)
 
 
-def test_a_refused_upload_is_said_under_it_and_generate_stays_off_until_it_is_replaced(page, web_app, tmp_path,
-                                                                                        media_factory):
+def test_a_refused_upload_is_said_under_it_and_generate_stays_off_until_it_is_replaced(
+    page, web_app, tmp_path, media_factory
+):
     """Issue 27 item 8: an empty video is refused under the upload in words, with no pop-up of the
     browser's own ("Video not playable"), Generate is off while it is there (so no flow run can
     start), and on again once a good video replaces it."""
@@ -293,9 +305,13 @@ def _seed_run(store_root: Path, run_id: str, created: str, video: Path) -> None:
     name = f"{video.stem}_en.mp4"
     prefix = f"runs/{run_id}"
     store.put_file(f"{prefix}/videos/{name}", video)
-    manifest = {"run_id": run_id, "created": created, "kind": "single",
-                "counts": {"total": 1, "done": 1, "failed": 0, "flagged": 0},
-                "entries": [{"output_name": name, "status": "done", "message": ""}]}
+    manifest = {
+        "run_id": run_id,
+        "created": created,
+        "kind": "single",
+        "counts": {"total": 1, "done": 1, "failed": 0, "flagged": 0},
+        "entries": [{"output_name": name, "status": "done", "message": ""}],
+    }
     store.put_bytes(f"{prefix}/manifest.json", json.dumps(manifest).encode())
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -307,8 +323,21 @@ def _seed_run(store_root: Path, run_id: str, created: str, video: Path) -> None:
 def test_history_previews_downloads_deletes_and_cleans_up(page, web_app, tmp_path, media_factory):
     expect = _expect()
     # results are H.264 (as the flows write them; the fixtures themselves are MPEG-4 part 2)
-    clip = media_factory.ffmpeg("katie_8s.mp4", "-i", str(VIDEOS["katie_8s"]), "-t", "3", "-c:v", "libx264",
-                                "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac")
+    clip = media_factory.ffmpeg(
+        "katie_8s.mp4",
+        "-i",
+        str(VIDEOS["katie_8s"]),
+        "-t",
+        "3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+    )
     old_a, old_b = "single-20200105-120000-0000aaaa", "single-20200106-120000-0000bbbb"
     _seed_run(web_app.store, old_a, "2020-01-05T12:00:00+00:00", VIDEOS["chaplin_7s"])
     _seed_run(web_app.store, old_b, "2020-01-06T12:00:00+00:00", clip)
@@ -319,8 +348,11 @@ def test_history_previews_downloads_deletes_and_cleans_up(page, web_app, tmp_pat
 
     page.locator("#history-runs [role=row]", has_text="2020-01-06").first.locator("[role=gridcell], td").first.click()
     expect(page.locator("#history-details")).to_contain_text("katie_8s_en.mp4", timeout=15_000)
-    page.wait_for_function("() => { const v = document.querySelector('#history-preview video');"
-                           " return v && v.readyState >= 1 && v.src.includes('katie_8s_en.mp4') }", timeout=30_000)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#history-preview video');"
+        " return v && v.readyState >= 1 && v.src.includes('katie_8s_en.mp4') }",
+        timeout=30_000,
+    )
     saved = download(page, "#history-download-zip", tmp_path)
     assert saved.name == f"{old_b}.zip"
     screenshot(page, "history", tmp_path)

@@ -1,5 +1,6 @@
 """The web app's rules without a browser: who may bind where, progress from task runs, sheet
 checks, history and cleanup on a real local store, and the job slots."""
+
 from __future__ import annotations
 
 import json
@@ -30,16 +31,21 @@ HEYGEM = [sys.executable, "-m", "cli"]
 
 
 def _env_without_login(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HEYGEM_UI_", "PREFECT_API"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEM_UI_", "PREFECT_API"))}
     env["HEYGEM_PREFECT_PORT"] = "1"  # nothing may be started for a refused bind
     env.update(extra)
     return env
 
 
 def test_binding_every_interface_without_a_login_is_refused():
-    done = subprocess.run([*HEYGEM, "ui", "--host", "0.0.0.0", "--port", "7999"], capture_output=True, text=True,
-                          cwd=REPO, env=_env_without_login(), timeout=60)
+    done = subprocess.run(
+        [*HEYGEM, "ui", "--host", "0.0.0.0", "--port", "7999"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=_env_without_login(),
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "refusing to serve the web app on 0.0.0.0 without a login" in done.stderr
     assert "HEYGEM_UI_USER" in done.stderr and "HEYGEM_UI_PASSWORD" in done.stderr
@@ -48,8 +54,9 @@ def test_binding_every_interface_without_a_login_is_refused():
 
 def test_half_a_login_is_refused_and_the_password_never_printed():
     env = _env_without_login(HEYGEM_UI_USER="", HEYGEM_UI_PASSWORD="s3cret-pw")
-    done = subprocess.run([*HEYGEM, "ui", "--host", "0.0.0.0"], capture_output=True, text=True, cwd=REPO,
-                          env=env, timeout=60)
+    done = subprocess.run(
+        [*HEYGEM, "ui", "--host", "0.0.0.0"], capture_output=True, text=True, cwd=REPO, env=env, timeout=60
+    )
     assert done.returncode == 2 and "set both HEYGEM_UI_USER and HEYGEM_UI_PASSWORD" in done.stderr
     assert "s3cret-pw" not in done.stderr + done.stdout
 
@@ -83,8 +90,10 @@ def test_ui_command_defaults():
     args = build_parser().parse_args(["ui"])
     assert (args.host, args.port) == ("127.0.0.1", 7860) and "ui" in PREFECT_COMMANDS
     # heygem_core and the refusal path never import Gradio or Prefect
-    code = ("import sys, cli, webapp, webapp.auth;"
-            "print(any(m.split('.')[0] in ('gradio', 'prefect', 'flows') for m in sys.modules))")
+    code = (
+        "import sys, cli, webapp, webapp.auth;"
+        "print(any(m.split('.')[0] in ('gradio', 'prefect', 'flows') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
 
@@ -95,14 +104,19 @@ def test_ui_command_defaults():
 @pytest.fixture
 def ctx(tmp_path):
     settings = Settings(artifact_dir=tmp_path / "store", cache_dir=tmp_path / "cache", input_roots=(FIXTURES,))
-    return jobs.WebContext(settings=settings, store=LocalStore(settings.artifact_dir), api_url="http://127.0.0.1:1/api",
-                           scratch=tmp_path / "cache" / "web", max_upload_bytes=4 << 20)
+    return jobs.WebContext(
+        settings=settings,
+        store=LocalStore(settings.artifact_dir),
+        api_url="http://127.0.0.1:1/api",
+        scratch=tmp_path / "cache" / "web",
+        max_upload_bytes=4 << 20,
+    )
 
 
 def test_uploads_are_checked_and_stored_under_their_names(ctx, tmp_path):
     ref = jobs.stage_upload(VIDEOS["chaplin_7s"], ctx)
     assert ref.startswith("store:uploads/") and ref.endswith("/chaplin_7s.mp4")
-    assert ctx.store.exists(ref[len("store:"):])
+    assert ctx.store.exists(ref[len("store:") :])
     assert jobs.stage_upload(VIDEOS["chaplin_7s"], ctx) == ref  # same bytes, same key
     with pytest.raises(InputError, match="Accepted: AVI, M4V"):
         jobs.check_upload(LANGUAGE_AUDIO["de"], "a video", jobs.VIDEO_EXTENSIONS, ctx)
@@ -122,18 +136,35 @@ def test_uploads_are_checked_and_stored_under_their_names(ctx, tmp_path):
     assert not ok and line.startswith("lecture 1.mp4: corrupt or truncated") and str(cut.parent) not in line
     ok, line = jobs.describe_upload(LANGUAGE_AUDIO["fr"], "video", ctx)
     assert not ok and "Accepted: AVI" in line
-    assert jobs.describe_upload(LANGUAGE_AUDIO["fr"], "audio", ctx) == (True, "6.7 s of audio: the result will be this long.")
-    rows = jobs.check_jobs([{"lecturer": "chaplin_7s", "video": ref, "language": "pt_BR",
-                             "audio": jobs.stage_upload(LANGUAGE_AUDIO["fr"], ctx), "transcript": "",
-                             "title": "", "output": ""}], ctx)
+    assert jobs.describe_upload(LANGUAGE_AUDIO["fr"], "audio", ctx) == (
+        True,
+        "6.7 s of audio: the result will be this long.",
+    )
+    rows = jobs.check_jobs(
+        [
+            {
+                "lecturer": "chaplin_7s",
+                "video": ref,
+                "language": "pt_BR",
+                "audio": jobs.stage_upload(LANGUAGE_AUDIO["fr"], ctx),
+                "transcript": "",
+                "title": "",
+                "output": "",
+            }
+        ],
+        ctx,
+    )
     assert rows[0].language == "pt-BR" and rows[0].output == "chaplin_7s_pt-BR.mp4"
 
 
 def test_a_sheet_with_a_bad_row_lists_it_and_files_uploaded_beside_it_count(ctx, tmp_path):
     sheet = tmp_path / "course.csv"
-    sheet.write_text("lecturer,video,language,audio\n"
-                     f"Katie,katie_8s.mp4,de,{LANGUAGE_AUDIO['de']}\n"
-                     "Charlie,nowhere.mp4,xx-nonsense-tag,de_9s.wav\n", encoding="utf-8")
+    sheet.write_text(
+        "lecturer,video,language,audio\n"
+        f"Katie,katie_8s.mp4,de,{LANGUAGE_AUDIO['de']}\n"
+        "Charlie,nowhere.mp4,xx-nonsense-tag,de_9s.wav\n",
+        encoding="utf-8",
+    )
     check = jobs.check_sheet(sheet, [str(VIDEOS["katie_8s"])], ctx)
     try:
         assert not check.ok and not check.error
@@ -160,8 +191,14 @@ def _tr(stage: str | None, rows, state: str, name: str = "whatever Prefect calls
     """A task run as the API gives it (only its id, tags and state's type count), and its stage
     and rows as the flow's task map says (validation says its stage by its tag)."""
     tags = ([runs.stage_tag(stage)] if stage == "validate" else []) + list(extra_tags)
-    return SimpleNamespace(id=uuid.uuid4(), name=name, tags=tags, rows=list(rows), stage=stage,
-                           state=SimpleNamespace(type=state, name="Anything", message="Task run encountered..."))
+    return SimpleNamespace(
+        id=uuid.uuid4(),
+        name=name,
+        tags=tags,
+        rows=list(rows),
+        stage=stage,
+        state=SimpleNamespace(type=state, name="Anything", message="Task run encountered..."),
+    )
 
 
 def _apply(task_runs, snap, failures=None):
@@ -173,9 +210,16 @@ def _apply(task_runs, snap, failures=None):
 def _row(n, video):
     from heygem_core.intake import Row, SourceRef
 
-    return Row(number=n, lecturer=Path(video).stem, video=SourceRef("store", f"uploads/x/{video}"), language="de",
-               audio=SourceRef("store", "uploads/y/de_9s.wav"), transcript=None, title="",
-               output=f"{Path(video).stem}_de.mp4")
+    return Row(
+        number=n,
+        lecturer=Path(video).stem,
+        video=SourceRef("store", f"uploads/x/{video}"),
+        language="de",
+        audio=SourceRef("store", "uploads/y/de_9s.wav"),
+        transcript=None,
+        title="",
+        output=f"{Path(video).stem}_de.mp4",
+    )
 
 
 def test_progress_follows_each_rows_task_runs_by_tags_and_state_types():
@@ -184,10 +228,14 @@ def test_progress_follows_each_rows_task_runs_by_tags_and_state_types():
     snap = progress.Snapshot(flow_run_id="f", items=items)
     task_runs = [
         _tr("validate", (), "COMPLETED"),
-        _tr("ingest", [2], "COMPLETED"), _tr("ingest", [3], "COMPLETED"), _tr("ingest", [4], "COMPLETED"),
+        _tr("ingest", [2], "COMPLETED"),
+        _tr("ingest", [3], "COMPLETED"),
+        _tr("ingest", [4], "COMPLETED"),
         _tr("ingest", [2, 3, 4], "COMPLETED"),  # the shared audio
         _tr("normalize_audio", [2, 3, 4], "RUNNING"),
-        _tr("track_faces", [2], "COMPLETED"), _tr("lipsync", [2], "COMPLETED"), _tr("blend", [2], "RUNNING"),
+        _tr("track_faces", [2], "COMPLETED"),
+        _tr("lipsync", [2], "COMPLETED"),
+        _tr("blend", [2], "RUNNING"),
         _tr("track_faces", [3], "RUNNING"),
         _tr("track_faces", [4], "FAILED"),
         _tr(None, [3], "FAILED"),  # a task run without a stage tag is not ours: ignored
@@ -207,21 +255,57 @@ def test_progress_follows_each_rows_task_runs_by_tags_and_state_types():
     _apply([_tr("mux", [2], "COMPLETED"), _tr("publish", [3], "COMPLETED")], snap)
     assert (katie.status, katie.stage) == ("working", "checking the result") and chaplin.status == "done"
 
-    progress.finish_items(items, {"rows": [
-        {"row": 2, "output": "katie_de.mp4", "status": "done", "key": "runs/r/videos/katie_de.mp4", "message": "",
-         "flagged": False},
-        {"row": 3, "output": "chaplin_de.mp4", "status": "done", "key": "runs/r/videos/chaplin_de.mp4",
-         "message": "", "flagged": False},
-        {"row": 4, "output": "broken_de.mp4", "status": "failed", "key": None, "message": "broken.mp4: bad",
-         "flagged": False}]})
+    progress.finish_items(
+        items,
+        {
+            "rows": [
+                {
+                    "row": 2,
+                    "output": "katie_de.mp4",
+                    "status": "done",
+                    "key": "runs/r/videos/katie_de.mp4",
+                    "message": "",
+                    "flagged": False,
+                },
+                {
+                    "row": 3,
+                    "output": "chaplin_de.mp4",
+                    "status": "done",
+                    "key": "runs/r/videos/chaplin_de.mp4",
+                    "message": "",
+                    "flagged": False,
+                },
+                {
+                    "row": 4,
+                    "output": "broken_de.mp4",
+                    "status": "failed",
+                    "key": None,
+                    "message": "broken.mp4: bad",
+                    "flagged": False,
+                },
+            ]
+        },
+    )
     assert [it.status for it in items] == ["done", "done", "failed"]
     assert katie.key == "runs/r/videos/katie_de.mp4" and broken.message == "broken.mp4: bad"
     assert katie.message == ""
 
     # a finished video that QA flags (here: a source whose mouth barely opens) says why in the table
-    progress.finish_items(items, {"rows": [{"row": 2, "output": "katie_de.mp4", "status": "done",
-                                            "key": "runs/r/videos/katie_de.mp4", "flagged": True,
-                                            "message": "the source's mouth barely opens"}]})
+    progress.finish_items(
+        items,
+        {
+            "rows": [
+                {
+                    "row": 2,
+                    "output": "katie_de.mp4",
+                    "status": "done",
+                    "key": "runs/r/videos/katie_de.mp4",
+                    "flagged": True,
+                    "message": "the source's mouth barely opens",
+                }
+            ]
+        },
+    )
     assert katie.status == "done" and katie.message == "flagged: the source's mouth barely opens"
     from webapp.tabs.common import table
 
@@ -238,9 +322,15 @@ def test_progress_reads_no_task_run_names_and_every_stage_has_words():
     assert set(progress.ITEM_STAGES) <= set(runs.STAGES) and set(progress.RUN_STAGES) <= set(runs.STAGES)
     # retries wait as SCHEDULED, a row behind a failed one as PENDING: neither is a failure
     items = progress.items_for([_row(1, "a.mp4")])
-    _apply([_tr("ingest", [1], "COMPLETED"), _tr("track_faces", [1], "SCHEDULED"),
-                    _tr("lipsync", [1], "PENDING"), _tr("blend", [1], "CRASHED")],
-                   progress.Snapshot(flow_run_id="f", items=items))
+    _apply(
+        [
+            _tr("ingest", [1], "COMPLETED"),
+            _tr("track_faces", [1], "SCHEDULED"),
+            _tr("lipsync", [1], "PENDING"),
+            _tr("blend", [1], "CRASHED"),
+        ],
+        progress.Snapshot(flow_run_id="f", items=items),
+    )
     assert items[0].status == "failed" and items[0].stage_key == "blend"
     # the artifact's versions (JSON text, as the API returns a table) back to row -> message
     assert progress.failures_from('[{"row": 3, "output": "x.mp4", "message": "x: bad"}]') == {3: "x: bad"}
@@ -337,9 +427,18 @@ def _run(ctx, run_id: str, created: str | None, done=1, failed=0, size=1000):
     prefix = f"runs/{run_id}"
     ctx.store.put_bytes(f"{prefix}/videos/a.mp4", b"v" * size)
     if created:
-        ctx.store.put_bytes(f"{prefix}/manifest.json", json.dumps(
-            {"run_id": run_id, "created": created, "kind": run_id.split("-")[0],
-             "counts": {"done": done, "failed": failed}, "entries": []}).encode())
+        ctx.store.put_bytes(
+            f"{prefix}/manifest.json",
+            json.dumps(
+                {
+                    "run_id": run_id,
+                    "created": created,
+                    "kind": run_id.split("-")[0],
+                    "counts": {"done": done, "failed": failed},
+                    "entries": [],
+                }
+            ).encode(),
+        )
     ctx.store.put_bytes(f"{prefix}/{run_id}.zip", b"z")
 
 
@@ -423,12 +522,28 @@ def test_history_says_which_files_and_languages_a_run_made(ctx):
     from webapp.tabs import history
 
     run_id = "batch-20240501-100000-dddddddd"
-    entries = [{"lecturer": who, "language": lang, "output_name": f"{who}_{lang}.mp4",
-                "status": "done" if who != "empty_lecture" else "failed"}
-               for who in ("katie", "chaplin", "week1-lecture", "empty_lecture") for lang in ("de",)]
-    ctx.store.put_bytes(f"runs/{run_id}/manifest.json", json.dumps(
-        {"run_id": run_id, "created": "2024-05-01T10:00:00+00:00", "kind": "batch",
-         "counts": {"done": 3, "failed": 1}, "entries": entries}).encode())
+    entries = [
+        {
+            "lecturer": who,
+            "language": lang,
+            "output_name": f"{who}_{lang}.mp4",
+            "status": "done" if who != "empty_lecture" else "failed",
+        }
+        for who in ("katie", "chaplin", "week1-lecture", "empty_lecture")
+        for lang in ("de",)
+    ]
+    ctx.store.put_bytes(
+        f"runs/{run_id}/manifest.json",
+        json.dumps(
+            {
+                "run_id": run_id,
+                "created": "2024-05-01T10:00:00+00:00",
+                "kind": "batch",
+                "counts": {"done": 3, "failed": 1},
+                "entries": entries,
+            }
+        ).encode(),
+    )
     [run] = [r for r in runs.list_runs(ctx.store) if r.run_id == run_id]
     assert history.what_words(run) == "many videos: katie, chaplin +2 more (de)"
     assert history.run_title(run).endswith("· many videos: katie, chaplin +2 more (de) · 3 made, 1 failed")

@@ -1,5 +1,6 @@
 """“Many videos”: one new audio for many recordings (flow ``batch``). A video the page cannot
 use fails its own row; the others are made."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,8 +42,12 @@ def render(ctx: WebContext) -> SimpleNamespace:
         with gr.Column():
             audio = gr.Audio(label="1. The new audio", sources=["upload"], type="filepath", elem_id="batch-audio")
             audio_note = note_box("batch-audio-note")
-        videos = gr.File(label="2. The recorded videos", file_count="multiple", file_types=sorted(VIDEO_EXTENSIONS),
-                         elem_id="batch-videos")
+        videos = gr.File(
+            label="2. The recorded videos",
+            file_count="multiple",
+            file_types=sorted(VIDEO_EXTENSIONS),
+            elem_id="batch-videos",
+        )
     with gr.Row():
         language = language_box("batch-language")
     script = script_box("batch-script")
@@ -50,13 +55,32 @@ def render(ctx: WebContext) -> SimpleNamespace:
     status = status_box("batch-status")
     videos_table = items_table(value=None, elem_id="batch-table")
     zip_ = zip_button("batch-zip")
-    gallery = gr.Gallery(label="Results (click one to watch it)", columns=5, height=240, fit_columns=False,
-                         object_fit="contain", allow_preview=False, elem_id="batch-gallery", visible=False)
+    gallery = gr.Gallery(
+        label="Results (click one to watch it)",
+        columns=5,
+        height=240,
+        fit_columns=False,
+        object_fit="contain",
+        allow_preview=False,
+        elem_id="batch-gallery",
+        visible=False,
+    )
     preview = gr.Video(label="Preview", interactive=False, visible=False, elem_id="batch-preview")
     paths = gr.State([])
-    return SimpleNamespace(audio=audio, audio_note=audio_note, videos=videos, language=language, script=script,
-                           go=go, status=status, table=videos_table, zip=zip_, gallery=gallery, preview=preview,
-                           paths=paths)
+    return SimpleNamespace(
+        audio=audio,
+        audio_note=audio_note,
+        videos=videos,
+        language=language,
+        script=script,
+        go=go,
+        status=status,
+        table=videos_table,
+        zip=zip_,
+        gallery=gallery,
+        preview=preview,
+        paths=paths,
+    )
 
 
 class View(JobView):
@@ -78,8 +102,13 @@ class View(JobView):
         zip_update = hidden()
         if done and summary.get("zip"):
             zip_update = gr.update(value=str(jobs.result_file(self.ctx, summary["zip"])), visible=True)
-        return (done_md(items) + "\n\n" + link, table(items), zip_update, paths,
-                gr.update(value=thumbs, visible=bool(thumbs)))
+        return (
+            done_md(items) + "\n\n" + link,
+            table(items),
+            zip_update,
+            paths,
+            gr.update(value=thumbs, visible=bool(thumbs)),
+        )
 
 
 def prepare(ctx: WebContext, audio, videos, language, script):
@@ -102,18 +131,38 @@ def prepare(ctx: WebContext, audio, videos, language, script):
         vrefs = [jobs.stage_upload(v, ctx) for v in usable]
         tref = jobs.stage_transcript(script, ctx)
         # the same records as flows.jobs.batch_records: the flow numbers its rows as these are numbered
-        records = [{"lecturer": name, "video": r, "language": language or "", "audio": aref,
-                    "transcript": tref or "", "title": "", "output": ""}
-                   for name, r in zip(lecturer_names(vrefs), vrefs)]
+        records = [
+            {
+                "lecturer": name,
+                "video": r,
+                "language": language or "",
+                "audio": aref,
+                "transcript": tref or "",
+                "title": "",
+                "output": "",
+            }
+            for name, r in zip(lecturer_names(vrefs), vrefs)
+        ]
         rows = jobs.check_jobs(records, ctx)
     except SheetError as err:
         raise Refused(error_md("Please check your input:", err, job_problems(err, names))) from err
     items = items_for(rows)
     # refused uploads are the run's failed rows too (report, manifest, zip, History), after the videos
-    items += [refused_item(len(items) + k, name, why, row=len(vrefs) + k) for k, (name, why) in enumerate(refused, start=1)]
-    return Submission("batch", dict(audio=aref, videos=vrefs, language=rows[0].language, transcript=tref,
-                                    refused=[{"name": name, "message": why} for name, why in refused] or None),
-                      items, failed_title="The videos could not be made:")
+    items += [
+        refused_item(len(items) + k, name, why, row=len(vrefs) + k) for k, (name, why) in enumerate(refused, start=1)
+    ]
+    return Submission(
+        "batch",
+        dict(
+            audio=aref,
+            videos=vrefs,
+            language=rows[0].language,
+            transcript=tref,
+            refused=[{"name": name, "message": why} for name, why in refused] or None,
+        ),
+        items,
+        failed_title="The videos could not be made:",
+    )
 
 
 def listen(ui: SimpleNamespace, ctx: WebContext) -> None:
@@ -125,9 +174,15 @@ def listen(ui: SimpleNamespace, ctx: WebContext) -> None:
     def run_batch(audio, videos, language, script, progress=gr.Progress()):
         yield from run_job(ctx, view, lambda: prepare(ctx, audio, videos, language, script), progress)
 
-    ui.go.click(run_batch, [ui.audio, ui.videos, ui.language, ui.script],
-                [ui.status, ui.table, ui.zip, ui.paths, ui.gallery], concurrency_limit=job_handlers(ctx),
-                concurrency_id=JOBS_QUEUE, show_progress_on=[ui.status], api_name="batch")
+    ui.go.click(
+        run_batch,
+        [ui.audio, ui.videos, ui.language, ui.script],
+        [ui.status, ui.table, ui.zip, ui.paths, ui.gallery],
+        concurrency_limit=job_handlers(ctx),
+        concurrency_id=JOBS_QUEUE,
+        show_progress_on=[ui.status],
+        api_name="batch",
+    )
 
     def preview(paths, evt: gr.SelectData):
         if not paths or evt.index is None or evt.index >= len(paths):

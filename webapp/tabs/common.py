@@ -1,5 +1,6 @@
 """What every tab shares: the page's words and colours, and the helpers that turn heygem's
 errors and a job's items into Markdown and table rows (never a traceback)."""
+
 from __future__ import annotations
 
 import functools
@@ -25,12 +26,26 @@ def job_handlers(ctx: WebContext) -> int:
     where each is told its place in words (``webapp.line``)."""
     return ctx.concurrency + ctx.waiting
 
+
 LANGUAGES = [
-    ("English (en)", "en"), ("German (de)", "de"), ("French (fr)", "fr"), ("Spanish (es)", "es"),
-    ("Italian (it)", "it"), ("Portuguese (pt)", "pt"), ("Portuguese, Brazil (pt-BR)", "pt-BR"),
-    ("Dutch (nl)", "nl"), ("Polish (pl)", "pl"), ("Swedish (sv)", "sv"), ("Russian (ru)", "ru"),
-    ("Ukrainian (uk)", "uk"), ("Turkish (tr)", "tr"), ("Arabic (ar)", "ar"), ("Hindi (hi)", "hi"),
-    ("Chinese (zh)", "zh"), ("Japanese (ja)", "ja"), ("Korean (ko)", "ko"),
+    ("English (en)", "en"),
+    ("German (de)", "de"),
+    ("French (fr)", "fr"),
+    ("Spanish (es)", "es"),
+    ("Italian (it)", "it"),
+    ("Portuguese (pt)", "pt"),
+    ("Portuguese, Brazil (pt-BR)", "pt-BR"),
+    ("Dutch (nl)", "nl"),
+    ("Polish (pl)", "pl"),
+    ("Swedish (sv)", "sv"),
+    ("Russian (ru)", "ru"),
+    ("Ukrainian (uk)", "uk"),
+    ("Turkish (tr)", "tr"),
+    ("Arabic (ar)", "ar"),
+    ("Hindi (hi)", "hi"),
+    ("Chinese (zh)", "zh"),
+    ("Japanese (ja)", "ja"),
+    ("Korean (ko)", "ko"),
 ]
 LANGUAGE_INFO = "Or type a language code, e.g. sv or pt-BR."
 SCRIPT_ACCORDION = "Optional: what the new audio says (better lip closures)"
@@ -38,12 +53,16 @@ SCRIPT_PLACEHOLDER = "Paste the words spoken in the new audio."
 TABLE_HEADERS = ["#", "Video", "Status", "Details"]
 TABLE_TYPES = ["str", "str", "html", "str"]
 TABLE_WIDTHS = ["6%", "24%", "14%", "56%"]
-WAITING_TEXT = ("Progress and results appear here. When another job is running, yours waits its turn; "
-                "your place in line is shown here.")
-STATUS_HTML = {"waiting": "<span style='color:#6b7280'>waiting</span>",
-               "working": "<span style='color:#1d4ed8'>working…</span>",
-               "done": "<span style='color:#15803d;font-weight:600'>done</span>",
-               "failed": "<span style='color:#b91c1c;font-weight:600'>failed</span>"}
+WAITING_TEXT = (
+    "Progress and results appear here. When another job is running, yours waits its turn; "
+    "your place in line is shown here."
+)
+STATUS_HTML = {
+    "waiting": "<span style='color:#6b7280'>waiting</span>",
+    "working": "<span style='color:#1d4ed8'>working…</span>",
+    "done": "<span style='color:#15803d;font-weight:600'>done</span>",
+    "failed": "<span style='color:#b91c1c;font-weight:600'>failed</span>",
+}
 
 
 def esc(text: str) -> str:
@@ -72,8 +91,10 @@ def job_problems(err: SheetError, names: list[str]) -> list[str]:
 
 def dashboard_md(ctx: WebContext, flow_run_id: str) -> str:
     url = ctx.dashboard_link(flow_run_id)
-    return (f"<span class='hg-note'>This run in the Prefect dashboard: "
-            f"<a href='{esc(url)}' target='_blank'>{esc(url)}</a></span>")
+    return (
+        f"<span class='hg-note'>This run in the Prefect dashboard: "
+        f"<a href='{esc(url)}' target='_blank'>{esc(url)}</a></span>"
+    )
 
 
 def _jobs(n: int) -> str:
@@ -86,10 +107,13 @@ def waiting_words(place: Place | None, concurrency: int) -> str:
     if place is None:
         return f"**Waiting for your turn…** ({at_most})"
     if place.ahead == 0:
-        return (f"**Yours is next in line:** it starts as soon as a running job finishes "
-                f"({place.running} running; {at_most}).")
-    return (f"**Waiting for your turn: {_jobs(place.ahead)} ahead of yours in line**, "
-            f"{place.running} running ({at_most}).")
+        return (
+            f"**Yours is next in line:** it starts as soon as a running job finishes "
+            f"({place.running} running; {at_most})."
+        )
+    return (
+        f"**Waiting for your turn: {_jobs(place.ahead)} ahead of yours in line**, {place.running} running ({at_most})."
+    )
 
 
 def progress_md(snap: Snapshot, ctx: WebContext, link: bool = True) -> str:
@@ -112,8 +136,7 @@ def done_md(items: list[Item]) -> str:
     failed = len(items) - done
     if not failed:
         return f"<span class='hg-ok'><b>{done} of {len(items)} done.</b></span>"
-    return (f"<b>{done} of {len(items)} done, <span class='hg-error'>{failed} failed</span></b> "
-            "(see the table for why).")
+    return f"<b>{done} of {len(items)} done, <span class='hg-error'>{failed} failed</span></b> (see the table for why)."
 
 
 def table(items: list[Item]) -> list[list[str]]:
@@ -132,8 +155,16 @@ def table(items: list[Item]) -> list[list[str]]:
 def items_table(visible: bool | None = None, **kwargs) -> gr.Dataframe:
     """The table of a job's videos (batch and course)."""
     extra = {} if visible is None else {"visible": visible}
-    return gr.Dataframe(headers=TABLE_HEADERS, interactive=False, wrap=True, label="Videos", datatype=TABLE_TYPES,
-                        column_widths=TABLE_WIDTHS, **extra, **kwargs)
+    return gr.Dataframe(
+        headers=TABLE_HEADERS,
+        interactive=False,
+        wrap=True,
+        label="Videos",
+        datatype=TABLE_TYPES,
+        column_widths=TABLE_WIDTHS,
+        **extra,
+        **kwargs,
+    )
 
 
 def status_box(elem_id: str) -> gr.Markdown:
@@ -145,8 +176,14 @@ def zip_button(elem_id: str) -> gr.DownloadButton:
 
 
 def language_box(elem_id: str) -> gr.Dropdown:
-    return gr.Dropdown(LANGUAGES, value="en", label="3. Language of the new audio", allow_custom_value=True,
-                       elem_id=elem_id, info=LANGUAGE_INFO)
+    return gr.Dropdown(
+        LANGUAGES,
+        value="en",
+        label="3. Language of the new audio",
+        allow_custom_value=True,
+        elem_id=elem_id,
+        info=LANGUAGE_INFO,
+    )
 
 
 def script_box(elem_id: str) -> gr.Textbox:
@@ -158,8 +195,9 @@ def note_box(elem_id: str) -> gr.Markdown:
     return gr.Markdown(elem_classes=["hg-note"], elem_id=elem_id)
 
 
-def describe_on_upload(uploads: list[tuple[gr.components.Component, str, gr.Markdown]], go: gr.Button,
-                       ctx: WebContext) -> None:
+def describe_on_upload(
+    uploads: list[tuple[gr.components.Component, str, gr.Markdown]], go: gr.Button, ctx: WebContext
+) -> None:
     """Right after an upload, say under each file what it is (or why it cannot be used), and keep
     the tab's Generate button off while any of them is refused. ``uploads``: (component, "video" or
     "audio", the note under it)."""
@@ -170,18 +208,30 @@ def describe_on_upload(uploads: list[tuple[gr.components.Component, str, gr.Mark
         for path, (_, kind, _) in zip(paths, uploads):
             ok, line = jobs.describe_upload(path, kind, ctx)
             refused = refused or not ok
-            notes.append("" if not line else esc(line) if ok else
-                         f"<span class='hg-error'><b>Cannot use this file:</b> {esc(line)}</span>")
+            notes.append(
+                ""
+                if not line
+                else esc(line)
+                if ok
+                else f"<span class='hg-error'><b>Cannot use this file:</b> {esc(line)}</span>"
+            )
         return (*notes, gr.update(interactive=not refused))
 
     for component in components:
-        component.change(describe, components, [note for *_, note in uploads] + [go], api_visibility="private",
-                         concurrency_limit=4, show_progress="hidden")
+        component.change(
+            describe,
+            components,
+            [note for *_, note in uploads] + [go],
+            api_visibility="private",
+            concurrency_limit=4,
+            show_progress="hidden",
+        )
 
 
 def guarded(n_outputs: int):
     """A job handler never shows a traceback: an unexpected error becomes a plain line in the
     status box (and a full entry in the app's log)."""
+
     def wrap(fn):
         @functools.wraps(fn)
         def handler(*args, **kwargs):
@@ -189,9 +239,13 @@ def guarded(n_outputs: int):
                 yield from fn(*args, **kwargs)
             except Exception as err:
                 log.exception("web handler %s failed", fn.__name__)
-                yield (error_md("Something went wrong on our side:", f"{type(err).__name__}: {err}"),
-                       *[gr.update()] * (n_outputs - 1))
+                yield (
+                    error_md("Something went wrong on our side:", f"{type(err).__name__}: {err}"),
+                    *[gr.update()] * (n_outputs - 1),
+                )
+
         return handler
+
     return wrap
 
 

@@ -1,5 +1,6 @@
 """“History”: past runs in the artifact store (``flows.runs``, as ``heygem runs`` reads them):
 watch, download, delete one, clean up old ones."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -24,7 +25,7 @@ def kind_words(kind: str) -> str:
     if kind == "batch":
         return "many videos"
     if kind.startswith("course-"):
-        return f"course “{kind[len('course-'):]}”"
+        return f"course “{kind[len('course-') :]}”"
     return kind
 
 
@@ -51,9 +52,14 @@ def run_title(run: runs.RunInfo) -> str:
 
 def render(ctx: WebContext) -> SimpleNamespace:
     usage = gr.Markdown(elem_id="history-usage")
-    runs_table = gr.Dataframe(headers=["When", "What", "Videos", "Failed", "Size"], interactive=False, wrap=True,
-                              column_widths=["16%", "52%", "10%", "10%", "12%"],
-                              label="Past results (newest first)", elem_id="history-runs")
+    runs_table = gr.Dataframe(
+        headers=["When", "What", "Videos", "Failed", "Size"],
+        interactive=False,
+        wrap=True,
+        column_widths=["16%", "52%", "10%", "10%", "12%"],
+        label="Past results (newest first)",
+        elem_id="history-runs",
+    )
     with gr.Row():
         run = gr.Dropdown(label="Open a result", choices=[], elem_id="history-run", scale=3)
         refresh = gr.Button("Refresh", scale=1, elem_id="history-refresh")
@@ -62,10 +68,15 @@ def render(ctx: WebContext) -> SimpleNamespace:
             video = gr.Dropdown(label="Video", choices=[], elem_id="history-video")
             preview = gr.Video(label="Preview", interactive=False, height=400, elem_id="history-preview")
         with gr.Column(scale=2):
-            details = gr.Dataframe(headers=["Video", "Status", "Note"], interactive=False, wrap=True,
-                                   column_widths=["30%", "14%", "56%"],  # a failure's whole reason, wrapped
-                                   datatype=["str", "html", "str"], label="What this run made",
-                                   elem_id="history-details")
+            details = gr.Dataframe(
+                headers=["Video", "Status", "Note"],
+                interactive=False,
+                wrap=True,
+                column_widths=["30%", "14%", "56%"],  # a failure's whole reason, wrapped
+                datatype=["str", "html", "str"],
+                label="What this run made",
+                elem_id="history-details",
+            )
             dl_video = gr.DownloadButton("Download this video", visible=False, elem_id="history-download-video")
             dl_zip = gr.DownloadButton("Download everything (zip)", visible=False, elem_id="history-download-zip")
             delete = gr.Button("Delete this result…", variant="stop", visible=False, elem_id="history-delete")
@@ -81,10 +92,28 @@ def render(ctx: WebContext) -> SimpleNamespace:
         with gr.Row(visible=False) as clean_row:
             clean_yes = gr.Button("Yes, delete them for good", variant="stop", elem_id="history-clean-yes")
             clean_no = gr.Button("Cancel", elem_id="history-clean-no")
-    return SimpleNamespace(usage=usage, runs=runs_table, run=run, refresh=refresh, video=video, preview=preview,
-                           details=details, dl_video=dl_video, dl_zip=dl_zip, delete=delete, confirm_row=confirm_row,
-                           confirm=confirm, cancel=cancel, message=message, ids=ids, days=days, clean=clean,
-                           clean_row=clean_row, clean_yes=clean_yes, clean_no=clean_no)
+    return SimpleNamespace(
+        usage=usage,
+        runs=runs_table,
+        run=run,
+        refresh=refresh,
+        video=video,
+        preview=preview,
+        details=details,
+        dl_video=dl_video,
+        dl_zip=dl_zip,
+        delete=delete,
+        confirm_row=confirm_row,
+        confirm=confirm,
+        cancel=cancel,
+        message=message,
+        ids=ids,
+        days=days,
+        clean=clean,
+        clean_row=clean_row,
+        clean_yes=clean_yes,
+        clean_no=clean_no,
+    )
 
 
 def overview(ctx: WebContext, selected=None):
@@ -97,9 +126,11 @@ def overview(ctx: WebContext, selected=None):
     results = usage.get(runs.RUNS_PREFIX, 0)
     uploads = usage.get(jobs.UPLOAD_PREFIX, 0)
     other = sum(usage.values()) - results - uploads
-    usage_md = (f"**Disk used:** {runs.human_size(results)} by {len(found)} result{'s' if len(found) != 1 else ''}"
-                f" · {runs.human_size(uploads)} by uploaded files · {runs.human_size(other)} by the working "
-                f"cache (reused between jobs) · store: {esc(ctx.store.describe())}")
+    usage_md = (
+        f"**Disk used:** {runs.human_size(results)} by {len(found)} result{'s' if len(found) != 1 else ''}"
+        f" · {runs.human_size(uploads)} by uploaded files · {runs.human_size(other)} by the working "
+        f"cache (reused between jobs) · store: {esc(ctx.store.describe())}"
+    )
     table = [[when(r.created), what_words(r), r.done, r.failed, runs.human_size(r.size)] for r in found]
     choices = [(run_title(r), r.run_id) for r in found]
     ids = [r.run_id for r in found]
@@ -119,13 +150,25 @@ def open_run(ctx: WebContext, run_id):
         run = runs.get_run(ctx.store, run_id)
     except HeygemError:
         return (*empty[:-1], "That result is gone (deleted or cleaned up).")
-    details = [[e.get("output_name", ""), STATUS_HTML.get(e.get("status") or "", esc(e.get("status", ""))),
-                e.get("message", "")] for e in run.entries]
+    details = [
+        [
+            e.get("output_name", ""),
+            STATUS_HTML.get(e.get("status") or "", esc(e.get("status", ""))),
+            e.get("message", ""),
+        ]
+        for e in run.entries
+    ]
     videos = [(k.rsplit("/", 1)[-1], k) for k in run.videos]
     zip_update = gr.update(value=str(jobs.result_file(ctx, run.zip)), visible=True) if run.zip else hidden
     # the preview follows the video picker (its change event), so it loads once
-    return (gr.update(choices=videos, value=videos[0][1] if videos else None), details, zip_update,
-            gr.update(visible=True), hidden, "")
+    return (
+        gr.update(choices=videos, value=videos[0][1] if videos else None),
+        details,
+        zip_update,
+        gr.update(visible=True),
+        hidden,
+        "",
+    )
 
 
 def listen(ui: SimpleNamespace, ctx: WebContext, tab: gr.Tab, demo: gr.Blocks) -> None:
@@ -146,8 +189,12 @@ def listen(ui: SimpleNamespace, ctx: WebContext, tab: gr.Tab, demo: gr.Blocks) -
     def open_result(run_id):
         return open_run(ctx, run_id)
 
-    ui.run.change(open_result, [ui.run],
-                  [ui.video, ui.details, ui.dl_zip, ui.delete, ui.confirm_row, ui.message], api_visibility="private")
+    ui.run.change(
+        open_result,
+        [ui.run],
+        [ui.video, ui.details, ui.dl_zip, ui.delete, ui.confirm_row, ui.message],
+        api_visibility="private",
+    )
 
     def show_video(key):
         if not key:
@@ -157,10 +204,18 @@ def listen(ui: SimpleNamespace, ctx: WebContext, tab: gr.Tab, demo: gr.Blocks) -
 
     ui.video.change(show_video, [ui.video], [ui.preview, ui.dl_video], api_visibility="private")
 
-    ui.delete.click(lambda: (gr.update(visible=False), gr.update(visible=True)), None, [ui.delete, ui.confirm_row],
-                    api_visibility="private")
-    ui.cancel.click(lambda: (gr.update(visible=True), gr.update(visible=False)), None, [ui.delete, ui.confirm_row],
-                    api_visibility="private")
+    ui.delete.click(
+        lambda: (gr.update(visible=False), gr.update(visible=True)),
+        None,
+        [ui.delete, ui.confirm_row],
+        api_visibility="private",
+    )
+    ui.cancel.click(
+        lambda: (gr.update(visible=True), gr.update(visible=False)),
+        None,
+        [ui.delete, ui.confirm_row],
+        api_visibility="private",
+    )
 
     def do_delete(run_id):
         try:
@@ -178,8 +233,10 @@ def listen(ui: SimpleNamespace, ctx: WebContext, tab: gr.Tab, demo: gr.Blocks) -
     def do_cleanup(days):
         try:
             n, freed = jobs.cleanup(ctx, float(days if days is not None else -1))
-            msg = (f"Deleted {n} result{'s' if n != 1 else ''} older than {days:g} days "
-                   f"and old uploads; {runs.human_size(freed)} freed.")
+            msg = (
+                f"Deleted {n} result{'s' if n != 1 else ''} older than {days:g} days "
+                f"and old uploads; {runs.human_size(freed)} freed."
+            )
         except HeygemError as err:
             msg = error_md("Could not clean up:", err)
         return (msg, *refresh(None), gr.update(visible=False))

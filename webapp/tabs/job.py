@@ -7,6 +7,7 @@ moment: a refusal, progress, a failed job, the finished job). Everything else �
 following the flow run, reading its summary, the wording of errors — is here, once, for the
 single, batch and course tabs alike.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
@@ -120,9 +121,12 @@ def _follow(ctx: WebContext, view: JobView, job: FlowJob, sub: Submission, progr
     try:
         for snap in follow(job, sub.items):
             # no bar (and no "0.0%") until something has moved: waiting or starting, the words say it
-            progress(snap.fraction if snap.fraction > 0 else None,
-                     desc="waiting for your turn" if snap.waiting_for_slot else
-                     (view.progress_desc(snap) if snap.fraction > 0 else "starting…"))
+            progress(
+                snap.fraction if snap.fraction > 0 else None,
+                desc="waiting for your turn"
+                if snap.waiting_for_slot
+                else (view.progress_desc(snap) if snap.fraction > 0 else "starting…"),
+            )
             yield view.working(snap, progress_md(snap, ctx))
     except GeneratorExit:  # the page went away: a job still in line never runs
         job.abandon()

@@ -1,4 +1,5 @@
 """“One video”: a recorded video and a new audio in, the re-voiced video out (flow ``single``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,13 @@ TITLE, ID = "One video", "single"
 def render(ctx: WebContext) -> SimpleNamespace:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
-            video = gr.Video(label="1. The recorded video", sources=["upload"], height=260, elem_id="single-video",
-                             elem_classes=["hg-upload"])
+            video = gr.Video(
+                label="1. The recorded video",
+                sources=["upload"],
+                height=260,
+                elem_id="single-video",
+                elem_classes=["hg-upload"],
+            )
             video_note = note_box("single-video-note")
             audio = gr.Audio(label="2. The new audio", sources=["upload"], type="filepath", elem_id="single-audio")
             audio_note = note_box("single-audio-note")
@@ -40,10 +46,21 @@ def render(ctx: WebContext) -> SimpleNamespace:
         with gr.Column(scale=1):
             status = status_box("single-status")
             result = gr.Video(label="Result", interactive=False, height=420, elem_id="single-result")
-            download = gr.DownloadButton("Download the video", visible=False, variant="primary",
-                                         elem_id="single-download")
-    return SimpleNamespace(video=video, video_note=video_note, audio=audio, audio_note=audio_note,
-                           language=language, script=script, go=go, status=status, result=result, download=download)
+            download = gr.DownloadButton(
+                "Download the video", visible=False, variant="primary", elem_id="single-download"
+            )
+    return SimpleNamespace(
+        video=video,
+        video_note=video_note,
+        audio=audio,
+        audio_note=audio_note,
+        language=language,
+        script=script,
+        go=go,
+        status=status,
+        result=result,
+        download=download,
+    )
 
 
 class View(JobView):
@@ -70,9 +87,16 @@ class View(JobView):
             return self.refused(error_md("The video could not be made:", it.message) + "\n\n" + link)
         path = str(jobs.result_file(self.ctx, it.key))
         why = "; ".join(f.get("reasons", "") for f in summary.get("flags", []))
-        note = f" The automatic check flagged it ({why}): please watch it before using it." if summary.get("flagged") else ""
-        return (f"<span class='hg-ok'><b>Done:</b> {esc(it.output)}.</span>{esc(note)}\n\n{link}",
-                path, gr.update(value=path, visible=True))
+        note = (
+            f" The automatic check flagged it ({why}): please watch it before using it."
+            if summary.get("flagged")
+            else ""
+        )
+        return (
+            f"<span class='hg-ok'><b>Done:</b> {esc(it.output)}.</span>{esc(note)}\n\n{link}",
+            path,
+            gr.update(value=path, visible=True),
+        )
 
 
 def prepare(ctx: WebContext, video, audio, language, script):
@@ -81,10 +105,26 @@ def prepare(ctx: WebContext, video, audio, language, script):
     yield "Receiving the files…"
     vref, aref = jobs.stage_upload(v, ctx), jobs.stage_upload(a, ctx)
     tref = jobs.stage_transcript(script, ctx)
-    rows = jobs.check_jobs([{"lecturer": Path(vref).stem, "video": vref, "language": language or "",
-                             "audio": aref, "transcript": tref or "", "title": "", "output": ""}], ctx)
-    return Submission("single", dict(video=vref, audio=aref, language=rows[0].language, transcript=tref),
-                      items_for(rows), failed_title="The video could not be made:")
+    rows = jobs.check_jobs(
+        [
+            {
+                "lecturer": Path(vref).stem,
+                "video": vref,
+                "language": language or "",
+                "audio": aref,
+                "transcript": tref or "",
+                "title": "",
+                "output": "",
+            }
+        ],
+        ctx,
+    )
+    return Submission(
+        "single",
+        dict(video=vref, audio=aref, language=rows[0].language, transcript=tref),
+        items_for(rows),
+        failed_title="The video could not be made:",
+    )
 
 
 def listen(ui: SimpleNamespace, ctx: WebContext) -> None:
@@ -95,6 +135,12 @@ def listen(ui: SimpleNamespace, ctx: WebContext) -> None:
     def run_single(video, audio, language, script, progress=gr.Progress()):
         yield from run_job(ctx, view, lambda: prepare(ctx, video, audio, language, script), progress)
 
-    ui.go.click(run_single, [ui.video, ui.audio, ui.language, ui.script], [ui.status, ui.result, ui.download],
-                concurrency_limit=job_handlers(ctx), concurrency_id=JOBS_QUEUE, show_progress_on=[ui.status],
-                api_name="single")
+    ui.go.click(
+        run_single,
+        [ui.video, ui.audio, ui.language, ui.script],
+        [ui.status, ui.result, ui.download],
+        concurrency_limit=job_handlers(ctx),
+        concurrency_id=JOBS_QUEUE,
+        show_progress_on=[ui.status],
+        api_name="single",
+    )

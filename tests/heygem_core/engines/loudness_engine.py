@@ -4,6 +4,7 @@ It decides nothing but records the new audio's level per frame (proving ``drive`
 sound), and keeps every frame as recorded. It declares one setting of its own,
 ``HEYGEM_LOUDNESS_FLOOR``, to show that an engine's settings are namespaced and checked.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,10 +36,12 @@ class LoudnessEngine:
     def drive(self, job: EngineJob) -> Motion:
         assert job.sound is not None and job.sound.sr > 0
         per_frame = np.array_split(job.sound.pcm, len(job.base_index))
-        level = np.array([float(np.sqrt(np.mean(c.astype(np.float64) ** 2))) if len(c) else 0.0
-                          for c in per_frame])
-        return Motion(engine=self.version, base_index=np.asarray(job.base_index, np.int64),
-                      arrays={"level": np.maximum(level, self.options.floor).astype(np.float32)})
+        level = np.array([float(np.sqrt(np.mean(c.astype(np.float64) ** 2))) if len(c) else 0.0 for c in per_frame])
+        return Motion(
+            engine=self.version,
+            base_index=np.asarray(job.base_index, np.int64),
+            arrays={"level": np.maximum(level, self.options.floor).astype(np.float32)},
+        )
 
     def patches(self, job, motion):
         for _ in range(motion.n_frames):

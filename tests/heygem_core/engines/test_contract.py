@@ -1,5 +1,6 @@
 """The engine contract: an engine is one class and one registry line, it gets the new audio,
 it is built once per process, and its version keys its own cached motions."""
+
 from dataclasses import replace
 
 import pytest
@@ -31,8 +32,14 @@ def test_a_new_engine_runs_end_to_end_and_hears_the_audio(tmp_path, loudness_eng
     # built once for the whole job (drive and render both asked for it)
     assert loudness_engine.built == 1
     info = media.probe_video(VIDEOS["katie_8s"])
-    motion = pipeline.drive(info, pipeline.track_video(info, settings), LANGUAGE_AUDIO["de"], transcript=None,
-                            language="de", settings=settings)
+    motion = pipeline.drive(
+        info,
+        pipeline.track_video(info, settings),
+        LANGUAGE_AUDIO["de"],
+        transcript=None,
+        language="de",
+        settings=settings,
+    )
     level = motion.arrays["level"]
     assert len(level) == motion.n_frames and level.max() > 5 * max(level.min(), 1e-6)
     assert loudness_engine.built == 1
@@ -50,8 +57,10 @@ def test_an_engine_reads_its_own_namespaced_settings(loudness_engine):
     env = {"HEYGEM_ENGINE": "loudness", "HEYGEM_LOUDNESS_FLOOR": "0.02"}
     settings = Settings.from_env(env).check()
     assert engines.options_for("loudness", settings).floor == 0.02
-    for bad, says in (("abc", "HEYGEM_LOUDNESS_FLOOR=abc: must be a number"),
-                      ("7", "HEYGEM_LOUDNESS_FLOOR=7.0: must be from 0 to 1")):
+    for bad, says in (
+        ("abc", "HEYGEM_LOUDNESS_FLOOR=abc: must be a number"),
+        ("7", "HEYGEM_LOUDNESS_FLOOR=7.0: must be from 0 to 1"),
+    ):
         with pytest.raises(SettingsError, match=says):
             Settings.from_env({**env, "HEYGEM_LOUDNESS_FLOOR": bad}).check()
     with pytest.raises(SettingsError, match="HEYGEM_LOUDNESS_FLOR: engine loudness has no setting 'flor'"):

@@ -1,4 +1,5 @@
 """Exemplar engine pieces that need no audio: crops of the mouth library."""
+
 import numpy as np
 import pytest
 
@@ -13,13 +14,16 @@ def _reference(frame, origin, size):
     return frame[ys][:, xs]
 
 
-@pytest.mark.parametrize("origin, size", [
-    ((40, 30), (100, 80)),  # inside
-    ((-25, 10), (100, 80)),  # past the left edge
-    ((250, 200), (100, 80)),  # past the right and bottom edges
-    ((-10, -10), (400, 300)),  # larger than the frame
-    ((500, -300), (20, 20)),  # wholly outside
-])
+@pytest.mark.parametrize(
+    "origin, size",
+    [
+        ((40, 30), (100, 80)),  # inside
+        ((-25, 10), (100, 80)),  # past the left edge
+        ((250, 200), (100, 80)),  # past the right and bottom edges
+        ((-10, -10), (400, 300)),  # larger than the frame
+        ((500, -300), (20, 20)),  # wholly outside
+    ],
+)
 def test_extract_repeats_edge_pixels_past_the_frame(origin, size):
     frame = np.random.default_rng(3).integers(0, 256, (240, 320, 3), dtype=np.uint8)
     before = frame.copy()
@@ -30,14 +34,17 @@ def test_extract_repeats_edge_pixels_past_the_frame(origin, size):
     np.testing.assert_array_equal(frame, before)  # a crop is a copy, never a view onto the frame
 
 
-@pytest.mark.parametrize("origin, size", [
-    ((40, 30), (100, 80)),
-    ((41, 31), (101, 81)),  # odd place and size: the part is widened to whole chroma blocks
-    ((-25, 11), (100, 80)),
-    ((251, 201), (100, 80)),
-    ((-10, -10), (400, 300)),
-    ((500, -300), (20, 20)),
-])
+@pytest.mark.parametrize(
+    "origin, size",
+    [
+        ((40, 30), (100, 80)),
+        ((41, 31), (101, 81)),  # odd place and size: the part is widened to whole chroma blocks
+        ((-25, 11), (100, 80)),
+        ((251, 201), (100, 80)),
+        ((-10, -10), (400, 300)),
+        ((500, -300), (20, 20)),
+    ],
+)
 def test_an_i420_crop_is_the_crop_of_the_bgr_frame(origin, size):
     import cv2
 
@@ -57,8 +64,11 @@ def test_library_crops_seek_to_far_apart_blocks(fixtures_dir, monkeypatch):
     full = list(media.read_frames(sun))
     starts = []
     real = media.read_frames
-    monkeypatch.setattr(media, "read_frames", lambda info, start=0, count=None, i420=False:
-                        starts.append((start, count)) or real(info, start, count, i420))
+    monkeypatch.setattr(
+        media,
+        "read_frames",
+        lambda info, start=0, count=None, i420=False: starts.append((start, count)) or real(info, start, count, i420),
+    )
     got = list(library_crops(sun, frames, origins, size))
     assert [k for k, _ in got] == list(range(len(frames)))
     for k, crop in got:
@@ -101,11 +111,17 @@ def test_jobs_on_one_source_build_its_library_at_once(tmp_path):
 
     from tests.paths import VIDEOS
 
-    done = subprocess.run([sys.executable, "-c", _BUILD_AT_ONCE, str(tmp_path / "cache"), str(VIDEOS["katie_8s"])],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _BUILD_AT_ONCE, str(tmp_path / "cache"), str(VIDEOS["katie_8s"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[0] == "[] 1 4", done.stdout
-    assert len([f for f in (tmp_path / "cache" / "library").rglob("*") if f.is_file()]) == 1, "a temp file was left behind"
+    assert len([f for f in (tmp_path / "cache" / "library").rglob("*") if f.is_file()]) == 1, (
+        "a temp file was left behind"
+    )
 
 
 def test_a_moved_track_gets_crops_of_its_own(tmp_path, fixtures_dir):

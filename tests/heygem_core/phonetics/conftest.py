@@ -1,4 +1,5 @@
 """Shared, expensive inputs for the phonetics tests (built once per session)."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,8 +15,7 @@ from .metrics import BILABIAL_TEXTS, FIXTURES, Recording, fake_recording, load_f
 @pytest.fixture(scope="session")
 def recordings() -> dict[str, Recording]:
     """English and German 'recordings' by a voice the aligners never use themselves."""
-    return {language: fake_recording(BILABIAL_TEXTS[language], language)
-            for language in ("en", "de")}
+    return {language: fake_recording(BILABIAL_TEXTS[language], language) for language in ("en", "de")}
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@
 pitch than the aligners' own, padded with 0.4 s of silence and -55 dB noise, so the true
 phone timings are known (see metrics.fake_recording).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,16 @@ from heygem_core.phonetics.blind import POCKETSPHINX_DEFAULTS, SphinxSettings, a
 from heygem_core.phonetics.scripted import align_scripted
 from heygem_core.phonetics.visemes import sphinx_viseme
 
-from .metrics import (BILABIAL_TEXTS, boundary_errors, fake_recording, load_fixture,
-                      pooled_scores, viseme_precision, viseme_recall, with_lip_closures)
+from .metrics import (
+    BILABIAL_TEXTS,
+    boundary_errors,
+    fake_recording,
+    load_fixture,
+    pooled_scores,
+    viseme_precision,
+    viseme_recall,
+    with_lip_closures,
+)
 
 VOICES = [("f3", 140, 70), ("m3", 200, 30), ("klatt", 160, 50), ("f1", 150, 60)]
 BLIND_CONFIGS = {
@@ -46,26 +55,28 @@ def report_scripted(languages) -> None:
             err = boundary_errors(rec.truth, phones) * 1000
             recall = viseme_recall(rec.truth, phones)
             precision = viseme_precision(rec.truth, phones)
-            print(f"  {language} {variant:5s} rate {rate}: recall {recall:.2f}"
-                  f"  precision {precision:.2f}  error mean {err.mean():4.1f}"
-                  f"  median {np.median(err):4.1f}  p90 {np.percentile(err, 90):5.1f}"
-                  f"  (n={len(err)}, {took:.2f} s)")
+            print(
+                f"  {language} {variant:5s} rate {rate}: recall {recall:.2f}"
+                f"  precision {precision:.2f}  error mean {err.mean():4.1f}"
+                f"  median {np.median(err):4.1f}  p90 {np.percentile(err, 90):5.1f}"
+                f"  (n={len(err)}, {took:.2f} s)"
+            )
 
 
 def report_blind(languages) -> None:
-    print("blind aligner (pocketsphinx all-phone): bilabial recall R / precision P, pooled over"
-          " 4 voices;\n  'strict' = espeak events as truth, 'lip' = p/b start 80 ms earlier"
-          " (their closure)")
+    print(
+        "blind aligner (pocketsphinx all-phone): bilabial recall R / precision P, pooled over"
+        " 4 voices;\n  'strict' = espeak events as truth, 'lip' = p/b start 80 ms earlier"
+        " (their closure)"
+    )
     recordings = {language: _recordings(language) for language in languages}
     for name, settings in BLIND_CONFIGS.items():
         cells = []
         for language in languages:
-            runs = [(rec.truth, align_blind(rec.pcm, rec.sr, settings))
-                    for rec in recordings[language]]
+            runs = [(rec.truth, align_blind(rec.pcm, rec.sr, settings)) for rec in recordings[language]]
             strict = pooled_scores(runs)
             lip = pooled_scores([(with_lip_closures(t), a) for t, a in runs])
-            cells.append(f"{language} strict R {strict[0]:.2f} P {strict[1]:.2f}, "
-                         f"lip R {lip[0]:.2f} P {lip[1]:.2f}")
+            cells.append(f"{language} strict R {strict[0]:.2f} P {strict[1]:.2f}, lip R {lip[0]:.2f} P {lip[1]:.2f}")
         print(f"  {name:24s} " + " | ".join(cells))
 
 
@@ -87,14 +98,15 @@ def sphinx_reference(pcm16k: np.ndarray) -> tuple[str, list[Phone]]:
         if decoder.get_alignment() is None:
             text = decoder.hyp().hypstr
             decoder.set_alignment()
-    phones = [Phone(p.start / 100, (p.start + p.duration) / 100, p.name, sphinx_viseme(p.name))
-              for p in decoder.get_alignment().phones()]
+    phones = [
+        Phone(p.start / 100, (p.start + p.duration) / 100, p.name, sphinx_viseme(p.name))
+        for p in decoder.get_alignment().phones()
+    ]
     return text, phones
 
 
 def report_real_speech() -> None:
-    print("real English fixtures vs pocketsphinx forced alignment of its own transcript"
-          " (biased reference):")
+    print("real English fixtures vs pocketsphinx forced alignment of its own transcript (biased reference):")
     for name in ("en_radio_8s.wav", "en_lecture_60s.wav"):
         pcm = load_fixture(name)
         text, reference = sphinx_reference(pcm)

@@ -1,4 +1,5 @@
 """Scoring helpers shared by the tests and by ``measure.py``."""
+
 from __future__ import annotations
 
 import difflib
@@ -13,9 +14,9 @@ from heygem_core.phonetics import Phone, synthesize
 # Sentences dense in /p b m/, so that closed-lip frames (the ones viewers check) dominate.
 BILABIAL_TEXTS = {
     "en": "Peter Piper picked a peck of pickled peppers. Bob's big brown boat bumped "
-          "the pier. My mom made more maple muffins by the pool.",
+    "the pier. My mom made more maple muffins by the pool.",
     "de": "Peter packt Pakete mit Bananen und Birnen. Mama bringt bitte mehr Bier und "
-          "Brot mit. Papa baut im Mai eine bunte Bank.",
+    "Brot mit. Papa baut im Mai eine bunte Bank.",
     "es": "Pablo bebe mucho vino blanco. Mi mamá compró pan y papas para el bebé bonito.",
 }
 PAD_S = 0.4
@@ -26,13 +27,21 @@ FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / 
 @dataclass(frozen=True)
 class Recording:
     """A "real" recording whose phone timings we know: espeak with another voice."""
+
     pcm: np.ndarray
     sr: int
     truth: list[Phone]
 
 
-def fake_recording(text: str, language: str, variant: str = "f3", rate: int = 140,
-                   pitch: int = 70, noise_db: float = -55.0, seed: int = 0) -> Recording:
+def fake_recording(
+    text: str,
+    language: str,
+    variant: str = "f3",
+    rate: int = 140,
+    pitch: int = 70,
+    noise_db: float = -55.0,
+    seed: int = 0,
+) -> Recording:
     pcm, sr, phones = synthesize(text, language, voice_variant=variant, rate=rate, pitch=pitch)
     pad = np.zeros(int(PAD_S * sr), np.float32)
     padded = np.concatenate([pad, pcm, pad])
@@ -52,15 +61,13 @@ def _hit(target: Phone, phones: list[Phone], viseme: str, min_fraction: float) -
     return got >= need and got > 0
 
 
-def viseme_recall(truth: list[Phone], aligned: list[Phone], viseme: str = "PP",
-                  min_fraction: float = 0.3) -> float:
+def viseme_recall(truth: list[Phone], aligned: list[Phone], viseme: str = "PP", min_fraction: float = 0.3) -> float:
     """Share of true `viseme` phones covered (at least `min_fraction` of them) by aligned ones."""
     targets = [p for p in truth if p.viseme == viseme]
     return sum(_hit(t, aligned, viseme, min_fraction) for t in targets) / max(len(targets), 1)
 
 
-def viseme_precision(truth: list[Phone], aligned: list[Phone], viseme: str = "PP",
-                     min_fraction: float = 0.3) -> float:
+def viseme_precision(truth: list[Phone], aligned: list[Phone], viseme: str = "PP", min_fraction: float = 0.3) -> float:
     """Share of aligned `viseme` phones that lie (at least `min_fraction`) on true ones."""
     guesses = [p for p in aligned if p.viseme == viseme]
     return sum(_hit(g, truth, viseme, min_fraction) for g in guesses) / max(len(guesses), 1)
@@ -70,10 +77,8 @@ def boundary_errors(truth: list[Phone], aligned: list[Phone]) -> np.ndarray:
     """|start error| of every speech phone that both lists share (matched by label order)."""
     t = [p for p in truth if p.viseme != "sil"]
     a = [p for p in aligned if p.viseme != "sil"]
-    matcher = difflib.SequenceMatcher(a=[p.label for p in t], b=[p.label for p in a],
-                                      autojunk=False)
-    errors = [abs(t[i + k].start - a[j + k].start)
-              for i, j, size in matcher.get_matching_blocks() for k in range(size)]
+    matcher = difflib.SequenceMatcher(a=[p.label for p in t], b=[p.label for p in a], autojunk=False)
+    errors = [abs(t[i + k].start - a[j + k].start) for i, j, size in matcher.get_matching_blocks() for k in range(size)]
     return np.array(errors)
 
 
@@ -110,8 +115,8 @@ def pooled_scores(pairs) -> tuple[float, float]:
 def load_fixture(name: str, sr: int = 16000) -> np.ndarray:
     """Decode a fixture to mono float32 with ffmpeg (argument list, no shell)."""
     out = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(FIXTURES / name), "-f", "f32le", "-ac", "1",
-         "-ar", str(sr), "-"],
-        capture_output=True, check=True,
+        ["ffmpeg", "-v", "error", "-i", str(FIXTURES / name), "-f", "f32le", "-ac", "1", "-ar", str(sr), "-"],
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(out, dtype="<f4").copy()

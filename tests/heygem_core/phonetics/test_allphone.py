@@ -1,6 +1,7 @@
 """Audio decoded in parts by helper processes: cut in a pause, times put back in place, a
 helper's answer the same whatever it decoded before, a failed helper replaced by decoding
 here."""
+
 import logging
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def _speech_with_pause(fixture_audio, pause_at_s: float) -> np.ndarray:
 def _labels(segments, n_frames):
     out = np.full(n_frames, "", dtype=object)
     for start, end, label in segments:
-        out[start:end + 1] = label
+        out[start : end + 1] = label
     return out
 
 
@@ -129,8 +130,7 @@ def test_a_helper_decodes_with_the_parameters_it_is_sent(fixture_audio):
 
 def test_the_bigram_phone_lm_is_what_its_script_writes(tmp_path):
     script = Path(__file__).resolve().parents[3] / "scripts" / "phone_bigram.py"
-    subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "lm")], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "lm")], check=True, capture_output=True)
     assert (tmp_path / "lm").read_text() == Path(sphinx.BIGRAM_LM_FILE).read_text()
     assert "ngram 3" not in (tmp_path / "lm").read_text()
 

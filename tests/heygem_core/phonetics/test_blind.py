@@ -5,6 +5,7 @@ Measured on these two recordings (espeak f3 voice): pocketsphinx defaults find 3
 espeak events as truth and with p/b allowed to start 80 ms early (their closure, where the
 lips are already shut), see metrics.with_lip_closures.
 """
+
 import numpy as np
 import pytest
 
@@ -26,8 +27,10 @@ def test_recall_beats_pocketsphinx_defaults(recordings):
         recall, precision = pooled_scores(pairs)
         lip_recall, lip_precision = pooled_scores([(with_lip_closures(t), a) for t, a in pairs])
         scores[name] = (recall, lip_precision)
-        print(f"blind {name}: bilabial recall {recall:.2f} precision {precision:.2f}"
-              f" (lip-closure truth: recall {lip_recall:.2f} precision {lip_precision:.2f})")
+        print(
+            f"blind {name}: bilabial recall {recall:.2f} precision {precision:.2f}"
+            f" (lip-closure truth: recall {lip_recall:.2f} precision {lip_precision:.2f})"
+        )
     assert scores["defaults"][0] < 0.55  # the weakness being fixed is still there to see
     assert scores["shipped"][0] >= 0.70
     assert scores["shipped"][0] >= scores["defaults"][0] + 0.25

@@ -1,4 +1,5 @@
 """Phones kept on disk by content: an audio is aligned once, whatever asks for it again."""
+
 import logging
 
 import numpy as np
@@ -39,13 +40,13 @@ def test_an_audio_is_aligned_once(fixture_audio, tmp_path, counted):
 
 
 def test_without_a_cache_dir_it_aligns_every_time(fixture_audio, counted):
-    pcm = fixture_audio("en_radio_8s.wav")[:4 * 16000]
+    pcm = fixture_audio("en_radio_8s.wav")[: 4 * 16000]
     assert cache.aligned(pcm, 16000) == cache.aligned(pcm, 16000)
     assert len(counted) == 2
 
 
 def test_a_damaged_entry_is_aligned_again(fixture_audio, tmp_path, counted, caplog):
-    pcm = fixture_audio("en_radio_8s.wav")[:4 * 16000]
+    pcm = fixture_audio("en_radio_8s.wav")[: 4 * 16000]
     first = cache.aligned(pcm, 16000, cache_dir=tmp_path)
     [path] = (tmp_path / "phones").rglob("*.json")
     path.write_text("{not json")

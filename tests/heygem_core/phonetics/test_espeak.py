@@ -31,8 +31,8 @@ def test_phone_timings_follow_the_audio():
     # in the closure just before it, or the events are not aligned with the samples.
     pcm, sr, phones = synthesize("Bob bought a map.")
     p = [ph for ph in phones if ph.label == "p"][-1]
-    burst = pcm[int(p.start * sr): int((p.start + 0.02) * sr)]
-    closure = pcm[int((p.start - 0.025) * sr): int((p.start - 0.005) * sr)]
+    burst = pcm[int(p.start * sr) : int((p.start + 0.02) * sr)]
+    closure = pcm[int((p.start - 0.025) * sr) : int((p.start - 0.005) * sr)]
     assert np.sqrt(np.mean(burst**2)) > 5 * np.sqrt(np.mean(closure**2)) + 1e-6
 
 
@@ -49,10 +49,16 @@ def test_rate_pitch_and_variant_change_the_audio():
     assert np.abs(default_pcm[:n] - female_pcm[:n]).mean() > 0.01
 
 
-@pytest.mark.parametrize("language, text", [
-    ("de", "Mama bringt Brot."), ("es", "Pablo bebe vino."), ("fr", "Le bébé mange."),
-    ("cmn", "妈妈"), ("ja", "まめ"),
-])
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("de", "Mama bringt Brot."),
+        ("es", "Pablo bebe vino."),
+        ("fr", "Le bébé mange."),
+        ("cmn", "妈妈"),
+        ("ja", "まめ"),
+    ],
+)
 def test_other_languages_have_bilabials(language, text):
     phones = synthesize(text, language)[2]
     assert any(p.viseme == "PP" for p in phones), [p.label for p in phones]

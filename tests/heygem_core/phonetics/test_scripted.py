@@ -6,6 +6,7 @@ never sees the true timings. Bounds: measured mean start errors are 6 ms (en) an
 (tests/heygem_core/phonetics/measure.py); 30 ms is under one video frame at 30 fps, the
 precision lip-sync needs, and leaves room for espeak versions to differ.
 """
+
 import numpy as np
 import pytest
 
@@ -25,8 +26,7 @@ def test_bilabials_and_boundaries(recordings, language):
     assert_timeline(phones, len(rec.pcm) / rec.sr)
     recall = viseme_recall(rec.truth, phones)
     errors = boundary_errors(rec.truth, phones)
-    print(f"{language}: bilabial recall {recall:.2f}, "
-          f"mean start error {errors.mean() * 1000:.1f} ms")
+    print(f"{language}: bilabial recall {recall:.2f}, mean start error {errors.mean() * 1000:.1f} ms")
     assert recall >= 0.8
     assert len(errors) >= 0.9 * sum(p.viseme != "sil" for p in rec.truth)
     assert errors.mean() < MAX_MEAN_ERROR_S
@@ -48,8 +48,10 @@ def test_pauses_only_the_speaker_made(recordings):
 def test_real_recording(fixture_audio):
     pcm = fixture_audio("en_radio_8s.wav")
     # pocketsphinx's reading of the clip: not exact, which a transcript in practice rarely is
-    transcript = ("holidays are a time of celebrating with loved ones enjoying the festivities "
-                  "and melinda was back to school to many days here has been")
+    transcript = (
+        "holidays are a time of celebrating with loved ones enjoying the festivities "
+        "and melinda was back to school to many days here has been"
+    )
     phones = align(pcm, 16000, transcript=transcript, language="en")
     assert_timeline(phones, len(pcm) / 16000)
     speech = [p for p in phones if p.viseme != "sil"]

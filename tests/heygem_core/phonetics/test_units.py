@@ -1,4 +1,5 @@
 """Small pure pieces: DTW optimality, timeline tidying, overlay, silence detection."""
+
 import numpy as np
 import pytest
 
@@ -60,19 +61,29 @@ def test_dtw_recovers_a_known_stretch():
 
 
 def test_tidy_fills_clips_and_merges():
-    raw = [Phone(0.2, 0.5, "a", "aa"), Phone(0.45, 0.7, "m", "PP"), Phone(0.8, 0.9, "_", "sil"),
-           Phone(0.9, 1.0, "_:", "sil"), Phone(1.1, 5.0, "p", "PP"), Phone(0.3, 0.3, "x", "DD")]
+    raw = [
+        Phone(0.2, 0.5, "a", "aa"),
+        Phone(0.45, 0.7, "m", "PP"),
+        Phone(0.8, 0.9, "_", "sil"),
+        Phone(0.9, 1.0, "_:", "sil"),
+        Phone(1.1, 5.0, "p", "PP"),
+        Phone(0.3, 0.3, "x", "DD"),
+    ]
     out = tidy(raw, duration=2.0)
     assert_timeline(out, 2.0)
     assert [(p.label, p.start, p.end) for p in out] == [
-        ("sil", 0.0, 0.2), ("a", 0.2, 0.5), ("m", 0.5, 0.7), ("sil", 0.7, 1.1), ("p", 1.1, 2.0)]
+        ("sil", 0.0, 0.2),
+        ("a", 0.2, 0.5),
+        ("m", 0.5, 0.7),
+        ("sil", 0.7, 1.1),
+        ("p", 1.1, 2.0),
+    ]
 
 
 def test_overlay_cuts_what_it_covers():
     base = [Phone(0.0, 1.0, "AA", "aa"), Phone(1.0, 1.2, "T", "DD"), Phone(1.2, 2.0, "IY", "ih")]
     out = overlay(base, Phone(0.9, 1.3, "pcl", "PP"))
-    assert [(p.label, p.start, p.end) for p in out] == [
-        ("AA", 0.0, 0.9), ("pcl", 0.9, 1.3), ("IY", 1.3, 2.0)]
+    assert [(p.label, p.start, p.end) for p in out] == [("AA", 0.0, 0.9), ("pcl", 0.9, 1.3), ("IY", 1.3, 2.0)]
 
 
 def test_speech_bounds():
@@ -82,6 +93,6 @@ def test_speech_bounds():
     assert speech_bounds(noise, sr) is None
     assert speech_bounds(np.zeros(sr, np.float32), sr) is None
     tone = noise.copy()
-    tone[sr: 2 * sr] += 0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr)
+    tone[sr : 2 * sr] += 0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr)
     start, end = speech_bounds(tone, sr)
     assert start == pytest.approx(1.0, abs=0.05) and end == pytest.approx(2.0, abs=0.05)

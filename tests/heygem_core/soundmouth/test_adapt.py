@@ -1,6 +1,7 @@
 """Per-lecturer adaptation on real footage: the source's own sound offset is found over the
 whole clip, a short source keeps the general model, the decision is kept by the source's
 content, and the adapted opening is the general one wherever no head is used."""
+
 import numpy as np
 import pytest
 

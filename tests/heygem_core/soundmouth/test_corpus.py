@@ -1,5 +1,6 @@
 """The corpus as training and judging material: every clip with its speaker and group, one
 person one speaker (across the single clips and the bulk sets), folds that never split one."""
+
 from heygem_core.soundmouth import corpus, data
 from tests.paths import FIXTURES
 

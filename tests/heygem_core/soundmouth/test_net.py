@@ -1,4 +1,5 @@
 """The numpy forward pass is the torch model's, and the shipped weights load offline."""
+
 import numpy as np
 import pytest
 
@@ -9,9 +10,12 @@ from heygem_core.soundmouth import features, net
 
 def _random_weights(arch, seed=0):
     rng = np.random.default_rng(seed)
-    w = {"inp.w": rng.normal(0, 0.2, (arch["width"], arch["n_in"], arch["kernel_in"])),
-         "inp.b": rng.normal(0, 0.1, arch["width"]),
-         "head.w": rng.normal(0, 0.2, (arch["n_out"], arch["width"], 1)), "head.b": rng.normal(0, 0.1, arch["n_out"])}
+    w = {
+        "inp.w": rng.normal(0, 0.2, (arch["width"], arch["n_in"], arch["kernel_in"])),
+        "inp.b": rng.normal(0, 0.1, arch["width"]),
+        "head.w": rng.normal(0, 0.2, (arch["n_out"], arch["width"], 1)),
+        "head.b": rng.normal(0, 0.1, arch["n_out"]),
+    }
     for k in range(len(arch["dilations"])):
         w[f"block{k}.w"] = rng.normal(0, 0.1, (arch["width"], arch["width"], 3))
         w[f"block{k}.b"] = rng.normal(0, 0.1, arch["width"])

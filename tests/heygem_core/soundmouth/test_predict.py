@@ -22,7 +22,7 @@ HELD_OUT = [CORPUS / "presenter_suit_6s.mp4", CORPUS / "grid_lbax4n.mpg"]
 
 def _shuffled(pcm: np.ndarray, sr: int, seed: int, block_s: float = 0.4) -> np.ndarray:
     n = int(block_s * sr)
-    blocks = [pcm[k:k + n] for k in range(0, len(pcm), n)]
+    blocks = [pcm[k : k + n] for k in range(0, len(pcm), n)]
     order = np.random.default_rng(seed).permutation(len(blocks))
     return np.concatenate([blocks[k] for k in order])
 
@@ -39,8 +39,10 @@ def test_the_model_beats_shuffled_sound_on_a_real_clip_it_never_saw(clip, tmp_pa
     sound = audio_mod.load_audio(clip, 16000)
     fps, n = float(info.fps), len(real)
     own = quality.correlation(real, predict(sound.pcm, sound.sr).at(fps, n).opening)
-    shuffled = [quality.correlation(real, predict(_shuffled(sound.pcm, sound.sr, s), sound.sr).at(fps, n).opening)
-                for s in range(5)]
+    shuffled = [
+        quality.correlation(real, predict(_shuffled(sound.pcm, sound.sr, s), sound.sr).at(fps, n).opening)
+        for s in range(5)
+    ]
     assert own > 0.3, f"own sound r {own:.2f}"
     assert own > max(shuffled) + 0.15, f"own {own:.2f}, shuffled {np.round(shuffled, 2)}"
 
@@ -50,7 +52,7 @@ def test_the_plan_closes_the_lips_in_a_pause_and_opens_them_in_speech():
     sr = speech.sr
     pause_s = PAUSE_MIN_S + 0.5  # a pause by the plan's own rule, with room either side
     gap = np.zeros(int(pause_s * sr), np.float32)
-    pcm = np.concatenate([speech.pcm[: 3 * sr], gap, speech.pcm[3 * sr: 6 * sr]])
+    pcm = np.concatenate([speech.pcm[: 3 * sr], gap, speech.pcm[3 * sr : 6 * sr]])
     fps = 25.0
     n = int(len(pcm) / sr * fps)
     loud = audio_mod.loudness_envelope(audio_mod.Audio(pcm=pcm, sr=sr), fps, n)
@@ -58,7 +60,7 @@ def test_the_plan_closes_the_lips_in_a_pause_and_opens_them_in_speech():
     pause = slice(int((3 + 0.1) * fps), int((3 + pause_s - 0.1) * fps))
     assert plan.closed[pause].all() and np.all(plan.opening[pause] == 0)
     assert plan.opening[plan.closed].max() == 0.0
-    talking = np.r_[0:int(3 * fps), int((3 + pause_s) * fps):n]
+    talking = np.r_[0 : int(3 * fps), int((3 + pause_s) * fps) : n]
     assert plan.opening[talking].max() > 0.7 and plan.opening[talking].mean() > 0.2
     # where the voice is loud, lips meet only at closures (/p b m/ and the like), not for long
     loud_speech = talking[relative_loudness(loud[talking]) > 0.3]

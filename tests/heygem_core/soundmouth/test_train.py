@@ -1,4 +1,5 @@
 """The training script runs end to end on a little data and writes a loadable model."""
+
 import os
 import subprocess
 import sys
@@ -16,8 +17,13 @@ pytest.importorskip("torch")
 def test_a_tiny_training_run_writes_a_model_with_its_manifest(tmp_path):
     out = tmp_path / "tiny.npz"
     env = dict(os.environ, HEYGEM_CACHE_DIR=str(tmp_path / "cache"))
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "train_mouth.py"), "--tiny", "-o", str(out)],
-                          capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train_mouth.py"), "--tiny", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "wrote" in done.stdout
     w = net.load(out)
@@ -47,9 +53,24 @@ def test_a_fine_tune_on_the_corpus_leaves_its_fold_out_and_says_what_it_started_
 
     out = tmp_path / "fold.npz"
     env = dict(os.environ, HEYGEM_CACHE_DIR=str(tmp_path / "cache"))
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "train_mouth.py"), "--tiny", "--corpus",
-                           "--fold", "0", "--init", str(net.JUDGE_PATH), "-o", str(out)],
-                          capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "train_mouth.py"),
+            "--tiny",
+            "--corpus",
+            "--fold",
+            "0",
+            "--init",
+            str(net.JUDGE_PATH),
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     w = net.load(out)
     assert w.manifest["folds_held_out"] == [0]

@@ -1,4 +1,5 @@
 """Backends load their models once and lend them out, never to two threads at once."""
+
 import threading
 
 import pytest
@@ -48,8 +49,9 @@ def test_the_saved_face_detector_is_dlibs_own(tmp_path, fixtures_dir):
         want = builtin.run(frame, 0, 0.0)
         for backend in (first, second):
             got = backend._detector.run(frame, 0, 0.0)
-            assert [(r.left(), r.top(), r.right(), r.bottom()) for r in got[0]] == \
-                [(r.left(), r.top(), r.right(), r.bottom()) for r in want[0]]
+            assert [(r.left(), r.top(), r.right(), r.bottom()) for r in got[0]] == [
+                (r.left(), r.top(), r.right(), r.bottom()) for r in want[0]
+            ]
             assert list(got[1]) == list(want[1]) and len(want[0]) == 1
 
     saved.write_bytes(b"not a detector")

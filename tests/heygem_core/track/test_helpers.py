@@ -1,4 +1,5 @@
 """Tracking in parts: the first here, the others in helper processes, joined at the seams."""
+
 import logging
 import os
 import signal
@@ -64,8 +65,7 @@ def test_a_video_tracked_in_parts_matches_one_run(katie, settings, one_run):
     assert helpers.parts_for(katie.n_frames, settings, 5) == [(0, 100), (100, 100)]
     ticks, faces = [], []
     runs = track_stats["runs"]
-    track = track_video(katie, settings, use_cache=False, progress=ticks.append,
-                        on_face=lambda: faces.append(1))
+    track = track_video(katie, settings, use_cache=False, progress=ticks.append, on_face=lambda: faces.append(1))
     assert track_stats["runs"] == runs + 1
     assert track.n_frames == katie.n_frames and not track.lost.any()
     assert sum(ticks) == katie.n_frames  # the frame both parts tracked counts once

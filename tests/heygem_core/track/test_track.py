@@ -112,8 +112,9 @@ def test_track_read_from_many_row_groups_and_checked_columns(tmp_path, settings)
     np.testing.assert_array_equal(back.landmarks, track.landmarks.astype(np.float32))
     np.testing.assert_array_equal(back.time, track.time)
 
-    wrong = table.set_column(table.schema.get_field_index("confidence"), "confidence",
-                             table.column("confidence").cast("float64"))
+    wrong = table.set_column(
+        table.schema.get_field_index("confidence"), "confidence", table.column("confidence").cast("float64")
+    )
     pq.write_table(wrong, tmp_path / "wrong.parquet")
     with pytest.raises(ValueError, match="columns are not those"):
         read_track(tmp_path / "wrong.parquet")
@@ -121,8 +122,21 @@ def test_track_read_from_many_row_groups_and_checked_columns(tmp_path, settings)
 
 def test_faceless_video_says_no_face(tmp_path, settings):
     clip = tmp_path / "faceless.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
-                    "-pix_fmt", "yuv420p", str(clip)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-pix_fmt",
+            "yuv420p",
+            str(clip),
+        ],
+        check=True,
+    )
     with pytest.raises(NoFaceFound) as err:
         track_video(clip, settings)
     assert "faceless.mp4" in str(err.value) and "no face" in str(err.value)
@@ -130,10 +144,24 @@ def test_faceless_video_says_no_face(tmp_path, settings):
 
 def _katie_moving(clip, seconds: int, x: str):
     """``seconds`` of katie on a black 512x512 canvas, her picture's left edge at ``x(t)``."""
-    subprocess.run([
-        "ffmpeg", "-v", "error", "-i", str(VIDEOS["katie_8s"]), "-t", str(seconds), "-filter_complex",
-        f"color=black:s=512x512:r=25:d={seconds}[bg];[bg][0:v]overlay=x='{x}':y=0:shortest=1",
-        "-pix_fmt", "yuv420p", "-an", str(clip)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(VIDEOS["katie_8s"]),
+            "-t",
+            str(seconds),
+            "-filter_complex",
+            f"color=black:s=512x512:r=25:d={seconds}[bg];[bg][0:v]overlay=x='{x}':y=0:shortest=1",
+            "-pix_fmt",
+            "yuv420p",
+            "-an",
+            str(clip),
+        ],
+        check=True,
+    )
     return clip
 
 
@@ -151,8 +179,9 @@ def test_first_face_is_announced_once(tmp_path, settings):
     # frame with her face, after the progress of the faceless frames before it.
     clip = _katie_moving(tmp_path / "arriving.mp4", 2, "if(lt(t,1),600,0)")
     events = []
-    track = track_video(clip, settings, progress=lambda k=1: events.append("frame"),
-                        on_face=lambda: events.append("face"))
+    track = track_video(
+        clip, settings, progress=lambda k=1: events.append("frame"), on_face=lambda: events.append("face")
+    )
     assert events.count("face") == 1
     first = int(np.argmin(track.lost))
     assert 20 <= first <= 30 and events.index("face") == first, (first, events.index("face"))
@@ -169,7 +198,7 @@ def test_a_strided_crop_is_detected_as_its_copy(tmp_path):
     (face,) = backend.detect(frame)
     x0, y0, x1, y1 = face.box.astype(int)
     w, h = x1 - x0, y1 - y0
-    crop = frame[max(0, y0 - h // 2): y1 + h // 2, max(0, x0 - w // 2): x1 + w // 2]
+    crop = frame[max(0, y0 - h // 2) : y1 + h // 2, max(0, x0 - w // 2) : x1 + w // 2]
     assert not crop.flags["C_CONTIGUOUS"]
     copy = [(tuple(d.box), d.score) for d in backend.detect(crop.copy())]
     assert copy, "no face in the crop around a face"
@@ -180,8 +209,9 @@ def test_a_strided_crop_is_detected_as_its_copy(tmp_path):
 @pytest.mark.slow
 def test_the_same_video_tracks_the_same_every_time(tmp_path):
     info = media.probe_video(VIDEOS["sun_silent_22s"])
-    one, two = (track_video(info, Settings(cache_dir=tmp_path / n, tracking_processes=1), use_cache=False)
-                for n in ("a", "b"))
+    one, two = (
+        track_video(info, Settings(cache_dir=tmp_path / n, tracking_processes=1), use_cache=False) for n in ("a", "b")
+    )
     np.testing.assert_array_equal(one.landmarks, two.landmarks)
 
 
