@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from heygem_core import media, mouth  # noqa: E402
+from heygem_core import media, mouth, sequence  # noqa: E402
 from heygem_core.config import Settings  # noqa: E402
 from heygem_core.pipeline import lipsync  # noqa: E402
 from heygem_core.track import track_video  # noqa: E402
@@ -58,7 +58,7 @@ def still(video: Path, audio: Path, language: str, out_png: Path, scale: int, wo
     src_info, out_info = media.probe_video(video), media.probe_video(out_video)
     src_track = track_video(src_info, settings)
     out_track = track_video(out_info, settings, use_cache=False)
-    base = media.frame_indices(min(src_track.n_frames, src_info.n_frames), out_info.n_frames, settings.extend_mode)
+    base = sequence.frame_indices(min(src_track.n_frames, src_info.n_frames), out_info.n_frames, settings.extend_mode)
     opening = mouth.opening(out_track.landmarks)
     ok = np.flatnonzero(~out_track.lost & np.isfinite(opening))
     order = ok[np.argsort(opening[ok])]

@@ -24,7 +24,7 @@ from scipy.io import wavfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from heygem_core import audio as audio_mod  # noqa: E402
-from heygem_core import media, mouth, phonetics, quality  # noqa: E402
+from heygem_core import mouth, phonetics, quality, sequence  # noqa: E402
 from heygem_core.config import Settings  # noqa: E402
 from heygem_core.pipeline import lipsync  # noqa: E402
 from heygem_core.track import track_video  # noqa: E402
@@ -41,7 +41,7 @@ MEASURE = {"facemesh": quality.independent_series, "dlib": quality.mouth_series}
 
 def do_nothing_series(video: Path, n_out: int, settings: Settings, measure: str = "facemesh") -> np.ndarray:
     track = track_video(video, settings)
-    idx = media.frame_indices(track.n_frames, n_out, settings.extend_mode)
+    idx = sequence.frame_indices(track.n_frames, n_out, settings.extend_mode)
     if measure == "facemesh":
         return quality.independent_series(video, settings, track).opening[idx]
     op = np.full(n_out, np.nan)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import numpy as np
 
 from . import audio as audio_mod
-from . import media, planners
+from . import media, planners, sequence
 from .blend import composite_i420
 from .config import Settings
 from .engines import EngineJob, Motion, get_engine
@@ -121,7 +121,7 @@ def decide(
     """The engine's decision for every output frame. Output frames follow the source in
     order, ping-ponged (or looped) when the audio is longer and cut when it is shorter."""
     n_src = min(track.n_frames, info.n_frames)
-    base_index = media.frame_indices(n_src, n_out, settings.extend_mode)
+    base_index = sequence.frame_indices(n_src, n_out, settings.extend_mode)
     job = EngineJob(source=info, track=track, base_index=base_index, plan=plan, settings=settings, sound=sound)
     return get_engine(settings.engine, settings).drive(job)
 
@@ -179,7 +179,7 @@ def render(
     job = EngineJob(source=info, track=track, base_index=base_index, plan=None, settings=settings)
 
     def composed() -> Iterator:
-        frames = media.read_frame_sequence(info, base_index, i420=True)
+        frames = sequence.read_frame_sequence(info, base_index, i420=True)
         patches = engine.patches(job, motion)
         try:
             for t_out, (frame, patch) in enumerate(zip(frames, patches)):

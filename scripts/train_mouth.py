@@ -41,7 +41,7 @@ DEFAULT_REAL = [
 def main(argv=None) -> int:
     sys.path.insert(0, str(HERE))
     from heygem_core.config import Settings
-    from heygem_core.soundmouth import data, net, train
+    from heygem_core.soundmouth import data, net, synthetic, train
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--out", type=Path, default=net.DEFAULT_PATH, help="weights file to write")
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
         keep_init=args.keep_init,
     )
     languages = (
-        tuple(sorted({lang for lang, _ in data.FESTIVAL_VOICES.values()}))
+        tuple(sorted({lang for lang, _ in synthetic.FESTIVAL_VOICES.values()}))
         if args.festival_languages == "all"
         else tuple(x.strip() for x in args.festival_languages.split(",") if x.strip())
     )

@@ -256,7 +256,7 @@ def synthetic_material(
     import tempfile
 
     from .. import cache
-    from . import data
+    from . import data, synthetic
 
     kept_at = None
     if cache_dir is not None:
@@ -268,7 +268,7 @@ def synthetic_material(
                 "festival": n_festival,
                 "seed": seed,
                 "languages": list(festival_languages),
-                "voices": data.festival_voices(festival_languages) if n_festival else [],
+                "voices": synthetic.festival_voices(festival_languages) if n_festival else [],
             },
         )
         kept_at = cache.entry(cache_dir, "soundmouth", key, ".pkl")
@@ -280,11 +280,11 @@ def synthetic_material(
         kept = cache.read(kept_at, load, "synthetic training material")
         if kept is not None:
             return kept
-    synth = [data.synthetic_utterance(seed * 1_000_003 + 1000 + k) for k in range(n_synthetic)]
+    synth = [synthetic.synthetic_utterance(seed * 1_000_003 + 1000 + k) for k in range(n_synthetic)]
     festival = []
     with tempfile.TemporaryDirectory(prefix="heygem-festival-") as tmp:
         for a in range(0, n_festival, 250):  # one Festival process per 250 utterances
-            festival += data.festival_utterances(
+            festival += synthetic.festival_utterances(
                 [seed * 1_000_003 + k for k in range(a, min(n_festival, a + 250))],
                 Path(tmp),
                 languages=tuple(festival_languages),
@@ -314,7 +314,7 @@ def material(
     and ``n_festival`` Festival ones (where Festival is installed). The manifest lists exactly
     the real clips trained on."""
     from ..files import sha256_file
-    from . import data
+    from . import data, synthetic
 
     utts: list[Utterance] = []
     real_manifest = []
@@ -331,7 +331,7 @@ def material(
         utt = data.with_lag(utt, lag)
         utts.append(utt)
         if not bulk:
-            utts.extend(data.augmented(utt, path, real_copies, seed))
+            utts.extend(synthetic.augmented(utt, path, real_copies, seed))
         real_manifest.append(
             {
                 "file": path.name,
@@ -351,7 +351,7 @@ def material(
             "utterances": len(synth) + len(festival),
             "espeak": len(synth),
             "festival": len(festival),
-            "festival_voices": data.festival_voices(tuple(festival_languages)) if festival else [],
+            "festival_voices": synthetic.festival_voices(tuple(festival_languages)) if festival else [],
             "seconds": round(sum(len(u) for u in synth + festival) / 100.0, 1),
             "languages": languages,
             "seed": seed,

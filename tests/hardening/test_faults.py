@@ -795,7 +795,10 @@ def test_server_restart_mid_run_ends_in_finished_outputs(server_restarted, recor
     r = server_restarted
     record_property("server_restart_outcome", r.outcome)
     print(f"prefect server down for {r.down_s:.1f} s after {r.muxed_before_kill} output(s): {r.outcome}")
-    assert r.muxed_before_kill == 1
+    # Both rows run side by side, so on a fast machine the second output can land in the same
+    # tenth of a second as the first; the run was still going when the server died either way
+    # (packaging and the report come after), which the fixture asserts.
+    assert 1 <= r.muxed_before_kill <= 2
     last = r.second or r.first
     assert last.returncode == 0, last.stderr[-3000:]
     assert "run course-" in last.stdout and ": 2 done, 0 failed" in last.stdout, last.stdout

@@ -28,19 +28,19 @@ def test_a_tiny_training_run_writes_a_model_with_its_manifest(tmp_path):
     assert "wrote" in done.stdout
     w = net.load(out)
     assert w.version != net.load().version
-    from heygem_core.soundmouth import data
+    from heygem_core.soundmouth.synthetic import festival_voices
 
-    synthetic = w.manifest["synthetic"]
-    assert len(w.manifest["real"]) == 2 and synthetic["espeak"] == 8
-    assert synthetic["festival"] == (4 if data.festival_voices() else 0)
+    made = w.manifest["synthetic"]
+    assert len(w.manifest["real"]) == 2 and made["espeak"] == 8
+    assert made["festival"] == (4 if festival_voices() else 0)
     assert w.manifest["config"]["steps"] == 20
     assert all(np.all(np.isfinite(a)) for a in w.arrays.values())
 
 
 def test_training_is_seeded(tmp_path):
-    from heygem_core.soundmouth import data, train
+    from heygem_core.soundmouth import synthetic, train
 
-    utts = [data.synthetic_utterance(k) for k in range(3)]
+    utts = [synthetic.synthetic_utterance(k) for k in range(3)]
     cfg = train.TrainConfig(steps=3, batch=4, chunk=64)
     a = train.train(utts, cfg, device="cpu")
     b = train.train(utts, cfg, device="cpu")
@@ -80,10 +80,10 @@ def test_a_fine_tune_on_the_corpus_leaves_its_fold_out_and_says_what_it_started_
 
 
 def test_a_fine_tune_can_keep_a_share_of_its_starting_weights():
-    from heygem_core.soundmouth import data, train
+    from heygem_core.soundmouth import synthetic, train
 
     init = net.load(net.JUDGE_PATH).arrays
-    utts = [data.synthetic_utterance(k) for k in range(3)]
+    utts = [synthetic.synthetic_utterance(k) for k in range(3)]
     cfg = dict(steps=3, batch=4, chunk=64)
     tuned = train.train(utts, train.TrainConfig(**cfg), device="cpu", init=init)
     half = train.train(utts, train.TrainConfig(**cfg, keep_init=0.5), device="cpu", init=init)
