@@ -2,8 +2,10 @@
 
 Every field can be set from the environment as ``HEYGEM_<FIELD>`` (upper case), and any
 caller (CLI flags, flow parameters) may override fields with ``settings.replace(...)``.
-An engine's own settings are ``HEYGEM_<ENGINE>_<FIELD>`` (e.g. ``HEYGEM_EXEMPLAR_MAX_OPEN_STRETCH``),
-declared by the engine (``heygem_core.engines``) and kept here as raw ``engine_options``.
+An engine's or a store's own settings are ``HEYGEM_<NAME>_<FIELD>`` (e.g.
+``HEYGEM_EXEMPLAR_MAX_OPEN_STRETCH``, ``HEYGEM_S3_ENDPOINT``), declared by the plug-in in its
+``Options`` and kept here as raw ``engine_options`` and ``store_options``, which the plug-in
+reads and checks (``plugins.Registry.options``).
 
 Every value is checked when a ``Settings`` is made, without looking at the disk: a bad one
 raises ``SettingsError`` naming the variable, the value and what is allowed (the CLI prints that
@@ -23,7 +25,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-from .plugins import ENGINES, REGISTRIES, UnknownPlugin
+from .plugins import ENGINES, REGISTRIES, STORES, UnknownPlugin
 from .values import ENV_PREFIX, SettingsError, parse, variable
 
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "parse", "variable"]
@@ -41,7 +43,8 @@ def _default_artifact_dir() -> Path:
     return Path(base) / "heygem" / "artifacts"
 
 
-# The S3/MinIO connection may also be given with the names MinIO's own tools use.
+# The S3 store's connection may also be given with the names MinIO's own tools use
+# (HEYGEM_S3_<FIELD> wins where both are set).
 _ALIASES = {
     "s3_endpoint": "MINIO_ENDPOINT",
     "s3_access_key": "MINIO_ACCESS_KEY",
@@ -50,6 +53,8 @@ _ALIASES = {
     "s3_secure": "MINIO_SECURE",
     "s3_region": "MINIO_REGION",
 }
+# Which section of docs/configuration.md lists each registry's plug-ins' own settings.
+_OPTIONS_SECTION = {"engine": "mouth", "store": "store"}
 
 
 SECTIONS = {
@@ -193,18 +198,10 @@ class Settings:
         shown="~/.local/share/heygem/artifacts",
         doc="the local store's folder",
     )
-    s3_endpoint: str = setting(
-        "",
-        section="store",
-        allowed="`host:port`",
-        doc="S3/MinIO endpoint, without a scheme; a MINIO_* name is the same setting, and "
-        "the HEYGEM_S3_* one wins where both are set",
-    )
-    s3_bucket: str = setting("heygem", section="store", doc="bucket")
-    s3_access_key: str = setting("", section="store", secret=True, doc="access key")
-    s3_secret_key: str = setting("", section="store", secret=True, doc="secret key")
-    s3_secure: bool = setting(False, section="store", doc="HTTPS to the endpoint")
-    s3_region: str = setting("", section="store", doc="region, where the endpoint wants one")
+    # Store-declared settings as (name, raw value), name = "<store>_<field>" in lower case (the
+    # s3 store's endpoint, bucket and credentials); the store reads and checks its own
+    # (plugins.STORES.options). Never from a flow parameter, and never shown: it holds secrets.
+    store_options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     link_expiry_hours: int = setting(
         72, section="store", limits=(1, 168 * 100), doc="presigned links in reports stay valid this long"
     )
@@ -297,24 +294,23 @@ class Settings:
         env = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
-            if f.name == "engine_options":
+            if f.name in _RAW_OPTIONS:
                 continue
             raw = env.get(variable(f.name))
-            name = variable(f.name)
-            if (raw is None or raw == "") and f.name in _ALIASES:
-                raw, name = env.get(_ALIASES[f.name]), _ALIASES[f.name]
             if raw is None or raw == "":
                 continue
-            values[f.name] = parse(name, str(f.type), raw)
+            values[f.name] = parse(variable(f.name), str(f.type), raw)
         values["engine_options"] = _engine_options(env)
+        values["store_options"] = _store_options(env)
         return cls(**values)
 
     def replace(self, **overrides) -> "Settings":
         clean = {k: v for k, v in overrides.items() if v is not None}
-        if "engine_options" in clean:  # from a flow parameter: JSON lists, or a dict
-            opts = clean["engine_options"]
-            opts = opts.items() if isinstance(opts, dict) else opts
-            clean["engine_options"] = tuple(sorted((str(k).lower(), str(v)) for k, v in opts))
+        for name in _RAW_OPTIONS:
+            if name in clean:  # from a flow parameter: JSON lists, or a dict
+                opts = clean[name]
+                opts = opts.items() if isinstance(opts, dict) else opts
+                clean[name] = tuple(sorted((str(k).lower(), str(v)) for k, v in opts))
         return dataclasses.replace(self, **clean)
 
     def check(self) -> "Settings":
@@ -331,6 +327,9 @@ class Settings:
             if checker is not None:
                 checker(self)
         ENGINES.options(self.engine, self.engine_options)
+        for name in STORES.names():  # any store's settings given, even one not chosen: a typo shows now
+            if any(k.startswith(f"{name}_") for k, _ in self.store_options):
+                STORES.options(name, self.store_options)
         self._check_places()
         return self
 
@@ -359,8 +358,24 @@ _DEPRECATED = {"MAX_OPEN_STRETCH": "EXEMPLAR_MAX_OPEN_STRETCH"}
 _warned: set[str] = set()
 
 
+_RAW_OPTIONS = ("engine_options", "store_options")
+
+
+def _store_options(env) -> tuple[tuple[str, str], ...]:
+    found = _prefixed(env, STORES.names())
+    for name, alias in _ALIASES.items():
+        if name not in found and env.get(alias):
+            found[name] = env[alias]
+    return tuple(sorted(found.items()))
+
+
+def _prefixed(env, names) -> dict[str, str]:
+    """("<name>_<field>" in lower case, value) of every HEYGEM_<NAME>_<FIELD> set for ``names``."""
+    prefixes = tuple(f"{ENV_PREFIX}{name.upper()}_" for name in names)  # no plug-in imported
+    return {var[len(ENV_PREFIX) :].lower(): raw for var, raw in env.items() if var.startswith(prefixes) and raw != ""}
+
+
 def _engine_options(env) -> tuple[tuple[str, str], ...]:
-    prefixes = tuple(f"{ENV_PREFIX}{name.upper()}_" for name in ENGINES.names())  # no plug-in imported
     found = {}
     for old, new in _DEPRECATED.items():
         if env.get(ENV_PREFIX + old):
@@ -368,9 +383,7 @@ def _engine_options(env) -> tuple[tuple[str, str], ...]:
                 _warned.add(old)
                 log.warning("%s%s is deprecated: use %s%s", ENV_PREFIX, old, ENV_PREFIX, new)
             found[new.lower()] = env[ENV_PREFIX + old]
-    for var, raw in env.items():
-        if var.startswith(prefixes) and raw != "":
-            found[var[len(ENV_PREFIX) :].lower()] = raw
+    found.update(_prefixed(env, ENGINES.names()))
     return tuple(sorted(found.items()))
 
 
@@ -385,13 +398,26 @@ def settings_markdown() -> str:
     lines = []
     for section, about in SECTIONS.items():
         lines += ["", f"**{section}**: {about}", "", "| variable | default | allowed | meaning |", "|---|---|---|---|"]
-        for f in fields(Settings):
-            if f.metadata.get("section") == section:
-                alias = f", `{_ALIASES[f.name]}`" if f.name in _ALIASES else ""
-                lines.append(
-                    f"| `{variable(f.name)}`{alias} | {shown_default(f)} | {allowed_text(f)} | {f.metadata['doc']} |"
-                )
+        for name, f in _documented(section):
+            alias = f", `{_ALIASES[name]}`" if name in _ALIASES else ""
+            lines.append(
+                f"| `{variable(name)}`{alias} | {shown_default(f)} | {allowed_text(f)} | {f.metadata['doc']} |"
+            )
     return "\n".join([DOC_BEGIN, *lines, "", DOC_END])
+
+
+def _documented(section: str):
+    """(variable's field name, field) of the section's settings, then of the built-in plug-ins'
+    own ``Options`` that belong there (an engine's under "mouth", a store's under "store")."""
+    out = [(f.name, f) for f in fields(Settings) if f.metadata.get("section") == section]
+    for registry in REGISTRIES:
+        if _OPTIONS_SECTION.get(registry.kind) != section:
+            continue
+        for name in registry.builtin:
+            model = getattr(registry.get(name), "Options", None)
+            if model is not None:
+                out += [(f"{name}_{f.name}", f) for f in fields(model) if "doc" in f.metadata]
+    return out
 
 
 def setting_field(name: str):

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import cache, mouth
 from ..blend import Patch
-from ..config import Settings
+from ..config import Settings, setting
 from ..errors import NoFaceFound, ProcessingError
 from ..track.model import STABLE, FaceTrack
 from ..warp import reshape_lips
@@ -72,9 +72,14 @@ class Selection:
 class ExemplarOptions:
     """The exemplar engine's own settings (``HEYGEM_EXEMPLAR_<FIELD>``)."""
 
-    # Upper bound on how far the lips of an exemplar may be opened by warping (x). Further,
-    # the teeth and lip texture stretch visibly.
-    max_open_stretch: float = 1.3
+    # Further, the teeth and lip texture stretch visibly.
+    max_open_stretch: float = setting(
+        1.3,
+        section="mouth",
+        limits=(1, 3),
+        doc="the exemplar engine: how far a mouth may be opened by warping, times its own opening "
+        "(old name HEYGEM_MAX_OPEN_STRETCH)",
+    )
 
     def __post_init__(self):
         if not 1.0 <= self.max_open_stretch <= 3.0:

@@ -10,7 +10,8 @@ same ``ArtifactStore`` protocol (``base.py``):
     recorded size, sha256 and content type live in a hidden folder next to them,
     ``<root>/.meta/<hh>/<sha256 of the key>.json`` (the JSON names its key).
 ``S3Store`` (``store = "s3"``; ``s3.py``)
-    A bucket on MinIO or any S3 endpoint (``Settings.s3_*``). The sha256 is recorded in
+    A bucket on MinIO or any S3 endpoint (its own settings, ``S3Options``:
+    ``HEYGEM_S3_<FIELD>`` or ``MINIO_<FIELD>``). The sha256 is recorded in
     the object's user metadata (``x-amz-meta-sha256``). The bucket is created on first use.
 
 Callers that must act differently by backend ask its capabilities, never its ``kind``:

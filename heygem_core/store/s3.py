@@ -17,11 +17,13 @@ import os
 import re
 import socket
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from heygem_core.config import Settings
+from heygem_core.config import Settings, setting
+from heygem_core.plugins import STORES
 from heygem_core.errors import (
     HeygemError,
     InputError,
@@ -88,12 +90,37 @@ def _short_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+@dataclass(frozen=True)
+class S3Options:
+    """The s3 store's own settings: ``HEYGEM_S3_<FIELD>``, or the ``MINIO_<FIELD>`` names
+    MinIO's own tools use (config._ALIASES)."""
+
+    endpoint: str = setting(
+        "",
+        section="store",
+        allowed="`host:port`",
+        doc="S3/MinIO endpoint, without a scheme; a MINIO_* name is the same setting, and "
+        "the HEYGEM_S3_* one wins where both are set",
+    )
+    bucket: str = setting("heygem", section="store", doc="bucket")
+    access_key: str = setting("", section="store", secret=True, doc="access key")
+    secret_key: str = setting("", section="store", secret=True, doc="secret key")
+    secure: bool = setting(False, section="store", doc="HTTPS to the endpoint")
+    region: str = setting("", section="store", doc="region, where the endpoint wants one")
+
+
+def s3_options(settings: Settings) -> S3Options:
+    """The s3 store's settings, as read from ``settings.store_options``."""
+    return STORES.options(S3Store.kind, settings.store_options)
+
+
 class S3Store(CachedCopies, StoreBase):
     """A bucket on MinIO or another S3 endpoint, via the ``minio`` client."""
 
     kind = "s3"
     remote = True
     links = True
+    Options = S3Options
 
     def __init__(
         self,
@@ -182,16 +209,7 @@ class S3Store(CachedCopies, StoreBase):
     @classmethod
     def instance_key(cls, settings: Settings) -> tuple:
         # every setting from_settings reads (the secret too: a client per credentials)
-        return (
-            settings.s3_endpoint,
-            settings.s3_bucket,
-            settings.s3_access_key,
-            settings.s3_secret_key,
-            settings.s3_secure,
-            settings.s3_region,
-            str(settings.cache_dir),
-            settings.link_expiry_hours,
-        )
+        return (s3_options(settings), str(settings.cache_dir), settings.link_expiry_hours)
 
     @classmethod
     def check_settings(cls, settings: Settings) -> None:
@@ -199,14 +217,15 @@ class S3Store(CachedCopies, StoreBase):
         cls.from_settings(settings)
 
     @classmethod
-    def from_settings(cls, settings: Settings, options=None) -> "S3Store":
+    def from_settings(cls, settings: Settings, options: S3Options | None = None) -> "S3Store":
+        opts = options or s3_options(settings)
         return cls(
-            settings.s3_endpoint,
-            settings.s3_bucket,
-            settings.s3_access_key,
-            settings.s3_secret_key,
-            secure=settings.s3_secure,
-            region=settings.s3_region,
+            opts.endpoint,
+            opts.bucket,
+            opts.access_key,
+            opts.secret_key,
+            secure=opts.secure,
+            region=opts.region,
             cache_dir=Path(settings.cache_dir) / "store-objects",
             link_expiry_hours=settings.link_expiry_hours,
         )

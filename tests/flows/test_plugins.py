@@ -18,6 +18,7 @@ from tests.paths import LANGUAGE_AUDIO, REPO, VIDEOS
 def memory_store(monkeypatch, heygem_env):
     monkeypatch.setitem(STORES.builtin, "memory", "tests.plugins.memory_store:MemoryStore")  # the one line
     monkeypatch.setenv("HEYGEM_STORE", "memory")
+    monkeypatch.setenv("HEYGEM_MEMORY_LABEL", "the test's memory")  # its own setting, from its Options
     yield
     STORES.forget()
 
@@ -35,7 +36,7 @@ def test_a_new_store_holds_a_whole_run_of_the_single_flow(memory_store):
     summary = single(
         video=str(VIDEOS["chaplin_7s"]), audio=str(LANGUAGE_AUDIO["en"]), language="en", lecturer="Charlie Chaplin"
     )
-    assert summary["done"] == 1 and summary["store"].startswith("memory of process")
+    assert summary["done"] == 1 and summary["store"].startswith("the test's memory of process")
     store = shared_store(Settings.from_env())  # the tasks' own instance: the registry shares it
     key = summary["outputs"][0]
     assert key.endswith("/videos/Charlie_Chaplin_en.mp4")

@@ -73,6 +73,11 @@ def s3_proxy(s3_server):
     s3_server.proxy.up()
 
 
+def s3_settings_of(**fields) -> tuple[tuple[str, str], ...]:
+    """``Settings.store_options`` for the s3 store's fields (``endpoint="..."``, ``secure=False``)."""
+    return tuple(sorted((f"s3_{k}", str(v).lower() if isinstance(v, bool) else str(v)) for k, v in fields.items()))
+
+
 def _base_settings(tmp_path: Path, **overrides) -> Settings:
     return Settings(artifact_dir=tmp_path / "artifacts", cache_dir=tmp_path / "cache", **overrides)
 
@@ -87,12 +92,14 @@ def s3_settings(tmp_path, s3_server, s3_proxy) -> Settings:
     return _base_settings(
         tmp_path,
         store="s3",
-        s3_endpoint=s3_server.endpoint,
-        s3_bucket=f"t-{uuid.uuid4().hex[:16]}",
-        s3_access_key=s3_server.access_key,
-        s3_secret_key=s3_server.secret_key,
-        s3_secure=False,
-        s3_region=s3_server.region,
+        store_options=s3_settings_of(
+            endpoint=s3_server.endpoint,
+            bucket=f"t-{uuid.uuid4().hex[:16]}",
+            access_key=s3_server.access_key,
+            secret_key=s3_server.secret_key,
+            secure=False,
+            region=s3_server.region,
+        ),
     )
 
 

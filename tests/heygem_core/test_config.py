@@ -54,7 +54,9 @@ FREE_FORM = {"S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_REGION"}
 
 
 def test_every_setting_has_a_bad_value_case():
-    names = {f.name.upper() for f in fields(Settings)} - {"ENGINE_OPTIONS"}
+    names = {f.name.upper() for f in fields(Settings)} - {"ENGINE_OPTIONS", "STORE_OPTIONS"}
+    names |= {f"{plugin}_{f.name}".upper() for plugin, model in _builtin_options() for f in fields(model)}
+    assert "S3_ENDPOINT" in names and "EXEMPLAR_MAX_OPEN_STRETCH" in names
     assert names - FREE_FORM - set(BAD) == set(), "a new setting needs a bad-value case here"
 
 
@@ -84,7 +86,10 @@ def test_good_values_are_read_with_their_types(tmp_path):
             "MINIO_BUCKET": "lectures",
         }
     )
-    assert (s.crf, s.s3_secure, s.target_lufs, s.input_roots, s.s3_bucket) == (20, True, -23.0, (tmp_path,), "lectures")
+    from heygem_core.store.s3 import s3_options
+
+    opts = s3_options(s)
+    assert (s.crf, opts.secure, s.target_lufs, s.input_roots, opts.bucket) == (20, True, -23.0, (tmp_path,), "lectures")
     with pytest.raises(SettingsError, match="HEYGEM_CRF=52"):
         s.replace(crf=52)  # flags and flow parameters are checked as the environment is
 
@@ -96,8 +101,23 @@ def test_every_setting_is_documented():
     from tests.paths import REPO
 
     doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
-    missing = [variable(f.name) for f in fields(Settings) if f.name != "engine_options" and variable(f.name) not in doc]
+    names = [f.name for f in fields(Settings) if f.name not in ("engine_options", "store_options")]
+    names += [f"{plugin}_{f.name}" for plugin, model in _builtin_options() for f in fields(model)]
+    missing = [variable(name) for name in names if variable(name) not in doc]
+    assert "HEYGEM_S3_ENDPOINT" in variable("s3_endpoint") and "s3_endpoint" in names
     assert missing == [], f"add these to docs/configuration.md: {missing}"
+
+
+def _builtin_options():
+    """(name, Options) of every built-in engine and store that declares its own settings."""
+    from heygem_core.plugins import ENGINES, STORES
+
+    return [
+        (name, reg.get(name).Options)
+        for reg in (ENGINES, STORES)
+        for name in reg.builtin
+        if getattr(reg.get(name), "Options", None)
+    ]
 
 
 def test_the_settings_table_is_made_from_the_fields_own_metadata():
@@ -113,10 +133,13 @@ def test_the_settings_table_is_made_from_the_fields_own_metadata():
     text = doc_script.DOC.read_text(encoding="utf-8")
     assert doc_script.updated(text) == text, "run: .venv/bin/python scripts/settings_doc.py"
     for f in fields(Settings):
-        if f.name != "engine_options":
+        if f.name not in ("engine_options", "store_options"):
             assert f.metadata.get("doc") and f.metadata.get("section"), (
                 f"{f.name}: give it setting(doc=..., section=...)"
             )
+    for plugin, model in _builtin_options():  # a plug-in's own settings are in the table too
+        for f in fields(model):
+            assert f.metadata.get("doc"), f"{plugin} {f.name}: give it setting(doc=..., section=...)"
 
 
 def test_cli_flags_take_their_choices_and_defaults_from_the_settings():
@@ -135,3 +158,18 @@ def test_cli_flags_take_their_choices_and_defaults_from_the_settings():
         assert f"default {shown_default(field_)}" in action.help and variable(name) in action.help, (flag, action.help)
         if "choices" in field_.metadata:
             assert tuple(action.choices) == field_.metadata["choices"], flag
+
+
+def test_a_stores_own_setting_misspelt_is_named_with_the_ones_it_has():
+    with pytest.raises(SettingsError, match=r"HEYGEM_S3_BUCKETT: store s3 has no setting 'buckett' \(it has: endpoint"):
+        Settings.from_env({"HEYGEM_S3_BUCKETT": "lectures"}).check()
+
+
+def test_minio_names_are_the_s3_stores_settings_and_its_own_names_win():
+    from heygem_core.store.s3 import s3_options
+
+    env = {"MINIO_ENDPOINT": "minio:9000", "MINIO_BUCKET": "a", "HEYGEM_S3_BUCKET": "b", "MINIO_SECRET_KEY": "s3cr3t"}
+    settings = Settings.from_env(env)
+    opts = s3_options(settings)
+    assert (opts.endpoint, opts.bucket, opts.secret_key) == ("minio:9000", "b", "s3cr3t")
+    assert "s3cr3t" not in repr(settings) and "s3cr3t" not in repr(opts)

@@ -38,6 +38,8 @@ from heygem_core.store import (
     validate_key,
     validate_prefix,
 )
+from heygem_core.store.s3 import s3_options
+from tests.heygem_core.conftest import s3_settings_of
 from tests.paths import VIDEOS
 
 KATIE = VIDEOS["katie_8s"]
@@ -66,19 +68,16 @@ def tamper(store, settings: Settings, key: str, data: bytes) -> None:
     else:
         client = store_raw_client(settings)
         recorded = store.stat(key).sha256
-        client.put_object(settings.s3_bucket, key, io.BytesIO(data), len(data), metadata={"sha256": recorded})
+        client.put_object(s3_options(settings).bucket, key, io.BytesIO(data), len(data), metadata={"sha256": recorded})
 
 
 def store_raw_client(settings: Settings):
     from minio import Minio
 
     # Through the proxy like the store; the proxy is up whenever this is called.
+    opts = s3_options(settings)
     return Minio(
-        settings.s3_endpoint,
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key,
-        secure=False,
-        region=settings.s3_region,
+        opts.endpoint, access_key=opts.access_key, secret_key=opts.secret_key, secure=False, region=opts.region
     )
 
 
@@ -348,7 +347,7 @@ def test_secrets_never_shown(store, store_settings):
     for text in texts:
         assert "testing-secret" not in text
         if store.kind == "s3":
-            assert store_settings.s3_endpoint in store.describe()
+            assert s3_options(store_settings).endpoint in store.describe()
             assert "testing" not in text  # not even the access key
     assert store.describe().startswith({"local": "folder ", "s3": "s3 bucket '"}[store.kind])
 
@@ -404,17 +403,17 @@ def test_local_delete_prunes_empty_folders(local_store, local_settings):
 
 def test_s3_records_sha_in_user_metadata_and_creates_the_bucket(s3_store, s3_settings, s3_server):
     client = s3_server.client()
-    assert not client.bucket_exists(s3_settings.s3_bucket)
+    assert not client.bucket_exists(s3_options(s3_settings).bucket)
     s3_store.put_bytes("runs/r1/a.txt", b"A")
-    assert client.bucket_exists(s3_settings.s3_bucket)
-    info = client.stat_object(s3_settings.s3_bucket, "runs/r1/a.txt")
+    assert client.bucket_exists(s3_options(s3_settings).bucket)
+    info = client.stat_object(s3_options(s3_settings).bucket, "runs/r1/a.txt")
     assert info.metadata["x-amz-meta-sha256"] == sha(b"A")
     assert info.content_type == "text/plain"
 
 
 def test_s3_object_written_by_another_tool(s3_store, s3_settings, s3_server):
     s3_store.put_bytes("seed", b"")  # creates the bucket
-    s3_server.client().put_object(s3_settings.s3_bucket, "sources/foreign.bin", io.BytesIO(b"foreign"), 7)
+    s3_server.client().put_object(s3_options(s3_settings).bucket, "sources/foreign.bin", io.BytesIO(b"foreign"), 7)
     assert s3_store.stat("sources/foreign.bin") == StoredObject("sources/foreign.bin", 7, "")
     assert s3_store.get_bytes("sources/foreign.bin") == b"foreign"  # nothing recorded to verify against
     path = s3_store.local_path("sources/foreign.bin")
@@ -437,7 +436,7 @@ def test_s3_outage_raises_store_unavailable_and_recovers(s3_store, s3_settings, 
         with pytest.raises(StoreUnavailable) as info:
             call()
         message = str(info.value)
-        assert s3_settings.s3_endpoint in message and "unreachable" in message
+        assert s3_options(s3_settings).endpoint in message and "unreachable" in message
         assert "testing" not in message  # neither the secret nor the access key
     assert not (tmp_path / "dl.txt").exists() and no_temp_files(tmp_path)
 
@@ -544,11 +543,13 @@ def test_s3_error_answers_are_translated(tmp_path, status, code, error):
         store = open_store(
             Settings(
                 store="s3",
-                s3_endpoint=endpoint,
-                s3_bucket="bkt",
-                s3_access_key="AKIDSECRETLOOKING",
-                s3_secret_key="testing-secret",
-                s3_region="us-east-1",
+                store_options=s3_settings_of(
+                    endpoint=endpoint,
+                    bucket="bkt",
+                    access_key="AKIDSECRETLOOKING",
+                    secret_key="testing-secret",
+                    region="us-east-1",
+                ),
                 cache_dir=tmp_path / "c",
             )
         )
@@ -571,13 +572,13 @@ def test_s3_error_answers_are_translated(tmp_path, status, code, error):
 def test_one_shared_client_per_configuration_every_setting_of_it_counted(tmp_path):
     from heygem_core.store import shared_store
 
-    s3 = Settings(store="s3", s3_endpoint="127.0.0.1:1", cache_dir=tmp_path)
+    s3 = Settings(store="s3", store_options=s3_settings_of(endpoint="127.0.0.1:1"), cache_dir=tmp_path)
     assert shared_store(s3) is shared_store(s3.replace(crf=30))  # not a store setting
     for change in (
-        {"s3_region": "eu-west-1"},
-        {"s3_secret_key": "other"},
+        {"store_options": s3_settings_of(endpoint="127.0.0.1:1", region="eu-west-1")},
+        {"store_options": s3_settings_of(endpoint="127.0.0.1:1", secret_key="other")},
         {"link_expiry_hours": 2},
-        {"s3_bucket": "other"},
+        {"store_options": s3_settings_of(endpoint="127.0.0.1:1", bucket="other")},
     ):
         assert shared_store(s3.replace(**change)) is not shared_store(s3), change
     local = Settings(store="local", artifact_dir=tmp_path / "a")
@@ -590,14 +591,29 @@ def test_registry_and_open_store_errors(tmp_path):
     with pytest.raises(InputError, match="'ftp'"):
         open_store(Settings(store="ftp", artifact_dir=tmp_path))
     with pytest.raises(InputError, match="endpoint"):
-        open_store(Settings(store="s3", s3_endpoint="", cache_dir=tmp_path))
+        open_store(Settings(store="s3", store_options=s3_settings_of(endpoint=""), cache_dir=tmp_path))
     with pytest.raises(InputError, match="link_expiry_hours"):
-        open_store(Settings(store="s3", s3_endpoint="127.0.0.1:1", link_expiry_hours=24 * 30, cache_dir=tmp_path))
+        open_store(
+            Settings(
+                store="s3",
+                store_options=s3_settings_of(endpoint="127.0.0.1:1"),
+                link_expiry_hours=24 * 30,
+                cache_dir=tmp_path,
+            )
+        )
     with pytest.raises(InputError, match="bucket"):
-        open_store(Settings(store="s3", s3_endpoint="127.0.0.1:1", s3_bucket="Bad_Bucket", cache_dir=tmp_path))
+        open_store(
+            Settings(
+                store="s3",
+                store_options=s3_settings_of(endpoint="127.0.0.1:1", bucket="Bad_Bucket"),
+                cache_dir=tmp_path,
+            )
+        )
     s3 = open_store(
         Settings(
-            store="S3", s3_endpoint="https://minio.example:9000", s3_secret_key="testing-secret", cache_dir=tmp_path
+            store="S3",
+            store_options=s3_settings_of(endpoint="https://minio.example:9000", secret_key="testing-secret"),
+            cache_dir=tmp_path,
         )
     )
     assert s3.describe() == "s3 bucket 'heygem' at minio.example:9000" and s3.secure

@@ -1,7 +1,8 @@
 """An artifact store kept in this process's memory, added as any new store is: this one file
 and one line in ``heygem_core.plugins.STORES`` (here the tests add that line). Its objects
 live "off this machine" as far as heygem can tell (``remote``): every reader goes through
-``local_path``'s verified copies, as with S3.
+``local_path``'s verified copies, as with S3. Its own setting, ``HEYGEM_MEMORY_LABEL``, is
+declared in its ``Options`` and read as any store's is.
 """
 
 from __future__ import annotations
@@ -10,33 +11,45 @@ import hashlib
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from heygem_core.config import setting
 from heygem_core.errors import MissingFile
+from heygem_core.plugins import STORES
 from heygem_core.store.base import CachedCopies, StoreBase, StoredObject, validate_key, validate_prefix
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    label: str = setting("memory", section="store", doc="what the store calls itself")
 
 
 class MemoryStore(CachedCopies, StoreBase):
     kind = "memory"
     remote = True
     links = False
+    Options = MemoryOptions
 
-    def __init__(self, cache_dir: Path):
+    def __init__(self, cache_dir: Path, label: str = "memory"):
         self.cache_dir = Path(cache_dir)
+        self.label = label
         self.objects: dict[str, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings, options=None) -> "MemoryStore":
-        return cls(Path(settings.cache_dir) / "memory-copies")
+        opts = options or STORES.options(cls.kind, settings.store_options)
+        return cls(Path(settings.cache_dir) / "memory-copies", opts.label)
 
     @classmethod
     def instance_key(cls, settings) -> tuple:
-        return (str(settings.cache_dir),)  # one memory per cache folder and process
+        # one memory per cache folder, label and process
+        return (str(settings.cache_dir), STORES.options(cls.kind, settings.store_options))
 
     def describe(self) -> str:
-        return f"memory of process {os.getpid()}"
+        return f"{self.label} of process {os.getpid()}"
 
     def stat(self, key: str) -> StoredObject:
         validate_key(key)
