@@ -126,7 +126,7 @@ def _max_overlap(intervals: list[tuple[float, float]]) -> int:
 
 
 @pytest.mark.parametrize(
-    "concurrency, n_jobs, waiting", [(1, 8, 3), (2, 6, 16)], ids=["one-at-a-time-8-jobs", "two-at-a-time-6-jobs"]
+    "concurrency, n_jobs, waiting", [(1, 6, 2), (2, 6, 16)], ids=["one-at-a-time-6-jobs", "two-at-a-time-6-jobs"]
 )
 def test_concurrent_submissions_are_all_served_in_queue_order(
     concurrency, n_jobs, waiting, tmp_path, prefect_api, media_factory
