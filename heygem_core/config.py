@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .plugins import ENGINES, REGISTRIES, STORES, UnknownPlugin
-from .values import ENV_PREFIX, SettingsError, parse, variable
+from .values import ENV_PREFIX, SettingsError, check, parse, variable
 
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "parse", "variable"]
 
@@ -271,14 +271,8 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        for name, allowed in _CHOICES.items():
-            value = getattr(self, name)
-            if value not in allowed:
-                raise SettingsError(f"{variable(name)}={value}: choose one of {', '.join(allowed)}")
-        for name, (low, high) in _RANGES.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                raise SettingsError(f"{variable(name)}={value}: must be a number from {low:g} to {high:g}")
+        for f in _CHECKED:
+            check(variable(f.name), getattr(self, f.name), f.metadata)
         if not re.fullmatch(r"[1-9][0-9]{0,3}k", str(self.audio_bitrate)):
             raise SettingsError(
                 f"{variable('audio_bitrate')}={self.audio_bitrate}: an AAC bit rate in kbit/s such as 128k or 192k"
@@ -352,8 +346,7 @@ class Settings:
 
 # Choices and limits, from each field's metadata; those of registries (heygem_core.plugins) are
 # checked by Settings.check().
-_CHOICES = {f.name: f.metadata["choices"] for f in fields(Settings) if "choices" in f.metadata}
-_RANGES = {f.name: f.metadata["limits"] for f in fields(Settings) if "limits" in f.metadata}
+_CHECKED = [f for f in fields(Settings) if "choices" in f.metadata or "limits" in f.metadata]
 _DEPRECATED = {"MAX_OPEN_STRETCH": "EXEMPLAR_MAX_OPEN_STRETCH"}
 _warned: set[str] = set()
 
@@ -411,11 +404,8 @@ def _documented(section: str):
     own ``Options`` that belong there (an engine's under "mouth", a store's under "store")."""
     out = [(f.name, f) for f in fields(Settings) if f.metadata.get("section") == section]
     for registry in REGISTRIES:
-        if _OPTIONS_SECTION.get(registry.kind) != section:
-            continue
-        for name in registry.builtin:
-            model = getattr(registry.get(name), "Options", None)
-            if model is not None:
+        if _OPTIONS_SECTION.get(registry.kind) == section:
+            for name, model in registry.builtin_options():
                 out += [(f"{name}_{f.name}", f) for f in fields(model) if "doc" in f.metadata]
     return out
 

@@ -36,7 +36,7 @@ from importlib import metadata
 from typing import Any, Callable
 
 from .errors import InputError
-from .values import SettingsError, parse, variable
+from .values import SettingsError, check, parse, variable
 
 
 class UnknownPlugin(InputError):
@@ -79,6 +79,11 @@ class Registry:
     def names(self) -> tuple[str, ...]:
         return tuple(self.specs())
 
+    def builtin_options(self) -> list[tuple[str, type]]:
+        """(name, ``Options``) of each built-in plug-in that declares its own settings."""
+        found = [(name, getattr(self.get(name), "Options", None)) for name in self.builtin]
+        return [(name, model) for name, model in found if model is not None]
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self.specs()
 
@@ -119,6 +124,7 @@ class Registry:
                     f"(it has: {', '.join(known) or 'none'})"
                 )
             values[key] = parse(variable(prefix + key), str(known[key].type), value)
+            check(variable(prefix + key), values[key], known[key].metadata)
         try:
             return model(**values)
         except (ValueError, TypeError) as err:  # the Options' own range checks

@@ -46,3 +46,14 @@ def parse(name: str, kind: str, raw: str):
             raise SettingsError(f"{name}={raw}: must be true or false (1/0, yes/no, on/off)")
         return raw.lower() in TRUE
     return raw
+
+
+def check(name: str, value, meta) -> None:
+    """``value`` of variable ``name`` against a field's declared ``choices`` or numeric
+    ``limits`` (its metadata, as ``config.setting`` writes it)."""
+    if "choices" in meta and value not in meta["choices"]:
+        raise SettingsError(f"{name}={value}: choose one of {', '.join(meta['choices'])}")
+    if "limits" in meta:
+        low, high = meta["limits"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise SettingsError(f"{name}={value}: must be a number from {low:g} to {high:g}")

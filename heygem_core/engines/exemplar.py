@@ -81,10 +81,6 @@ class ExemplarOptions:
         "(old name HEYGEM_MAX_OPEN_STRETCH)",
     )
 
-    def __post_init__(self):
-        if not 1.0 <= self.max_open_stretch <= 3.0:
-            raise ValueError(f"HEYGEM_EXEMPLAR_MAX_OPEN_STRETCH={self.max_open_stretch}: must be a number from 1 to 3")
-
 
 class ExemplarEngine:
     name = "exemplar"

@@ -4,7 +4,8 @@
 Two sources:
 - **real** talking heads with their own sound: the mouth the tracker (dlib) saw, relative
   to the speaker's own widest speaking opening. This is the truth the product is judged on,
-  but there is little of it (about 90 s);
+  but there is less of it than one can synthesise (about 4 min of single clips from 29 speakers, plus the
+  corpus's bulk sets: GRID s1 and the Arabic anchors);
 - **synthetic** espeak-ng and Festival speech, whose phone timings are exact (``synthetic``,
   which also augments sound): it teaches what real clips are too few to teach (closures at
   every /p b m/, open vowels), and augmentation (tempo, noise, room, band limits, gain) keeps

@@ -73,7 +73,7 @@ def s3_proxy(s3_server):
     s3_server.proxy.up()
 
 
-def s3_settings_of(**fields) -> tuple[tuple[str, str], ...]:
+def s3_store_options(**fields) -> tuple[tuple[str, str], ...]:
     """``Settings.store_options`` for the s3 store's fields (``endpoint="..."``, ``secure=False``)."""
     return tuple(sorted((f"s3_{k}", str(v).lower() if isinstance(v, bool) else str(v)) for k, v in fields.items()))
 
@@ -92,7 +92,7 @@ def s3_settings(tmp_path, s3_server, s3_proxy) -> Settings:
     return _base_settings(
         tmp_path,
         store="s3",
-        store_options=s3_settings_of(
+        store_options=s3_store_options(
             endpoint=s3_server.endpoint,
             bucket=f"t-{uuid.uuid4().hex[:16]}",
             access_key=s3_server.access_key,

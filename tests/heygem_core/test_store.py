@@ -39,7 +39,7 @@ from heygem_core.store import (
     validate_prefix,
 )
 from heygem_core.store.s3 import s3_options
-from tests.heygem_core.conftest import s3_settings_of
+from tests.heygem_core.conftest import s3_store_options
 from tests.paths import VIDEOS
 
 KATIE = VIDEOS["katie_8s"]
@@ -543,7 +543,7 @@ def test_s3_error_answers_are_translated(tmp_path, status, code, error):
         store = open_store(
             Settings(
                 store="s3",
-                store_options=s3_settings_of(
+                store_options=s3_store_options(
                     endpoint=endpoint,
                     bucket="bkt",
                     access_key="AKIDSECRETLOOKING",
@@ -572,13 +572,13 @@ def test_s3_error_answers_are_translated(tmp_path, status, code, error):
 def test_one_shared_client_per_configuration_every_setting_of_it_counted(tmp_path):
     from heygem_core.store import shared_store
 
-    s3 = Settings(store="s3", store_options=s3_settings_of(endpoint="127.0.0.1:1"), cache_dir=tmp_path)
+    s3 = Settings(store="s3", store_options=s3_store_options(endpoint="127.0.0.1:1"), cache_dir=tmp_path)
     assert shared_store(s3) is shared_store(s3.replace(crf=30))  # not a store setting
     for change in (
-        {"store_options": s3_settings_of(endpoint="127.0.0.1:1", region="eu-west-1")},
-        {"store_options": s3_settings_of(endpoint="127.0.0.1:1", secret_key="other")},
+        {"store_options": s3_store_options(endpoint="127.0.0.1:1", region="eu-west-1")},
+        {"store_options": s3_store_options(endpoint="127.0.0.1:1", secret_key="other")},
         {"link_expiry_hours": 2},
-        {"store_options": s3_settings_of(endpoint="127.0.0.1:1", bucket="other")},
+        {"store_options": s3_store_options(endpoint="127.0.0.1:1", bucket="other")},
     ):
         assert shared_store(s3.replace(**change)) is not shared_store(s3), change
     local = Settings(store="local", artifact_dir=tmp_path / "a")
@@ -591,12 +591,12 @@ def test_registry_and_open_store_errors(tmp_path):
     with pytest.raises(InputError, match="'ftp'"):
         open_store(Settings(store="ftp", artifact_dir=tmp_path))
     with pytest.raises(InputError, match="endpoint"):
-        open_store(Settings(store="s3", store_options=s3_settings_of(endpoint=""), cache_dir=tmp_path))
+        open_store(Settings(store="s3", store_options=s3_store_options(endpoint=""), cache_dir=tmp_path))
     with pytest.raises(InputError, match="link_expiry_hours"):
         open_store(
             Settings(
                 store="s3",
-                store_options=s3_settings_of(endpoint="127.0.0.1:1"),
+                store_options=s3_store_options(endpoint="127.0.0.1:1"),
                 link_expiry_hours=24 * 30,
                 cache_dir=tmp_path,
             )
@@ -605,14 +605,14 @@ def test_registry_and_open_store_errors(tmp_path):
         open_store(
             Settings(
                 store="s3",
-                store_options=s3_settings_of(endpoint="127.0.0.1:1", bucket="Bad_Bucket"),
+                store_options=s3_store_options(endpoint="127.0.0.1:1", bucket="Bad_Bucket"),
                 cache_dir=tmp_path,
             )
         )
     s3 = open_store(
         Settings(
             store="S3",
-            store_options=s3_settings_of(endpoint="https://minio.example:9000", secret_key="testing-secret"),
+            store_options=s3_store_options(endpoint="https://minio.example:9000", secret_key="testing-secret"),
             cache_dir=tmp_path,
         )
     )
