@@ -8,7 +8,9 @@ Each recording is self-dubbed as ``benchmarks/selfdub.py`` does (half A's video 
 half B's sound and back, the output's mouth read by FaceMesh against the mouth the speaker
 really made), once with the general model and once adapted on the source half
 (``HEYGEM_ADAPT=auto``: the head is fitted on that half's own sound and mouth, never on the
-half it is scored on). The general model is the fold model that never saw GRID s1 (--models).
+half it is scored on). The general model is the fold model that never saw GRID s1 (--models);
+do-nothing, loudness and (``--ridge``) a ridge fitted on that fold's real material are printed
+beside.
 
 GRID's sentences are 3 s each with a pause at both ends: halves of a joined recording share
 that rhythm, so do-nothing and loudness read higher here than on one long talk.
@@ -36,6 +38,8 @@ import selfdub  # noqa: E402
 from heygem_core import audio as audio_mod  # noqa: E402
 from heygem_core import media, quality  # noqa: E402
 from heygem_core.config import Settings  # noqa: E402
+from heygem_core.soundmouth import data  # noqa: E402
+from ridge import RidgeFolds  # noqa: E402
 
 GRID_S1 = HERE.parent / "shared" / "corpus" / "grid_s1" / "video"
 VARIANTS = ["learned", "adapted"]
@@ -55,7 +59,7 @@ def join(clips: list[Path], out: Path) -> Path:
     return out
 
 
-def self_dub(recording: Path, model_path: Path, models: Path, work: Path) -> list[dict]:
+def self_dub(recording: Path, model_path: Path | None, models: Path, work: Path, ridge=None) -> list[dict]:
     model = selfdub.model_for(recording, model_path, models, 800)
     settings = Settings(cache_dir=work / "cache")
     info = media.probe_video(recording)
@@ -67,7 +71,7 @@ def self_dub(recording: Path, model_path: Path, models: Path, work: Path) -> lis
     print(f"{recording.name}: {end:.0f} s, model {model.name}, recording lag {rec_lag}", flush=True)
     rows = []
     for src, dst in (((0.0, half), (half, end)), ((half, end), (0.0, half))):
-        row = selfdub.one_way(recording, series, times, src, dst, model, work, VARIANTS, rec_lag, 0.0)
+        row = selfdub.one_way(recording, series, times, src, dst, model, work, VARIANTS, rec_lag, 0.0, ridge)
         rows.append(row)
         print(
             f"  half {'AB'[src[0] > 0]} re-voiced: general {row['learned']:+.3f}, adapted {row['adapted']:+.3f} "
@@ -84,11 +88,14 @@ def main(argv=None) -> int:
     p.add_argument("--model", type=Path, help="tried first for each recording (default: the shipped model)")
     p.add_argument("--per", type=int, default=40, help="GRID s1 clips (3 s each) per recording")
     p.add_argument("--recordings", type=int, default=3)
+    p.add_argument("--ridge", action="store_true", help="also a ridge fitted on the same real material")
     p.add_argument("--json", type=Path, help="also write the rows here")
     args = p.parse_args(argv)
     clips = sorted(GRID_S1.glob("*.mp4"))
     if len(clips) < args.per * args.recordings:
         raise SystemExit(f"{GRID_S1} holds {len(clips)} clips, fewer than {args.per} x {args.recordings}")
+    speaker = data.speaker_of(clips[0])
+    ridge = RidgeFolds(Settings.from_env().cache_dir).for_speaker(speaker) if args.ridge else None
     rows = []
     with tempfile.TemporaryDirectory(prefix="adapt-long-") as tmp:
         # selfdub.model_for knows the speaker by the folder a bulk clip sits in
@@ -96,7 +103,7 @@ def main(argv=None) -> int:
         folder.mkdir(parents=True)
         for k in range(args.recordings):
             recording = join(clips[k * args.per : (k + 1) * args.per], folder / f"s1_{args.per}x{k}.mp4")
-            rows += self_dub(recording, args.model, args.models, Path(tmp))
+            rows += self_dub(recording, args.model, args.models, Path(tmp), ridge)
     selfdub.summary(rows, VARIANTS, args.recordings)
     gain = np.array([r["adapted"] - r["learned"] for r in rows])
     print(
