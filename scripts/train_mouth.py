@@ -7,7 +7,7 @@ also QA's judge; the second fine-tunes it on real talking heads at scale):
     .venv/bin/python scripts/train_mouth.py -o heygem_core/models/mouth_net_synthetic.npz
     .venv/bin/python scripts/train_mouth.py --corpus --init heygem_core/models/mouth_net_synthetic.npz \
         --real-share 0.5 --steps 800 --lr 1e-3 --synthetic 1500 --festival 500 --no-real-closures \
-        --keep-init 0.5 --hold-out presenter_suit_6s --hold-out grid_lbax4n
+        --hold-out presenter_suit_6s --hold-out grid_lbax4n
     # a leave-speakers-out model for benchmarks/selfdub.py and fold_models.py: add --fold K -o DIR/foldK.npz
     .venv/bin/python scripts/train_mouth.py --tiny -o /tmp/t.npz # a few seconds, for CI
 

@@ -2,9 +2,10 @@
 the source video's own sound -> its own mouth.
 
 A lecture source is minutes of the lecturer's own speech, and that speaker's mouth is what
-the output must look like. The head is a ridge regression from the general network's last
-hidden layer (a little context around each frame) to the source's tracked opening. How much
-of it to use is chosen on parts of the source held back from the fit (each quarter predicted
+the output must look like. The head is a ridge regression to the source's tracked opening
+from the general network's last hidden layer and from the sound's own log-mel, each with a
+little context around the frame. How strongly it is held back (its penalty) and how much of
+it to use are chosen on parts of the source held back from the fit (each quarter predicted
 by a head fitted on the other three); where the head does not beat the general model there,
 or the source is too short to tell, the general model is used alone (``weight`` 0), and the job's notes say why.
 
@@ -27,7 +28,7 @@ from . import features, net
 
 log = logging.getLogger(__name__)
 
-ADAPT_VERSION = 2  # 2: the head kept as one folded coefficient vector
+ADAPT_VERSION = 3  # 2: the head kept as one folded coefficient vector; 3: it reads the log-mel too
 # Seconds of tracked source under which no head is fitted: its held-back quarters would be a
 # sentence each, too few to choose a weight on.
 MIN_SECONDS = 8.0
@@ -37,9 +38,20 @@ BLOCKS = 4
 WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 # The head is used only where it beats the general model on the held-back slice by this much.
 MARGIN = 0.03
-PENALTY = 300.0
-# Hidden-layer frames (100 Hz) read around each video frame.
+# Chosen with the weight, on the held-back quarters: a minute of source bears a looser head
+# than ten seconds do.
+PENALTIES = (300.0, 1000.0, 3000.0, 10000.0)
+# Hidden-layer frames (100 Hz) read around each video frame, and log-mel frames (+-200 ms,
+# every 40 ms): the network's last layer keeps what generalises across speakers, the sound
+# itself what this speaker's mouth does with it. With the log-mel the head gained more on the
+# sets the self-dub does not score (long recordings of 8 Arabic anchors and of GRID s1,
+# the opening's r with FaceMesh's reading of the other half: +0.066 and +0.095 against
+# +0.034 and +0.077; docs/research/learned_mouth.md).
 CONTEXT = (-10, -5, 0, 5, 10)
+SOUND_CONTEXT = tuple(range(-20, 21, 4))
+# Frames per matrix product: the head's inputs (~770 numbers a frame) are never all held at
+# once, so a long source or a long new sound costs time, not memory.
+CHUNK = 4096
 # The source's lag: searched within +-MAX_LAG video frames, taken where loudness and the
 # general model agree (within a frame) that it beats lag 0 by LAG_MARGIN in r, at MIN_LAG
 # frames or more (real mouths lead their sound by 0-3 frames on their own).
@@ -57,7 +69,7 @@ class Adaptation:
     seconds: float  # of tracked source fitted on
     model_version: str
     reason: str  # one line for the job's notes
-    # the head on the hidden layer's context (``_contextual``), standardisation folded in: only
+    # the head on its inputs (``_inputs``), standardisation folded in: only
     # its output's z-score is used, so its mean and offset do not matter
     coef: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
@@ -70,12 +82,14 @@ class Adaptation:
         """Whether a job says what was decided: a short source's fallback goes without saying."""
         return self.used or self.seconds >= MIN_SECONDS
 
-    def opening(self, hidden: np.ndarray, general: np.ndarray) -> np.ndarray:
-        """The adapted opening at 100 Hz: the general model's (``general``) and the head's,
-        mixed as z-scores and put back on the general opening's scale."""
+    def opening(self, hidden: np.ndarray, feats: np.ndarray, general: np.ndarray) -> np.ndarray:
+        """The adapted opening at 100 Hz: the general model's (``general``) and the head's (from
+        the network's ``hidden`` layer and the sound's ``feats``), mixed as z-scores and put
+        back on the general opening's scale."""
         if not self.used:
             return general
-        head = _contextual(hidden, np.arange(len(hidden))) @ self.coef
+        at = np.arange(len(general))
+        head = np.concatenate([_inputs(hidden, feats, at[i : i + CHUNK]) @ self.coef for i in range(0, len(at), CHUNK)])
         mixed = (1 - self.weight) * _z(general) + self.weight * _z(head)
         return np.clip(general.mean() + general.std() * mixed, 0.0, net.OPEN_MAX)
 
@@ -118,43 +132,50 @@ def fit(
     lag = source_lag(gap, loud, features.at_times(general, np.arange(n) / fps))
     # mouth frame i goes with the sound at i/fps + lag/fps
     at = np.clip(np.round((np.arange(n) + lag) / fps * features.RATE).astype(int), 0, len(feats) - 1)
-    x = _contextual(h, at)
     y = _z(gap)
     g = general[at]
     ok = np.isfinite(y)  # the frames with a face: MIN_SECONDS of them at least, checked above
     # each of BLOCKS stretches of the source predicted by a head fitted on the others
-    block = np.minimum(np.arange(n) * BLOCKS // n, BLOCKS - 1)
-    head = np.full(n, np.nan)
-    for b in range(BLOCKS):
-        coef, mean, scale = _ridge(x[ok & (block != b)], y[ok & (block != b)])
-        head[block == b] = _z(((x[block == b] - mean) / scale) @ coef)
-    g_z = np.concatenate([_z(np.where(ok, g, np.nan)[block == b]) for b in range(BLOCKS)])
+    edges = [n * b // BLOCKS for b in range(BLOCKS + 1)]
+    blocks = list(zip(edges[:-1], edges[1:]))
+    rows = _Rows(h, feats, at, ok)
+    grams = [rows.gram(lo, hi, y) for lo, hi in blocks]
+    whole = (np.sum([gr for gr, _ in grams], axis=0), np.sum([c for _, c in grams], axis=0))
+    g_z = np.concatenate([_z(np.where(ok, g, np.nan)[lo:hi]) for lo, hi in blocks])
     r_general = _pearson(g_z, y)
-    tried = {w: _pearson((1 - w) * g_z + w * head, y) for w in WEIGHTS}
-    best = max(tried, key=lambda w: tried[w])
-    if not tried[best] >= r_general + MARGIN:
+    tried = {}
+    for penalty in PENALTIES:
+        head = np.concatenate(
+            [
+                _z(rows.predict(lo, hi, _solve(whole[0] - gr, whole[1] - c, penalty)))
+                for (lo, hi), (gr, c) in zip(blocks, grams)
+            ]
+        )
+        tried.update({(penalty, w): _pearson((1 - w) * g_z + w * head, y) for w in WEIGHTS})
+    penalty, best = max(tried, key=lambda k: tried[k])
+    r_best = tried[(penalty, best)]
+    if not r_best >= r_general + MARGIN:
         return not_used(
             f"adaptation did not help on held-back parts of the source "
-            f"(r {tried[best]:.2f} vs {r_general:.2f}): general model",
+            f"(r {r_best:.2f} vs {r_general:.2f}): general model",
             seconds,
             lag,
             weights.version,
             r_general,
-            tried[best],
+            r_best,
         )
-    coef, _, scale = _ridge(x[ok], y[ok])
     return Adaptation(
         weight=best,
         lag_frames=lag,
         general_r=r_general,
-        adapted_r=tried[best],
+        adapted_r=r_best,
         seconds=seconds,
         model_version=weights.version,
-        reason=f"adapted to the lecturer ({seconds:.0f} s; r {r_general:.2f} -> {tried[best]:.2f} "
+        reason=f"adapted to the lecturer ({seconds:.0f} s; r {r_general:.2f} -> {r_best:.2f} "
         f"on held-back parts, head weight {best:g}"
         + (f", source sound {lag * 1000 / fps:+.0f} ms off its picture taken out" if lag else "")
         + ")",
-        coef=coef / scale,
+        coef=rows.folded(_solve(*whole, penalty)),
     )
 
 
@@ -187,17 +208,52 @@ def _general_opening(weights: net.Weights, h: np.ndarray) -> np.ndarray:
     return net.OPEN_MAX / (1 + np.exp(-out))
 
 
-def _contextual(h: np.ndarray, at: np.ndarray) -> np.ndarray:
+def _inputs(h: np.ndarray, feats: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The head's inputs for the 100 Hz frames ``at``: the hidden layer and the log-mel around
+    each, and a constant."""
     cols = [h[np.clip(at + k, 0, len(h) - 1)] for k in CONTEXT]
-    return np.concatenate(cols + [np.ones((len(at), 1), h.dtype)], axis=1).astype(np.float64)
+    cols += [feats[np.clip(at + k, 0, len(feats) - 1)] for k in SOUND_CONTEXT]
+    return np.concatenate(cols + [np.ones((len(at), 1), np.float32)], axis=1).astype(np.float64)
 
 
-def _ridge(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    mean[-1], scale[-1] = 0.0, 1.0  # the constant column stays a constant
-    z = (x - mean) / scale
-    coef = np.linalg.solve(z.T @ z + PENALTY * np.eye(z.shape[1]), z.T @ y)
-    return coef, mean, scale
+class _Rows:
+    """The head's standardised inputs for the source's video frames (``at``: each one's 100 Hz
+    frame; ``ok``: those with a face), made a chunk at a time."""
+
+    def __init__(self, h: np.ndarray, feats: np.ndarray, at: np.ndarray, ok: np.ndarray) -> None:
+        self.h, self.feats, self.at, self.ok = h, feats, at, ok
+        sums = [(x[keep].sum(0), (x[keep] ** 2).sum(0), int(keep.sum())) for x, keep in self._chunks(0, len(at), False)]
+        count = sum(n for _, _, n in sums)
+        self.mean: np.ndarray = np.sum([a for a, _, _ in sums], axis=0) / count
+        square = np.sum([b for _, b, _ in sums], axis=0) / count
+        self.scale: np.ndarray = np.sqrt(np.maximum(square - self.mean**2, 0.0)) + 1e-6
+        self.mean[-1], self.scale[-1] = 0.0, 1.0  # the constant column stays a constant
+
+    def _chunks(self, lo: int, hi: int, standardised: bool = True):
+        for i in range(lo, hi, CHUNK):
+            j = min(i + CHUNK, hi)
+            x = _inputs(self.h, self.feats, self.at[i:j])
+            yield ((x - self.mean) / self.scale if standardised else x), self.ok[i:j]
+
+    def gram(self, lo: int, hi: int, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(z'z, z'y) over frames lo..hi with a face."""
+        parts = [
+            (z[keep].T @ z[keep], z[keep].T @ y[i : i + len(keep)][keep])
+            for (z, keep), i in zip(self._chunks(lo, hi), range(lo, hi, CHUNK))
+        ]
+        return np.sum([g for g, _ in parts], axis=0), np.sum([c for _, c in parts], axis=0)
+
+    def predict(self, lo: int, hi: int, coef: np.ndarray) -> np.ndarray:
+        return np.concatenate([z @ coef for z, _ in self._chunks(lo, hi)])
+
+    def folded(self, coef: np.ndarray) -> np.ndarray:
+        """``coef`` for unstandardised inputs (only the head's z-score is used, so the offset the
+        mean makes does not matter)."""
+        return coef / self.scale
+
+
+def _solve(gram: np.ndarray, cross: np.ndarray, penalty: float) -> np.ndarray:
+    return np.linalg.solve(gram + penalty * np.eye(len(gram)), cross)
 
 
 def _z(x: np.ndarray) -> np.ndarray:

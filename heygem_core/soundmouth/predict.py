@@ -51,7 +51,8 @@ def predict(pcm: np.ndarray, sr: int, model: str | Path | None = None, adaptatio
     """The network's outputs for the audio; with ``adaptation`` (adapt.Adaptation, fitted for
     the same model) the opening is the lecturer's."""
     weights = net.load(model)
-    h = net.hidden(weights, features.clip_features(pcm, sr))
+    feats = features.clip_features(pcm, sr)
+    h = net.hidden(weights, feats)
     out = net.outputs(weights, h).astype(np.float64)
     logits = out[:, net.VISEMES_AT :]
     vis = np.exp(logits - logits.max(1, keepdims=True))
@@ -59,7 +60,7 @@ def predict(pcm: np.ndarray, sr: int, model: str | Path | None = None, adaptatio
     if adaptation is not None and adaptation.used:
         if adaptation.model_version != weights.version:
             raise ValueError(f"adaptation made for {adaptation.model_version}, not {weights.version}")
-        opening = adaptation.opening(h, opening)
+        opening = adaptation.opening(h, feats, opening)
     return MouthPrediction(
         opening=opening,
         width=net.WIDTH_MAX * np.tanh(out[:, net.WIDTH]),

@@ -8,7 +8,7 @@ import pytest
 from heygem_core import audio as audio_mod
 from heygem_core import cache, planners
 from heygem_core.config import Settings
-from heygem_core.soundmouth import adapt, net, predict
+from heygem_core.soundmouth import adapt, features, net, predict
 from heygem_core.track import track_video
 from tests.paths import CORPUS, VIDEOS
 
@@ -51,7 +51,7 @@ def test_a_long_enough_source_is_weighed_and_the_choice_is_kept_by_its_content(o
     assert np.isfinite(fitted.general_r) and np.isfinite(fitted.adapted_r)
     if fitted.used:  # a head is used only where it beat the general model on held-back parts
         assert fitted.adapted_r >= fitted.general_r + adapt.MARGIN
-        assert fitted.coef.shape == (weights.arch["width"] * len(adapt.CONTEXT) + 1,)
+        assert fitted.coef.shape == (_n_inputs(weights),)
     else:
         assert "general model" in fitted.reason
     # kept by the source's content: the same source reads it back, another source has its own key
@@ -79,15 +79,37 @@ def test_a_short_source_keeps_the_general_model(tmp_path):
     assert planners.adaptation(video, track, Settings(cache_dir=tmp_path, planner="phones")) is None
 
 
+def _n_inputs(weights) -> int:
+    """The head's inputs: the hidden layer and the log-mel around each frame, and a constant."""
+    return weights.arch["width"] * len(adapt.CONTEXT) + features.N_FEATURES * len(adapt.SOUND_CONTEXT) + 1
+
+
 def test_a_head_changes_the_opening_by_its_weight():
     weights = net.load()
     rng = np.random.default_rng(0)
     h = np.abs(rng.normal(size=(300, weights.arch["width"]))).astype(np.float32)
+    feats = rng.normal(size=(300, features.N_FEATURES)).astype(np.float32)
     general = rng.uniform(0.1, 1.0, 300)
-    coef = rng.normal(size=weights.arch["width"] * len(adapt.CONTEXT) + 1)
+    coef = rng.normal(size=_n_inputs(weights))
     head = adapt.Adaptation(0.5, 0, 0.3, 0.4, 30.0, weights.version, "test", coef=coef)
-    out = head.opening(h, general)
+    out = head.opening(h, feats, general)
     assert out.shape == general.shape and np.all((out >= 0) & (out <= net.OPEN_MAX))
     assert not np.allclose(out, general)
     none = adapt.Adaptation(0.0, 0, 0.3, 0.3, 30.0, weights.version, "test")
-    np.testing.assert_array_equal(none.opening(h, general), general)
+    np.testing.assert_array_equal(none.opening(h, feats, general), general)
+
+
+def test_a_long_sound_is_read_a_chunk_at_a_time_with_the_same_result():
+    """The head's inputs (~770 numbers a frame) are made a chunk at a time, so an hour of new
+    sound does not hold them all at once; the chunks' seams must not show."""
+    weights = net.load()
+    rng = np.random.default_rng(1)
+    n = 2 * adapt.CHUNK + 123
+    h = rng.normal(size=(n, weights.arch["width"])).astype(np.float32)
+    feats = rng.normal(size=(n, features.N_FEATURES)).astype(np.float32)
+    general = rng.uniform(0.1, 1.0, n)
+    coef = rng.normal(size=_n_inputs(weights))
+    got = adapt.Adaptation(1.0, 0, 0.3, 0.4, 30.0, weights.version, "test", coef=coef).opening(h, feats, general)
+    head = adapt._inputs(h, feats, np.arange(n)) @ coef  # all at once
+    z = (head - head.mean()) / (head.std() + 1e-9)
+    np.testing.assert_allclose(got, np.clip(general.mean() + general.std() * z, 0.0, net.OPEN_MAX), atol=1e-9)
