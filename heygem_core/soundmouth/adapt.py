@@ -49,9 +49,9 @@ PENALTIES = (300.0, 1000.0, 3000.0, 10000.0)
 # +0.034 and +0.077; docs/research/learned_mouth.md).
 CONTEXT = (-10, -5, 0, 5, 10)
 SOUND_CONTEXT = tuple(range(-20, 21, 4))
-# Frames per matrix product: the head's inputs (~770 numbers a frame) are never all held at
+# Frames per matrix product: the head's inputs (~770 numbers a frame, 6 MB a chunk) are never all held at
 # once, so a long source or a long new sound costs time, not memory.
-CHUNK = 4096
+CHUNK = 1024
 # The source's lag: searched within +-MAX_LAG video frames, taken where loudness and the
 # general model agree (within a frame) that it beats lag 0 by LAG_MARGIN in r, at MIN_LAG
 # frames or more (real mouths lead their sound by 0-3 frames on their own).
