@@ -24,7 +24,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from heygem_core import media  # noqa: E402
+from heygem_core import cache, media  # noqa: E402
 from heygem_core.track.backends import _landmark_model_path  # noqa: E402
 
 SAME_PERSON = 0.5
@@ -60,15 +60,12 @@ def anchor_groups(folder: Path, cache_dir: Path) -> list[list[Path]]:
 
     paths = sorted(Path(folder).glob("*.mp4"))
     listing = "".join(f"{p.name}:{p.stat().st_size}\n" for p in paths)
-    kept = Path(cache_dir) / "anchors" / (hashlib.sha256(listing.encode()).hexdigest()[:16] + ".json")
-    if kept.exists():
-        desc = json.loads(kept.read_text())
-    else:
+    key = cache.key("anchors", inputs={"windows": hashlib.sha256(listing.encode()).hexdigest()})
+    kept = cache.entry(cache_dir, "anchors", key, ".json")
+    desc = cache.read(kept, lambda p: json.loads(p.read_text()), "anchor faces")
+    if desc is None:
         desc = _descriptors(paths)
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        tmp = kept.with_suffix(".tmp")
-        tmp.write_text(json.dumps(desc))
-        tmp.replace(kept)
+        cache.write(kept, lambda tmp: tmp.write_text(json.dumps(desc)), "anchor faces")
     names = sorted(desc)
     labels = fcluster(linkage(np.array([desc[n] for n in names]), "average"), SAME_PERSON, "distance")
     groups: dict[int, list[Path]] = {}

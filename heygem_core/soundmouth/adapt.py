@@ -143,15 +143,18 @@ def fit(
     whole = (np.sum([gr for gr, _ in grams], axis=0), np.sum([c for _, c in grams], axis=0))
     g_z = np.concatenate([_z(np.where(ok, g, np.nan)[lo:hi]) for lo, hi in blocks])
     r_general = _pearson(g_z, y)
-    tried = {}
-    for penalty in PENALTIES:
-        head = np.concatenate(
-            [
-                _z(rows.predict(lo, hi, _solve(whole[0] - gr, whole[1] - c, penalty)))
-                for (lo, hi), (gr, c) in zip(blocks, grams)
-            ]
-        )
-        tried.update({(penalty, w): _pearson((1 - w) * g_z + w * head, y) for w in WEIGHTS})
+    # each block's heads, one per penalty (columns), from one pass over its inputs
+    heads = np.concatenate(
+        [
+            _z(rows.predict(lo, hi, np.stack([_solve(whole[0] - gr, whole[1] - c, p) for p in PENALTIES], 1)))
+            for (lo, hi), (gr, c) in zip(blocks, grams)
+        ]
+    )
+    tried = {
+        (penalty, w): _pearson((1 - w) * g_z + w * heads[:, k], y)
+        for k, penalty in enumerate(PENALTIES)
+        for w in WEIGHTS
+    }
     penalty, best = max(tried, key=lambda k: tried[k])
     r_best = tried[(penalty, best)]
     if not r_best >= r_general + MARGIN:
@@ -257,8 +260,9 @@ def _solve(gram: np.ndarray, cross: np.ndarray, penalty: float) -> np.ndarray:
 
 
 def _z(x: np.ndarray) -> np.ndarray:
+    """Each column (a series: the whole of it) to zero mean and unit spread."""
     x = np.asarray(x, np.float64)
-    return (x - np.nanmean(x)) / (np.nanstd(x) + 1e-9)
+    return (x - np.nanmean(x, axis=0)) / (np.nanstd(x, axis=0) + 1e-9)
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
